@@ -1,0 +1,106 @@
+# See https://tech.davis-hansson.com/p/make/
+SHELL := bash
+.DELETE_ON_ERROR:
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := all
+MAKEFLAGS += --warn-undefined-variables
+MAKEFLAGS += --no-builtin-rules
+MAKEFLAGS += --no-print-directory
+
+TMP := .tmp
+BIN := $(abspath $(TMP)/bin)
+export PATH := $(BIN):$(PATH)
+export GOBIN := $(BIN)
+
+BUF_VERSION ?= v1.75.0
+PROTOC_GEN_GO_VERSION ?= v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION ?= v1.6.2
+GRPCURL_VERSION ?= v1.9.3
+VERSITYGW_VERSION ?= v1.8.0
+
+# The workspace root has no go.mod, so `go test ./...` does not work here (golang/go#50745):
+# every target loops over the modules of go.work instead.
+MODULES := shared gateway retrieve-svc invoke-svc
+PKGS := $(addsuffix /...,$(addprefix ./,$(MODULES)))
+COMMANDS := gateway/cmd/doip-gateway gateway/cmd/doipctl retrieve-svc/cmd/retrieve-svc invoke-svc/cmd/invoke-svc
+
+FUZZTIME ?= 20s
+BENCH ?= .
+BENCHTIME ?= 1s
+RUN_ARGS ?=
+
+.PHONY: help
+help: ## Describe useful make targets
+	@grep -E '^[a-zA-Z_-]+:.*?## .*$$' $(MAKEFILE_LIST) | sort | awk 'BEGIN {FS = ":.*?## "}; {printf "%-16s %s\n", $$1, $$2}'
+
+.PHONY: all
+all: build lint test ## Build, lint and test (the default)
+
+.PHONY: build
+build: ## Build the binaries into bin/
+	@mkdir -p bin
+	@for c in $(COMMANDS); do go build -trimpath -o bin/ ./$$c; done
+	@ls bin
+
+.PHONY: run
+run: build ## Start retrieve-svc, invoke-svc and the gateway on the embedded defaults (Ctrl-C stops all)
+	@./scripts/run.sh $(RUN_ARGS)
+
+.PHONY: test
+test: ## Unit tests of every module, with the race detector (the end-to-end tests run too, under -short they skip)
+	go test -race -count=1 $(PKGS)
+
+.PHONY: test-short
+test-short: ## Unit tests only: end-to-end tests skip under -short
+	go test -race -short -count=1 $(PKGS)
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each
+	@for pkg in $$(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.Dir}}{{end}}' $(PKGS)); do \
+	  for t in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$pkg/*_test.go 2>/dev/null | sed 's/func //'); do \
+	    echo "== $$pkg $$t"; (cd $$pkg && go test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) .); \
+	  done; \
+	done
+
+.PHONY: bench
+bench: build ## Run the Go benchmarks of every module (BENCH selects)
+	go test -run='^$$' -bench='$(BENCH)' -benchtime=$(BENCHTIME) -benchmem $(PKGS)
+
+.PHONY: lint
+lint: $(BIN)/buf ## gofmt, go vet per module, buf lint and buf format
+	@test -z "$$(gofmt -l $(MODULES))" || { gofmt -l $(MODULES); echo "gofmt: the files above need formatting"; exit 1; }
+	go vet $(PKGS)
+	buf lint
+	buf format -d --exit-code
+
+.PHONY: breaking
+breaking: $(BIN)/buf ## Check the protos for wire-breaking changes against main
+	buf breaking --against '.git#branch=main'
+
+.PHONY: generate
+generate: $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc ## Regenerate the gRPC code under shared/gen
+	buf generate
+	cd shared && go mod tidy
+
+.PHONY: checkgenerate
+checkgenerate: generate ## Fail when the committed generated code is not current
+	@git add -N shared/gen
+	@git diff --exit-code -- shared/gen shared/go.mod shared/go.sum || { echo "generated code is stale: run make generate and commit"; exit 1; }
+
+.PHONY: tools
+tools: $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/grpcurl $(BIN)/versitygw ## Install the pinned tools into .tmp/bin
+
+.PHONY: clean
+clean: ## Remove everything git ignores (binaries, tools)
+	git clean -Xdf
+
+$(BIN)/buf:
+	go install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+$(BIN)/protoc-gen-go:
+	go install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+$(BIN)/protoc-gen-go-grpc:
+	go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+$(BIN)/grpcurl:
+	go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
+$(BIN)/versitygw:
+	go install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)

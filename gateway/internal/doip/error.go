@@ -1,0 +1,44 @@
+package doip
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrorKind classifies an error for the client. The binary envelope sends it as "error", the
+// length-prefixed form in its message, the standard framing as a status code.
+type ErrorKind string
+
+// The error kinds.
+const (
+	KindBadRequest      ErrorKind = "BadRequest"      // malformed frame or request, bad params
+	KindNotFound        ErrorKind = "NotFound"        // unknown object, component or workflow
+	KindUnsupported     ErrorKind = "Unsupported"     // an operation this gateway does not do
+	KindUnauthenticated ErrorKind = "Unauthenticated" // missing or wrong credentials
+	KindTooLarge        ErrorKind = "TooLarge"        // a size over a configured limit
+	KindUnavailable     ErrorKind = "Unavailable"     // a backend is down or timed out
+	KindInternal        ErrorKind = "Internal"        // anything else; details are logged, not sent
+)
+
+// Error is an error a client sees: a kind and a message that names what was wrong.
+type Error struct {
+	Kind    ErrorKind
+	Message string
+}
+
+func (e *Error) Error() string { return string(e.Kind) + ": " + e.Message }
+
+// Errorf returns an *Error of the given kind.
+func Errorf(kind ErrorKind, format string, args ...any) *Error {
+	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...)}
+}
+
+// AsError returns err as an *Error, or an Internal error with a generic message (never the
+// text of an unexpected error, which may name internals).
+func AsError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Kind: KindInternal, Message: "internal error"}
+}

@@ -1,0 +1,3 @@
+module github.com/fdo-doip/doip-gateway/invoke-svc
+
+go 1.26.0
