@@ -122,6 +122,9 @@ type Response struct {
 	Hello      *ServiceInfo
 	Operations *OperationList
 	Record     *Record
+	// Elements, with Record, carries the bytes of the record's components when the request
+	// asked for IncludeElementData.
+	Elements []ComponentBody
 	Component  *ComponentBody
 	Invoke     *InvokeResult
 	Purge      *PurgeResult
@@ -136,6 +139,8 @@ type ServiceInfo struct {
 	Operations map[string]Op
 	// Workflows names the workflows that can be invoked.
 	Workflows []string
+	// PublicKey is the TLS key as a JSON Web Key, when the service has one.
+	PublicKey map[string]string
 }
 
 // OperationList answers list operations, for the service or for one object.
