@@ -1,0 +1,249 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
+)
+
+// Connection states, for Shutdown: only idle connections are closed under a client.
+const (
+	stateNew int32 = iota
+	stateIdle
+	stateActive
+)
+
+const bufSize = 64 << 10
+
+// conn is one client connection. Its fields are written by its own goroutine only, except
+// state, which Shutdown reads.
+type conn struct {
+	srv   *Server
+	rwc   net.Conn // the accepted connection; closing it ends everything
+	log   *slog.Logger
+	state atomic.Int32
+}
+
+func (c *conn) serve(base context.Context) {
+	defer c.srv.forgetConn(c)
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("panic serving connection", slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
+		}
+		_ = c.rwc.Close()
+	}()
+	ctx, cancel := context.WithCancel(base)
+	defer cancel()
+
+	netConn, err := c.handshake(ctx)
+	if err != nil {
+		if !errors.Is(err, io.EOF) {
+			c.log.Info("connection closed before the first request", slog.Any("err", err))
+		}
+		return
+	}
+	br := bufio.NewReaderSize(netConn, bufSize)
+	bw := bufio.NewWriterSize(&deadlineWriter{conn: netConn, timeout: durationOr(c.srv.WriteTimeout, DefaultWriteTimeout)}, bufSize)
+
+	// Wait for the first byte under the handshake deadline, then let the factory peek.
+	if !c.waitForRequest(netConn, br, durationOr(c.srv.HandshakeTimeout, DefaultHandshakeTimeout)) {
+		return
+	}
+	codec, err := c.srv.NewCodec(br, bw, c.srv.limits())
+	if err != nil {
+		c.log.Info("no framing for connection", slog.Any("err", err))
+		return
+	}
+	for first := true; ; first = false {
+		if !first {
+			if c.srv.inShutdown.Load() {
+				return
+			}
+			c.state.Store(stateIdle)
+			if !c.waitForRequest(netConn, br, durationOr(c.srv.IdleTimeout, DefaultIdleTimeout)) {
+				return
+			}
+		}
+		c.state.Store(stateActive)
+		_ = netConn.SetReadDeadline(time.Now().Add(durationOr(c.srv.ReadTimeout, DefaultReadTimeout)))
+		req, err := codec.ReadRequest()
+		if err != nil {
+			c.framingError(codec, bw, err)
+			return
+		}
+		_ = netConn.SetReadDeadline(time.Time{})
+		if !c.handle(ctx, codec, bw, req) || !codec.KeepAlive() {
+			return
+		}
+	}
+}
+
+// handshake returns the connection to speak DOIP on: the raw one, or a TLS one when the
+// mode and the first byte say so.
+func (c *conn) handshake(ctx context.Context) (net.Conn, error) {
+	mode := c.srv.TLSMode
+	if mode == "" || mode == TLSOff {
+		return c.rwc, nil
+	}
+	timeout := durationOr(c.srv.HandshakeTimeout, DefaultHandshakeTimeout)
+	_ = c.rwc.SetReadDeadline(time.Now().Add(timeout))
+	pc := newPeekConn(c.rwc)
+	b, err := pc.r.Peek(1)
+	if err != nil {
+		return nil, err
+	}
+	if b[0] != 0x16 {
+		if mode == TLSRequired {
+			c.log.Warn("client sent plaintext to a TLS port, closing", slog.String("first_byte", hexByte(b[0])))
+			return nil, io.EOF
+		}
+		_ = c.rwc.SetReadDeadline(time.Time{})
+		return pc, nil
+	}
+	tc := tls.Server(pc, c.srv.TLSConfig)
+	hctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := tc.HandshakeContext(hctx); err != nil {
+		var rhe tls.RecordHeaderError
+		if errors.As(err, &rhe) {
+			c.log.Warn("TLS handshake failed: not a TLS record", slog.Any("err", err))
+		} else {
+			c.log.Info("TLS handshake failed", slog.Any("err", err))
+		}
+		return nil, io.EOF
+	}
+	_ = c.rwc.SetReadDeadline(time.Time{})
+	st := tc.ConnectionState()
+	c.log.Debug("TLS established", slog.String("version", tls.VersionName(st.Version)), slog.String("cipher", tls.CipherSuiteName(st.CipherSuite)))
+	return tc, nil
+}
+
+func hexByte(b byte) string {
+	const digits = "0123456789abcdef"
+	return "0x" + string(digits[b>>4]) + string(digits[b&0xf])
+}
+
+// waitForRequest waits up to timeout for the first byte of a request. It reports false when
+// the connection should close: EOF, a timeout, or a closed connection.
+func (c *conn) waitForRequest(nc net.Conn, br *bufio.Reader, timeout time.Duration) bool {
+	_ = nc.SetReadDeadline(time.Now().Add(timeout))
+	if _, err := br.Peek(1); err != nil {
+		var ne net.Error
+		switch {
+		case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+		case errors.As(err, &ne) && ne.Timeout():
+			c.log.Debug("idle connection timed out", slog.Duration("timeout", timeout))
+		default:
+			c.log.Debug("connection read failed", slog.Any("err", err))
+		}
+		return false
+	}
+	return true
+}
+
+func (c *conn) framingError(codec ServerCodec, bw *bufio.Writer, err error) {
+	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+		return
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		c.log.Info("client closed in the middle of a request", slog.Any("err", err))
+		return
+	}
+	e := errorAnswer(err)
+	c.log.Info("malformed request, closing connection", slog.String("kind", string(e.Kind)), slog.Any("err", err))
+	if werr := codec.WriteError(nil, e); werr == nil {
+		_ = bw.Flush()
+	}
+}
+
+// handle runs the handler for one request and reports whether the connection can go on.
+func (c *conn) handle(ctx context.Context, codec ServerCodec, bw *bufio.Writer, req *doip.Request) bool {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	start := time.Now()
+	w := &responseWriter{codec: codec, req: req}
+	c.srv.Handler.ServeDOIP(ctx, w, req)
+	if !w.wrote {
+		w.err = w.Error(doip.Errorf(doip.KindInternal, "no answer"))
+	}
+	if w.err == nil {
+		w.err = bw.Flush()
+	}
+	level := slog.LevelInfo
+	if w.err != nil {
+		level = slog.LevelWarn
+	}
+	c.log.Log(ctx, level, "request done",
+		slog.String("op", req.Op.String()), slog.String("object", req.ObjectID),
+		slog.String("framing", string(req.Framing)), slog.String("status", w.status),
+		slog.Duration("took", time.Since(start)), slog.Any("err", w.err))
+	return w.err == nil
+}
+
+// responseWriter is the [ResponseWriter] of one request.
+type responseWriter struct {
+	codec  ServerCodec
+	req    *doip.Request
+	wrote  bool
+	status string
+	err    error // the first write error; the connection is closed after it
+}
+
+func (w *responseWriter) Respond(resp *doip.Response) error {
+	if w.wrote {
+		return errors.New("gateway: answer already written")
+	}
+	w.wrote, w.status = true, "ok"
+	w.err = w.codec.WriteResponse(w.req, resp)
+	return w.err
+}
+
+func (w *responseWriter) Error(e *doip.Error) error {
+	if w.wrote {
+		return errors.New("gateway: answer already written")
+	}
+	w.wrote, w.status = true, string(e.Kind)
+	w.err = w.codec.WriteError(w.req, e)
+	return w.err
+}
+
+func (w *responseWriter) Progress(stage, message string, fraction float64) error {
+	if w.wrote {
+		return nil
+	}
+	return w.codec.WriteProgress(w.req, stage, message, fraction)
+}
+
+// deadlineWriter sets a fresh write deadline before every write, so a slow but moving
+// client is served however long the answer takes, and a stalled one is cut off.
+type deadlineWriter struct {
+	conn    net.Conn
+	timeout time.Duration
+}
+
+func (d *deadlineWriter) Write(p []byte) (int, error) {
+	_ = d.conn.SetWriteDeadline(time.Now().Add(d.timeout))
+	return d.conn.Write(p)
+}
+
+// peekConn is a net.Conn whose reads go through a bufio.Reader that may already hold peeked
+// bytes, so a byte looked at to choose TLS or plaintext is not lost.
+type peekConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func newPeekConn(c net.Conn) *peekConn {
+	return &peekConn{Conn: c, r: bufio.NewReaderSize(c, 4096)}
+}
+
+func (p *peekConn) Read(b []byte) (int, error) { return p.r.Read(b) }
