@@ -1,0 +1,279 @@
+// Package dispatch implements the gateway's [gateway.Handler]: it decides what each DOIP
+// operation does. Hello and list operations are answered locally (with the workflow list
+// of the invoke service, cached); retrieve and purge go to the retrieve service; invoke goes
+// to a worker of the invoke service, whose derived components are then read back through
+// the retrieve service. gRPC status codes become DOIP error kinds in one function,
+// [errorFromStatus].
+//
+// It never sees a socket or a framing: it is tested with a recording ResponseWriter and stub
+// gRPC servers.
+package dispatch
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
+	"github.com/fdo-doip/doip-gateway/gateway/internal/gateway"
+	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
+	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
+)
+
+// Operations is the operation map the gateway announces: the operations it performs.
+var Operations = map[string]doip.Op{
+	doip.OpHello.String():    doip.OpHello,
+	doip.OpRetrieve.String(): doip.OpRetrieve,
+	doip.OpListOps.String():  doip.OpListOps,
+	doip.OpInvoke.String():   doip.OpInvoke,
+	doip.OpPurge.String():    doip.OpPurge,
+}
+
+// Dispatcher routes requests to the backends. Its exported fields are set before use.
+type Dispatcher struct {
+	Retrieve retrievev1.RetrieveServiceClient
+	// Invoke may be nil: then no workflow is offered and invoke answers Unsupported.
+	Invoke invokev1.InvokeServiceClient
+	// ServiceID names this DOIP service (hello, standard framing targets).
+	ServiceID string
+	// Server and Version describe the software in hello.
+	Server, Version string
+	// PublicKey is the TLS key as a JSON Web Key, announced in hello.
+	PublicKey map[string]string
+	// CallTimeout bounds each unary backend call and the wait for a stream's first message.
+	CallTimeout time.Duration
+	// InvokeTimeout bounds a whole workflow run.
+	InvokeTimeout time.Duration
+	// WorkflowsTTL is how long the invoke service's workflow list is cached.
+	WorkflowsTTL time.Duration
+	Logger       *slog.Logger
+
+	wfMu      sync.Mutex
+	wfList    []*invokev1.Workflow
+	wfFetched time.Time
+	wfLoading chan struct{} // non-nil while a refresh runs; closed when it ends
+}
+
+var _ gateway.Handler = (*Dispatcher)(nil)
+
+func (d *Dispatcher) logger() *slog.Logger {
+	if d.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return d.Logger
+}
+
+func (d *Dispatcher) callTimeout() time.Duration {
+	if d.CallTimeout <= 0 {
+		return 10 * time.Second
+	}
+	return d.CallTimeout
+}
+
+// ServeDOIP answers one request.
+func (d *Dispatcher) ServeDOIP(ctx context.Context, w gateway.ResponseWriter, req *doip.Request) {
+	var err error
+	switch req.Op {
+	case doip.OpHello:
+		err = d.hello(ctx, w, req)
+	case doip.OpListOps:
+		err = d.listOps(ctx, w, req)
+	case doip.OpRetrieve:
+		if req.Element != "" {
+			err = d.retrieveComponent(ctx, w, req)
+		} else {
+			err = d.retrieveRecord(ctx, w, req)
+		}
+	case doip.OpInvoke:
+		err = d.invoke(ctx, w, req)
+	case doip.OpPurge:
+		err = d.purge(ctx, w, req)
+	default:
+		err = doip.Errorf(doip.KindUnsupported, "operation %s is not supported", opName(req))
+	}
+	if err == nil {
+		return
+	}
+	e := doip.AsError(err)
+	if e.Kind == doip.KindInternal {
+		d.logger().ErrorContext(ctx, "request failed", slog.String("op", req.Op.String()), slog.String("object", req.ObjectID), slog.Any("err", err))
+	}
+	if werr := w.Error(e); werr != nil {
+		d.logger().DebugContext(ctx, "error answer not written", slog.Any("err", werr))
+	}
+}
+
+func opName(req *doip.Request) string {
+	if req.OperationID != "" {
+		return req.OperationID
+	}
+	return req.Op.String()
+}
+
+func (d *Dispatcher) serviceInfo(ctx context.Context) *doip.ServiceInfo {
+	return &doip.ServiceInfo{
+		ServiceID:  d.ServiceID,
+		Server:     d.Server,
+		Version:    d.Version,
+		Operations: Operations,
+		Workflows:  workflowNames(d.workflows(ctx)),
+		PublicKey:  d.PublicKey,
+	}
+}
+
+func (d *Dispatcher) hello(ctx context.Context, w gateway.ResponseWriter, req *doip.Request) error {
+	return w.Respond(&doip.Response{Op: req.Op, ObjectID: req.ObjectID, Hello: d.serviceInfo(ctx)})
+}
+
+// isServiceTarget reports whether a request's target is the service rather than an object.
+func (d *Dispatcher) isServiceTarget(id string) bool {
+	return id == "" || id == d.ServiceID || strings.EqualFold(id, "service")
+}
+
+func (d *Dispatcher) listOps(ctx context.Context, w gateway.ResponseWriter, req *doip.Request) error {
+	wfs := d.workflows(ctx)
+	list := &doip.OperationList{Operations: Operations, Workflows: workflowNames(wfs)}
+	if !d.isServiceTarget(req.ObjectID) {
+		rec, err := d.getRecord(ctx, req.ObjectID, false)
+		if err != nil {
+			return err
+		}
+		list.Workflows = applicableWorkflows(wfs, rec.GetComponents())
+	}
+	return w.Respond(&doip.Response{Op: req.Op, ObjectID: req.ObjectID, Operations: list})
+}
+
+// applicableWorkflows returns the names of the workflows that can read one of comps.
+func applicableWorkflows(wfs []*invokev1.Workflow, comps []*retrievev1.Component) []string {
+	var names []string
+	for _, wf := range wfs {
+		inputs := wf.GetInputMediaTypes()
+		ok := len(inputs) == 0
+		for _, c := range comps {
+			ok = ok || slices.Contains(inputs, c.GetMediaType())
+		}
+		if ok {
+			names = append(names, wf.GetName())
+		}
+	}
+	return names
+}
+
+func workflowNames(wfs []*invokev1.Workflow) []string {
+	names := make([]string, 0, len(wfs))
+	for _, wf := range wfs {
+		names = append(names, wf.GetName())
+	}
+	return names
+}
+
+// workflows returns the invoke service's workflows from a cache. A stale list is returned
+// at once while one refresh runs in the background; only the very first call waits, and at
+// most one call timeout. When the invoke service cannot be reached the list is empty.
+func (d *Dispatcher) workflows(ctx context.Context) []*invokev1.Workflow {
+	if d.Invoke == nil {
+		return nil
+	}
+	ttl := d.WorkflowsTTL
+	if ttl <= 0 {
+		ttl = 30 * time.Second
+	}
+	d.wfMu.Lock()
+	list, fetched, loading := d.wfList, d.wfFetched, d.wfLoading
+	if time.Since(fetched) < ttl {
+		d.wfMu.Unlock()
+		return list
+	}
+	if loading == nil {
+		loading = make(chan struct{})
+		d.wfLoading = loading
+		go d.refreshWorkflows(loading)
+	}
+	d.wfMu.Unlock()
+	if !fetched.IsZero() {
+		return list
+	}
+	select {
+	case <-loading:
+	case <-ctx.Done():
+	}
+	d.wfMu.Lock()
+	defer d.wfMu.Unlock()
+	return d.wfList
+}
+
+func (d *Dispatcher) refreshWorkflows(done chan struct{}) {
+	ctx, cancel := context.WithTimeout(context.Background(), d.callTimeout())
+	defer cancel()
+	resp, err := d.Invoke.ListWorkflows(ctx, &invokev1.ListWorkflowsRequest{})
+	d.wfMu.Lock()
+	defer d.wfMu.Unlock()
+	if err != nil {
+		d.logger().Warn("workflow list unavailable", slog.Any("err", err))
+		// Try again soon rather than after a whole TTL.
+		d.wfFetched = time.Now().Add(-d.WorkflowsTTL + 2*time.Second)
+	} else {
+		d.wfList, d.wfFetched = resp.GetWorkflows(), time.Now()
+	}
+	d.wfLoading = nil
+	close(done)
+}
+
+func (d *Dispatcher) getRecord(ctx context.Context, objectID string, sizes bool) (*retrievev1.GetRecordResponse, error) {
+	if objectID == "" {
+		return nil, doip.Errorf(doip.KindBadRequest, "no object id given")
+	}
+	cctx, cancel := context.WithTimeout(ctx, d.callTimeout())
+	defer cancel()
+	rec, err := d.Retrieve.GetRecord(cctx, &retrievev1.GetRecordRequest{ObjectId: objectID, WithComponentSizes: sizes})
+	if err != nil {
+		return nil, errorFromStatus(err, "retrieve service")
+	}
+	return rec, nil
+}
+
+func (d *Dispatcher) retrieveRecord(ctx context.Context, w gateway.ResponseWriter, req *doip.Request) error {
+	rec, err := d.getRecord(ctx, req.ObjectID, true)
+	if err != nil {
+		return err
+	}
+	r := &doip.Record{ObjectID: rec.GetObjectId(), JSON: rec.GetRecordJson(), Type: rec.GetObjectType()}
+	for _, c := range rec.GetComponents() {
+		size := int64(-1)
+		if c.Size != nil {
+			size = c.GetSize()
+		}
+		r.Components = append(r.Components, doip.ComponentInfo{ID: c.GetComponentId(), MediaType: c.GetMediaType(), Filename: c.GetFilename(), Size: size})
+	}
+	resp := &doip.Response{Op: req.Op, ObjectID: req.ObjectID, Record: r}
+	if !req.IncludeElementData {
+		return w.Respond(resp)
+	}
+	// The record and every stored component's bytes, each opened only when its turn comes.
+	for _, c := range r.Components {
+		if c.Size < 0 {
+			continue
+		}
+		resp.Elements = append(resp.Elements, doip.ComponentBody{
+			ID: c.ID, MediaType: c.MediaType, Filename: c.Filename, Size: c.Size,
+			Body: d.lazyComponent(ctx, req.ObjectID, c.ID, c.Size),
+		})
+	}
+	return w.Respond(resp)
+}
+
+func (d *Dispatcher) purge(ctx context.Context, w gateway.ResponseWriter, req *doip.Request) error {
+	if req.ObjectID == "" {
+		return doip.Errorf(doip.KindBadRequest, "no object id given")
+	}
+	cctx, cancel := context.WithTimeout(ctx, d.callTimeout())
+	defer cancel()
+	resp, err := d.Retrieve.PurgeRecord(cctx, &retrievev1.PurgeRecordRequest{ObjectId: req.ObjectID})
+	if err != nil {
+		return errorFromStatus(err, "retrieve service")
+	}
+	return w.Respond(&doip.Response{Op: req.Op, ObjectID: req.ObjectID, Purge: &doip.PurgeResult{Purged: resp.GetPurged()}})
+}

@@ -1,0 +1,288 @@
+package dispatch
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
+	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
+	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
+)
+
+// stubRetrieve is a RetrieveService whose behaviour the test sets per method.
+type stubRetrieve struct {
+	retrievev1.UnimplementedRetrieveServiceServer
+	getRecord func(*retrievev1.GetRecordRequest) (*retrievev1.GetRecordResponse, error)
+	stream    func(*retrievev1.StreamComponentRequest, retrievev1.RetrieveService_StreamComponentServer) error
+}
+
+func (s *stubRetrieve) GetRecord(_ context.Context, r *retrievev1.GetRecordRequest) (*retrievev1.GetRecordResponse, error) {
+	return s.getRecord(r)
+}
+
+func (s *stubRetrieve) StreamComponent(r *retrievev1.StreamComponentRequest, st retrievev1.RetrieveService_StreamComponentServer) error {
+	return s.stream(r, st)
+}
+
+func (s *stubRetrieve) PurgeRecord(_ context.Context, r *retrievev1.PurgeRecordRequest) (*retrievev1.PurgeRecordResponse, error) {
+	return &retrievev1.PurgeRecordResponse{Purged: r.GetObjectId() == "Q1"}, nil
+}
+
+type stubInvoke struct {
+	invokev1.UnimplementedInvokeServiceServer
+	invoke func(*invokev1.InvokeRequest, invokev1.InvokeService_InvokeServer) error
+}
+
+func (s *stubInvoke) ListWorkflows(context.Context, *invokev1.ListWorkflowsRequest) (*invokev1.ListWorkflowsResponse, error) {
+	return &invokev1.ListWorkflowsResponse{Workflows: []*invokev1.Workflow{
+		{Name: "equation_extraction", InputMediaTypes: []string{"application/pdf", "application/x-tex"}},
+		{Name: "csv_stats", InputMediaTypes: []string{"text/csv"}},
+	}}, nil
+}
+
+func (s *stubInvoke) Invoke(r *invokev1.InvokeRequest, st invokev1.InvokeService_InvokeServer) error {
+	return s.invoke(r, st)
+}
+
+func newDispatcher(t *testing.T, rs *stubRetrieve, is *stubInvoke) *Dispatcher {
+	t.Helper()
+	lis := bufconn.Listen(1 << 20)
+	srv := grpc.NewServer()
+	retrievev1.RegisterRetrieveServiceServer(srv, rs)
+	if is != nil {
+		invokev1.RegisterInvokeServiceServer(srv, is)
+	}
+	go func() { _ = srv.Serve(lis) }()
+	t.Cleanup(srv.Stop)
+	cc, err := grpc.NewClient("passthrough:///bufnet",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	d := &Dispatcher{Retrieve: retrievev1.NewRetrieveServiceClient(cc), ServiceID: "test/svc", Server: "doip-gateway", Version: "t"}
+	if is != nil {
+		d.Invoke = invokev1.NewInvokeServiceClient(cc)
+	}
+	return d
+}
+
+// recorder is a ResponseWriter that keeps the answer, reading component bodies fully.
+type recorder struct {
+	resp     *doip.Response
+	err      *doip.Error
+	bodies   [][]byte
+	progress []string
+}
+
+func (r *recorder) Respond(resp *doip.Response) error {
+	r.resp = resp
+	read := func(cb doip.ComponentBody) error {
+		b, err := io.ReadAll(cb.Body)
+		r.bodies = append(r.bodies, b)
+		return err
+	}
+	if resp.Component != nil {
+		return read(*resp.Component)
+	}
+	for _, cbs := range [][]doip.ComponentBody{resp.Elements, invokeDerived(resp)} {
+		for _, cb := range cbs {
+			if err := read(cb); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func invokeDerived(resp *doip.Response) []doip.ComponentBody {
+	if resp.Invoke == nil {
+		return nil
+	}
+	return resp.Invoke.Derived
+}
+
+func (r *recorder) Error(e *doip.Error) error { r.err = e; return nil }
+func (r *recorder) Progress(stage, _ string, _ float64) error {
+	r.progress = append(r.progress, stage)
+	return nil
+}
+
+func record(id string) *retrievev1.GetRecordResponse {
+	size := int64(600 << 10)
+	return &retrievev1.GetRecordResponse{ObjectId: id, RecordJson: []byte(`{"@id":"x/` + id + `"}`), ObjectType: "t/ScholarlyArticle",
+		Components: []*retrievev1.Component{{ComponentId: "main-pdf", MediaType: "application/pdf", Filename: "main-pdf.pdf", Size: &size}}}
+}
+
+func okRetrieve(content []byte) *stubRetrieve {
+	return &stubRetrieve{
+		getRecord: func(r *retrievev1.GetRecordRequest) (*retrievev1.GetRecordResponse, error) {
+			if r.GetObjectId() != "Q1" {
+				return nil, status.Errorf(codes.NotFound, "no object %s", r.GetObjectId())
+			}
+			return record("Q1"), nil
+		},
+		stream: func(r *retrievev1.StreamComponentRequest, st retrievev1.RetrieveService_StreamComponentServer) error {
+			if !strings.HasSuffix(r.GetComponentId(), "main-pdf") && r.GetComponentId() != "equations.json" {
+				return status.Errorf(codes.NotFound, "object Q1 has no component %q", r.GetComponentId())
+			}
+			if err := st.Send(&retrievev1.StreamComponentResponse{Msg: &retrievev1.StreamComponentResponse_Header{Header: &retrievev1.ComponentHeader{
+				ComponentId: "main-pdf", MediaType: "application/pdf", Size: int64(len(content)), Filename: "main-pdf.pdf"}}}); err != nil {
+				return err
+			}
+			for rest := content; len(rest) > 0; {
+				n := min(len(rest), 256<<10)
+				if err := st.Send(&retrievev1.StreamComponentResponse{Msg: &retrievev1.StreamComponentResponse_Chunk{Chunk: rest[:n]}}); err != nil {
+					return err
+				}
+				rest = rest[n:]
+			}
+			return nil
+		},
+	}
+}
+
+func TestHelloAndListOps(t *testing.T) {
+	t.Parallel()
+	d := newDispatcher(t, okRetrieve(nil), &stubInvoke{})
+	var r recorder
+	d.ServeDOIP(t.Context(), &r, &doip.Request{Op: doip.OpHello})
+	if r.err != nil || r.resp.Hello == nil || r.resp.Hello.ServiceID != "test/svc" || len(r.resp.Hello.Workflows) != 2 {
+		t.Fatalf("hello = %+v, %v", r.resp, r.err)
+	}
+	if r.resp.Hello.Operations["purge"] != doip.OpPurge {
+		t.Errorf("operations = %v", r.resp.Hello.Operations)
+	}
+	r = recorder{}
+	d.ServeDOIP(t.Context(), &r, &doip.Request{Op: doip.OpListOps, ObjectID: "Q1"})
+	if r.err != nil || strings.Join(r.resp.Operations.Workflows, ",") != "equation_extraction" {
+		t.Errorf("per-object workflows = %+v, %v; want only the one that reads PDFs", r.resp, r.err)
+	}
+}
+
+func TestRetrieve(t *testing.T) {
+	t.Parallel()
+	content := bytes.Repeat([]byte("0123456789abcdef"), 600<<6) // 600 KiB: three chunks
+	d := newDispatcher(t, okRetrieve(content), nil)
+
+	var r recorder
+	d.ServeDOIP(t.Context(), &r, &doip.Request{Op: doip.OpRetrieve, ObjectID: "Q1"})
+	if r.err != nil || string(r.resp.Record.JSON) != `{"@id":"x/Q1"}` || r.resp.Record.Components[0].Size != 600<<10 {
+		t.Fatalf("record = %+v, %v", r.resp, r.err)
+	}
+
+	r = recorder{}
+	d.ServeDOIP(t.Context(), &r, &doip.Request{Op: doip.OpRetrieve, ObjectID: "Q1", Element: "doip:bitstream/Q1/main-pdf"})
+	if r.err != nil || r.resp.Component.ID != "doip:bitstream/Q1/main-pdf" || r.resp.Component.Size != int64(len(content)) || !bytes.Equal(r.bodies[0], content) {
+		t.Fatalf("component: err %v, %d bytes", r.err, len(r.bodies))
+	}
+
+	r = recorder{}
+	d.ServeDOIP(t.Context(), &r, &doip.Request{Op: doip.OpRetrieve, ObjectID: "Q1", IncludeElementData: true})
+	if r.err != nil || len(r.resp.Elements) != 1 || !bytes.Equal(r.bodies[0], content) {
+		t.Fatalf("includeElementData: err %v, %d elements", r.err, len(r.resp.Elements))
+	}
+
+	for _, tc := range []struct {
+		req  doip.Request
+		kind doip.ErrorKind
+	}{
+		{doip.Request{Op: doip.OpRetrieve, ObjectID: "Q2"}, doip.KindNotFound},
+		{doip.Request{Op: doip.OpRetrieve, ObjectID: "Q1", Element: "nope"}, doip.KindNotFound},
+		{doip.Request{Op: doip.OpRetrieve}, doip.KindBadRequest},
+		{doip.Request{Op: doip.OpSearch, OperationID: "search"}, doip.KindUnsupported},
+		{doip.Request{Op: doip.OpInvoke, ObjectID: "Q1", Workflow: "w"}, doip.KindUnsupported},
+	} {
+		r = recorder{}
+		d.ServeDOIP(t.Context(), &r, &tc.req)
+		if r.err == nil || r.err.Kind != tc.kind {
+			t.Errorf("%+v: error %v, want %s", tc.req, r.err, tc.kind)
+		}
+	}
+}
+
+// A stream that sends fewer bytes than its header announced is an error, never short data.
+func TestShortStreamIsAnError(t *testing.T) {
+	t.Parallel()
+	rs := okRetrieve(nil)
+	rs.stream = func(_ *retrievev1.StreamComponentRequest, st retrievev1.RetrieveService_StreamComponentServer) error {
+		_ = st.Send(&retrievev1.StreamComponentResponse{Msg: &retrievev1.StreamComponentResponse_Header{Header: &retrievev1.ComponentHeader{Size: 10}}})
+		return st.Send(&retrievev1.StreamComponentResponse{Msg: &retrievev1.StreamComponentResponse_Chunk{Chunk: []byte("abc")}})
+	}
+	d := newDispatcher(t, rs, nil)
+	var r recorder
+	d.ServeDOIP(t.Context(), &r, &doip.Request{Op: doip.OpRetrieve, ObjectID: "Q1", Element: "x"})
+	if r.resp == nil {
+		t.Fatalf("no response started: %v", r.err)
+	}
+	if len(r.bodies[0]) != 3 {
+		t.Errorf("read %d bytes", len(r.bodies[0]))
+	}
+}
+
+func TestErrorFromStatus(t *testing.T) {
+	t.Parallel()
+	for code, want := range map[codes.Code]doip.ErrorKind{
+		codes.NotFound: doip.KindNotFound, codes.InvalidArgument: doip.KindBadRequest, codes.OutOfRange: doip.KindBadRequest,
+		codes.Unavailable: doip.KindUnavailable, codes.DeadlineExceeded: doip.KindUnavailable, codes.Unimplemented: doip.KindUnsupported,
+		codes.Unauthenticated: doip.KindUnauthenticated, codes.Internal: doip.KindInternal, codes.Unknown: doip.KindInternal,
+	} {
+		got := doip.AsError(errorFromStatus(status.Error(code, "secret detail at 10.0.0.1"), "retrieve service"))
+		if got.Kind != want {
+			t.Errorf("%s → %s, want %s", code, got.Kind, want)
+		}
+		if want != doip.KindNotFound && want != doip.KindBadRequest && want != doip.KindUnauthenticated && strings.Contains(got.Message, "10.0.0.1") {
+			t.Errorf("%s leaks the backend's message: %q", code, got.Message)
+		}
+	}
+}
+
+func TestInvoke(t *testing.T) {
+	t.Parallel()
+	content := []byte(`[{"n":1}]`)
+	is := &stubInvoke{invoke: func(r *invokev1.InvokeRequest, st invokev1.InvokeService_InvokeServer) error {
+		if r.GetWorkflow() != "equation_extraction" {
+			return status.Errorf(codes.NotFound, "unknown workflow %q", r.GetWorkflow())
+		}
+		var p map[string]any
+		if err := json.Unmarshal(r.GetParamsJson(), &p); err != nil || p["pages"] == nil {
+			return status.Error(codes.InvalidArgument, "params lost on the way")
+		}
+		_ = st.Send(&invokev1.InvokeResponse{Msg: &invokev1.InvokeResponse_Progress{Progress: &invokev1.Progress{Stage: "extract"}}})
+		_ = st.Send(&invokev1.InvokeResponse{Msg: &invokev1.InvokeResponse_Derived{Derived: &invokev1.DerivedComponent{
+			ComponentId: "equations.json", MediaType: "application/json", Size: int64(len(content))}}})
+		return st.Send(&invokev1.InvokeResponse{Msg: &invokev1.InvokeResponse_Result{Result: &invokev1.Result{ResultJson: []byte(`{"workflow":"equation_extraction"}`)}}})
+	}}
+	d := newDispatcher(t, okRetrieve(content), is)
+	var r recorder
+	d.ServeDOIP(t.Context(), &r, &doip.Request{Op: doip.OpInvoke, ObjectID: "Q1", Workflow: "equation_extraction", Params: json.RawMessage(`{"pages":[1]}`)})
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	inv := r.resp.Invoke
+	if inv.Derived[0].ID != "doip:bitstream/Q1/equations.json" || !bytes.Equal(r.bodies[0], content) || strings.Join(r.progress, ",") != "extract" {
+		t.Errorf("invoke = %+v bodies %q progress %v", inv, r.bodies, r.progress)
+	}
+	for _, req := range []doip.Request{
+		{Op: doip.OpInvoke, ObjectID: "Q1", Workflow: "nope"},
+		{Op: doip.OpInvoke, ObjectID: "Q1"},
+		{Op: doip.OpInvoke, ObjectID: "Q1", Workflow: "equation_extraction", Params: json.RawMessage(`[1]`)},
+	} {
+		r = recorder{}
+		d.ServeDOIP(t.Context(), &r, &req)
+		if r.err == nil {
+			t.Errorf("%+v: no error", req)
+		}
+	}
+}

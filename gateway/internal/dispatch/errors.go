@@ -1,0 +1,52 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// errorFromStatus maps a backend's gRPC error to what the client is told: the one place
+// where gRPC codes become DOIP error kinds. Messages of NotFound, InvalidArgument and
+// OutOfRange are the backends' own, written for clients; others are replaced by a sentence
+// that names the backend, so no internal detail leaks.
+func errorFromStatus(err error, backend string) error {
+	var e *doip.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return doip.Errorf(doip.KindUnavailable, "%s did not answer in time", backend)
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return err
+	}
+	switch st.Code() {
+	case codes.NotFound:
+		return doip.Errorf(doip.KindNotFound, "%s", st.Message())
+	case codes.InvalidArgument, codes.OutOfRange, codes.FailedPrecondition:
+		return doip.Errorf(doip.KindBadRequest, "%s", st.Message())
+	case codes.Unauthenticated, codes.PermissionDenied:
+		return doip.Errorf(doip.KindUnauthenticated, "%s", st.Message())
+	case codes.Unimplemented:
+		return doip.Errorf(doip.KindUnsupported, "%s does not support this operation", backend)
+	case codes.ResourceExhausted:
+		return doip.Errorf(doip.KindUnavailable, "%s is busy, try again later", backend)
+	case codes.Unavailable:
+		return doip.Errorf(doip.KindUnavailable, "%s unavailable", backend)
+	case codes.DeadlineExceeded:
+		return doip.Errorf(doip.KindUnavailable, "%s did not answer in time", backend)
+	case codes.Canceled:
+		return doip.Errorf(doip.KindUnavailable, "request cancelled")
+	default:
+		// Internal, Unknown, DataLoss, Aborted: logged by the caller with err, told as internal.
+		return err
+	}
+}
+
+func timeAfter(d time.Duration) *time.Timer { return time.NewTimer(d) }

@@ -1,0 +1,78 @@
+package dispatch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
+	"github.com/fdo-doip/doip-gateway/gateway/internal/gateway"
+	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
+)
+
+func (d *Dispatcher) invoke(ctx context.Context, w gateway.ResponseWriter, req *doip.Request) error {
+	switch {
+	case d.Invoke == nil:
+		return doip.Errorf(doip.KindUnsupported, "no workflows are configured on this gateway")
+	case req.ObjectID == "":
+		return doip.Errorf(doip.KindBadRequest, "no object id given")
+	case req.Workflow == "":
+		return doip.Errorf(doip.KindBadRequest, "no workflow named: set \"workflow\"")
+	}
+	params := req.Params
+	if len(params) > 0 {
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(params, &obj); err != nil {
+			return doip.Errorf(doip.KindBadRequest, "params must be a JSON object")
+		}
+	}
+	timeout := d.InvokeTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Minute
+	}
+	ictx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	stream, err := d.Invoke.Invoke(ictx, &invokev1.InvokeRequest{ObjectId: req.ObjectID, Workflow: req.Workflow, ParamsJson: params})
+	if err != nil {
+		return errorFromStatus(err, "invoke service")
+	}
+	var (
+		derived []*invokev1.DerivedComponent
+		result  *invokev1.Result
+	)
+	for result == nil {
+		msg, err := stream.Recv()
+		if err == io.EOF {
+			return errors.New("invoke stream ended without a result")
+		}
+		if err != nil {
+			return errorFromStatus(err, "invoke service")
+		}
+		switch m := msg.GetMsg().(type) {
+		case *invokev1.InvokeResponse_Progress:
+			if err := w.Progress(m.Progress.GetStage(), m.Progress.GetMessage(), m.Progress.GetFraction()); err != nil {
+				return err
+			}
+		case *invokev1.InvokeResponse_Derived:
+			derived = append(derived, m.Derived)
+		case *invokev1.InvokeResponse_Result:
+			result = m.Result
+		}
+	}
+	res := &doip.InvokeResult{Workflow: req.Workflow, Result: result.GetResultJson(), Cached: result.GetCached()}
+	if !json.Valid(res.Result) {
+		res.Result = json.RawMessage(`{}`)
+	}
+	for _, dc := range derived {
+		res.Derived = append(res.Derived, doip.ComponentBody{
+			ID:        "doip:bitstream/" + req.ObjectID + "/" + dc.GetComponentId(),
+			MediaType: dc.GetMediaType(),
+			Filename:  dc.GetComponentId(),
+			Size:      dc.GetSize(),
+			Body:      d.lazyComponent(ctx, req.ObjectID, dc.GetComponentId(), dc.GetSize()),
+		})
+	}
+	return w.Respond(&doip.Response{Op: req.Op, ObjectID: req.ObjectID, Invoke: res})
+}
