@@ -1,0 +1,85 @@
+// Command invoke-svc is the workflow worker behind the DOIP gateway: a gRPC server of
+// doip.invoke.v1.InvokeService (proto/doip/invoke/v1/invoke_service.proto) that lists its
+// workflows and runs them, streaming progress, derived components and the result. It also
+// serves gRPC health and reflection. It is stateless, so any number of replicas can run
+// behind one gateway.
+//
+// The only workflow so far is echo, which returns its params, for checking a deployment.
+// Flags and environment variables are described by `invoke-svc -h` and in README.md.
+//
+// On SIGINT or SIGTERM it turns health NOT_SERVING, lets in-flight invocations finish for up
+// to --drain-timeout, then stops.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/config"
+	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/invoke"
+	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/workflow"
+	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/workflow/echo"
+	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
+	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
+	"github.com/fdo-doip/doip-gateway/shared/slogapp"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "invoke-svc: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// run runs the service until ctx is done, then drains it. It returns nil after a clean
+// shutdown (and after printing the usage for -h).
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	return serve(ctx, args, getenv, stderr, nil)
+}
+
+// serve is run with a hook: ready, when not nil, is called with the listening address once
+// the server is about to accept connections (tests listen on port 0 and need the port).
+func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready func(net.Addr)) error {
+	cfg, err := config.Load(args, getenv)
+	if errors.Is(err, config.ErrHelp) {
+		fmt.Fprint(stderr, config.Usage())
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	logger := slogapp.New(stderr, cfg.LogLevel, cfg.LogFormat, "invoke-svc")
+
+	reg, err := workflow.NewRegistry(echo.New())
+	if err != nil {
+		return fmt.Errorf("workflows: %w", err)
+	}
+	app := grpcapp.NewServer()
+	invokev1.RegisterInvokeServiceServer(app.GRPC, invoke.NewServer(reg, cfg.MaxConcurrent, logger))
+	app.SetServing(invokev1.InvokeService_ServiceDesc.ServiceName)
+
+	var lc net.ListenConfig
+	lis, err := lc.Listen(ctx, "tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	logger.InfoContext(ctx, "listening",
+		slog.String("addr", lis.Addr().String()),
+		slog.Any("workflows", reg.Names()),
+		slog.Int("max_concurrent", cfg.MaxConcurrent))
+	logger.DebugContext(ctx, "config", slog.Any("config", cfg))
+	if ready != nil {
+		ready(lis.Addr())
+	}
+	return app.Run(ctx, lis, cfg.DrainTimeout, logger)
+}

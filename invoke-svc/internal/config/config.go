@@ -1,0 +1,329 @@
+// Package config loads the configuration of invoke-svc from flags and environment variables
+// (DESIGN.md §5): each setting has a default, an environment variable that overrides the
+// default, and, for most, a flag that overrides both. [Load] reads everything once, checks
+// everything, and reports every bad value at once, naming the flag or variable and where the
+// value came from.
+//
+// The shared config.yaml of DESIGN.md §5 is not read yet. Components get plain values from
+// [Config], never this package.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fdo-doip/doip-gateway/shared/slogapp"
+)
+
+// Config is the configuration of one invoke-svc process.
+type Config struct {
+	// Listen is the gRPC listen address, host:port.
+	Listen string
+	// RetrieveAddr is the gRPC target of retrieve-svc, through which workflows read source
+	// bytes and write derived components: host:port or a gRPC target URI (dns:///host:port).
+	RetrieveAddr string
+	// MaxConcurrent bounds the workflows that run at once; at least 1.
+	MaxConcurrent int
+	// LogLevel and LogFormat configure the logger (shared/slogapp).
+	LogLevel  slog.Level
+	LogFormat slogapp.Format
+	// DrainTimeout is how long in-flight invocations may run on after shutdown begins.
+	DrainTimeout time.Duration
+	// Ollama is the optional model backend of the workflows.
+	Ollama Ollama
+}
+
+// Ollama configures the optional Ollama backend. Host empty means no Ollama.
+type Ollama struct {
+	// Host is the base URL, normalized the way Ollama reads OLLAMA_HOST: a value without a
+	// scheme is http with port 11434 unless it names one ("gpu-box" → http://gpu-box:11434);
+	// a value with a scheme keeps that scheme's port. Empty when not configured.
+	Host string
+	// Model is the model to ask, e.g. "qwen2.5vl:7b"; empty leaves the choice to the workflow.
+	Model string
+	// APIKey authenticates to a hosted Ollama; it is masked wherever it is printed.
+	APIKey Secret
+}
+
+// Enabled reports whether an Ollama host is configured.
+func (o Ollama) Enabled() bool { return o.Host != "" }
+
+// LogValue logs the configuration; the API key is masked.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("listen", c.Listen),
+		slog.String("retrieve_addr", c.RetrieveAddr),
+		slog.Int("max_concurrent", c.MaxConcurrent),
+		slog.String("log_level", c.LogLevel.String()),
+		slog.String("log_format", string(c.LogFormat)),
+		slog.Duration("drain_timeout", c.DrainTimeout),
+		slog.Group("ollama",
+			slog.String("host", c.Ollama.Host),
+			slog.String("model", c.Ollama.Model),
+			slog.Any("api_key", c.Ollama.APIKey),
+		),
+	)
+}
+
+// Secret is a credential. Every way of printing it (fmt, slog, encoding/json, text
+// marshalling) shows a mask instead of the value; [Secret.Reveal] returns the value, for the
+// one place that sends it.
+type Secret string
+
+const secretMask = "********"
+
+// Reveal returns the secret itself.
+func (s Secret) Reveal() string { return string(s) }
+
+// String returns a mask, or "" when the secret is empty, so that printing a configuration
+// shows whether a secret is set but never what it is.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return secretMask
+}
+
+// GoString masks the secret under %#v.
+func (s Secret) GoString() string { return strconv.Quote(s.String()) }
+
+// LogValue masks the secret in logs.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalText masks the secret in JSON and other text encodings.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// setting is one configuration key: where its value may come from, its default, and how it
+// is checked and stored.
+type setting struct {
+	flag   string // flag name without dashes; "" when there is no flag
+	env    string // environment variable; "" when there is none
+	def    string // the default, as text
+	usage  string
+	secret bool                            // never echo the value in errors
+	set    func(c *Config, v string) error // checks v and stores it
+}
+
+// settings lists every key with its default: the one place defaults live.
+var settings = []setting{
+	{flag: "listen", env: "INVOKE_LISTEN", def: "127.0.0.1:50052", usage: "gRPC listen address, host:port",
+		set: func(c *Config, v string) (err error) { c.Listen, err = parseListen(v); return err }},
+	{flag: "retrieve-addr", env: "RETRIEVE_ADDR", def: "127.0.0.1:50051", usage: "retrieve-svc gRPC address, host:port or a gRPC target URI",
+		set: func(c *Config, v string) (err error) { c.RetrieveAddr, err = parseTarget(v); return err }},
+	{flag: "max-concurrent", env: "MAX_CONCURRENT", def: "4", usage: "workflows that may run at once, at least 1",
+		set: func(c *Config, v string) (err error) { c.MaxConcurrent, err = parseMaxConcurrent(v); return err }},
+	{flag: "log-level", env: "LOG_LEVEL", def: "info", usage: "debug, info, warn or error",
+		set: func(c *Config, v string) (err error) { c.LogLevel, err = slogapp.ParseLevel(v); return err }},
+	{flag: "log-format", env: "LOG_FORMAT", def: "auto", usage: "auto (text on a terminal, else JSON), text or json",
+		set: func(c *Config, v string) (err error) { c.LogFormat, err = slogapp.ParseFormat(v); return err }},
+	{flag: "drain-timeout", env: "DRAIN_TIMEOUT", def: "10s", usage: "how long in-flight invocations may finish at shutdown",
+		set: func(c *Config, v string) (err error) { c.DrainTimeout, err = parsePositiveDuration(v); return err }},
+	{env: "OLLAMA_HOST", usage: "Ollama base URL, e.g. http://127.0.0.1:11434; empty for none",
+		set: func(c *Config, v string) (err error) { c.Ollama.Host, err = parseOllamaHost(v); return err }},
+	{env: "OLLAMA_MODEL", usage: "Ollama model the workflows ask",
+		set: func(c *Config, v string) error { c.Ollama.Model = strings.TrimSpace(v); return nil }},
+	{env: "OLLAMA_API_KEY", usage: "Ollama API key (a secret; never printed)", secret: true,
+		set: func(c *Config, v string) error { c.Ollama.APIKey = Secret(strings.TrimSpace(v)); return nil }},
+}
+
+// ErrHelp is returned, wrapped with the usage text, when args ask for help (-h or --help).
+var ErrHelp = flag.ErrHelp
+
+// Load reads the configuration from args (the command line without the program name) and
+// getenv. Flags override environment variables, which override defaults; an environment
+// variable set to "" counts as unset. Every problem is reported in one error (errors.Join),
+// each naming the flag or variable and where the value came from. Load never exits the
+// process; on -h it returns an error wrapping [ErrHelp] whose message is the usage.
+func Load(args []string, getenv func(string) string) (Config, error) {
+	fs := flag.NewFlagSet("invoke-svc", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // flag's own messages are replaced by ours
+	values := make(map[string]*string)
+	for _, s := range settings {
+		if s.flag != "" {
+			values[s.flag] = fs.String(s.flag, "", s.usage)
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return Config{}, fmt.Errorf("%w\n%s", ErrHelp, Usage())
+		}
+		return Config{}, fmt.Errorf("config: %w (run with -h for the flags)", err)
+	}
+	var errs []error
+	if fs.NArg() > 0 {
+		errs = append(errs, fmt.Errorf("config: unexpected arguments %q", fs.Args()))
+	}
+	given := make(map[string]bool)
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+
+	var c Config
+	for _, s := range settings {
+		v, from := s.def, "default"
+		if s.env != "" {
+			if e := getenv(s.env); e != "" {
+				v, from = e, "environment variable "+s.env
+			}
+		}
+		if given[s.flag] {
+			v, from = *values[s.flag], "flag --"+s.flag
+		}
+		if err := s.set(&c, v); err != nil {
+			errs = append(errs, fmt.Errorf("config: %s: value %s from %s: %w", s.name(), s.display(v), from, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// name is how errors name the key: by its flag and its variable.
+func (s setting) name() string {
+	switch {
+	case s.flag == "":
+		return s.env
+	case s.env == "":
+		return "--" + s.flag
+	default:
+		return "--" + s.flag + " / " + s.env
+	}
+}
+
+// display quotes v for an error message, masking secrets and URL passwords.
+func (s setting) display(v string) string {
+	if s.secret {
+		return strconv.Quote(Secret(v).String())
+	}
+	if u, err := url.Parse(v); err == nil && u.User != nil {
+		v = u.Redacted()
+	}
+	return strconv.Quote(v)
+}
+
+// Usage describes every key: flag, variable, default and meaning.
+func Usage() string {
+	var b strings.Builder
+	b.WriteString("Usage: invoke-svc [flags]\n\n" +
+		"Flags override environment variables, which override defaults; keys without a flag\n" +
+		"are read from the environment only.\n\n")
+	for _, s := range settings {
+		fmt.Fprintf(&b, "  %s\n    \t%s", s.name(), s.usage)
+		if s.def != "" {
+			fmt.Fprintf(&b, " (default %q)", s.def)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func parseListen(v string) (string, error) {
+	if err := checkHostPort(v, false); err != nil {
+		return "", err
+	}
+	return v, nil
+}
+
+// parseTarget accepts host:port (host required) or a gRPC target URI such as dns:///host:port.
+func parseTarget(v string) (string, error) {
+	if strings.Contains(v, "://") {
+		u, err := url.Parse(v)
+		if err != nil {
+			return "", fmt.Errorf("not a gRPC target URI: %w", err)
+		}
+		if u.Scheme == "" {
+			return "", errors.New("not a gRPC target URI: no scheme")
+		}
+		return v, nil
+	}
+	if err := checkHostPort(v, true); err != nil {
+		return "", err
+	}
+	return v, nil
+}
+
+// checkHostPort checks host:port with a numeric port in 0..65535.
+func checkHostPort(v string, needHost bool) error {
+	host, p, err := net.SplitHostPort(v)
+	if err != nil {
+		return errors.New("want host:port")
+	}
+	if needHost && host == "" {
+		return errors.New("want host:port, the host is empty")
+	}
+	if port, err := strconv.Atoi(p); err != nil || port < 0 || port > 65535 {
+		return fmt.Errorf("port %q: want a number from 0 to 65535", p)
+	}
+	return nil
+}
+
+func parseMaxConcurrent(v string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		return 0, errors.New("want a whole number")
+	}
+	if n < 1 {
+		return 0, errors.New("want at least 1")
+	}
+	return n, nil
+}
+
+func parsePositiveDuration(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	if err != nil {
+		return 0, errors.New("want a duration such as 10s or 1m30s")
+	}
+	if d <= 0 {
+		return 0, errors.New("want a duration above zero")
+	}
+	return d, nil
+}
+
+// ollamaPort is the port Ollama listens on by default, assumed when OLLAMA_HOST has neither
+// scheme nor port.
+const ollamaPort = "11434"
+
+// parseOllamaHost normalizes OLLAMA_HOST as Ollama itself reads it: "host" and "host:port"
+// mean http, with port 11434 when none is given; "scheme://host[:port][/path]" is used as
+// written (http or https, the scheme's own default port). Empty means no Ollama.
+func parseOllamaHost(v string) (string, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "", nil
+	}
+	raw, bare := v, !strings.Contains(v, "://")
+	if bare {
+		raw = "http://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", errors.New("want a URL such as http://127.0.0.1:11434")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "", fmt.Errorf("scheme %q: want http or https", u.Scheme)
+	}
+	if u.Hostname() == "" {
+		return "", errors.New("want a URL such as http://127.0.0.1:11434, the host is empty")
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "", errors.New("want scheme://host:port[/path], without user, query or fragment")
+	}
+	switch port := u.Port(); {
+	case port == "" && bare:
+		u.Host = net.JoinHostPort(u.Hostname(), ollamaPort)
+	case port == "":
+	default:
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return "", fmt.Errorf("port %q: want a number from 1 to 65535", port)
+		}
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	return u.String(), nil
+}

@@ -1,0 +1,248 @@
+package config_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/config"
+	"github.com/fdo-doip/doip-gateway/shared/slogapp"
+)
+
+// env returns a getenv over m.
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+// defaults is the configuration with nothing set.
+func defaults() config.Config {
+	return config.Config{
+		Listen:        "127.0.0.1:50052",
+		RetrieveAddr:  "127.0.0.1:50051",
+		MaxConcurrent: 4,
+		LogLevel:      slog.LevelInfo,
+		LogFormat:     slogapp.FormatAuto,
+		DrainTimeout:  10 * time.Second,
+	}
+}
+
+// with returns the defaults changed by f.
+func with(f func(c *config.Config)) config.Config {
+	c := defaults()
+	f(&c)
+	return c
+}
+
+func TestLoad(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want config.Config
+	}{
+		{name: "defaults", want: defaults()},
+		{
+			name: "environment",
+			env: map[string]string{
+				"INVOKE_LISTEN":  "0.0.0.0:6000",
+				"RETRIEVE_ADDR":  "retrieve-svc:50051",
+				"MAX_CONCURRENT": "8",
+				"LOG_LEVEL":      "debug",
+				"LOG_FORMAT":     "json",
+				"DRAIN_TIMEOUT":  "1m",
+				"OLLAMA_HOST":    "http://ollama:11434",
+				"OLLAMA_MODEL":   "qwen2.5vl:7b",
+				"OLLAMA_API_KEY": "sk-123",
+			},
+			want: config.Config{
+				Listen:        "0.0.0.0:6000",
+				RetrieveAddr:  "retrieve-svc:50051",
+				MaxConcurrent: 8,
+				LogLevel:      slog.LevelDebug,
+				LogFormat:     slogapp.FormatJSON,
+				DrainTimeout:  time.Minute,
+				Ollama:        config.Ollama{Host: "http://ollama:11434", Model: "qwen2.5vl:7b", APIKey: "sk-123"},
+			},
+		},
+		{
+			name: "flags",
+			args: []string{"--listen", "127.0.0.1:0", "--retrieve-addr=dns:///retrieve:50051", "-max-concurrent", "1",
+				"--log-level", "WARN", "--log-format", "text", "--drain-timeout", "250ms"},
+			want: config.Config{
+				Listen:        "127.0.0.1:0",
+				RetrieveAddr:  "dns:///retrieve:50051",
+				MaxConcurrent: 1,
+				LogLevel:      slog.LevelWarn,
+				LogFormat:     slogapp.FormatText,
+				DrainTimeout:  250 * time.Millisecond,
+			},
+		},
+		{
+			name: "flags override environment",
+			args: []string{"--max-concurrent", "2", "--listen", ":7000"},
+			env:  map[string]string{"MAX_CONCURRENT": "16", "INVOKE_LISTEN": "127.0.0.1:1", "LOG_LEVEL": "error"},
+			want: with(func(c *config.Config) { c.MaxConcurrent = 2; c.Listen = ":7000"; c.LogLevel = slog.LevelError }),
+		},
+		{
+			name: "empty environment variables count as unset",
+			env:  map[string]string{"MAX_CONCURRENT": "", "INVOKE_LISTEN": "", "OLLAMA_HOST": ""},
+			want: defaults(),
+		},
+		{name: "ollama host without scheme or port", env: map[string]string{"OLLAMA_HOST": "gpu-box"},
+			want: with(func(c *config.Config) { c.Ollama.Host = "http://gpu-box:11434" })},
+		{name: "ollama host with port", env: map[string]string{"OLLAMA_HOST": "0.0.0.0:8080"},
+			want: with(func(c *config.Config) { c.Ollama.Host = "http://0.0.0.0:8080" })},
+		{name: "ollama https with path", env: map[string]string{"OLLAMA_HOST": "https://ollama.example.org/api/"},
+			want: with(func(c *config.Config) { c.Ollama.Host = "https://ollama.example.org/api" })},
+		{name: "ollama http keeps its default port", env: map[string]string{"OLLAMA_HOST": "http://ollama"},
+			want: with(func(c *config.Config) { c.Ollama.Host = "http://ollama" })},
+		{name: "ollama ipv6", env: map[string]string{"OLLAMA_HOST": "[::1]:11434"},
+			want: with(func(c *config.Config) { c.Ollama.Host = "http://[::1]:11434" })},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := config.Load(tt.args, env(tt.env))
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if got != tt.want {
+				t.Errorf("Load =\n %#v\nwant\n %#v", got, tt.want)
+			}
+			if got.Ollama.APIKey.Reveal() != tt.want.Ollama.APIKey.Reveal() {
+				t.Errorf("APIKey = %q, want %q", got.Ollama.APIKey.Reveal(), tt.want.Ollama.APIKey.Reveal())
+			}
+		})
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		args   []string
+		env    map[string]string
+		want   []string // substrings of the error
+		absent []string // must not appear in the error
+	}{
+		{
+			name: "max-concurrent zero from environment",
+			env:  map[string]string{"MAX_CONCURRENT": "0"},
+			want: []string{`--max-concurrent / MAX_CONCURRENT: value "0" from environment variable MAX_CONCURRENT: want at least 1`},
+		},
+		{
+			name: "max-concurrent not a number from flag",
+			args: []string{"--max-concurrent", "many"},
+			want: []string{`value "many" from flag --max-concurrent: want a whole number`},
+		},
+		{name: "listen without port", args: []string{"--listen", "localhost"}, want: []string{`--listen / INVOKE_LISTEN: value "localhost" from flag --listen: want host:port`}},
+		{name: "listen bad port", env: map[string]string{"INVOKE_LISTEN": "127.0.0.1:99999"}, want: []string{"INVOKE_LISTEN", `port "99999"`}},
+		{name: "listen empty flag", args: []string{"--listen="}, want: []string{`value "" from flag --listen`}},
+		{name: "retrieve without host", env: map[string]string{"RETRIEVE_ADDR": ":50051"}, want: []string{"RETRIEVE_ADDR", "host is empty"}},
+		{name: "log level", env: map[string]string{"LOG_LEVEL": "loud"}, want: []string{`--log-level / LOG_LEVEL: value "loud" from environment variable LOG_LEVEL`}},
+		{name: "log format", args: []string{"--log-format", "xml"}, want: []string{`value "xml" from flag --log-format`}},
+		{name: "drain timeout", args: []string{"--drain-timeout", "10"}, want: []string{`--drain-timeout / DRAIN_TIMEOUT: value "10" from flag --drain-timeout: want a duration`}},
+		{name: "drain timeout zero", env: map[string]string{"DRAIN_TIMEOUT": "0s"}, want: []string{"DRAIN_TIMEOUT", "above zero"}},
+		{name: "ollama scheme", env: map[string]string{"OLLAMA_HOST": "ftp://ollama"}, want: []string{`OLLAMA_HOST: value "ftp://ollama" from environment variable OLLAMA_HOST: scheme "ftp"`}},
+		{
+			name:   "ollama password is not echoed",
+			env:    map[string]string{"OLLAMA_HOST": "http://me:hunter2@ollama:11434"},
+			want:   []string{"OLLAMA_HOST", "without user"},
+			absent: []string{"hunter2"},
+		},
+		{name: "ollama bad port", env: map[string]string{"OLLAMA_HOST": "ollama:0"}, want: []string{"OLLAMA_HOST", `port "0"`}},
+		{name: "ollama no host", env: map[string]string{"OLLAMA_HOST": "http://:11434"}, want: []string{"OLLAMA_HOST", "host is empty"}},
+		{name: "unknown flag", args: []string{"--port", "1"}, want: []string{"flag provided but not defined: -port"}},
+		{name: "flag without value", args: []string{"--listen"}, want: []string{"flag needs an argument: -listen"}},
+		{name: "extra arguments", args: []string{"serve"}, want: []string{`unexpected arguments ["serve"]`}},
+		{
+			name: "every problem at once",
+			args: []string{"--log-level", "loud"},
+			env:  map[string]string{"MAX_CONCURRENT": "-1", "INVOKE_LISTEN": "nope", "DRAIN_TIMEOUT": "soon"},
+			want: []string{"MAX_CONCURRENT", "INVOKE_LISTEN", "--log-level", "DRAIN_TIMEOUT"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := config.Load(tt.args, env(tt.env))
+			if err == nil {
+				t.Fatalf("Load = %+v, want an error", got)
+			}
+			for _, s := range tt.want {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q does not contain %q", err, s)
+				}
+			}
+			for _, s := range tt.absent {
+				if strings.Contains(err.Error(), s) {
+					t.Errorf("error %q contains %q", err, s)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadHelp(t *testing.T) {
+	t.Parallel()
+	_, err := config.Load([]string{"-h"}, env(nil))
+	if !errors.Is(err, config.ErrHelp) {
+		t.Fatalf("Load(-h) = %v, want ErrHelp", err)
+	}
+	for _, s := range []string{"--listen / INVOKE_LISTEN", `(default "127.0.0.1:50052")`, "--max-concurrent / MAX_CONCURRENT", "OLLAMA_API_KEY"} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("help %q does not contain %q", err, s)
+		}
+	}
+}
+
+func TestSecretIsMasked(t *testing.T) {
+	t.Parallel()
+	const key = "sk-very-secret"
+	c, err := config.Load(nil, env(map[string]string{"OLLAMA_API_KEY": key, "OLLAMA_HOST": "ollama"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Ollama.APIKey.Reveal(); got != key {
+		t.Fatalf("Reveal = %q, want %q", got, key)
+	}
+	js, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text, jsonLog bytes.Buffer
+	slog.New(slog.NewTextHandler(&text, nil)).Info("config", "config", c, "key", c.Ollama.APIKey)
+	slog.New(slog.NewJSONHandler(&jsonLog, nil)).Info("config", "config", c, "key", c.Ollama.APIKey)
+	printed := map[string]string{
+		"String":       c.Ollama.APIKey.String(),
+		"%v":           fmt.Sprintf("%v", c),
+		"%+v":          fmt.Sprintf("%+v", c),
+		"%#v":          fmt.Sprintf("%#v", c),
+		"%s key":       fmt.Sprintf("%s", c.Ollama.APIKey),
+		"%q key":       fmt.Sprintf("%q", c.Ollama.APIKey),
+		"json":         string(js),
+		"slog text":    text.String(),
+		"slog json":    jsonLog.String(),
+		"LogValue key": c.Ollama.APIKey.LogValue().String(),
+	}
+	for how, out := range printed {
+		if strings.Contains(out, key) || strings.Contains(out, "very-secret") {
+			t.Errorf("%s shows the key: %s", how, out)
+		}
+		if !strings.Contains(out, "********") {
+			t.Errorf("%s shows no mask: %s", how, out)
+		}
+	}
+	if !strings.Contains(jsonLog.String(), `"ollama":{"host":"http://ollama:11434"`) {
+		t.Errorf("slog json does not log the config as a group: %s", jsonLog.String())
+	}
+	if got := config.Secret("").String(); got != "" {
+		t.Errorf(`empty Secret String = %q, want ""`, got)
+	}
+}

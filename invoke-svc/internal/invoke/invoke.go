@@ -1,0 +1,253 @@
+// Package invoke implements doip.invoke.v1.InvokeService
+// (proto/doip/invoke/v1/invoke_service.proto): it lists the workflows of a
+// [workflow.Registry] and runs them, streaming each run's progress events and derived
+// components as they happen and its result last.
+//
+// The status codes are fixed here, at the boundary, and nowhere else:
+//
+//   - INVALID_ARGUMENT: empty object_id or workflow, params_json that is not one JSON object,
+//     or a runner error wrapping [workflow.ErrBadParams] (its message is passed on);
+//   - NOT_FOUND: a workflow this worker does not have (the message lists the ones it has);
+//   - UNAVAILABLE: every run slot stayed busy until the request ended, so the workflow never
+//     started and the request may be retried on another worker;
+//   - CANCELLED or DEADLINE_EXCEEDED: the request ended while its workflow ran;
+//   - INTERNAL: any other runner failure, a runner panic, or a result that is not a JSON
+//     object; the message only names the workflow, the details go to the log.
+//
+// The package does not cache results (Result.cached is always false) and does not read or
+// write storage; runners do their own I/O.
+package invoke
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/workflow"
+	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
+)
+
+// Server implements [invokev1.InvokeServiceServer] over a registry of workflows. At most
+// maxConcurrent workflows run at once; further invocations wait for a free slot.
+type Server struct {
+	invokev1.UnimplementedInvokeServiceServer
+
+	reg    *workflow.Registry
+	slots  chan struct{} // one token per running workflow; cap is the concurrency bound
+	logger *slog.Logger
+
+	// onWait, when set, is called each time an invocation finds every slot busy and starts
+	// waiting. Tests set it before serving; nothing writes it afterwards.
+	onWait func()
+}
+
+var _ invokev1.InvokeServiceServer = (*Server)(nil)
+
+// NewServer returns a server that runs the workflows of reg, at most maxConcurrent at a time
+// (values below 1 mean 1), and logs to logger.
+func NewServer(reg *workflow.Registry, maxConcurrent int, logger *slog.Logger) *Server {
+	maxConcurrent = max(maxConcurrent, 1)
+	return &Server{reg: reg, slots: make(chan struct{}, maxConcurrent), logger: logger}
+}
+
+// ListWorkflows returns the workflows of the registry, sorted by name.
+func (s *Server) ListWorkflows(_ context.Context, _ *invokev1.ListWorkflowsRequest) (*invokev1.ListWorkflowsResponse, error) {
+	runners := s.reg.List()
+	resp := &invokev1.ListWorkflowsResponse{Workflows: make([]*invokev1.Workflow, 0, len(runners))}
+	for _, r := range runners {
+		resp.Workflows = append(resp.Workflows, &invokev1.Workflow{
+			Name:            r.Name(),
+			Description:     r.Description(),
+			InputMediaTypes: r.InputMediaTypes(),
+		})
+	}
+	return resp, nil
+}
+
+// Invoke checks the request, waits for a free run slot, runs the workflow and streams what it
+// emits, then the result. The package documentation lists the status codes.
+func (s *Server) Invoke(req *invokev1.InvokeRequest, stream grpc.ServerStreamingServer[invokev1.InvokeResponse]) error {
+	ctx := stream.Context()
+	switch {
+	case req.GetObjectId() == "":
+		return status.Error(codes.InvalidArgument, "object_id is empty")
+	case req.GetWorkflow() == "":
+		return status.Error(codes.InvalidArgument, "workflow is empty")
+	}
+	name := req.GetWorkflow()
+	runner, ok := s.reg.Get(name)
+	if !ok {
+		available := strings.Join(s.reg.Names(), ", ")
+		if available == "" {
+			available = "none"
+		}
+		return status.Errorf(codes.NotFound, "unknown workflow %q; available: %s", name, available)
+	}
+	params, err := workflow.ObjectParams(req.GetParamsJson())
+	if err != nil {
+		return status.Errorf(codes.InvalidArgument, "params_json: %v", err)
+	}
+	logger := s.logger.With(slog.String("workflow", name), slog.String("object", req.GetObjectId()))
+
+	release, err := s.acquire(ctx)
+	if err != nil {
+		logger.WarnContext(ctx, "no free run slot before the request ended",
+			slog.Int("max_concurrent", cap(s.slots)), slog.Any("err", err))
+		return status.Errorf(codes.Unavailable, "all %d run slots of this worker stayed busy: %v", cap(s.slots), err)
+	}
+	defer release()
+
+	logger.DebugContext(ctx, "invoke start")
+	start := time.Now()
+	em := &emitter{stream: stream}
+	result, err := run(ctx, runner, workflow.Input{ObjectID: req.GetObjectId(), Params: params}, em)
+	em.close()
+	took := time.Since(start)
+
+	switch {
+	case ctx.Err() != nil:
+		// The client is gone or its deadline passed; whatever the runner returned follows
+		// from that.
+		logger.InfoContext(ctx, "invoke cancelled", slog.Duration("took", took), slog.Any("err", context.Cause(ctx)))
+		return status.FromContextError(ctx.Err()).Err()
+	case errors.Is(err, workflow.ErrBadParams):
+		logger.InfoContext(ctx, "invoke rejected", slog.Any("err", err))
+		return status.Error(codes.InvalidArgument, err.Error())
+	case err != nil:
+		logger.ErrorContext(ctx, "workflow failed", slog.Duration("took", took), slog.Any("err", err))
+		return status.Errorf(codes.Internal, "workflow %q failed", name)
+	}
+	if err := checkResult(result); err != nil {
+		logger.ErrorContext(ctx, "workflow returned a bad result", slog.Int("bytes", len(result)), slog.Any("err", err))
+		return status.Errorf(codes.Internal, "workflow %q failed", name)
+	}
+	if err := stream.Send(&invokev1.InvokeResponse{Msg: &invokev1.InvokeResponse_Result{
+		Result: &invokev1.Result{ResultJson: result, Cached: false},
+	}}); err != nil {
+		logger.InfoContext(ctx, "invoke result not sent", slog.Any("err", err))
+		return err
+	}
+	logger.InfoContext(ctx, "invoke done", slog.Duration("took", took),
+		slog.Int("derived", em.derived), slog.Int("result_bytes", len(result)))
+	return nil
+}
+
+// acquire takes a run slot, waiting until one is free or ctx is done. The returned function
+// gives the slot back.
+func (s *Server) acquire(ctx context.Context) (release func(), err error) {
+	release = func() { <-s.slots }
+	select {
+	case s.slots <- struct{}{}:
+		return release, nil
+	default:
+	}
+	if s.onWait != nil {
+		s.onWait()
+	}
+	select {
+	case s.slots <- struct{}{}:
+		return release, nil
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+}
+
+// run calls r.Run and turns a panic into an error, so one broken workflow cannot take the
+// worker, and every other run on it, down.
+func run(ctx context.Context, r workflow.Runner, in workflow.Input, emit workflow.Emitter) (result []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("workflow panicked: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return r.Run(ctx, in, emit)
+}
+
+// checkResult checks that a runner's result is one JSON object, as the proto promises.
+func checkResult(result []byte) error {
+	trimmed := bytes.TrimSpace(result)
+	switch {
+	case len(trimmed) == 0:
+		return errors.New("invoke: empty result")
+	case !utf8.Valid(trimmed) || !json.Valid(trimmed):
+		return errors.New("invoke: result is not valid UTF-8 JSON")
+	case trimmed[0] != '{':
+		return errors.New("invoke: result is not a JSON object")
+	}
+	return nil
+}
+
+// errRunOver is what an emitter answers after its run has returned.
+var errRunOver = errors.New("invoke: emit after the workflow returned")
+
+// emitter sends what a runner emits on the invoke stream. It is safe for concurrent use,
+// though the stream is not: mu serializes the sends.
+type emitter struct {
+	stream grpc.ServerStreamingServer[invokev1.InvokeResponse]
+
+	mu      sync.Mutex
+	done    bool // set by close, once Run has returned; guarded by mu
+	derived int  // derived components sent; guarded by mu, read after close
+}
+
+var _ workflow.Emitter = (*emitter)(nil)
+
+// Progress sends a progress event. A fraction outside [0, 1] is clamped; NaN becomes 0.
+func (e *emitter) Progress(stage, message string, fraction float64) error {
+	if math.IsNaN(fraction) {
+		fraction = 0
+	}
+	fraction = min(max(fraction, 0), 1)
+	return e.send(&invokev1.InvokeResponse{Msg: &invokev1.InvokeResponse_Progress{
+		Progress: &invokev1.Progress{Stage: stage, Message: message, Fraction: fraction},
+	}}, false)
+}
+
+// Derived sends one derived component.
+func (e *emitter) Derived(d workflow.DerivedComponent) error {
+	return e.send(&invokev1.InvokeResponse{Msg: &invokev1.InvokeResponse_Derived{
+		Derived: &invokev1.DerivedComponent{
+			ComponentId: d.ComponentID,
+			MediaType:   d.MediaType,
+			Size:        d.Size,
+			StorageKey:  d.StorageKey,
+			Sha256:      d.SHA256,
+		},
+	}}, true)
+}
+
+func (e *emitter) send(m *invokev1.InvokeResponse, derived bool) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.done {
+		return errRunOver
+	}
+	if err := e.stream.Send(m); err != nil {
+		return fmt.Errorf("invoke: send to client: %w", err)
+	}
+	if derived {
+		e.derived++
+	}
+	return nil
+}
+
+// close makes every later emit fail, so a goroutine a runner left behind cannot write to a
+// stream whose handler has returned.
+func (e *emitter) close() {
+	e.mu.Lock()
+	e.done = true
+	e.mu.Unlock()
+}
