@@ -141,6 +141,7 @@ func (d *Dispatcher) listOps(ctx context.Context, w gateway.ResponseWriter, req 
 		if err != nil {
 			return err
 		}
+		list.Object = rec.GetObjectId()
 		list.Workflows = applicableWorkflows(wfs, rec.GetComponents())
 	}
 	return w.Respond(&doip.Response{Op: req.Op, ObjectID: req.ObjectID, Operations: list})

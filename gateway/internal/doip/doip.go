@@ -145,6 +145,8 @@ type ServiceInfo struct {
 
 // OperationList answers list operations, for the service or for one object.
 type OperationList struct {
+	// Object is the object whose operations these are; empty at service level.
+	Object     string
 	Operations map[string]Op
 	// Workflows that apply: all of them at service level, those whose inputs the object has
 	// at object level.

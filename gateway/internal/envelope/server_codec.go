@@ -123,10 +123,7 @@ func (c *ServerCodec) WriteProgress(*doip.Request, string, string, float64) erro
 // WriteError writes an error envelope (type 0x7F) with {"error":KIND,"message":TEXT},
 // echoing the request's operation byte and object id (operation 0 after a framing error).
 func (c *ServerCodec) WriteError(req *doip.Request, e *doip.Error) error {
-	js, err := marshal(struct {
-		Error   string `json:"error"`
-		Message string `json:"message"`
-	}{string(e.Kind), e.Message})
+	js, err := ErrorJSON(e)
 	if err != nil {
 		return err
 	}
@@ -183,30 +180,26 @@ func (m opMap) MarshalJSON() ([]byte, error) {
 	return append(buf, '}'), nil
 }
 
-// WriteResponse writes a response envelope. Component bytes are copied from their readers
-// after a header whose payload length was computed from their sizes.
-func (c *ServerCodec) WriteResponse(req *doip.Request, resp *doip.Response) error {
-	var (
-		meta     any
-		rawMeta  json.RawMessage
-		comps    []doip.ComponentBody
-		workflow json.RawMessage
-	)
+// ResponseParts renders a response as the MaRDI family of framings carries it: the
+// metadata JSON (hello, list operations, invoke, purge, or the record itself), the
+// components whose bytes follow, and the workflow JSON (an invoke's result). The
+// length-prefixed segments of port 3568 carry the same parts.
+func ResponseParts(resp *doip.Response) (meta json.RawMessage, comps []doip.ComponentBody, workflow json.RawMessage, err error) {
+	var v any
 	switch {
 	case resp.Hello != nil:
 		hi := resp.Hello
-		meta = helloMeta{Operation: "hello", Status: "ok", Server: hi.Server, Version: ProtocolVersion,
+		v = helloMeta{Operation: "hello", Status: "ok", Server: hi.Server, Version: ProtocolVersion,
 			Operations: hi.Operations, ServerVersion: hi.Version, ServiceID: hi.ServiceID, Workflows: hi.Workflows}
 	case resp.Operations != nil:
-		meta = helloMeta{Operation: "list_operations", Operations: resp.Operations.Operations, Workflows: resp.Operations.Workflows}
+		v = helloMeta{Operation: "list_operations", Operations: resp.Operations.Operations, Workflows: resp.Operations.Workflows}
 	case resp.Record != nil:
-		rawMeta = resp.Record.JSON
-		comps = resp.Elements
+		meta, comps = resp.Record.JSON, resp.Elements
 	case resp.Component != nil:
 		comps = []doip.ComponentBody{*resp.Component}
 	case resp.Invoke != nil:
 		inv := resp.Invoke
-		meta = struct {
+		v = struct {
 			Operation string          `json:"operation"`
 			Workflow  string          `json:"workflow"`
 			Result    json.RawMessage `json:"result"`
@@ -214,20 +207,36 @@ func (c *ServerCodec) WriteResponse(req *doip.Request, resp *doip.Response) erro
 		}{"invoke", inv.Workflow, inv.Result, inv.Cached}
 		comps, workflow = inv.Derived, inv.Result
 	case resp.Purge != nil:
-		meta = struct {
+		v = struct {
 			Operation string `json:"operation"`
 			ObjectID  string `json:"objectId"`
 			Purged    bool   `json:"purged"`
 		}{"purge", resp.ObjectID, resp.Purge.Purged}
 	default:
-		return errors.New("envelope: empty response")
+		return nil, nil, nil, errors.New("envelope: empty response")
 	}
-	if meta != nil {
-		js, err := marshal(meta)
-		if err != nil {
-			return err
+	if v != nil {
+		if meta, err = marshal(v); err != nil {
+			return nil, nil, nil, err
 		}
-		rawMeta = js
+	}
+	return meta, comps, workflow, nil
+}
+
+// ErrorJSON renders an error as the MaRDI framings carry it: {"error":KIND,"message":TEXT}.
+func ErrorJSON(e *doip.Error) ([]byte, error) {
+	return marshal(struct {
+		Error   string `json:"error"`
+		Message string `json:"message"`
+	}{string(e.Kind), e.Message})
+}
+
+// WriteResponse writes a response envelope. Component bytes are copied from their readers
+// after a header whose payload length was computed from their sizes.
+func (c *ServerCodec) WriteResponse(req *doip.Request, resp *doip.Response) error {
+	rawMeta, comps, workflow, err := ResponseParts(resp)
+	if err != nil {
+		return err
 	}
 	var total uint64
 	if rawMeta != nil {
@@ -258,7 +267,7 @@ func (c *ServerCodec) WriteResponse(req *doip.Request, resp *doip.Response) erro
 		if err := c.fr.WriteComponentHeader(cb.ID, cb.MediaType, uint32(cb.Size)); err != nil {
 			return err
 		}
-		if err := copyExact(c.fr.Writer(), cb.Body, cb.Size); err != nil {
+		if err := CopyExact(c.fr.Writer(), cb.Body, cb.Size); err != nil {
 			return fmt.Errorf("envelope: streaming component %s: %w", cb.ID, err)
 		}
 	}
@@ -270,9 +279,9 @@ func (c *ServerCodec) WriteResponse(req *doip.Request, resp *doip.Response) erro
 
 const maxUint32 = 1<<32 - 1
 
-// copyExact copies exactly n bytes from r to w, using r's WriteTo when it has one (the
+// CopyExact copies exactly n bytes from r to w, using r's WriteTo when it has one (the
 // gateway's component streams hand over each gRPC chunk without another copy).
-func copyExact(w io.Writer, r io.Reader, n int64) error {
+func CopyExact(w io.Writer, r io.Reader, n int64) error {
 	var (
 		got int64
 		err error
