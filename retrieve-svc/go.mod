@@ -1,3 +1,20 @@
 module github.com/fdo-doip/doip-gateway/retrieve-svc
 
 go 1.26.0
+
+require (
+	github.com/fdo-doip/doip-gateway/shared v0.0.0
+	github.com/hashicorp/go-cleanhttp v0.5.2
+	github.com/hashicorp/go-retryablehttp v0.7.8
+	google.golang.org/grpc v1.85.0
+	google.golang.org/protobuf v1.36.12
+)
+
+require (
+	golang.org/x/net v0.60.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+	golang.org/x/text v0.42.0 // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1 // indirect
+)
+
+replace github.com/fdo-doip/doip-gateway/shared => ../shared

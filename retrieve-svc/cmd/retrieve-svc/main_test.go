@@ -1,0 +1,231 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/retrieve"
+	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func env(kv ...string) func(string) string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) string { return m[k] }
+}
+
+// started is a retrieve-svc running in the test, with a client connected to it.
+type started struct {
+	conn *grpc.ClientConn
+	logs *syncBuffer
+	stop func() error // cancels the context and returns what serve returned
+}
+
+func start(t *testing.T, args []string, getenv func(string) string) *started {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	logs := &syncBuffer{}
+	addrc := make(chan net.Addr, 1)
+	errc := make(chan error, 1)
+	args = append([]string{"--listen", "127.0.0.1:0", "--log-format", "text", "--log-level", "debug"}, args...)
+	go func() {
+		errc <- serve(ctx, args, getenv, io.MultiWriter(logs, t.Output()), func(a net.Addr) { addrc <- a })
+	}()
+	var addr net.Addr
+	select {
+	case addr = <-addrc:
+	case err := <-errc:
+		cancel()
+		t.Fatalf("serve returned before listening: %v", err)
+	}
+	conn, err := grpc.NewClient(addr.String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &started{conn: conn, logs: logs}
+	var once sync.Once
+	var runErr error
+	s.stop = func() error {
+		once.Do(func() {
+			conn.Close()
+			cancel()
+			runErr = <-errc
+		})
+		return runErr
+	}
+	t.Cleanup(func() { s.stop() })
+	return s
+}
+
+func TestRun(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "records"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	record := `{"kernel":{"digitalObjectType":"https://fdo.example.org/fdo/types/Dataset",
+		"fdo:hasComponent":[{"componentId":"data.csv","mediaType":"text/csv"}]}}`
+	if err := os.WriteFile(filepath.Join(dir, "records", "Q42.json"), []byte(record), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, []string{"--data-dir", dir, "--seed-samples=false"}, env())
+	ctx := t.Context()
+
+	health := healthpb.NewHealthClient(s.conn)
+	for _, svc := range []string{"", retrieve.ServiceName} {
+		resp, err := health.Check(ctx, &healthpb.HealthCheckRequest{Service: svc})
+		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			t.Errorf("health of %q = %v, %v; want SERVING", svc, resp, err)
+		}
+	}
+	resp, err := retrievev1.NewRetrieveServiceClient(s.conn).GetRecord(ctx, &retrievev1.GetRecordRequest{ObjectId: "Q42"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(resp.GetRecordJson()) != record || len(resp.GetComponents()) != 1 {
+		t.Errorf("GetRecord(Q42) = %v", resp)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("the data dir was seeded although seeding was off: %v", entries)
+	}
+	if err := s.stop(); err != nil {
+		t.Errorf("serve returned %v after cancel; want nil", err)
+	}
+	logs := s.logs.String()
+	for _, want := range []string{`msg=listening`, `addr=127.0.0.1:`, `records=folder`, `msg="shutting down"`, `msg=stopped`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %s:\n%s", want, logs)
+		}
+	}
+}
+
+// TestRunSeeds starts on a data dir that does not exist yet: the sample objects are written
+// and served.
+func TestRunSeeds(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "data")
+	s := start(t, nil, env("DATA_DIR", dir))
+	client := retrievev1.NewRetrieveServiceClient(s.conn)
+	resp, err := client.GetRecord(t.Context(), &retrievev1.GetRecordRequest{ObjectId: "Q123", WithComponentSizes: true})
+	if err != nil {
+		t.Fatalf("GetRecord of a sample object: %v", err)
+	}
+	if len(resp.GetComponents()) == 0 {
+		t.Fatalf("sample Q123 lists no components: %v", resp)
+	}
+	c := resp.GetComponents()[0]
+	stream, err := client.StreamComponent(t.Context(), &retrievev1.StreamComponentRequest{ObjectId: "Q123", ComponentId: c.GetComponentId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for {
+		msg, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += int64(len(msg.GetChunk()))
+	}
+	if c.Size == nil || n != c.GetSize() {
+		t.Errorf("streamed %d bytes of %s; record says %v", n, c.GetComponentId(), c.Size)
+	}
+	if !strings.Contains(s.logs.String(), "seeded sample objects") {
+		t.Errorf("no seeding logged:\n%s", s.logs.String())
+	}
+	if err := s.stop(); err != nil {
+		t.Errorf("serve returned %v", err)
+	}
+}
+
+// TestRunFacade reads records from a façade given with credentials, which never reach the
+// logs.
+func TestRunFacade(t *testing.T) {
+	t.Parallel()
+	facade := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "svc" || p != "pa55word" || r.URL.Path != "/fdo/Q5" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write([]byte(`{"kernel":{"digitalObjectType":"https://fdo.example.org/fdo/types/Person"}}`))
+	}))
+	t.Cleanup(facade.Close)
+	api := strings.Replace(facade.URL, "http://", "http://svc:pa55word@", 1) + "/fdo"
+	s := start(t, []string{"--data-dir", t.TempDir(), "--seed-samples=false"}, env("FDO_API", api))
+	resp, err := retrievev1.NewRetrieveServiceClient(s.conn).GetRecord(t.Context(), &retrievev1.GetRecordRequest{ObjectId: "Q5"})
+	if err != nil || resp.GetObjectType() != "https://fdo.example.org/fdo/types/Person" {
+		t.Fatalf("GetRecord through the façade = %v, %v", resp, err)
+	}
+	if err := s.stop(); err != nil {
+		t.Errorf("serve returned %v", err)
+	}
+	logs := s.logs.String()
+	if !strings.Contains(logs, "records=facade") {
+		t.Errorf("logs lack records=facade:\n%s", logs)
+	}
+	if strings.Contains(logs, "pa55word") || strings.Contains(logs, "svc:") {
+		t.Errorf("credentials in the logs:\n%s", logs)
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	t.Parallel()
+	var stderr bytes.Buffer
+	err := run(t.Context(), []string{"--listen", "nope", "--cache-size", "x"}, env(), &stderr)
+	if err == nil || !strings.Contains(err.Error(), "--listen") || !strings.Contains(err.Error(), "--cache-size") {
+		t.Errorf("run with bad flags: %v", err)
+	}
+	// a data dir that is a file
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(t.Context(), []string{"--data-dir", file, "--listen", "127.0.0.1:0"}, env(), &stderr); err == nil {
+		t.Error("run with a file as data dir succeeded")
+	}
+}
+
+func TestRunHelp(t *testing.T) {
+	t.Parallel()
+	var stderr bytes.Buffer
+	if err := run(t.Context(), []string{"-h"}, env(), &stderr); err != nil {
+		t.Errorf("run -h: %v", err)
+	}
+	if !strings.Contains(stderr.String(), "--fdo-api") || !strings.Contains(stderr.String(), "FDO_API") {
+		t.Errorf("usage:\n%s", stderr.String())
+	}
+}

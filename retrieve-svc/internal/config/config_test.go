@@ -1,0 +1,208 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fdo-doip/doip-gateway/shared/slogapp"
+)
+
+func env(kv ...string) func(string) string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadDefaults(t *testing.T) {
+	t.Parallel()
+	got, err := Load(nil, env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Listen:       "127.0.0.1:50051",
+		DataDir:      "data",
+		Branch:       "main",
+		FDOAPI:       "",
+		FDOTimeout:   10 * time.Second,
+		CacheTTL:     5 * time.Minute,
+		CacheSize:    1000,
+		SeedSamples:  true,
+		LogLevel:     slog.LevelInfo,
+		LogFormat:    slogapp.FormatAuto,
+		DrainTimeout: 10 * time.Second,
+	}
+	if got != want {
+		t.Errorf("Load() =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		args  []string
+		env   func(string) string
+		check func(Config) bool
+	}{
+		{"flag", []string{"--listen", "127.0.0.1:0"}, env(), func(c Config) bool { return c.Listen == "127.0.0.1:0" }},
+		{"single dash", []string{"-listen=127.0.0.1:1"}, env(), func(c Config) bool { return c.Listen == "127.0.0.1:1" }},
+		{"env", nil, env("RETRIEVE_LISTEN", "[::1]:9000"), func(c Config) bool { return c.Listen == "[::1]:9000" }},
+		{"flag over env", []string{"--listen=127.0.0.1:2"}, env("RETRIEVE_LISTEN", "127.0.0.1:3"),
+			func(c Config) bool { return c.Listen == "127.0.0.1:2" }},
+		{"empty env is unset", nil, env("DATA_DIR", ""), func(c Config) bool { return c.DataDir == "data" }},
+		{"data dir", nil, env("DATA_DIR", "/srv/fdo"), func(c Config) bool { return c.DataDir == "/srv/fdo" }},
+		{"branch", []string{"--branch", "dev-1"}, env("LAKEFS_BRANCH", "x"), func(c Config) bool { return c.Branch == "dev-1" }},
+		{"branch env", nil, env("LAKEFS_BRANCH", "feature_x"), func(c Config) bool { return c.Branch == "feature_x" }},
+		{"fdo api slash added", nil, env("FDO_API", "https://fdo.example.org/fdo"),
+			func(c Config) bool { return c.FDOAPI == "https://fdo.example.org/fdo/" }},
+		{"fdo api kept", []string{"--fdo-api", "http://127.0.0.1:8080/"}, env(),
+			func(c Config) bool { return c.FDOAPI == "http://127.0.0.1:8080/" }},
+		{"durations", []string{"--fdo-timeout=2s", "--cache-ttl=0", "--drain-timeout=1m"}, env(),
+			func(c Config) bool {
+				return c.FDOTimeout == 2*time.Second && c.CacheTTL == 0 && c.DrainTimeout == time.Minute
+			}},
+		{"duration env", nil, env("FDO_TIMEOUT", "3s", "RETRIEVE_CACHE_TTL", "1h", "RETRIEVE_DRAIN_TIMEOUT", "0s"),
+			func(c Config) bool {
+				return c.FDOTimeout == 3*time.Second && c.CacheTTL == time.Hour && c.DrainTimeout == 0
+			}},
+		{"cache size", []string{"--cache-size", "0"}, env("RETRIEVE_CACHE_SIZE", "5"), func(c Config) bool { return c.CacheSize == 0 }},
+		{"cache size env", nil, env("RETRIEVE_CACHE_SIZE", "5"), func(c Config) bool { return c.CacheSize == 5 }},
+		{"seed bool flag", []string{"--seed-samples"}, env("SEED_SAMPLES", "false"), func(c Config) bool { return c.SeedSamples }},
+		{"seed false flag", []string{"--seed-samples=false"}, env(), func(c Config) bool { return !c.SeedSamples }},
+		{"seed env", nil, env("SEED_SAMPLES", "0"), func(c Config) bool { return !c.SeedSamples }},
+		{"log", []string{"--log-level", "DEBUG"}, env("LOG_FORMAT", "json"),
+			func(c Config) bool { return c.LogLevel == slog.LevelDebug && c.LogFormat == slogapp.FormatJSON }},
+		{"log env", nil, env("LOG_LEVEL", "warn", "LOG_FORMAT", "TEXT"),
+			func(c Config) bool { return c.LogLevel == slog.LevelWarn && c.LogFormat == slogapp.FormatText }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := Load(tt.args, tt.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(c) {
+				t.Errorf("Load(%q) = %+v", tt.args, c)
+			}
+		})
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		args []string
+		env  func(string) string
+		want []string // each must appear in the error
+	}{
+		{"bad listen flag", []string{"--listen", "nope"}, env(),
+			[]string{`--listen / RETRIEVE_LISTEN = "nope" (from flag --listen): want host:port`}},
+		{"bad listen env", nil, env("RETRIEVE_LISTEN", "nope"),
+			[]string{`--listen / RETRIEVE_LISTEN = "nope" (from environment RETRIEVE_LISTEN)`}},
+		{"empty data dir", []string{"--data-dir="}, env(), []string{`--data-dir / DATA_DIR = "" (from flag --data-dir): must not be empty`}},
+		{"bad branch", nil, env("LAKEFS_BRANCH", "../x"), []string{`--branch / LAKEFS_BRANCH = "../x" (from environment LAKEFS_BRANCH)`}},
+		{"bad url", nil, env("FDO_API", "ftp://x/"), []string{`--fdo-api / FDO_API = "ftp://x/" (from environment FDO_API): want an http or https URL`}},
+		{"url without host", []string{"--fdo-api=http://"}, env(), []string{`--fdo-api`, `want an http or https URL with a host`}},
+		{"url with query", []string{"--fdo-api=http://x/?k=v"}, env(), []string{`must not have a query`}},
+		{"bad duration", []string{"--fdo-timeout=soon"}, env(), []string{`--fdo-timeout / FDO_TIMEOUT = "soon" (from flag --fdo-timeout): want a positive duration`}},
+		{"zero timeout", nil, env("FDO_TIMEOUT", "0s"), []string{`--fdo-timeout / FDO_TIMEOUT = "0s" (from environment FDO_TIMEOUT)`}},
+		{"negative ttl", []string{"--cache-ttl=-1s"}, env(), []string{`--cache-ttl`, `0 or more`}},
+		{"bad size", nil, env("RETRIEVE_CACHE_SIZE", "lots"), []string{`--cache-size / RETRIEVE_CACHE_SIZE = "lots" (from environment RETRIEVE_CACHE_SIZE)`}},
+		{"negative size", []string{"--cache-size=-1"}, env(), []string{`--cache-size`}},
+		{"bad bool", nil, env("SEED_SAMPLES", "maybe"), []string{`--seed-samples / SEED_SAMPLES = "maybe" (from environment SEED_SAMPLES): want true or false`}},
+		{"bad level", nil, env("LOG_LEVEL", "loud"), []string{`--log-level / LOG_LEVEL = "loud" (from environment LOG_LEVEL)`}},
+		{"bad format", []string{"--log-format=xml"}, env(), []string{`--log-format / LOG_FORMAT = "xml" (from flag --log-format)`}},
+		{"unknown flag", []string{"--port=1"}, env(), []string{"flag provided but not defined: -port"}},
+		{"positional", []string{"extra"}, env(), []string{`unexpected argument "extra"`}},
+		{"all at once", []string{"--listen=x", "--cache-size=y"}, env("LOG_LEVEL", "z", "FDO_API", "gopher://q"),
+			[]string{"--listen", "--cache-size", "--log-level", "--fdo-api"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Load(tt.args, tt.env)
+			if err == nil {
+				t.Fatal("Load succeeded")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadHelp(t *testing.T) {
+	t.Parallel()
+	for _, arg := range []string{"-h", "--help"} {
+		if _, err := Load([]string{arg}, env()); !errors.Is(err, flag.ErrHelp) {
+			t.Errorf("Load(%s) error = %v; want flag.ErrHelp", arg, err)
+		}
+	}
+	var buf bytes.Buffer
+	Usage(&buf)
+	for _, s := range settings {
+		if !strings.Contains(buf.String(), "--"+s.flag) || !strings.Contains(buf.String(), s.env) {
+			t.Errorf("usage lacks --%s / %s:\n%s", s.flag, s.env, buf.String())
+		}
+	}
+}
+
+// TestSecretsMasked checks that user info in FDO_API shows nowhere: not in String, not in
+// LogValue, not in an error about the URL.
+func TestSecretsMasked(t *testing.T) {
+	t.Parallel()
+	c, err := Load(nil, env("FDO_API", "https://bob:hunter2@fdo.example.org/fdo", "SEED_SAMPLES", "no"))
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("unrelated error shows or lacks: %v", err)
+	}
+	c, err = Load(nil, env("FDO_API", "https://bob:hunter2@fdo.example.org/fdo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.FDOAPI != "https://bob:hunter2@fdo.example.org/fdo/" {
+		t.Errorf("FDOAPI = %q; the real value must be kept for the client", c.FDOAPI)
+	}
+	var logs bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("config", "cfg", c)
+	for name, s := range map[string]string{"String": c.String(), "fmt": fmt.Sprint(c), "LogValue": logs.String()} {
+		if strings.Contains(s, "hunter2") || strings.Contains(s, "bob") {
+			t.Errorf("%s shows the user info: %s", name, s)
+		}
+		if !strings.Contains(s, "fdo.example.org") {
+			t.Errorf("%s lacks the host: %s", name, s)
+		}
+	}
+	_, err = Load([]string{"--fdo-api", "https://tok3n@fdo.example.org/fdo?key=abc"}, env())
+	if err == nil || strings.Contains(err.Error(), "tok3n") || strings.Contains(err.Error(), "abc") {
+		t.Errorf("error about a URL shows its secrets: %v", err)
+	}
+}
+
+func TestMaskURL(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"", ""},
+		{"https://fdo.example.org/fdo/", "https://fdo.example.org/fdo/"},
+		{"https://u:p@h/x/", "https://xxxxx@h/x/"},
+		{"https://token@h/", "https://xxxxx@h/"},
+		{"https://h/?api_key=s", "https://h/?api_key=xxxxx"},
+	}
+	for _, tt := range tests {
+		if got := maskURL(tt.in); got != tt.want {
+			t.Errorf("maskURL(%q) = %q; want %q", tt.in, got, tt.want)
+		}
+	}
+}

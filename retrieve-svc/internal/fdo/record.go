@@ -1,0 +1,121 @@
+package fdo
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// DefaultMediaType is the media type of a component whose record entry names none.
+const DefaultMediaType = "application/octet-stream"
+
+// Record is the part of an FDO record retrieve-svc works with. Raw is shared with the cache:
+// callers must not modify it.
+type Record struct {
+	Raw        []byte      // the record exactly as the source served it
+	ObjectType string      // kernel.digitalObjectType, or ""
+	Components []Component // kernel["fdo:hasComponent"], in record order
+}
+
+// Component is one entry of kernel["fdo:hasComponent"].
+type Component struct {
+	ID        string // componentId, used verbatim (e.g. "fulltext.pdf", "main-pdf")
+	MediaType string // mediaType, else the older mimeType, else DefaultMediaType
+}
+
+// Component returns the listed component with the given short id.
+func (r *Record) Component(id string) (Component, bool) {
+	for _, c := range r.Components {
+		if c.ID == id {
+			return c, true
+		}
+	}
+	return Component{}, false
+}
+
+// ParseRecord parses a record. A record without a kernel, or a kernel without
+// "fdo:hasComponent", has no components. Entries without a componentId use their "@id"
+// without the leading "#"; entries with neither are skipped. JSON-LD compaction may write a
+// one-element list as a bare object, so both are accepted, and digitalObjectType may be a
+// string or an {"@id": …} object. Errors wrap ErrMalformed.
+func ParseRecord(raw []byte) (Record, error) {
+	var doc struct {
+		Kernel *struct {
+			ObjectType json.RawMessage `json:"digitalObjectType"`
+			Components json.RawMessage `json:"fdo:hasComponent"`
+		} `json:"kernel"`
+	}
+	trimmed := bytes.TrimSpace(raw)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return Record{}, fmt.Errorf("%w: not a JSON object", ErrMalformed)
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return Record{}, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	rec := Record{Raw: raw}
+	if doc.Kernel == nil {
+		return rec, nil
+	}
+	var err error
+	if rec.ObjectType, err = idOrString(doc.Kernel.ObjectType); err != nil {
+		return Record{}, fmt.Errorf("%w: digitalObjectType: %w", ErrMalformed, err)
+	}
+	entries, err := oneOrMany(doc.Kernel.Components)
+	if err != nil {
+		return Record{}, fmt.Errorf("%w: fdo:hasComponent: %w", ErrMalformed, err)
+	}
+	for i, e := range entries {
+		var c struct {
+			AtID        string `json:"@id"`
+			ComponentID string `json:"componentId"`
+			MediaType   string `json:"mediaType"`
+			MimeType    string `json:"mimeType"`
+		}
+		if err := json.Unmarshal(e, &c); err != nil {
+			return Record{}, fmt.Errorf("%w: fdo:hasComponent[%d]: %w", ErrMalformed, i, err)
+		}
+		id := c.ComponentID
+		if id == "" {
+			id = strings.TrimPrefix(c.AtID, "#")
+		}
+		if id == "" {
+			continue
+		}
+		rec.Components = append(rec.Components, Component{ID: id, MediaType: cmp.Or(c.MediaType, c.MimeType, DefaultMediaType)})
+	}
+	return rec, nil
+}
+
+// idOrString decodes "x" or {"@id": "x"}; absent or null gives "".
+func idOrString(raw json.RawMessage) (string, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", nil
+	}
+	if raw[0] == '{' {
+		var v struct {
+			ID string `json:"@id"`
+		}
+		err := json.Unmarshal(raw, &v)
+		return v.ID, err
+	}
+	var s string
+	err := json.Unmarshal(raw, &s)
+	return s, err
+}
+
+// oneOrMany decodes a list of objects, or one bare object; absent or null gives none.
+func oneOrMany(raw json.RawMessage) ([]json.RawMessage, error) {
+	raw = bytes.TrimSpace(raw)
+	switch {
+	case len(raw) == 0 || string(raw) == "null":
+		return nil, nil
+	case raw[0] == '{':
+		return []json.RawMessage{raw}, nil
+	}
+	var list []json.RawMessage
+	err := json.Unmarshal(raw, &list)
+	return list, err
+}

@@ -1,0 +1,412 @@
+// Package retrieve implements doip.retrieve.v1.RetrieveService (proto/doip/retrieve/v1): FDO
+// records through an [fdo.Cache], component bytes from a [storage.ReadBucket].
+//
+// Status messages for NotFound, InvalidArgument and OutOfRange reach DOIP clients verbatim, so
+// they name the id or range that was wrong and nothing else: no paths, keys or backend
+// addresses. The details go to the logger under "err". Writing derived components is not
+// part of this service yet.
+package retrieve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"path"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/fdo"
+	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/objectid"
+	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage"
+	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
+)
+
+// ChunkSize is the size of every chunk of a component stream but the last.
+const ChunkSize = 256 << 10
+
+// ServiceName is the full gRPC name of the service, for health checks.
+const ServiceName = "doip.retrieve.v1.RetrieveService"
+
+// Server implements [retrievev1.RetrieveServiceServer].
+type Server struct {
+	retrievev1.UnimplementedRetrieveServiceServer
+
+	records *fdo.Cache
+	bucket  storage.ReadBucket
+	branch  string
+	logger  *slog.Logger
+}
+
+var _ retrievev1.RetrieveServiceServer = (*Server)(nil)
+
+// NewServer returns a server that reads records through records and component bytes from
+// bucket, below the given branch ("main").
+func NewServer(records *fdo.Cache, bucket storage.ReadBucket, branch string, logger *slog.Logger) *Server {
+	return &Server{records: records, bucket: bucket, branch: branch, logger: logger}
+}
+
+// GetRecord implements [retrievev1.RetrieveServiceServer].
+func (s *Server) GetRecord(ctx context.Context, req *retrievev1.GetRecordRequest) (*retrievev1.GetRecordResponse, error) {
+	qid, err := normalize(req.GetObjectId())
+	if err != nil {
+		return nil, err
+	}
+	rec, cached, err := s.records.Record(ctx, qid)
+	if err != nil {
+		return nil, s.recordError(ctx, qid, err)
+	}
+	resp := &retrievev1.GetRecordResponse{
+		ObjectId:   qid,
+		RecordJson: rec.Raw,
+		ObjectType: rec.ObjectType,
+		Cached:     cached,
+		Components: make([]*retrievev1.Component, 0, len(rec.Components)),
+	}
+	for _, c := range rec.Components {
+		pc := &retrievev1.Component{ComponentId: c.ID, MediaType: c.MediaType, Filename: Filename(c.ID, c.MediaType)}
+		if req.GetWithComponentSizes() {
+			pc.Size = s.componentSize(ctx, qid, c.ID)
+		}
+		resp.Components = append(resp.Components, pc)
+	}
+	s.logger.DebugContext(ctx, "record served", slog.String("object", qid), slog.Bool("cached", cached),
+		slog.Int("components", len(rec.Components)))
+	return resp, nil
+}
+
+// componentSize returns the stored size of a listed component, or nil when it is not stored,
+// its id is not one storage can hold, or storage fails (logged).
+func (s *Server) componentSize(ctx context.Context, qid, id string) *int64 {
+	short, err := objectid.ResolveComponentID(qid, id)
+	if err != nil {
+		s.logger.WarnContext(ctx, "record lists an unusable component id", slog.String("object", qid), slog.Any("err", err))
+		return nil
+	}
+	info, err := s.bucket.Stat(ctx, objectid.ComponentKey(s.branch, qid, short))
+	if err != nil {
+		if !errors.Is(err, storage.ErrNotExist) {
+			s.logger.WarnContext(ctx, "component size unknown", slog.String("object", qid),
+				slog.String("component", short), slog.Any("err", err))
+		}
+		return nil
+	}
+	return proto.Int64(info.Size)
+}
+
+// PurgeRecord implements [retrievev1.RetrieveServiceServer].
+func (s *Server) PurgeRecord(ctx context.Context, req *retrievev1.PurgeRecordRequest) (*retrievev1.PurgeRecordResponse, error) {
+	qid, err := normalize(req.GetObjectId())
+	if err != nil {
+		return nil, err
+	}
+	purged := s.records.Purge(qid)
+	s.logger.InfoContext(ctx, "record purged", slog.String("object", qid), slog.Bool("purged", purged))
+	return &retrievev1.PurgeRecordResponse{Purged: purged}, nil
+}
+
+// StreamComponent implements [retrievev1.RetrieveServiceServer]. In order: the object id and
+// the component id are checked, the record is fetched, the component must be listed in it
+// (or be a stored derived output), the range is checked against the stored size, then the
+// header and the chunks are sent.
+func (s *Server) StreamComponent(req *retrievev1.StreamComponentRequest, stream grpc.ServerStreamingServer[retrievev1.StreamComponentResponse]) error {
+	ctx := stream.Context()
+	qid, err := normalize(req.GetObjectId())
+	if err != nil {
+		return err
+	}
+	id, err := objectid.ResolveComponentID(qid, req.GetComponentId())
+	if err != nil {
+		var cErr *objectid.ComponentIDError
+		if errors.As(err, &cErr) {
+			return status.Errorf(codes.InvalidArgument, "invalid component id %s: %s", objectid.Quote(cErr.ID), cErr.Reason)
+		}
+		return status.Errorf(codes.InvalidArgument, "invalid component id %s", objectid.Quote(req.GetComponentId()))
+	}
+	rec, _, err := s.records.Record(ctx, qid)
+	if err != nil {
+		return s.recordError(ctx, qid, err)
+	}
+	key := objectid.ComponentKey(s.branch, qid, id)
+	log := s.logger.With(slog.String("object", qid), slog.String("component", id))
+
+	var (
+		info      storage.ObjectInfo
+		haveInfo  bool
+		mediaType string
+	)
+	if c, ok := rec.Component(id); ok {
+		mediaType = c.MediaType
+	} else {
+		if !objectid.IsDerived(id) {
+			return status.Errorf(codes.NotFound, "object %s has no component %s", qid, objectid.Quote(id))
+		}
+		// Derived outputs are not listed in the record: storage is their authority.
+		info, err = s.bucket.Stat(ctx, key)
+		if errors.Is(err, storage.ErrNotExist) {
+			return status.Errorf(codes.NotFound, "object %s has no component %s", qid, objectid.Quote(id))
+		}
+		if err != nil {
+			return s.storageError(ctx, log, err)
+		}
+		haveInfo = true
+		mediaType = MediaTypeOf(id)
+	}
+
+	rng := req.GetRange()
+	whole := rng == nil || (rng.Start == nil && rng.End == nil)
+	var rc io.ReadCloser
+	var offset, n int64
+	if whole {
+		rc, info, err = s.bucket.Get(ctx, key)
+		if err != nil {
+			return s.notStoredOr(ctx, log, qid, id, err)
+		}
+		n = info.Size
+	} else {
+		if !haveInfo {
+			info, err = s.bucket.Stat(ctx, key)
+			if err != nil {
+				return s.notStoredOr(ctx, log, qid, id, err)
+			}
+		}
+		offset, n, err = resolveRange(rng, info.Size, qid, id)
+		if err != nil {
+			return err
+		}
+		rc, err = s.bucket.GetRange(ctx, key, offset, n)
+		if err != nil {
+			return s.notStoredOr(ctx, log, qid, id, err)
+		}
+	}
+	defer rc.Close()
+
+	err = stream.Send(&retrievev1.StreamComponentResponse{Msg: &retrievev1.StreamComponentResponse_Header{
+		Header: &retrievev1.ComponentHeader{
+			ComponentId: id,
+			MediaType:   mediaType,
+			Size:        n,
+			Filename:    Filename(id, mediaType),
+			TotalSize:   info.Size,
+		},
+	}})
+	if err != nil {
+		return err
+	}
+	sent, err := sendChunks(stream, rc, n)
+	if err != nil {
+		log.WarnContext(ctx, "component stream failed", slog.Int64("sent", sent), slog.Int64("size", n), slog.Any("err", err))
+		return toStatus(ctx, err, qid, id, sent, n)
+	}
+	log.InfoContext(ctx, "component streamed", slog.Int64("offset", offset), slog.Int64("bytes", sent),
+		slog.Int64("total_size", info.Size))
+	return nil
+}
+
+// errShort marks a stored object that ended before the bytes it promised.
+var errShort = errors.New("component ended early")
+
+// sendError marks an error from stream.Send, which is returned as it is.
+type sendError struct{ err error }
+
+func (e sendError) Error() string { return e.err.Error() }
+func (e sendError) Unwrap() error { return e.err }
+
+// sendChunks sends n bytes of r in chunks of ChunkSize, the last one shorter, reading through
+// one buffer. Reusing the buffer is safe because Send marshals the message before it returns
+// and no stats handler that keeps messages is installed. It stops when the stream's context
+// is done.
+func sendChunks(stream grpc.ServerStreamingServer[retrievev1.StreamComponentResponse], r io.Reader, n int64) (int64, error) {
+	ctx := stream.Context()
+	buf := make([]byte, min(n, ChunkSize))
+	var sent int64
+	for sent < n {
+		if err := ctx.Err(); err != nil {
+			return sent, err
+		}
+		k := min(n-sent, ChunkSize)
+		if _, err := io.ReadFull(r, buf[:k]); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return sent, fmt.Errorf("%w: %w", errShort, err)
+			}
+			return sent, err
+		}
+		msg := &retrievev1.StreamComponentResponse{Msg: &retrievev1.StreamComponentResponse_Chunk{Chunk: buf[:k]}}
+		if err := stream.Send(msg); err != nil {
+			return sent, sendError{err}
+		}
+		sent += k
+	}
+	return sent, nil
+}
+
+// toStatus turns an error in the middle of a stream into a status.
+func toStatus(ctx context.Context, err error, qid, id string, sent, n int64) error {
+	var se sendError
+	switch {
+	case errors.As(err, &se):
+		return se.err
+	case ctx.Err() != nil:
+		return status.FromContextError(ctx.Err()).Err()
+	case errors.Is(err, errShort):
+		return status.Errorf(codes.Internal, "component %s of %s ended after %d of %d bytes", objectid.Quote(id), qid, sent, n)
+	default:
+		return status.Error(codes.Unavailable, "component storage unavailable")
+	}
+}
+
+// resolveRange turns a DOIP range (inclusive; no start means "the last end bytes"; no end
+// means "to the end") into an offset and a length within size bytes.
+func resolveRange(r *retrievev1.ByteRange, size int64, qid, id string) (offset, n int64, err error) {
+	what := fmt.Sprintf("component %s of %s (%d bytes)", objectid.Quote(id), qid, size)
+	switch {
+	case r.Start == nil:
+		last := r.GetEnd()
+		if last <= 0 || last > size {
+			return 0, 0, status.Errorf(codes.OutOfRange, "range of the last %d bytes is out of bounds for %s", last, what)
+		}
+		return size - last, last, nil
+	case r.End == nil:
+		start := r.GetStart()
+		if start < 0 || start >= size {
+			return 0, 0, status.Errorf(codes.OutOfRange, "range start %d is out of bounds for %s", start, what)
+		}
+		return start, size - start, nil
+	default:
+		start, end := r.GetStart(), r.GetEnd()
+		if start < 0 || end < start || end >= size {
+			return 0, 0, status.Errorf(codes.OutOfRange, "range %d-%d is out of bounds for %s", start, end, what)
+		}
+		return start, end - start + 1, nil
+	}
+}
+
+func normalize(id string) (string, error) {
+	qid, err := objectid.Normalize(id)
+	if err != nil {
+		var idErr *objectid.IDError
+		if errors.As(err, &idErr) {
+			return "", status.Errorf(codes.InvalidArgument, "invalid object id %s: %s", objectid.Quote(id), idErr.Reason)
+		}
+		return "", status.Errorf(codes.InvalidArgument, "invalid object id %s", objectid.Quote(id))
+	}
+	return qid, nil
+}
+
+// recordError maps an error of the record source to a status, and logs what the client
+// does not see.
+func (s *Server) recordError(ctx context.Context, qid string, err error) error {
+	log := s.logger.With(slog.String("object", qid), slog.Any("err", err))
+	switch {
+	case errors.Is(err, fdo.ErrNotFound):
+		log.DebugContext(ctx, "no such object")
+		return status.Errorf(codes.NotFound, "no object %s", qid)
+	case errors.Is(err, fdo.ErrBadRequest):
+		log.DebugContext(ctx, "record source rejected the id")
+		return status.Errorf(codes.InvalidArgument, "invalid object id %s", objectid.Quote(qid))
+	case ctx.Err() != nil:
+		return status.FromContextError(ctx.Err()).Err()
+	case errors.Is(err, fdo.ErrUnavailable):
+		log.WarnContext(ctx, "record source unavailable")
+		return status.Error(codes.Unavailable, "record source unavailable")
+	case errors.Is(err, fdo.ErrMalformed):
+		log.ErrorContext(ctx, "malformed record")
+		return status.Errorf(codes.Internal, "record of %s is malformed", qid)
+	case errors.Is(err, fdo.ErrTooLarge):
+		log.ErrorContext(ctx, "record too large")
+		return status.Errorf(codes.Internal, "record of %s is too large", qid)
+	default:
+		log.ErrorContext(ctx, "record lookup failed")
+		return status.Errorf(codes.Internal, "record of %s could not be read", qid)
+	}
+}
+
+// notStoredOr maps a storage error for a component the record lists.
+func (s *Server) notStoredOr(ctx context.Context, log *slog.Logger, qid, id string, err error) error {
+	if errors.Is(err, storage.ErrNotExist) {
+		log.DebugContext(ctx, "component not stored", slog.Any("err", err))
+		return status.Errorf(codes.NotFound, "component %s of %s is not stored", objectid.Quote(id), qid)
+	}
+	return s.storageError(ctx, log, err)
+}
+
+func (s *Server) storageError(ctx context.Context, log *slog.Logger, err error) error {
+	if ctx.Err() != nil {
+		return status.FromContextError(ctx.Err()).Err()
+	}
+	log.ErrorContext(ctx, "storage failed", slog.Any("err", err))
+	return status.Error(codes.Unavailable, "component storage unavailable")
+}
+
+// Filename returns a file name for a component: the id's last segment if it has an
+// extension ("fulltext.pdf", "archive.tar.gz"), else the id with an extension from the media
+// type ("main-pdf" as application/pdf is "main-pdf.pdf"; unknown types give ".bin").
+func Filename(id, mediaType string) string {
+	base := path.Base(id)
+	if hasExtension(base) {
+		return base
+	}
+	return base + extensionOf(mediaType)
+}
+
+// hasExtension reports whether name ends in "." and 1 to 8 letters or digits, after a first
+// character that is not the dot.
+func hasExtension(name string) bool {
+	i := strings.LastIndexByte(name, '.')
+	if i <= 0 || len(name)-i-1 < 1 || len(name)-i-1 > 8 {
+		return false
+	}
+	for _, r := range name[i+1:] {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// extensions maps the media types components use to file extensions; MediaTypeOf uses it
+// the other way round.
+var extensions = []struct{ mediaType, ext string }{
+	{"application/pdf", ".pdf"},
+	{"application/json", ".json"},
+	{"application/ld+json", ".json"},
+	{"application/zip", ".zip"},
+	{"application/gzip", ".gz"},
+	{"application/x-gzip", ".gz"},
+	{"application/x-tex", ".tex"},
+	{"text/x-tex", ".tex"},
+	{"application/x-latex", ".tex"},
+	{"text/plain", ".txt"},
+	{"text/csv", ".csv"},
+}
+
+func extensionOf(mediaType string) string {
+	mt, _, err := mime.ParseMediaType(mediaType)
+	if err != nil {
+		return ".bin"
+	}
+	for _, e := range extensions {
+		if e.mediaType == mt {
+			return e.ext
+		}
+	}
+	return ".bin"
+}
+
+// MediaTypeOf guesses the media type of a component the record does not list (a derived
+// output) from its extension, else fdo.DefaultMediaType.
+func MediaTypeOf(id string) string {
+	ext := strings.ToLower(path.Ext(id))
+	for _, e := range extensions {
+		if e.ext == ext && ext != "" {
+			return e.mediaType
+		}
+	}
+	return fdo.DefaultMediaType
+}

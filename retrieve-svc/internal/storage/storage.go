@@ -1,0 +1,124 @@
+// Package storage defines the bucket interfaces through which retrieve-svc reads component
+// bytes and writes derived components, with the key layout of ../../../shared/spec/records.md
+// ("{branch}/{shard}/{QID}/components/{componentId}").
+//
+// The interfaces are shaped after an S3 bucket, so that the folder backend (storageos), the
+// in-memory backend for tests (storagemem) and an S3/lakeFS backend are interchangeable:
+// keys are slash-separated, objects are written whole in one call, and ranged reads are
+// offset/length pairs. storagetesting holds the conformance suite every backend runs.
+// Listing, deletion and versioning are not part of the interfaces.
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// ErrNotExist is returned (wrapped) when a key names no object. Test for it with errors.Is.
+var ErrNotExist = errors.New("storage: object does not exist")
+
+// ErrInvalidKey is returned (wrapped) for a key that is not a clean relative path
+// (see [ValidateKey]).
+var ErrInvalidKey = errors.New("storage: invalid key")
+
+// ErrInvalidRange is returned (wrapped) by GetRange for a negative offset or length, or an
+// offset beyond the end of the object.
+var ErrInvalidRange = errors.New("storage: invalid range")
+
+// ErrSizeMismatch is returned (wrapped) by Put when the reader yields more or fewer bytes than
+// the size it was given.
+var ErrSizeMismatch = errors.New("storage: size mismatch")
+
+// MaxKeyLen bounds a key, in bytes (S3's limit).
+const MaxKeyLen = 1024
+
+// ObjectInfo describes one stored object.
+type ObjectInfo struct {
+	Key     string    // the key the object is stored under
+	Size    int64     // its size in bytes
+	ModTime time.Time // when it was last written, as the backend reports it
+}
+
+// ReadBucket reads objects by key.
+type ReadBucket interface {
+	// Get opens the whole object. The caller closes the reader. A missing key gives an error
+	// that wraps ErrNotExist.
+	Get(ctx context.Context, key string) (io.ReadCloser, ObjectInfo, error)
+	// GetRange opens length bytes from offset. A range that runs past the end stops at the
+	// end; length 0 gives an empty reader; an offset beyond the end, or a negative offset or
+	// length, gives an error that wraps ErrInvalidRange.
+	GetRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error)
+	// Stat describes the object without reading it.
+	Stat(ctx context.Context, key string) (ObjectInfo, error)
+}
+
+// WriteBucket writes objects.
+type WriteBucket interface {
+	// Put stores the bytes of r under key. It is all-or-nothing: readers see either the old
+	// object (or none) or the whole new one, never a part; if r fails, or yields a number of
+	// bytes other than size (when size >= 0), nothing changes and the error wraps the cause
+	// (ErrSizeMismatch for a wrong size). A negative size means "unknown".
+	Put(ctx context.Context, key string, r io.Reader, size int64) (ObjectInfo, error)
+}
+
+// Bucket reads and writes.
+type Bucket interface {
+	ReadBucket
+	WriteBucket
+}
+
+// ValidateKey checks that key is a clean, relative, slash-separated path, the same for every
+// backend: not empty, at most MaxKeyLen bytes, valid UTF-8, no leading or trailing "/", no
+// empty, "." or ".." segments, no "\" and no control characters. The error wraps
+// ErrInvalidKey.
+func ValidateKey(key string) error {
+	bad := func(reason string) error {
+		return fmt.Errorf("%w %.100q: %s", ErrInvalidKey, key, reason)
+	}
+	switch {
+	case key == "":
+		return bad("empty")
+	case len(key) > MaxKeyLen:
+		return bad(fmt.Sprintf("longer than %d bytes", MaxKeyLen))
+	case !utf8.ValidString(key):
+		return bad("not valid UTF-8")
+	}
+	for _, r := range key {
+		if r == '\\' || r < 0x20 || r == 0x7f {
+			return bad("contains a backslash or a control character")
+		}
+	}
+	for seg := range strings.SplitSeq(key, "/") {
+		switch seg {
+		case "", ".", "..":
+			return bad("empty, . or .. path segment")
+		}
+	}
+	return nil
+}
+
+// CheckRange validates offset and length against an object of the given size and returns the
+// number of bytes the range covers, clipped at the end of the object.
+func CheckRange(key string, size, offset, length int64) (int64, error) {
+	if offset < 0 || length < 0 {
+		return 0, fmt.Errorf("%w: offset %d length %d of %q", ErrInvalidRange, offset, length, key)
+	}
+	if offset > size {
+		return 0, fmt.Errorf("%w: offset %d beyond the %d bytes of %q", ErrInvalidRange, offset, size, key)
+	}
+	return min(length, size-offset), nil
+}
+
+// SizeMismatch returns an error wrapping ErrSizeMismatch for a Put that was promised want
+// bytes and read got (got > want means "more than want").
+func SizeMismatch(want, got int64) error {
+	if got > want {
+		return fmt.Errorf("%w: want %d bytes, the reader gave more", ErrSizeMismatch, want)
+	}
+	return fmt.Errorf("%w: want %d bytes, the reader gave %d", ErrSizeMismatch, want, got)
+}

@@ -1,0 +1,205 @@
+// Package storageos is the folder backend of [storage.Bucket]: each key is a file path below a
+// root directory, so the folder holds exactly the key layout a lakeFS/S3 bucket would.
+//
+// All access goes through an [os.Root], so neither a crafted key nor a symbolic link inside the
+// folder can reach a file outside it; keys are also checked with [storage.ValidateKey] first.
+// Put writes a temporary file in the target's directory, syncs it and renames it into place,
+// so an object appears whole or not at all. Directories are not objects: a key that names one
+// does not exist.
+package storageos
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage"
+)
+
+// Bucket is a folder bucket, safe for concurrent use.
+type Bucket struct {
+	root *os.Root
+}
+
+var _ storage.Bucket = (*Bucket)(nil)
+
+// New opens the directory dir, which must exist, as a bucket. Close releases it.
+func New(dir string) (*Bucket, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("storageos: open root: %w", err)
+	}
+	return &Bucket{root: root}, nil
+}
+
+// Close releases the root directory.
+func (b *Bucket) Close() error {
+	return b.root.Close()
+}
+
+// name turns a key into a path relative to the root.
+func name(key string) (string, error) {
+	if err := storage.ValidateKey(key); err != nil {
+		return "", fmt.Errorf("storageos: %w", err)
+	}
+	n, err := filepath.Localize(key)
+	if err != nil {
+		return "", fmt.Errorf("storageos: %w %q: %w", storage.ErrInvalidKey, key, err)
+	}
+	return n, nil
+}
+
+// notExist reports whether err means that there is no file at the path.
+func notExist(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
+}
+
+func (b *Bucket) open(ctx context.Context, key string) (*os.File, storage.ObjectInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, storage.ObjectInfo{}, err
+	}
+	n, err := name(key)
+	if err != nil {
+		return nil, storage.ObjectInfo{}, err
+	}
+	f, err := b.root.Open(n)
+	if notExist(err) {
+		return nil, storage.ObjectInfo{}, fmt.Errorf("storageos: %q: %w", key, storage.ErrNotExist)
+	}
+	if err != nil {
+		return nil, storage.ObjectInfo{}, fmt.Errorf("storageos: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, storage.ObjectInfo{}, fmt.Errorf("storageos: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, storage.ObjectInfo{}, fmt.Errorf("storageos: %q is not a file: %w", key, storage.ErrNotExist)
+	}
+	return f, storage.ObjectInfo{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}, nil
+}
+
+// Get implements [storage.ReadBucket].
+func (b *Bucket) Get(ctx context.Context, key string) (io.ReadCloser, storage.ObjectInfo, error) {
+	return b.open(ctx, key)
+}
+
+// GetRange implements [storage.ReadBucket].
+func (b *Bucket) GetRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
+	f, info, err := b.open(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	n, err := storage.CheckRange(key, info.Size, offset, length)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("storageos: %w", err)
+	}
+	return sectionReadCloser{io.NewSectionReader(f, offset, n), f}, nil
+}
+
+type sectionReadCloser struct {
+	*io.SectionReader
+	io.Closer
+}
+
+// Stat implements [storage.ReadBucket].
+func (b *Bucket) Stat(ctx context.Context, key string) (storage.ObjectInfo, error) {
+	f, info, err := b.open(ctx, key)
+	if err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	f.Close()
+	return info, nil
+}
+
+// Put implements [storage.WriteBucket]. It writes to a temporary file in the key's directory
+// (".tmp-" and a random suffix), syncs it, renames it over the key and syncs the directory.
+// On any failure the temporary file is removed and the key is untouched. Of several
+// concurrent Puts of one key, the last rename wins, and the file is always one whole object.
+func (b *Bucket) Put(ctx context.Context, key string, r io.Reader, size int64) (storage.ObjectInfo, error) {
+	n, err := name(key)
+	if err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	dir := filepath.Dir(n)
+	if err := b.root.MkdirAll(dir, 0o755); err != nil {
+		return storage.ObjectInfo{}, fmt.Errorf("storageos: put %q: %w", key, err)
+	}
+	tmp := filepath.Join(dir, ".tmp-"+rand.Text())
+	f, err := b.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return storage.ObjectInfo{}, fmt.Errorf("storageos: put %q: %w", key, err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			f.Close() // may be the second Close; its error does not matter
+			b.root.Remove(tmp)
+		}
+	}()
+
+	src := io.Reader(ctxReader{ctx, r})
+	if size >= 0 {
+		src = io.LimitReader(src, size+1)
+	}
+	written, err := io.Copy(f, src)
+	if err != nil {
+		return storage.ObjectInfo{}, fmt.Errorf("storageos: put %q: %w", key, err)
+	}
+	if size >= 0 && written != size {
+		return storage.ObjectInfo{}, fmt.Errorf("storageos: put %q: %w", key, storage.SizeMismatch(size, written))
+	}
+	if err := f.Sync(); err != nil {
+		return storage.ObjectInfo{}, fmt.Errorf("storageos: put %q: %w", key, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return storage.ObjectInfo{}, fmt.Errorf("storageos: put %q: %w", key, err)
+	}
+	if err := f.Close(); err != nil {
+		return storage.ObjectInfo{}, fmt.Errorf("storageos: put %q: %w", key, err)
+	}
+	if err := b.root.Rename(tmp, n); err != nil {
+		return storage.ObjectInfo{}, fmt.Errorf("storageos: put %q: %w", key, err)
+	}
+	committed = true
+	if err := b.syncDir(dir); err != nil {
+		return storage.ObjectInfo{}, fmt.Errorf("storageos: put %q: %w", key, err)
+	}
+	return storage.ObjectInfo{Key: key, Size: written, ModTime: fi.ModTime()}, nil
+}
+
+// syncDir makes a rename in dir durable.
+func (b *Bucket) syncDir(dir string) error {
+	d, err := b.root.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+		return err
+	}
+	return nil
+}
+
+// ctxReader stops a copy when its context is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
