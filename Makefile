@@ -21,7 +21,7 @@ GRPCURL_VERSION ?= v1.9.3
 # every target loops over the modules of go.work instead.
 MODULES := shared gateway retrieve-svc invoke-svc
 PKGS := $(addsuffix /...,$(addprefix ./,$(MODULES)))
-COMMANDS := gateway/cmd/doip-gateway gateway/cmd/doipctl retrieve-svc/cmd/retrieve-svc invoke-svc/cmd/invoke-svc
+COMMANDS := gateway/cmd/doip-gateway gateway/cmd/doipctl gateway/cmd/doipbench retrieve-svc/cmd/retrieve-svc invoke-svc/cmd/invoke-svc
 
 FUZZTIME ?= 20s
 BENCH ?= .
@@ -62,8 +62,15 @@ fuzz: ## Run every fuzz target for FUZZTIME each
 	done
 
 .PHONY: bench
-bench: build ## Run the Go benchmarks of every module (BENCH selects)
+bench: bench-go bench-system ## Go benchmarks, then the whole system under doipbench
+
+.PHONY: bench-go
+bench-go: ## Run the Go benchmarks of every module (BENCH selects)
 	go test -run='^$$' -bench='$(BENCH)' -benchtime=$(BENCHTIME) -benchmem $(PKGS)
+
+.PHONY: bench-system
+bench-system: build ## Start the three services with large generated components and measure them with doipbench
+	@./scripts/bench.sh
 
 .PHONY: lint
 lint: $(BIN)/buf ## gofmt, go vet per module, buf lint and buf format

@@ -309,7 +309,7 @@ func printResponse(stdout io.Writer, resp *client.Response, req client.Request, 
 			result = json.RawMessage(resp.Metadata)
 		}
 		out := map[string]any{"result": result}
-		var derived []map[string]any
+		derived := []map[string]any{}
 		for _, c := range resp.Components {
 			d := map[string]any{"componentId": c.ID, "mediaType": c.MediaType, "size": c.Size}
 			if c.Content != nil && json.Valid(c.Content) {

@@ -182,10 +182,13 @@ func (c *conn) handle(ctx context.Context, codec ServerCodec, bw *bufio.Writer, 
 	if w.err != nil {
 		level = slog.LevelWarn
 	}
-	c.log.Log(ctx, level, "request done",
-		slog.String("op", req.Op.String()), slog.String("object", req.ObjectID),
+	attrs := []slog.Attr{slog.String("op", req.Op.String()), slog.String("object", req.ObjectID),
 		slog.String("framing", string(req.Framing)), slog.String("status", w.status),
-		slog.Duration("took", time.Since(start)), slog.Any("err", w.err))
+		slog.Duration("took", time.Since(start))}
+	if w.err != nil {
+		attrs = append(attrs, slog.Any("err", w.err))
+	}
+	c.log.LogAttrs(ctx, level, "request done", attrs...)
 	return w.err == nil
 }
 
