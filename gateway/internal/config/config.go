@@ -56,8 +56,8 @@ func (c Config) LogValue() slog.Value {
 // setting is one flag with its environment variable.
 type setting struct {
 	flag, env, usage string
-	def               string
-	val               *string
+	def              string
+	val              *string
 }
 
 // Load parses args (without the program name), consulting getenv for every setting not

@@ -124,10 +124,10 @@ type Response struct {
 	Record     *Record
 	// Elements, with Record, carries the bytes of the record's components when the request
 	// asked for IncludeElementData.
-	Elements []ComponentBody
-	Component  *ComponentBody
-	Invoke     *InvokeResult
-	Purge      *PurgeResult
+	Elements  []ComponentBody
+	Component *ComponentBody
+	Invoke    *InvokeResult
+	Purge     *PurgeResult
 }
 
 // ServiceInfo answers hello.
