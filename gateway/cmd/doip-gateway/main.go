@@ -23,9 +23,9 @@ import (
 	"github.com/fdo-doip/doip-gateway/gateway/internal/gateway"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/tlsconf"
 	"github.com/fdo-doip/doip-gateway/shared/backend"
-	"github.com/fdo-doip/doip-gateway/shared/slogapp"
 	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
+	"github.com/fdo-doip/doip-gateway/shared/slogapp"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
