@@ -145,7 +145,15 @@ func (s *Server) StreamComponent(req *retrievev1.StreamComponentRequest, stream 
 		mediaType = c.MediaType
 	} else {
 		if !objectid.IsDerived(id) {
-			return status.Errorf(codes.NotFound, "object %s has no component %s", qid, objectid.Quote(id))
+			// A derived output named by its file name alone: the newest one of that name.
+			derived, _, found, err := s.resolveDerived(ctx, qid, id)
+			if err != nil {
+				return s.storageError(ctx, log, err)
+			}
+			if !found {
+				return status.Errorf(codes.NotFound, "object %s has no component %s", qid, objectid.Quote(id))
+			}
+			id, key = derived, objectid.ComponentKey(s.branch, qid, derived)
 		}
 		// Derived outputs are not listed in the record: storage is their authority.
 		info, err = s.bucket.Stat(ctx, key)
@@ -192,7 +200,7 @@ func (s *Server) StreamComponent(req *retrievev1.StreamComponentRequest, stream 
 			ComponentId: id,
 			MediaType:   mediaType,
 			Size:        n,
-			Filename:    Filename(id, mediaType),
+			Filename:    Filename(path.Base(id), mediaType),
 			TotalSize:   info.Size,
 		},
 	}})

@@ -66,6 +66,18 @@ type WriteBucket interface {
 	Put(ctx context.Context, key string, r io.Reader, size int64) (ObjectInfo, error)
 }
 
+// MaxList bounds how many objects one List returns.
+const MaxList = 1000
+
+// Lister lists objects. Backends implement it where listing is cheap; callers check for it
+// with a type assertion.
+type Lister interface {
+	// List returns the objects whose keys start with prefix (which ends in "/"), at any
+	// depth, at most MaxList of them, in no particular order. A prefix with nothing under it
+	// gives an empty list, not an error.
+	List(ctx context.Context, prefix string) ([]ObjectInfo, error)
+}
+
 // Bucket reads and writes.
 type Bucket interface {
 	ReadBucket

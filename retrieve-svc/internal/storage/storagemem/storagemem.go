@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -108,4 +109,22 @@ func (b *Bucket) Put(ctx context.Context, key string, r io.Reader, size int64) (
 
 func info(key string, o object) storage.ObjectInfo {
 	return storage.ObjectInfo{Key: key, Size: int64(len(o.data)), ModTime: o.modTime}
+}
+
+var _ storage.Lister = (*Bucket)(nil)
+
+// List implements [storage.Lister].
+func (b *Bucket) List(ctx context.Context, prefix string) ([]storage.ObjectInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	var out []storage.ObjectInfo
+	for key, o := range b.objects {
+		if strings.HasPrefix(key, prefix) && len(out) < storage.MaxList {
+			out = append(out, info(key, o))
+		}
+	}
+	return out, nil
 }

@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage"
@@ -202,4 +203,43 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+var _ storage.Lister = (*Bucket)(nil)
+
+// List implements [storage.Lister]. Temporary files of writes in progress are not listed.
+func (b *Bucket) List(ctx context.Context, prefix string) ([]storage.ObjectInfo, error) {
+	dir, err := name(strings.TrimSuffix(prefix, "/"))
+	if err != nil {
+		return nil, err
+	}
+	var out []storage.ObjectInfo
+	fsys := b.root.FS()
+	err = fs.WalkDir(fsys, filepath.ToSlash(dir), func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if notExist(err) {
+				return fs.SkipDir
+			}
+			return err
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		if d.IsDir() || strings.HasPrefix(d.Name(), ".tmp-") || !d.Type().IsRegular() {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return nil // removed meanwhile
+		}
+		out = append(out, storage.ObjectInfo{Key: p, Size: fi.Size(), ModTime: fi.ModTime()})
+		if len(out) >= storage.MaxList {
+			return fs.SkipAll
+		}
+		return nil
+	})
+	if err != nil && !notExist(err) {
+		return nil, fmt.Errorf("storageos: list %q: %w", prefix, err)
+	}
+	return out, nil
 }

@@ -35,6 +35,7 @@ func RunBucketTests(t *testing.T, newBucket func(t *testing.T) storage.Bucket) {
 		{"SizeMismatch", testSizeMismatch},
 		{"CanceledPut", testCanceledPut},
 		{"ConcurrentPut", testConcurrentPut},
+		{"List", testList},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -352,4 +353,31 @@ func pattern(n int, seed byte) []byte {
 		p[i] = byte(i*31) + seed + byte(i>>8)
 	}
 	return p
+}
+
+// testList runs for backends that implement storage.Lister.
+func testList(t *testing.T, b storage.Bucket) {
+	l, ok := b.(storage.Lister)
+	if !ok {
+		t.Skip("backend does not list")
+	}
+	prefix := "main/00/01/23/Q123/components/derived/"
+	put(t, b, prefix+"wf/equations.json", []byte("[]"))
+	put(t, b, prefix+"wf/runs/abc/equations.json", []byte("[1]"))
+	put(t, b, "main/00/01/23/Q123/components/main-pdf", []byte("pdf"))
+	got, err := l.List(t.Context(), prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]int64{}
+	for _, o := range got {
+		keys[o.Key] = o.Size
+	}
+	if len(keys) != 2 || keys[prefix+"wf/equations.json"] != 2 || keys[prefix+"wf/runs/abc/equations.json"] != 3 {
+		t.Errorf("List(%q) = %v", prefix, got)
+	}
+	none, err := l.List(t.Context(), "main/99/99/99/Q999999/components/derived/")
+	if err != nil || len(none) != 0 {
+		t.Errorf("List of an empty prefix = %v, %v; want none and no error", none, err)
+	}
 }

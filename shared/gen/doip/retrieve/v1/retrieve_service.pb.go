@@ -619,6 +619,249 @@ func (x *PurgeRecordResponse) GetPurged() bool {
 	return false
 }
 
+// WriteComponentRequest is one message of a derived-component upload: a header, then chunks.
+type WriteComponentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What this message carries.
+	//
+	// Types that are valid to be assigned to Msg:
+	//
+	//	*WriteComponentRequest_Header
+	//	*WriteComponentRequest_Chunk
+	Msg           isWriteComponentRequest_Msg `protobuf_oneof:"msg"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WriteComponentRequest) Reset() {
+	*x = WriteComponentRequest{}
+	mi := &file_doip_retrieve_v1_retrieve_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WriteComponentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WriteComponentRequest) ProtoMessage() {}
+
+func (x *WriteComponentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_doip_retrieve_v1_retrieve_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WriteComponentRequest.ProtoReflect.Descriptor instead.
+func (*WriteComponentRequest) Descriptor() ([]byte, []int) {
+	return file_doip_retrieve_v1_retrieve_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *WriteComponentRequest) GetMsg() isWriteComponentRequest_Msg {
+	if x != nil {
+		return x.Msg
+	}
+	return nil
+}
+
+func (x *WriteComponentRequest) GetHeader() *WriteComponentHeader {
+	if x != nil {
+		if x, ok := x.Msg.(*WriteComponentRequest_Header); ok {
+			return x.Header
+		}
+	}
+	return nil
+}
+
+func (x *WriteComponentRequest) GetChunk() []byte {
+	if x != nil {
+		if x, ok := x.Msg.(*WriteComponentRequest_Chunk); ok {
+			return x.Chunk
+		}
+	}
+	return nil
+}
+
+type isWriteComponentRequest_Msg interface {
+	isWriteComponentRequest_Msg()
+}
+
+type WriteComponentRequest_Header struct {
+	// Always the first message, and only the first.
+	Header *WriteComponentHeader `protobuf:"bytes,1,opt,name=header,proto3,oneof"`
+}
+
+type WriteComponentRequest_Chunk struct {
+	// Component bytes, at most 256 KiB per message.
+	Chunk []byte `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
+}
+
+func (*WriteComponentRequest_Header) isWriteComponentRequest_Msg() {}
+
+func (*WriteComponentRequest_Chunk) isWriteComponentRequest_Msg() {}
+
+// WriteComponentHeader names a derived component and says how large it is.
+type WriteComponentHeader struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The object the component derives from, e.g. "Q123".
+	ObjectId string `protobuf:"bytes,1,opt,name=object_id,json=objectId,proto3" json:"object_id,omitempty"`
+	// The workflow that made it, e.g. "equation_extraction".
+	Workflow string `protobuf:"bytes,2,opt,name=workflow,proto3" json:"workflow,omitempty"`
+	// Where below the workflow's folder: a file name such as "equations.json", or a relative
+	// path such as "runs/3f2a…/equations.json". No "..", no leading "/".
+	Path string `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`
+	// The media type, e.g. "application/json".
+	MediaType string `protobuf:"bytes,4,opt,name=media_type,json=mediaType,proto3" json:"media_type,omitempty"`
+	// The exact number of bytes that follow; the write fails if another number arrives.
+	Size          int64 `protobuf:"varint,5,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WriteComponentHeader) Reset() {
+	*x = WriteComponentHeader{}
+	mi := &file_doip_retrieve_v1_retrieve_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WriteComponentHeader) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WriteComponentHeader) ProtoMessage() {}
+
+func (x *WriteComponentHeader) ProtoReflect() protoreflect.Message {
+	mi := &file_doip_retrieve_v1_retrieve_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WriteComponentHeader.ProtoReflect.Descriptor instead.
+func (*WriteComponentHeader) Descriptor() ([]byte, []int) {
+	return file_doip_retrieve_v1_retrieve_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *WriteComponentHeader) GetObjectId() string {
+	if x != nil {
+		return x.ObjectId
+	}
+	return ""
+}
+
+func (x *WriteComponentHeader) GetWorkflow() string {
+	if x != nil {
+		return x.Workflow
+	}
+	return ""
+}
+
+func (x *WriteComponentHeader) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *WriteComponentHeader) GetMediaType() string {
+	if x != nil {
+		return x.MediaType
+	}
+	return ""
+}
+
+func (x *WriteComponentHeader) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+// WriteComponentResponse describes the stored component.
+type WriteComponentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The id clients retrieve it by: the last part of the path, e.g. "equations.json".
+	ComponentId string `protobuf:"bytes,1,opt,name=component_id,json=componentId,proto3" json:"component_id,omitempty"`
+	// The storage key below the bucket or root folder.
+	StorageKey string `protobuf:"bytes,2,opt,name=storage_key,json=storageKey,proto3" json:"storage_key,omitempty"`
+	// The size in bytes.
+	Size int64 `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
+	// The SHA-256 of the bytes, lower-case hex.
+	Sha256        string `protobuf:"bytes,4,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WriteComponentResponse) Reset() {
+	*x = WriteComponentResponse{}
+	mi := &file_doip_retrieve_v1_retrieve_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WriteComponentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WriteComponentResponse) ProtoMessage() {}
+
+func (x *WriteComponentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_doip_retrieve_v1_retrieve_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WriteComponentResponse.ProtoReflect.Descriptor instead.
+func (*WriteComponentResponse) Descriptor() ([]byte, []int) {
+	return file_doip_retrieve_v1_retrieve_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *WriteComponentResponse) GetComponentId() string {
+	if x != nil {
+		return x.ComponentId
+	}
+	return ""
+}
+
+func (x *WriteComponentResponse) GetStorageKey() string {
+	if x != nil {
+		return x.StorageKey
+	}
+	return ""
+}
+
+func (x *WriteComponentResponse) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *WriteComponentResponse) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
 var File_doip_retrieve_v1_retrieve_service_proto protoreflect.FileDescriptor
 
 const file_doip_retrieve_v1_retrieve_service_proto_rawDesc = "" +
@@ -668,11 +911,29 @@ const file_doip_retrieve_v1_retrieve_service_proto_rawDesc = "" +
 	"\x12PurgeRecordRequest\x12\x1b\n" +
 	"\tobject_id\x18\x01 \x01(\tR\bobjectId\"-\n" +
 	"\x13PurgeRecordResponse\x12\x16\n" +
-	"\x06purged\x18\x01 \x01(\bR\x06purged2\xad\x02\n" +
+	"\x06purged\x18\x01 \x01(\bR\x06purged\"x\n" +
+	"\x15WriteComponentRequest\x12@\n" +
+	"\x06header\x18\x01 \x01(\v2&.doip.retrieve.v1.WriteComponentHeaderH\x00R\x06header\x12\x16\n" +
+	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x05\n" +
+	"\x03msg\"\x96\x01\n" +
+	"\x14WriteComponentHeader\x12\x1b\n" +
+	"\tobject_id\x18\x01 \x01(\tR\bobjectId\x12\x1a\n" +
+	"\bworkflow\x18\x02 \x01(\tR\bworkflow\x12\x12\n" +
+	"\x04path\x18\x03 \x01(\tR\x04path\x12\x1d\n" +
+	"\n" +
+	"media_type\x18\x04 \x01(\tR\tmediaType\x12\x12\n" +
+	"\x04size\x18\x05 \x01(\x03R\x04size\"\x88\x01\n" +
+	"\x16WriteComponentResponse\x12!\n" +
+	"\fcomponent_id\x18\x01 \x01(\tR\vcomponentId\x12\x1f\n" +
+	"\vstorage_key\x18\x02 \x01(\tR\n" +
+	"storageKey\x12\x12\n" +
+	"\x04size\x18\x03 \x01(\x03R\x04size\x12\x16\n" +
+	"\x06sha256\x18\x04 \x01(\tR\x06sha2562\x94\x03\n" +
 	"\x0fRetrieveService\x12T\n" +
 	"\tGetRecord\x12\".doip.retrieve.v1.GetRecordRequest\x1a#.doip.retrieve.v1.GetRecordResponse\x12h\n" +
 	"\x0fStreamComponent\x12(.doip.retrieve.v1.StreamComponentRequest\x1a).doip.retrieve.v1.StreamComponentResponse0\x01\x12Z\n" +
-	"\vPurgeRecord\x12$.doip.retrieve.v1.PurgeRecordRequest\x1a%.doip.retrieve.v1.PurgeRecordResponseB\xd7\x01\n" +
+	"\vPurgeRecord\x12$.doip.retrieve.v1.PurgeRecordRequest\x1a%.doip.retrieve.v1.PurgeRecordResponse\x12e\n" +
+	"\x0eWriteComponent\x12'.doip.retrieve.v1.WriteComponentRequest\x1a(.doip.retrieve.v1.WriteComponentResponse(\x01B\xd7\x01\n" +
 	"\x14com.doip.retrieve.v1B\x14RetrieveServiceProtoP\x01ZGgithub.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1;retrievev1\xa2\x02\x03DRX\xaa\x02\x10Doip.Retrieve.V1\xca\x02\x10Doip\\Retrieve\\V1\xe2\x02\x1cDoip\\Retrieve\\V1\\GPBMetadata\xea\x02\x12Doip::Retrieve::V1b\x06proto3"
 
 var (
@@ -687,7 +948,7 @@ func file_doip_retrieve_v1_retrieve_service_proto_rawDescGZIP() []byte {
 	return file_doip_retrieve_v1_retrieve_service_proto_rawDescData
 }
 
-var file_doip_retrieve_v1_retrieve_service_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_doip_retrieve_v1_retrieve_service_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_doip_retrieve_v1_retrieve_service_proto_goTypes = []any{
 	(*GetRecordRequest)(nil),        // 0: doip.retrieve.v1.GetRecordRequest
 	(*GetRecordResponse)(nil),       // 1: doip.retrieve.v1.GetRecordResponse
@@ -698,22 +959,28 @@ var file_doip_retrieve_v1_retrieve_service_proto_goTypes = []any{
 	(*ComponentHeader)(nil),         // 6: doip.retrieve.v1.ComponentHeader
 	(*PurgeRecordRequest)(nil),      // 7: doip.retrieve.v1.PurgeRecordRequest
 	(*PurgeRecordResponse)(nil),     // 8: doip.retrieve.v1.PurgeRecordResponse
+	(*WriteComponentRequest)(nil),   // 9: doip.retrieve.v1.WriteComponentRequest
+	(*WriteComponentHeader)(nil),    // 10: doip.retrieve.v1.WriteComponentHeader
+	(*WriteComponentResponse)(nil),  // 11: doip.retrieve.v1.WriteComponentResponse
 }
 var file_doip_retrieve_v1_retrieve_service_proto_depIdxs = []int32{
-	2, // 0: doip.retrieve.v1.GetRecordResponse.components:type_name -> doip.retrieve.v1.Component
-	4, // 1: doip.retrieve.v1.StreamComponentRequest.range:type_name -> doip.retrieve.v1.ByteRange
-	6, // 2: doip.retrieve.v1.StreamComponentResponse.header:type_name -> doip.retrieve.v1.ComponentHeader
-	0, // 3: doip.retrieve.v1.RetrieveService.GetRecord:input_type -> doip.retrieve.v1.GetRecordRequest
-	3, // 4: doip.retrieve.v1.RetrieveService.StreamComponent:input_type -> doip.retrieve.v1.StreamComponentRequest
-	7, // 5: doip.retrieve.v1.RetrieveService.PurgeRecord:input_type -> doip.retrieve.v1.PurgeRecordRequest
-	1, // 6: doip.retrieve.v1.RetrieveService.GetRecord:output_type -> doip.retrieve.v1.GetRecordResponse
-	5, // 7: doip.retrieve.v1.RetrieveService.StreamComponent:output_type -> doip.retrieve.v1.StreamComponentResponse
-	8, // 8: doip.retrieve.v1.RetrieveService.PurgeRecord:output_type -> doip.retrieve.v1.PurgeRecordResponse
-	6, // [6:9] is the sub-list for method output_type
-	3, // [3:6] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	2,  // 0: doip.retrieve.v1.GetRecordResponse.components:type_name -> doip.retrieve.v1.Component
+	4,  // 1: doip.retrieve.v1.StreamComponentRequest.range:type_name -> doip.retrieve.v1.ByteRange
+	6,  // 2: doip.retrieve.v1.StreamComponentResponse.header:type_name -> doip.retrieve.v1.ComponentHeader
+	10, // 3: doip.retrieve.v1.WriteComponentRequest.header:type_name -> doip.retrieve.v1.WriteComponentHeader
+	0,  // 4: doip.retrieve.v1.RetrieveService.GetRecord:input_type -> doip.retrieve.v1.GetRecordRequest
+	3,  // 5: doip.retrieve.v1.RetrieveService.StreamComponent:input_type -> doip.retrieve.v1.StreamComponentRequest
+	7,  // 6: doip.retrieve.v1.RetrieveService.PurgeRecord:input_type -> doip.retrieve.v1.PurgeRecordRequest
+	9,  // 7: doip.retrieve.v1.RetrieveService.WriteComponent:input_type -> doip.retrieve.v1.WriteComponentRequest
+	1,  // 8: doip.retrieve.v1.RetrieveService.GetRecord:output_type -> doip.retrieve.v1.GetRecordResponse
+	5,  // 9: doip.retrieve.v1.RetrieveService.StreamComponent:output_type -> doip.retrieve.v1.StreamComponentResponse
+	8,  // 10: doip.retrieve.v1.RetrieveService.PurgeRecord:output_type -> doip.retrieve.v1.PurgeRecordResponse
+	11, // 11: doip.retrieve.v1.RetrieveService.WriteComponent:output_type -> doip.retrieve.v1.WriteComponentResponse
+	8,  // [8:12] is the sub-list for method output_type
+	4,  // [4:8] is the sub-list for method input_type
+	4,  // [4:4] is the sub-list for extension type_name
+	4,  // [4:4] is the sub-list for extension extendee
+	0,  // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_doip_retrieve_v1_retrieve_service_proto_init() }
@@ -727,13 +994,17 @@ func file_doip_retrieve_v1_retrieve_service_proto_init() {
 		(*StreamComponentResponse_Header)(nil),
 		(*StreamComponentResponse_Chunk)(nil),
 	}
+	file_doip_retrieve_v1_retrieve_service_proto_msgTypes[9].OneofWrappers = []any{
+		(*WriteComponentRequest_Header)(nil),
+		(*WriteComponentRequest_Chunk)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_doip_retrieve_v1_retrieve_service_proto_rawDesc), len(file_doip_retrieve_v1_retrieve_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

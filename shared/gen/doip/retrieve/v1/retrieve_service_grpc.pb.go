@@ -27,6 +27,7 @@ const (
 	RetrieveService_GetRecord_FullMethodName       = "/doip.retrieve.v1.RetrieveService/GetRecord"
 	RetrieveService_StreamComponent_FullMethodName = "/doip.retrieve.v1.RetrieveService/StreamComponent"
 	RetrieveService_PurgeRecord_FullMethodName     = "/doip.retrieve.v1.RetrieveService/PurgeRecord"
+	RetrieveService_WriteComponent_FullMethodName  = "/doip.retrieve.v1.RetrieveService/WriteComponent"
 )
 
 // RetrieveServiceClient is the client API for RetrieveService service.
@@ -46,6 +47,11 @@ type RetrieveServiceClient interface {
 	StreamComponent(ctx context.Context, in *StreamComponentRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamComponentResponse], error)
 	// PurgeRecord drops the cached record of one object, so the next GetRecord asks the façade.
 	PurgeRecord(ctx context.Context, in *PurgeRecordRequest, opts ...grpc.CallOption) (*PurgeRecordResponse, error)
+	// WriteComponent stores a derived component of an object, all or nothing: the first
+	// message is a header naming the object, the workflow and the file; the others carry the
+	// bytes. The component appears whole under components/derived/{workflow}/{path}, or not at
+	// all. Afterwards it is retrievable by its file name like any component.
+	WriteComponent(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[WriteComponentRequest, WriteComponentResponse], error)
 }
 
 type retrieveServiceClient struct {
@@ -95,6 +101,19 @@ func (c *retrieveServiceClient) PurgeRecord(ctx context.Context, in *PurgeRecord
 	return out, nil
 }
 
+func (c *retrieveServiceClient) WriteComponent(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[WriteComponentRequest, WriteComponentResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &RetrieveService_ServiceDesc.Streams[1], RetrieveService_WriteComponent_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WriteComponentRequest, WriteComponentResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RetrieveService_WriteComponentClient = grpc.ClientStreamingClient[WriteComponentRequest, WriteComponentResponse]
+
 // RetrieveServiceServer is the server API for RetrieveService service.
 // All implementations must embed UnimplementedRetrieveServiceServer
 // for forward compatibility.
@@ -112,6 +131,11 @@ type RetrieveServiceServer interface {
 	StreamComponent(*StreamComponentRequest, grpc.ServerStreamingServer[StreamComponentResponse]) error
 	// PurgeRecord drops the cached record of one object, so the next GetRecord asks the façade.
 	PurgeRecord(context.Context, *PurgeRecordRequest) (*PurgeRecordResponse, error)
+	// WriteComponent stores a derived component of an object, all or nothing: the first
+	// message is a header naming the object, the workflow and the file; the others carry the
+	// bytes. The component appears whole under components/derived/{workflow}/{path}, or not at
+	// all. Afterwards it is retrievable by its file name like any component.
+	WriteComponent(grpc.ClientStreamingServer[WriteComponentRequest, WriteComponentResponse]) error
 	mustEmbedUnimplementedRetrieveServiceServer()
 }
 
@@ -130,6 +154,9 @@ func (UnimplementedRetrieveServiceServer) StreamComponent(*StreamComponentReques
 }
 func (UnimplementedRetrieveServiceServer) PurgeRecord(context.Context, *PurgeRecordRequest) (*PurgeRecordResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method PurgeRecord not implemented")
+}
+func (UnimplementedRetrieveServiceServer) WriteComponent(grpc.ClientStreamingServer[WriteComponentRequest, WriteComponentResponse]) error {
+	return status.Error(codes.Unimplemented, "method WriteComponent not implemented")
 }
 func (UnimplementedRetrieveServiceServer) mustEmbedUnimplementedRetrieveServiceServer() {}
 func (UnimplementedRetrieveServiceServer) testEmbeddedByValue()                         {}
@@ -199,6 +226,13 @@ func _RetrieveService_PurgeRecord_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RetrieveService_WriteComponent_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(RetrieveServiceServer).WriteComponent(&grpc.GenericServerStream[WriteComponentRequest, WriteComponentResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RetrieveService_WriteComponentServer = grpc.ClientStreamingServer[WriteComponentRequest, WriteComponentResponse]
+
 // RetrieveService_ServiceDesc is the grpc.ServiceDesc for RetrieveService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -220,6 +254,11 @@ var RetrieveService_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "StreamComponent",
 			Handler:       _RetrieveService_StreamComponent_Handler,
 			ServerStreams: true,
+		},
+		{
+			StreamName:    "WriteComponent",
+			Handler:       _RetrieveService_WriteComponent_Handler,
+			ClientStreams: true,
 		},
 	},
 	Metadata: "doip/retrieve/v1/retrieve_service.proto",
