@@ -77,11 +77,17 @@ func (c *conn) serve(base context.Context) {
 		_ = netConn.SetReadDeadline(time.Now().Add(durationOr(c.srv.ReadTimeout, DefaultReadTimeout)))
 		req, err := codec.ReadRequest()
 		if err != nil {
-			c.framingError(codec, bw, err)
+			if c.framingError(codec, bw, err) {
+				lingerClose(netConn)
+			}
 			return
 		}
 		_ = netConn.SetReadDeadline(time.Time{})
-		if !c.handle(ctx, codec, bw, req) || !codec.KeepAlive() {
+		if !c.handle(ctx, codec, bw, req) {
+			return
+		}
+		if !codec.KeepAlive() {
+			lingerClose(netConn)
 			return
 		}
 	}
@@ -150,19 +156,40 @@ func (c *conn) waitForRequest(nc net.Conn, br *bufio.Reader, timeout time.Durati
 	return true
 }
 
-func (c *conn) framingError(codec ServerCodec, bw *bufio.Writer, err error) {
+// framingError answers a broken request where the framing allows, and reports whether an
+// answer was written.
+func (c *conn) framingError(codec ServerCodec, bw *bufio.Writer, err error) bool {
 	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
-		return
+		return false
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		c.log.Info("client closed in the middle of a request", slog.Any("err", err))
-		return
+		return false
 	}
 	e := errorAnswer(err)
 	c.log.Info("malformed request, closing connection", slog.String("kind", string(e.Kind)), slog.Any("err", err))
-	if werr := codec.WriteError(nil, e); werr == nil {
-		_ = bw.Flush()
+	if werr := codec.WriteError(nil, e); werr != nil {
+		return false
 	}
+	return bw.Flush() == nil
+}
+
+// lingerDuration and lingerBytes bound how long and how much a closing connection drains.
+const (
+	lingerDuration = 500 * time.Millisecond
+	lingerBytes    = 256 << 10
+)
+
+// lingerClose closes the write side, then reads and drops what the client still sends for a
+// moment before the connection is closed. Closing a socket with unread input makes the
+// kernel send a reset, which can destroy the answer just written before the client reads
+// it; a client that sent a broken request usually has more bytes in flight.
+func lingerClose(nc net.Conn) {
+	if cw, ok := nc.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(lingerDuration))
+	_, _ = io.CopyN(io.Discard, nc, lingerBytes)
 }
 
 // handle runs the handler for one request and reports whether the connection can go on.
@@ -250,3 +277,11 @@ func newPeekConn(c net.Conn) *peekConn {
 }
 
 func (p *peekConn) Read(b []byte) (int, error) { return p.r.Read(b) }
+
+// CloseWrite half-closes the underlying connection where it can.
+func (p *peekConn) CloseWrite() error {
+	if cw, ok := p.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
