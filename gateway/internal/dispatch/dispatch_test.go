@@ -274,8 +274,12 @@ func TestInvoke(t *testing.T) {
 	if inv.Derived[0].ID != "doip:bitstream/Q1/equations.json" || !bytes.Equal(r.bodies[0], content) || strings.Join(r.progress, ",") != "extract" {
 		t.Errorf("invoke = %+v bodies %q progress %v", inv, r.bodies, r.progress)
 	}
+	r = recorder{}
+	d.ServeDOIP(t.Context(), &r, &doip.Request{Op: doip.OpInvoke, ObjectID: "Q1", Workflow: "nope"})
+	if r.err == nil || r.err.Kind != doip.KindUnsupported || !strings.Contains(r.err.Message, "equation_extraction") {
+		t.Errorf("unknown workflow: %v, want Unsupported listing the available ones", r.err)
+	}
 	for _, req := range []doip.Request{
-		{Op: doip.OpInvoke, ObjectID: "Q1", Workflow: "nope"},
 		{Op: doip.OpInvoke, ObjectID: "Q1"},
 		{Op: doip.OpInvoke, ObjectID: "Q1", Workflow: "equation_extraction", Params: json.RawMessage(`[1]`)},
 	} {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
@@ -20,6 +22,12 @@ func (d *Dispatcher) invoke(ctx context.Context, w gateway.ResponseWriter, req *
 		return doip.Errorf(doip.KindBadRequest, "no object id given")
 	case req.Workflow == "":
 		return doip.Errorf(doip.KindBadRequest, "no workflow named: set \"workflow\"")
+	}
+	// An unknown workflow is an operation this service does not offer (standard DOIP:
+	// status 200), not a missing object. With no list at hand (invoke-svc unreachable), the
+	// call below reports that instead.
+	if wfs := d.workflows(ctx); len(wfs) > 0 && !slices.ContainsFunc(wfs, func(w *invokev1.Workflow) bool { return w.GetName() == req.Workflow }) {
+		return doip.Errorf(doip.KindUnsupported, "unknown workflow %q; available: %s", req.Workflow, strings.Join(workflowNames(wfs), ", "))
 	}
 	params := req.Params
 	if len(params) > 0 {
