@@ -280,15 +280,7 @@ func TestDoipctl(t *testing.T) {
 	s := startSystem(t)
 	host, port, _ := net.SplitHostPort(s.envelopeAddr())
 	ctl := func(args ...string) (string, string, int) {
-		cmd := exec.Command(filepath.Join(binDir, "doipctl"), append(args, "--host", host, "--port", port)...)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		code := 0
-		if err != nil {
-			code = exitCode(err)
-		}
-		return out.String(), errb.String(), code
+		return runCtl(t, append(args, "--host", host, "--port", port)...)
 	}
 	if out, errOut, code := ctl("hello"); code != 0 || !strings.Contains(out, `"availableOperations"`) {
 		t.Errorf("hello: code %d out %q err %q", code, out, errOut)
@@ -325,4 +317,17 @@ func exitCode(err error) int {
 		return ee.ExitCode()
 	}
 	return -1
+}
+
+// runCtl runs doipctl and returns its stdout, stderr and exit status.
+func runCtl(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, "doipctl"), args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	code := 0
+	if err := cmd.Run(); err != nil {
+		code = exitCode(err)
+	}
+	return out.String(), errb.String(), code
 }

@@ -193,7 +193,7 @@ func startSystem(t *testing.T, gatewayArgs ...string) *system {
 		"--retrieve-addr", s.retrieve.addr("grpc"), "--invoke-addr", s.invoke.addr("grpc"),
 		"--tls-cert", filepath.Join(t.TempDir(), "none.crt"), "--tls-key", filepath.Join(t.TempDir(), "none.key"),
 		"--call-timeout", "3s"}, gatewayArgs...)
-	s.gateway = start(t, "doip-gateway", 1, args)
+	s.gateway = start(t, "doip-gateway", 2, args)
 	return s
 }
 

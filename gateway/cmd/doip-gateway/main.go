@@ -19,8 +19,10 @@ import (
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/config"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/dispatch"
+	"github.com/fdo-doip/doip-gateway/gateway/internal/doiptext"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/envelope"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/gateway"
+	"github.com/fdo-doip/doip-gateway/gateway/internal/segment"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/tlsconf"
 	"github.com/fdo-doip/doip-gateway/shared/backend"
 	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
@@ -102,19 +104,33 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			Limits: lim, MaxConns: cfg.MaxConns, Logger: logger,
 		}
 	}
-	servers := []*gateway.Server{newServer("envelope", envelopeCodec)}
-	ports := []int{cfg.Port}
+	// Listen on both ports first: the standard framing advertises the real port in hello.
+	envL, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return fmt.Errorf("listen for the binary envelope on port %d: %w", cfg.Port, err)
+	}
+	segPort := cfg.Port + 1
+	if cfg.Port == 0 {
+		segPort = 0
+	}
+	segL, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(segPort)))
+	if err != nil {
+		_ = envL.Close()
+		return fmt.Errorf("listen for JSON segments on port %d: %w", segPort, err)
+	}
+	advertise := doiptext.Options{
+		MaxSegment:    lim.MaxSegment,
+		MaxMessage:    lim.MaxPayload,
+		AdvertiseIP:   advertiseHost(cfg.AdvertiseHost, cfg.Host),
+		AdvertisePort: segL.Addr().(*net.TCPAddr).Port,
+		ServiceID:     cfg.ServiceID,
+	}
+	servers := []*gateway.Server{newServer("envelope", envelopeCodec), newServer("segments", segmentsCodec(advertise))}
+	listeners := []net.Listener{envL, segL}
 
 	errc := make(chan error, len(servers))
 	for i, srv := range servers {
-		port := ports[i]
-		l, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(port)))
-		if err != nil {
-			for _, s := range servers[:i] {
-				_ = s.Close()
-			}
-			return fmt.Errorf("listen for %s on port %d: %w", srv.Name, port, err)
-		}
+		l := listeners[i]
 		logger.Info("listening", slog.String("listener", srv.Name), slog.String("addr", l.Addr().String()),
 			slog.String("tls", string(mode)), slog.Bool("self_signed", selfSigned))
 		go func() { errc <- srv.Serve(l) }()
@@ -145,6 +161,34 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// segmentsCodec chooses the framing of a connection to port+1 by its first byte: "{"
+// starts a standard DOIP v2.0 text message, anything else a length prefix.
+func segmentsCodec(opts doiptext.Options) gateway.CodecFactory {
+	return func(r *bufio.Reader, w *bufio.Writer, lim gateway.Limits) (gateway.ServerCodec, error) {
+		b, err := r.Peek(1)
+		if err != nil {
+			return nil, err
+		}
+		if b[0] == '{' {
+			return doiptext.NewServerCodec(r, w, opts), nil
+		}
+		return segment.NewServerCodec(r, w, lim.MaxSegment, lim.MaxPayload), nil
+	}
+}
+
+// advertiseHost is the address hello announces: the configured one, else the listening
+// host, else loopback.
+func advertiseHost(advertise, host string) string {
+	switch {
+	case advertise != "":
+		return advertise
+	case host != "" && host != "0.0.0.0" && host != "::":
+		return host
+	default:
+		return "127.0.0.1"
+	}
 }
 
 func envelopeCodec(r *bufio.Reader, w *bufio.Writer, lim gateway.Limits) (gateway.ServerCodec, error) {

@@ -36,7 +36,7 @@ import (
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 )
 
-const usageText = `usage: doipctl COMMAND [ARGS] [FLAGS]
+const usageText = `usage: doipctl [FLAGS] COMMAND [ARGS] [FLAGS]
 
 commands:
   hello                      say hello: server, version, operations, workflows
@@ -46,7 +46,7 @@ commands:
   invoke ID --workflow W     run a workflow (--params JSON); derived components with -o DIR
   purge ID                   drop the gateway's cached record of an object
 
-flags (anywhere after the command):
+flags (before or after the command):
 `
 
 func main() {
@@ -63,6 +63,9 @@ type options struct {
 	component, output string
 	workflow, params  string
 	quiet             bool
+	standard          bool   // speak standard DOIP v2.0
+	portSet           bool   // --port was given
+	target            string // the service id for hello and service-level list-ops
 }
 
 func newFlags(stderr io.Writer, o *options) *flag.FlagSet {
@@ -79,6 +82,8 @@ func newFlags(stderr io.Writer, o *options) *flag.FlagSet {
 	fs.StringVar(&o.workflow, "workflow", "", "invoke: the workflow name")
 	fs.StringVar(&o.params, "params", "", "invoke: the params as a JSON object")
 	fs.BoolVar(&o.quiet, "q", false, "no progress bar")
+	fs.BoolVar(&o.standard, "standard", false, "speak standard DOIP v2.0 (text segments over TLS; port 3568 unless --port): works with other DOIP servers too")
+	fs.StringVar(&o.target, "service", "service", "with --standard: the service id that hello and service-level list-ops target")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usageText)
 		fs.PrintDefaults()
@@ -115,14 +120,22 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fs.Usage()
 		return 1
 	}
-	cmd := args[0]
-	pos, err := parse(fs, args[1:])
+	pos, err := parse(fs, args)
 	if err != nil {
 		return 1
 	}
+	if len(pos) == 0 {
+		fs.Usage()
+		return 1
+	}
+	cmd, pos := pos[0], pos[1:]
 	if cmd == "help" || cmd == "-h" || cmd == "--help" {
 		fs.Usage()
 		return 0
+	}
+	fs.Visit(func(f *flag.Flag) { o.portSet = o.portSet || f.Name == "port" })
+	if o.standard {
+		return runStandard(ctx, cmd, pos, &o, stdout, stderr)
 	}
 	req, err := buildRequest(cmd, pos, &o)
 	if err != nil {

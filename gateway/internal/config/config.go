@@ -21,6 +21,9 @@ type Config struct {
 	RetrieveAddr string
 	InvokeAddrs  []string
 	ServiceID    string
+	// AdvertiseHost is the address the standard hello announces; empty: the listening host,
+	// or 127.0.0.1 when listening on all interfaces.
+	AdvertiseHost string
 
 	TLSMode string // auto, required, optional or off
 	TLSCert string
@@ -69,6 +72,7 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 		{flag: "retrieve-addr", env: "RETRIEVE_ADDR", def: "127.0.0.1:50051", usage: "retrieve-svc gRPC address"},
 		{flag: "invoke-addr", env: "INVOKE_ADDR", def: "127.0.0.1:50052", usage: "invoke-svc gRPC address(es), comma-separated; empty disables invoke"},
 		{flag: "service-id", env: "SERVICE_ID", def: "fdo-gateway", usage: "DOIP service id (hello, TLS certificate subject)"},
+		{flag: "advertise-host", env: "ADVERTISE_HOST", def: "", usage: "address announced in the standard hello (empty: the listening host, or 127.0.0.1)"},
 		{flag: "tls-mode", env: "TLS_MODE", def: "auto", usage: "auto, required, optional or off (auto: required when the certificate files exist, else optional with a self-signed certificate)"},
 		{flag: "tls-cert", env: "TLS_CERT", def: "certs/server.crt", usage: "TLS certificate file (PEM)"},
 		{flag: "tls-key", env: "TLS_KEY", def: "certs/server.key", usage: "TLS private key file (PEM)"},
@@ -144,6 +148,7 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 		Port:             int(integer("port", 0, 65534)),
 		RetrieveAddr:     get("retrieve-addr"),
 		ServiceID:        get("service-id"),
+		AdvertiseHost:    get("advertise-host"),
 		TLSMode:          strings.ToLower(get("tls-mode")),
 		TLSCert:          get("tls-cert"),
 		TLSKey:           get("tls-key"),
