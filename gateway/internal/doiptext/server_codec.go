@@ -189,6 +189,17 @@ func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 	if err != nil {
 		return nil, classify(err)
 	}
+	// Learn the requestId first, so that even an answer to a broken message can echo it: a
+	// CNRI client matches answers by it and drops the connection without one.
+	if first.Kind == SegmentJSON {
+		var idOnly struct {
+			RequestID json.RawMessage `json:"requestId"`
+		}
+		if json.Unmarshal(first.JSON, &idOnly) == nil && len(idOnly.RequestID) > 0 &&
+			(idOnly.RequestID[0] == '"' || idOnly.RequestID[0] == '-' || idOnly.RequestID[0] >= '0' && idOnly.RequestID[0] <= '9') {
+			c.curID = idOnly.RequestID
+		}
+	}
 	// Read the whole message before judging it, so that an error answer is not lost to a
 	// reset when the connection is closed with input unread.
 	var (
@@ -380,7 +391,7 @@ func describeJSON(raw []byte) string {
 func (c *ServerCodec) requestID(req *doip.Request) json.RawMessage {
 	switch {
 	case req == nil:
-		return nil
+		return c.curID // the id of a broken request, where its first segment gave one
 	case req == c.cur && c.curID != nil && req.RequestID == c.cur.RequestID:
 		return c.curID
 	case req.RequestID != "":
@@ -401,7 +412,7 @@ type firstSegment struct {
 // WriteError writes an error answer (spec §7):
 // {"requestId":…,"status":CODE,"attributes":{"message":TEXT}}, then the end of the
 // message. The status comes from [StatusFor]. After a framing error req is nil, and the
-// answer has no requestId.
+// answer echoes the broken request's requestId when its first segment named one.
 func (c *ServerCodec) WriteError(req *doip.Request, e *doip.Error) error {
 	if e == nil {
 		e = &doip.Error{Kind: doip.KindInternal, Message: "internal error"}

@@ -610,3 +610,24 @@ func TestStreamLargeElement(t *testing.T) {
 	}
 	t.Logf("streamed %d bytes in %v; heap in use %+d bytes", size, took, growth)
 }
+
+// A 101 answer to a broken message still echoes its requestId, so a CNRI client can match it.
+func TestFramingErrorEchoesRequestID(t *testing.T) {
+	t.Parallel()
+	in := "{\"requestId\":\"r-7\",\"targetId\":\"Q1\",\"operationId\":\"0.DOIP/Op.Retrieve\"}\n#\n@\n012\nabc\n#\n#\n"
+	var out bytes.Buffer
+	bw := bufio.NewWriter(&out)
+	c := NewServerCodec(bufio.NewReader(strings.NewReader(in)), bw, Options{})
+	_, err := c.ReadRequest()
+	var e *doip.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("err = %v, want a framing error", err)
+	}
+	if err := c.WriteError(nil, e); err != nil {
+		t.Fatal(err)
+	}
+	bw.Flush()
+	if !strings.HasPrefix(out.String(), `{"requestId":"r-7","status":"0.DOIP/Status.101"`) {
+		t.Errorf("answer = %q", out.String())
+	}
+}
