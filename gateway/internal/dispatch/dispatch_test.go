@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
@@ -288,5 +289,34 @@ func TestInvoke(t *testing.T) {
 		if r.err == nil {
 			t.Errorf("%+v: no error", req)
 		}
+	}
+}
+
+// A worker that fails with UNAVAILABLE mid-run is replaced: the invoke is tried again, and
+// gives up after a bounded number of attempts.
+func TestInvokeRetriesOnUnavailable(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	failFirst := int32(1)
+	is := &stubInvoke{invoke: func(r *invokev1.InvokeRequest, st invokev1.InvokeService_InvokeServer) error {
+		n := calls.Add(1)
+		_ = st.Send(&invokev1.InvokeResponse{Msg: &invokev1.InvokeResponse_Progress{Progress: &invokev1.Progress{Stage: "start"}}})
+		if n <= atomic.LoadInt32(&failFirst) {
+			return status.Error(codes.Unavailable, "worker went away")
+		}
+		return st.Send(&invokev1.InvokeResponse{Msg: &invokev1.InvokeResponse_Result{Result: &invokev1.Result{ResultJson: []byte(`{"ok":true}`)}}})
+	}}
+	d := newDispatcher(t, okRetrieve(nil), is)
+	var r recorder
+	d.ServeDOIP(t.Context(), &r, &doip.Request{Op: doip.OpInvoke, ObjectID: "Q1", Workflow: "equation_extraction"})
+	if r.err != nil || calls.Load() != 2 || string(r.resp.Invoke.Result) != `{"ok":true}` {
+		t.Fatalf("after one failure: err %v, %d calls", r.err, calls.Load())
+	}
+	calls.Store(0)
+	atomic.StoreInt32(&failFirst, 100)
+	r = recorder{}
+	d.ServeDOIP(t.Context(), &r, &doip.Request{Op: doip.OpInvoke, ObjectID: "Q1", Workflow: "equation_extraction"})
+	if r.err == nil || r.err.Kind != doip.KindUnavailable || calls.Load() != maxInvokeAttempts {
+		t.Errorf("always failing: err %v after %d calls, want Unavailable after %d", r.err, calls.Load(), maxInvokeAttempts)
 	}
 }

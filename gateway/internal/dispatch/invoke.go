@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -12,6 +13,8 @@ import (
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/gateway"
 	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 func (d *Dispatcher) invoke(ctx context.Context, w gateway.ResponseWriter, req *doip.Request) error {
@@ -42,32 +45,24 @@ func (d *Dispatcher) invoke(ctx context.Context, w gateway.ResponseWriter, req *
 	}
 	ictx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	stream, err := d.Invoke.Invoke(ictx, &invokev1.InvokeRequest{ObjectId: req.ObjectID, Workflow: req.Workflow, ParamsJson: params})
-	if err != nil {
-		return errorFromStatus(err, "invoke service")
-	}
 	var (
 		derived []*invokev1.DerivedComponent
 		result  *invokev1.Result
+		err     error
 	)
-	for result == nil {
-		msg, err := stream.Recv()
-		if err == io.EOF {
-			return errors.New("invoke stream ended without a result")
+	// A worker that dies mid-run (UNAVAILABLE) is replaced by another: round robin picks the
+	// next one, and the workflows are idempotent, so the retry writes what the first run
+	// would have.
+	for attempt := 1; ; attempt++ {
+		derived, result, err = d.invokeOnce(ictx, w, req, params)
+		if err == nil || attempt == maxInvokeAttempts || status.Code(err) != codes.Unavailable || ictx.Err() != nil {
+			break
 		}
-		if err != nil {
-			return errorFromStatus(err, "invoke service")
-		}
-		switch m := msg.GetMsg().(type) {
-		case *invokev1.InvokeResponse_Progress:
-			if err := w.Progress(m.Progress.GetStage(), m.Progress.GetMessage(), m.Progress.GetFraction()); err != nil {
-				return err
-			}
-		case *invokev1.InvokeResponse_Derived:
-			derived = append(derived, m.Derived)
-		case *invokev1.InvokeResponse_Result:
-			result = m.Result
-		}
+		d.logger().WarnContext(ctx, "invoke failed on a worker, trying another", slog.String("object", req.ObjectID),
+			slog.String("workflow", req.Workflow), slog.Int("attempt", attempt), slog.Any("err", err))
+	}
+	if err != nil {
+		return errorFromStatus(err, "invoke service")
 	}
 	res := &doip.InvokeResult{Workflow: req.Workflow, Result: result.GetResultJson(), Cached: result.GetCached()}
 	if !json.Valid(res.Result) {
@@ -83,4 +78,36 @@ func (d *Dispatcher) invoke(ctx context.Context, w gateway.ResponseWriter, req *
 		})
 	}
 	return w.Respond(&doip.Response{Op: req.Op, ObjectID: req.ObjectID, Invoke: res})
+}
+
+// maxInvokeAttempts bounds how many workers one invoke is tried on.
+const maxInvokeAttempts = 3
+
+// invokeOnce runs the workflow on one worker and collects its derived components and result.
+// Progress goes to the client as it arrives.
+func (d *Dispatcher) invokeOnce(ctx context.Context, w gateway.ResponseWriter, req *doip.Request, params json.RawMessage) ([]*invokev1.DerivedComponent, *invokev1.Result, error) {
+	stream, err := d.Invoke.Invoke(ctx, &invokev1.InvokeRequest{ObjectId: req.ObjectID, Workflow: req.Workflow, ParamsJson: params})
+	if err != nil {
+		return nil, nil, err
+	}
+	var derived []*invokev1.DerivedComponent
+	for {
+		msg, err := stream.Recv()
+		if err == io.EOF {
+			return nil, nil, errors.New("invoke stream ended without a result")
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		switch m := msg.GetMsg().(type) {
+		case *invokev1.InvokeResponse_Progress:
+			if err := w.Progress(m.Progress.GetStage(), m.Progress.GetMessage(), m.Progress.GetFraction()); err != nil {
+				return nil, nil, err
+			}
+		case *invokev1.InvokeResponse_Derived:
+			derived = append(derived, m.Derived)
+		case *invokev1.InvokeResponse_Result:
+			return derived, m.Result, nil
+		}
+	}
 }

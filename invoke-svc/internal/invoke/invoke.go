@@ -126,6 +126,12 @@ func (s *Server) Invoke(req *invokev1.InvokeRequest, stream grpc.ServerStreaming
 	case errors.Is(err, workflow.ErrBadParams):
 		logger.InfoContext(ctx, "invoke rejected", slog.Any("err", err))
 		return status.Error(codes.InvalidArgument, err.Error())
+	case errors.Is(err, workflow.ErrNotFound):
+		logger.InfoContext(ctx, "invoke found nothing to work on", slog.Any("err", err))
+		return status.Error(codes.NotFound, strings.TrimPrefix(err.Error(), workflow.ErrNotFound.Error()+": "))
+	case errors.Is(err, workflow.ErrUnavailable):
+		logger.WarnContext(ctx, "invoke backend unavailable", slog.Any("err", err))
+		return status.Errorf(codes.Unavailable, "workflow %q: a backend is unavailable", name)
 	case err != nil:
 		logger.ErrorContext(ctx, "workflow failed", slog.Duration("took", took), slog.Any("err", err))
 		return status.Errorf(codes.Internal, "workflow %q failed", name)
@@ -135,7 +141,7 @@ func (s *Server) Invoke(req *invokev1.InvokeRequest, stream grpc.ServerStreaming
 		return status.Errorf(codes.Internal, "workflow %q failed", name)
 	}
 	if err := stream.Send(&invokev1.InvokeResponse{Msg: &invokev1.InvokeResponse_Result{
-		Result: &invokev1.Result{ResultJson: result, Cached: false},
+		Result: &invokev1.Result{ResultJson: result, Cached: isCached(result)},
 	}}); err != nil {
 		logger.InfoContext(ctx, "invoke result not sent", slog.Any("err", err))
 		return err
@@ -250,4 +256,12 @@ func (e *emitter) close() {
 	e.mu.Lock()
 	e.done = true
 	e.mu.Unlock()
+}
+
+// isCached reports a result object with a top-level "cached": true.
+func isCached(result json.RawMessage) bool {
+	var r struct {
+		Cached bool `json:"cached"`
+	}
+	return json.Unmarshal(result, &r) == nil && r.Cached
 }

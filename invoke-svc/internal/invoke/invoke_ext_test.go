@@ -192,7 +192,7 @@ func TestListWorkflows(t *testing.T) {
 		t.Fatalf("ListWorkflows: %v", err)
 	}
 	want := &invokev1.ListWorkflowsResponse{Workflows: []*invokev1.Workflow{
-		{Name: "echo", Description: "returns its params; for checking a deployment"},
+		{Name: "echo", Description: echo.New().Description()},
 		{Name: "extract", Description: "stub extract", InputMediaTypes: []string{"application/pdf", "text/x-tex"}},
 	}}
 	if !proto.Equal(resp, want) {

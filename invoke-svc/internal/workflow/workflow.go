@@ -20,6 +20,14 @@ import (
 // errors with INVALID_ARGUMENT and the error's message.
 var ErrBadParams = errors.New("workflow: bad params")
 
+// ErrNotFound reports that what a run needs does not exist: the object, or a component it
+// can read. The service answers NOT_FOUND with the error's message.
+var ErrNotFound = errors.New("workflow: not found")
+
+// ErrUnavailable reports that a backend the run needs is down or too slow. The service
+// answers UNAVAILABLE, and the gateway may try another worker.
+var ErrUnavailable = errors.New("workflow: unavailable")
+
 // Runner runs one workflow.
 //
 // A Runner is shared by all concurrent invocations, so Run must be safe for concurrent use.
@@ -34,7 +42,8 @@ type Runner interface {
 	// Run runs the workflow on one object. It reports progress and derived components
 	// through emit, and returns the result object (JSON) or an error.
 	//
-	// Run returns promptly once ctx is done, and emits nothing after it returns.
+	// Run returns promptly once ctx is done, and emits nothing after it returns. A result
+	// with a top-level "cached": true says it was found stored rather than computed.
 	Run(ctx context.Context, in Input, emit Emitter) (json.RawMessage, error)
 }
 

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/workflow"
 )
@@ -26,7 +27,12 @@ func New() Runner { return Runner{} }
 func (Runner) Name() string { return Name }
 
 // Description says what the workflow is for.
-func (Runner) Description() string { return "returns its params; for checking a deployment" }
+func (Runner) Description() string {
+	return "returns its params (after params.delay, e.g. \"2s\", at most 1m); for checking a deployment"
+}
+
+// MaxDelay bounds params.delay.
+const MaxDelay = time.Minute
 
 // InputMediaTypes returns nil: echo reads no component.
 func (Runner) InputMediaTypes() []string { return nil }
@@ -48,6 +54,25 @@ func (Runner) Run(ctx context.Context, in workflow.Input, _ workflow.Emitter) (j
 	params, err := workflow.ObjectParams(in.Params)
 	if err != nil {
 		return nil, fmt.Errorf("echo: %w", err)
+	}
+	var p struct {
+		Delay string `json:"delay"`
+	}
+	if err := json.Unmarshal(params, &p); err != nil {
+		return nil, fmt.Errorf("echo: %w: delay must be a string such as \"2s\"", workflow.ErrBadParams)
+	}
+	if p.Delay != "" {
+		d, err := time.ParseDuration(p.Delay)
+		if err != nil || d < 0 || d > MaxDelay {
+			return nil, fmt.Errorf("echo: %w: delay %q: want a duration from 0 to %s", workflow.ErrBadParams, p.Delay, MaxDelay)
+		}
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-t.C:
+		}
 	}
 	out, err := json.Marshal(result{Workflow: Name, SourceObject: in.ObjectID, Params: params})
 	if err != nil {

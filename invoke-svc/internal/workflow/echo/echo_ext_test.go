@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/workflow"
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/workflow/echo"
@@ -29,7 +32,7 @@ func TestRunnerDescribesItself(t *testing.T) {
 	if r.Name() != "echo" {
 		t.Errorf("Name = %q, want echo", r.Name())
 	}
-	if r.Description() != "returns its params; for checking a deployment" {
+	if !strings.HasPrefix(r.Description(), "returns its params") {
 		t.Errorf("Description = %q", r.Description())
 	}
 	if got := r.InputMediaTypes(); len(got) != 0 {
@@ -90,5 +93,21 @@ func TestRunCancelled(t *testing.T) {
 	_, err := echo.New().Run(ctx, workflow.Input{ObjectID: "Q1"}, failEmitter{t})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Run on a cancelled context: err = %v, want context.Canceled", err)
+	}
+}
+
+func TestEchoDelay(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		out, err := echo.New().Run(t.Context(), workflow.Input{ObjectID: "Q1", Params: json.RawMessage(`{"delay":"2s"}`)}, nil)
+		if err != nil || time.Since(start) != 2*time.Second || !strings.Contains(string(out), `"delay":"2s"`) {
+			t.Errorf("delayed echo: %s, %v after %s", out, err, time.Since(start))
+		}
+	})
+	for _, bad := range []string{`{"delay":"soon"}`, `{"delay":"2h"}`, `{"delay":5}`} {
+		if _, err := echo.New().Run(t.Context(), workflow.Input{ObjectID: "Q1", Params: json.RawMessage(bad)}, nil); !errors.Is(err, workflow.ErrBadParams) {
+			t.Errorf("%s: err = %v, want bad params", bad, err)
+		}
 	}
 }

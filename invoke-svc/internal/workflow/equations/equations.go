@@ -1,0 +1,368 @@
+// Package equations is the equation_extraction workflow: it reads a paper's LaTeX source
+// (a .tex file or a source archive) or its PDF through the retrieve service, finds the
+// display equations, and stores them as the derived component equations.json.
+//
+// Runs are idempotent and cached: the result of one (source bytes, params) pair is stored
+// as derived/equation_extraction/equations-{key}.json, where key hashes the source's SHA-256,
+// the component id and the params (without "force"). A repeated invoke returns that stored
+// result with "cached": true unless params.force is set. Every run also (re)writes
+// derived/equation_extraction/equations.json, the latest result, which clients retrieve as
+// the component "equations.json".
+//
+// Not handled here: the extraction itself (package eqextract), and the Ollama backend's HTTP
+// client (package ollama).
+package equations
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/eqextract"
+	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/workflow"
+	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
+)
+
+// Name is the workflow's name.
+const Name = "equation_extraction"
+
+// SchemaVersion is the version of the equations.json format.
+const SchemaVersion = 1
+
+// OutputFile is the component id of the latest result.
+const OutputFile = "equations.json"
+
+// DefaultMaxSource bounds the source a run reads.
+const DefaultMaxSource = 64 << 20
+
+// Store is what the runner needs of the retrieve service (see package objectstore).
+type Store interface {
+	Record(ctx context.Context, objectID string) (*retrievev1.GetRecordResponse, error)
+	Read(ctx context.Context, objectID, componentID string, max int64) ([]byte, *retrievev1.ComponentHeader, error)
+	Write(ctx context.Context, objectID, wf, path, mediaType string, data []byte) (*retrievev1.WriteComponentResponse, error)
+}
+
+// Extractor finds equations. [Builtin] is the real one.
+type Extractor interface {
+	FromLaTeX(src []byte) (eqextract.Result, error)
+	FromArchive(data []byte, name string) (eqextract.Result, error)
+	FromPDF(data []byte, pages []int) (eqextract.Result, error)
+}
+
+// Refiner improves a PDF result with a model (the Ollama backend); it returns the
+// builtin result and an explanation when it cannot.
+type Refiner interface {
+	Refine(ctx context.Context, pdf []byte, builtin eqextract.Result) (eqextract.Result, string, error)
+}
+
+// Runner runs equation_extraction. Set Store and Extractor; the rest is optional.
+type Runner struct {
+	Store     Store
+	Extractor Extractor
+	// Ollama, when not nil, serves params.backend "ollama".
+	Ollama    Refiner
+	MaxSource int64
+	Logger    *slog.Logger
+}
+
+var _ workflow.Runner = (*Runner)(nil)
+
+// Name implements [workflow.Runner].
+func (r *Runner) Name() string { return Name }
+
+// Description implements [workflow.Runner].
+func (r *Runner) Description() string {
+	return "finds the display equations of a paper (LaTeX source, source archive or PDF) and stores them as equations.json"
+}
+
+// InputMediaTypes implements [workflow.Runner].
+func (r *Runner) InputMediaTypes() []string {
+	return []string{"application/pdf", "application/x-tex", "text/x-tex", "application/gzip", "application/x-gzip", "application/zip"}
+}
+
+// params are the workflow's params.
+type params struct {
+	Component string `json:"component,omitempty"`
+	Pages     []int  `json:"pages,omitempty"`
+	Backend   string `json:"backend,omitempty"`
+	Force     bool   `json:"force,omitempty"`
+}
+
+func parseParams(raw json.RawMessage) (params, error) {
+	var p params
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return p, fmt.Errorf("%w: %v (the params are component, pages, backend and force)", workflow.ErrBadParams, err)
+	}
+	switch p.Backend {
+	case "":
+		p.Backend = "builtin"
+	case "builtin", "ollama":
+	default:
+		return p, fmt.Errorf("%w: backend %q: want builtin or ollama", workflow.ErrBadParams, p.Backend)
+	}
+	if len(p.Pages) > 1000 {
+		return p, fmt.Errorf("%w: %d pages listed; at most 1000", workflow.ErrBadParams, len(p.Pages))
+	}
+	for _, n := range p.Pages {
+		if n < 1 || n > 100000 {
+			return p, fmt.Errorf("%w: page %d: pages count from 1", workflow.ErrBadParams, n)
+		}
+	}
+	p.Pages = slices.Compact(slices.Sorted(slices.Values(p.Pages)))
+	return p, nil
+}
+
+// sourceKind is how a component is read.
+type sourceKind int
+
+const (
+	kindNone sourceKind = iota
+	kindLaTeX
+	kindArchive
+	kindPDF
+)
+
+func kindOf(c *retrievev1.Component) sourceKind {
+	id, mt := strings.ToLower(c.GetComponentId()), strings.ToLower(c.GetMediaType())
+	switch {
+	case mt == "application/x-tex" || mt == "text/x-tex" || strings.HasSuffix(id, ".tex"):
+		return kindLaTeX
+	case strings.HasSuffix(id, ".tar.gz") || strings.HasSuffix(id, ".tgz") || strings.HasSuffix(id, ".zip") ||
+		mt == "application/gzip" || mt == "application/x-gzip" || mt == "application/zip":
+		return kindArchive
+	case mt == "application/pdf" || strings.HasSuffix(id, ".pdf"):
+		return kindPDF
+	}
+	return kindNone
+}
+
+// chooseSource picks the component to read: the one named in params, else the LaTeX source
+// (a .tex file or a source archive) if the record lists one, else the first PDF.
+func chooseSource(rec *retrievev1.GetRecordResponse, want string) (*retrievev1.Component, sourceKind, error) {
+	qid := rec.GetObjectId()
+	if want != "" {
+		want = strings.TrimPrefix(want, "doip:bitstream/"+qid+"/")
+		for _, c := range rec.GetComponents() {
+			if c.GetComponentId() == want {
+				if k := kindOf(c); k != kindNone {
+					return c, k, nil
+				}
+				return nil, kindNone, fmt.Errorf("%w: component %q of %s is %s; %s reads PDF, LaTeX or LaTeX source archives",
+					workflow.ErrBadParams, want, qid, c.GetMediaType(), Name)
+			}
+		}
+		return nil, kindNone, fmt.Errorf("%w: object %s has no component %q", workflow.ErrNotFound, qid, want)
+	}
+	var best *retrievev1.Component
+	bestKind := kindNone
+	for _, c := range rec.GetComponents() {
+		k := kindOf(c)
+		if k == kindLaTeX || k == kindArchive {
+			return c, k, nil
+		}
+		if k == kindPDF && best == nil {
+			best, bestKind = c, k
+		}
+	}
+	if best == nil {
+		return nil, kindNone, fmt.Errorf("%w: object %s lists no PDF or LaTeX component for %s to read", workflow.ErrNotFound, qid, Name)
+	}
+	return best, bestKind, nil
+}
+
+// cacheKey names one (source, params) pair.
+func cacheKey(sourceSHA, componentID string, p params) string {
+	p.Force = false
+	js, _ := json.Marshal(p)
+	sum := sha256.Sum256([]byte(sourceSHA + "\x00" + componentID + "\x00" + string(js)))
+	return hex.EncodeToString(sum[:8])
+}
+
+// output is the equations.json document. It has no timestamps: the same inputs give the same
+// bytes, so retries on another worker write what the first would have.
+type output struct {
+	SchemaVersion   int                  `json:"schemaVersion"`
+	Workflow        string               `json:"workflow"`
+	SourceObject    string               `json:"sourceObject"`
+	SourceComponent string               `json:"sourceComponent"`
+	SourceMediaType string               `json:"sourceMediaType"`
+	SourceSHA256    string               `json:"sourceSha256"`
+	Method          string               `json:"method"`
+	Backend         string               `json:"backend"`
+	Note            string               `json:"note,omitempty"`
+	Pages           int                  `json:"pages,omitempty"`
+	UncertainPages  []int                `json:"uncertainPages,omitempty"`
+	Count           int                  `json:"count"`
+	Equations       []eqextract.Equation `json:"equations"`
+}
+
+// derived is one derived component in the result.
+type derived struct {
+	ComponentID string `json:"componentId"`
+	MediaType   string `json:"mediaType"`
+	Size        int64  `json:"size"`
+	StorageKey  string `json:"storageKey"`
+	SHA256      string `json:"sha256"`
+}
+
+// result is the workflow's result object.
+type result struct {
+	Workflow          string    `json:"workflow"`
+	SourceObject      string    `json:"sourceObject"`
+	SourceComponent   string    `json:"sourceComponent"`
+	Backend           string    `json:"backend"`
+	EquationCount     int       `json:"equationCount"`
+	UncertainPages    []int     `json:"uncertainPages,omitempty"`
+	Cached            bool      `json:"cached"`
+	DerivedComponents []derived `json:"derivedComponents"`
+}
+
+// Run implements [workflow.Runner].
+func (r *Runner) Run(ctx context.Context, in workflow.Input, emit workflow.Emitter) (json.RawMessage, error) {
+	p, err := parseParams(in.Params)
+	if err != nil {
+		return nil, err
+	}
+	if err := emit.Progress("read", "reading the record of "+in.ObjectID, 0.05); err != nil {
+		return nil, err
+	}
+	rec, err := r.Store.Record(ctx, in.ObjectID)
+	if err != nil {
+		return nil, err
+	}
+	qid := rec.GetObjectId()
+	comp, kind, err := chooseSource(rec, p.Component)
+	if err != nil {
+		return nil, err
+	}
+	if err := emit.Progress("read", fmt.Sprintf("reading %s of %s", comp.GetComponentId(), qid), 0.1); err != nil {
+		return nil, err
+	}
+	max := r.MaxSource
+	if max <= 0 {
+		max = DefaultMaxSource
+	}
+	src, hdr, err := r.Store.Read(ctx, qid, comp.GetComponentId(), max)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(src)
+	srcSHA := hex.EncodeToString(sum[:])
+	runFile := "equations-" + cacheKey(srcSHA, comp.GetComponentId(), p) + ".json"
+
+	var (
+		doc    []byte
+		cached bool
+		out    output
+	)
+	if !p.Force {
+		stored, _, err := r.Store.Read(ctx, qid, path.Join("derived", Name, runFile), max)
+		switch {
+		case err == nil && json.Unmarshal(stored, &out) == nil:
+			doc, cached = stored, true
+		case err != nil && !errors.Is(err, workflow.ErrNotFound):
+			return nil, err
+		}
+	}
+	if !cached {
+		if err := emit.Progress("extract", fmt.Sprintf("finding equations in %s (%s)", comp.GetComponentId(), kindName(kind)), 0.3); err != nil {
+			return nil, err
+		}
+		out, err = r.extract(ctx, kind, src, comp, hdr, p)
+		if err != nil {
+			return nil, err
+		}
+		out.SourceObject, out.SourceComponent, out.SourceSHA256 = qid, comp.GetComponentId(), srcSHA
+		if doc, err = json.MarshalIndent(out, "", "  "); err != nil {
+			return nil, err
+		}
+		doc = append(doc, '\n')
+		if err := emit.Progress("write", "storing "+runFile, 0.8); err != nil {
+			return nil, err
+		}
+		if _, err := r.Store.Write(ctx, qid, Name, runFile, "application/json", doc); err != nil {
+			return nil, err
+		}
+	}
+	if err := emit.Progress("write", "storing "+OutputFile, 0.9); err != nil {
+		return nil, err
+	}
+	latest, err := r.Store.Write(ctx, qid, Name, OutputFile, "application/json", doc)
+	if err != nil {
+		return nil, err
+	}
+	d := derived{ComponentID: OutputFile, MediaType: "application/json", Size: latest.GetSize(), StorageKey: latest.GetStorageKey(), SHA256: latest.GetSha256()}
+	if err := emit.Derived(workflow.DerivedComponent{ComponentID: d.ComponentID, MediaType: d.MediaType, StorageKey: d.StorageKey, SHA256: d.SHA256, Size: d.Size}); err != nil {
+		return nil, err
+	}
+	return json.Marshal(result{
+		Workflow: Name, SourceObject: qid, SourceComponent: comp.GetComponentId(), Backend: out.Backend,
+		EquationCount: len(out.Equations), UncertainPages: out.UncertainPages, Cached: cached,
+		DerivedComponents: []derived{d},
+	})
+}
+
+func kindName(k sourceKind) string {
+	switch k {
+	case kindLaTeX:
+		return "LaTeX source"
+	case kindArchive:
+		return "LaTeX source archive"
+	default:
+		return "PDF"
+	}
+}
+
+// extract runs the extractor for the source's kind.
+func (r *Runner) extract(ctx context.Context, kind sourceKind, src []byte, comp *retrievev1.Component, hdr *retrievev1.ComponentHeader, p params) (output, error) {
+	out := output{SchemaVersion: SchemaVersion, Workflow: Name, SourceMediaType: comp.GetMediaType(), Backend: "builtin"}
+	var (
+		res eqextract.Result
+		err error
+	)
+	switch kind {
+	case kindLaTeX:
+		out.Method = "latex"
+		res, err = r.Extractor.FromLaTeX(src)
+	case kindArchive:
+		out.Method = "latex"
+		res, err = r.Extractor.FromArchive(src, comp.GetComponentId())
+	default:
+		out.Method = "pdf-layout"
+		res, err = r.Extractor.FromPDF(src, p.Pages)
+	}
+	if err != nil {
+		return out, fmt.Errorf("%w: %s of %s cannot be read: %v", workflow.ErrBadParams, comp.GetComponentId(), hdr.GetComponentId(), err)
+	}
+	if p.Backend == "ollama" {
+		switch {
+		case kind != kindPDF:
+			out.Note = "the LaTeX source is exact; the ollama backend applies to PDF sources only"
+		case r.Ollama == nil:
+			out.Note = "ollama is not configured (OLLAMA_HOST); the builtin result is returned"
+		default:
+			refined, note, rerr := r.Ollama.Refine(ctx, src, res)
+			if rerr == nil {
+				res, out.Backend = refined, "ollama"
+			}
+			out.Note = note
+		}
+	}
+	out.Pages, out.UncertainPages = res.Pages, res.UncertainPages
+	out.Equations = res.Equations
+	if out.Equations == nil {
+		out.Equations = []eqextract.Equation{}
+	}
+	out.Count = len(out.Equations)
+	return out, nil
+}

@@ -1,0 +1,197 @@
+package equations
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/eqextract"
+	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/workflow"
+	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
+)
+
+// fakeStore keeps components and derived writes in memory.
+type fakeStore struct {
+	mu      sync.Mutex
+	records map[string][]*retrievev1.Component
+	data    map[string][]byte // "Q1/id" → bytes; derived as "Q1/derived/wf/file"
+	writes  int
+}
+
+func newStore() *fakeStore {
+	return &fakeStore{
+		records: map[string][]*retrievev1.Component{
+			"Q1": {{ComponentId: "main-pdf", MediaType: "application/pdf"}, {ComponentId: "source.tex", MediaType: "application/x-tex"}},
+			"Q2": {{ComponentId: "paper.pdf", MediaType: "application/pdf"}},
+			"Q3": {{ComponentId: "data.csv", MediaType: "text/csv"}},
+		},
+		data: map[string][]byte{"Q1/main-pdf": []byte("%PDF"), "Q1/source.tex": []byte(`\begin{equation}a\end{equation}`), "Q2/paper.pdf": []byte("%PDF-2"), "Q3/data.csv": []byte("a,b")},
+	}
+}
+
+func (s *fakeStore) Record(_ context.Context, id string) (*retrievev1.GetRecordResponse, error) {
+	comps, ok := s.records[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: no object %s", workflow.ErrNotFound, id)
+	}
+	return &retrievev1.GetRecordResponse{ObjectId: id, Components: comps}, nil
+}
+
+func (s *fakeStore) Read(_ context.Context, id, comp string, max int64) ([]byte, *retrievev1.ComponentHeader, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.data[id+"/"+comp]
+	if !ok {
+		return nil, nil, fmt.Errorf("%w: object %s has no component %q", workflow.ErrNotFound, id, comp)
+	}
+	if int64(len(b)) > max {
+		return nil, nil, fmt.Errorf("%w: too big", workflow.ErrBadParams)
+	}
+	return b, &retrievev1.ComponentHeader{ComponentId: comp, Size: int64(len(b))}, nil
+}
+
+func (s *fakeStore) Write(_ context.Context, id, wf, p, mt string, data []byte) (*retrievev1.WriteComponentResponse, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.writes++
+	s.data[id+"/derived/"+wf+"/"+p] = append([]byte(nil), data...)
+	sum := sha256.Sum256(data)
+	return &retrievev1.WriteComponentResponse{ComponentId: p, StorageKey: "k/" + id + "/" + wf + "/" + p, Size: int64(len(data)), Sha256: hex.EncodeToString(sum[:])}, nil
+}
+
+// fakeExtractor counts calls and returns fixed equations.
+type fakeExtractor struct {
+	mu    sync.Mutex
+	calls []string
+	err   error
+}
+
+func (f *fakeExtractor) record(what string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, what)
+}
+
+func (f *fakeExtractor) FromLaTeX([]byte) (eqextract.Result, error) {
+	f.record("latex")
+	return eqextract.Result{Equations: []eqextract.Equation{{Number: "1", LaTeX: "a", Label: "eq:a"}}}, f.err
+}
+
+func (f *fakeExtractor) FromArchive([]byte, string) (eqextract.Result, error) {
+	f.record("archive")
+	return eqextract.Result{}, f.err
+}
+
+func (f *fakeExtractor) FromPDF(_ []byte, pages []int) (eqextract.Result, error) {
+	f.record(fmt.Sprint("pdf", pages))
+	return eqextract.Result{Pages: 3, UncertainPages: []int{3}, Equations: []eqextract.Equation{{Page: 1, Number: "1", Text: "a = b"}}}, f.err
+}
+
+// emitter records what a run reports.
+type emitter struct {
+	stages  []string
+	derived []workflow.DerivedComponent
+}
+
+func (e *emitter) Progress(stage, _ string, _ float64) error { e.stages = append(e.stages, stage); return nil }
+func (e *emitter) Derived(d workflow.DerivedComponent) error  { e.derived = append(e.derived, d); return nil }
+
+func run(t *testing.T, r *Runner, obj, params string) (result, *emitter, error) {
+	t.Helper()
+	em := &emitter{}
+	raw, err := r.Run(t.Context(), workflow.Input{ObjectID: obj, Params: json.RawMessage(params)}, em)
+	var res result
+	if err == nil {
+		if jerr := json.Unmarshal(raw, &res); jerr != nil {
+			t.Fatal(jerr)
+		}
+	}
+	return res, em, err
+}
+
+func TestLaTeXPreferredThenCached(t *testing.T) {
+	t.Parallel()
+	st, ex := newStore(), &fakeExtractor{}
+	r := &Runner{Store: st, Extractor: ex}
+	res, em, err := run(t, r, "Q1", `{}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.SourceComponent != "source.tex" || res.EquationCount != 1 || res.Cached || len(em.derived) != 1 || em.derived[0].ComponentID != "equations.json" {
+		t.Fatalf("first run = %+v, derived %+v", res, em.derived)
+	}
+	var doc output
+	if err := json.Unmarshal(st.data["Q1/derived/equation_extraction/equations.json"], &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.SchemaVersion != 1 || doc.Method != "latex" || doc.SourceSHA256 == "" || doc.Equations[0].Label != "eq:a" {
+		t.Errorf("equations.json = %+v", doc)
+	}
+	// Same params: the stored result, no extraction.
+	res, _, err = run(t, r, "Q1", `{"backend":"builtin"}`)
+	if err != nil || !res.Cached || len(ex.calls) != 1 {
+		t.Errorf("second run: cached=%v calls=%v err=%v", res.Cached, ex.calls, err)
+	}
+	// force recomputes; other params get another key.
+	if res, _, err = run(t, r, "Q1", `{"force":true}`); err != nil || res.Cached || len(ex.calls) != 2 {
+		t.Errorf("forced run: cached=%v calls=%v err=%v", res.Cached, ex.calls, err)
+	}
+	if res, _, err = run(t, r, "Q1", `{"component":"main-pdf","pages":[2,1,2]}`); err != nil || res.Cached || res.SourceComponent != "main-pdf" {
+		t.Errorf("PDF run = %+v, %v", res, err)
+	}
+	if ex.calls[2] != "pdf[1 2]" {
+		t.Errorf("pages passed as %q, want sorted and without repeats", ex.calls[2])
+	}
+	runs := 0
+	for k := range st.data {
+		if strings.HasPrefix(k, "Q1/derived/equation_extraction/equations-") {
+			runs++
+		}
+	}
+	if runs != 2 {
+		t.Errorf("%d per-params results stored, want 2 (LaTeX and PDF)", runs)
+	}
+}
+
+func TestChoosesPDFWhenNoLaTeX(t *testing.T) {
+	t.Parallel()
+	ex := &fakeExtractor{}
+	res, _, err := run(t, &Runner{Store: newStore(), Extractor: ex}, "Q2", `{"backend":"ollama"}`)
+	if err != nil || res.SourceComponent != "paper.pdf" || res.Backend != "builtin" || len(res.UncertainPages) != 1 {
+		t.Fatalf("Q2 = %+v, %v", res, err)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		obj, params string
+		want        error
+		text        string
+	}{
+		{"Q9", `{}`, workflow.ErrNotFound, "Q9"},
+		{"Q3", `{}`, workflow.ErrNotFound, "no PDF or LaTeX"},
+		{"Q1", `{"component":"nope.pdf"}`, workflow.ErrNotFound, "nope.pdf"},
+		{"Q3", `{"component":"data.csv"}`, workflow.ErrBadParams, "text/csv"},
+		{"Q1", `{"pages":[0]}`, workflow.ErrBadParams, "page 0"},
+		{"Q1", `{"backend":"gpt"}`, workflow.ErrBadParams, "gpt"},
+		{"Q1", `{"colour":"red"}`, workflow.ErrBadParams, "colour"},
+		{"Q1", `{"pages":"all"}`, workflow.ErrBadParams, "pages"},
+	} {
+		_, _, err := run(t, &Runner{Store: newStore(), Extractor: &fakeExtractor{}}, tc.obj, tc.params)
+		if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.text) {
+			t.Errorf("%s %s: err = %v, want %v naming %q", tc.obj, tc.params, err, tc.want, tc.text)
+		}
+	}
+	st := newStore()
+	_, _, err := run(t, &Runner{Store: st, Extractor: &fakeExtractor{err: errors.New("garbled xref")}}, "Q2", `{}`)
+	if !errors.Is(err, workflow.ErrBadParams) || !strings.Contains(err.Error(), "garbled xref") || st.writes != 0 {
+		t.Errorf("unreadable source: err = %v, %d writes (want none)", err, st.writes)
+	}
+}
