@@ -16,6 +16,7 @@ BUF_VERSION ?= v1.75.0
 PROTOC_GEN_GO_VERSION ?= v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION ?= v1.6.2
 GRPCURL_VERSION ?= v1.9.3
+VERSITYGW_VERSION ?= v1.8.0
 
 # The workspace root has no go.mod, so `go test ./...` does not work here (golang/go#50745):
 # every target loops over the modules of go.work instead.
@@ -94,7 +95,7 @@ checkgenerate: generate ## Fail when the committed generated code is not current
 	@git diff --exit-code -- shared/gen shared/go.mod shared/go.sum || { echo "generated code is stale: run make generate and commit"; exit 1; }
 
 .PHONY: tools
-tools: $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc ## Install the pinned tools the checks need into .tmp/bin
+tools: $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/versitygw ## Install the pinned tools the checks and tests need into .tmp/bin (versitygw: the S3 server of the storage tests)
 
 .PHONY: grpcurl
 grpcurl: $(BIN)/grpcurl ## Install grpcurl into .tmp/bin, to poke the internal services
@@ -111,3 +112,5 @@ $(BIN)/protoc-gen-go-grpc:
 	go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
 $(BIN)/grpcurl:
 	go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
+$(BIN)/versitygw:
+	go install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)

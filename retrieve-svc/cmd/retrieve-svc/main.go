@@ -1,9 +1,10 @@
 // Command retrieve-svc serves FDO records and component bytes over gRPC
 // (doip.retrieve.v1.RetrieveService) to the DOIP gateway and the workflow workers. Records come
 // from the FDO façade (FDO_API) or, without one, from <data-dir>/records; component bytes come
-// from the folder backend at <data-dir>, laid out as lakeFS keys. On first start with an
-// empty data dir it writes the embedded sample objects there. Health and reflection are
-// registered, so grpcurl works against it. Run with -h for the flags.
+// from lakeFS through its S3 gateway (--storage s3, the default when LAKEFS_URL is set) or from
+// the folder backend at <data-dir>, laid out as the same keys. On first start with an empty
+// data dir the folder backend gets the embedded sample objects; S3 is never seeded. Health and
+// reflection are registered, so grpcurl works against it. Run with -h for the flags.
 package main
 
 import (
@@ -17,13 +18,16 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/config"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/fdo"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/retrieve"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/sampledata"
+	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage/storageos"
+	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage/storages3"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
 	"github.com/fdo-doip/doip-gateway/shared/slogapp"
@@ -59,19 +63,47 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	logger := slogapp.New(stderr, cfg.LogLevel, cfg.LogFormat, "retrieve-svc")
 	logger.Debug("configuration", slog.Any("config", cfg))
 
-	if cfg.SeedSamples {
-		if err := seed(cfg.DataDir, logger); err != nil {
+	var bucket storage.Bucket
+	storageAttrs := []any{slog.String("storage", cfg.Storage)}
+	if cfg.Storage == config.StorageS3 {
+		b, err := storages3.New(ctx, storages3.Options{
+			Endpoint:  cfg.LakeFSURL,
+			Bucket:    cfg.LakeFSRepo,
+			AccessKey: cfg.LakeFSUser,
+			SecretKey: cfg.LakeFSPassword,
+			Timeout:   cfg.S3Timeout,
+			PartSize:  cfg.S3PartSize,
+		}, logger)
+		if err != nil {
 			return err
 		}
+		defer b.Close()
+		bucket = b
+		storageAttrs = append(storageAttrs, slog.String("s3_endpoint", b.Endpoint()), slog.String("bucket", b.Name()))
+		// One look at the bucket, in the background: the service starts while S3 is down,
+		// and a wrong repository or key shows in the log right away.
+		var checked sync.WaitGroup
+		defer checked.Wait()
+		checkCtx, cancelCheck := context.WithCancel(ctx)
+		defer cancelCheck()
+		checked.Go(func() { checkBucket(checkCtx, b, logger) })
+	} else {
+		if cfg.SeedSamples {
+			if err := seed(cfg.DataDir, logger); err != nil {
+				return err
+			}
+		}
+		if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+			return fmt.Errorf("data dir: %w", err)
+		}
+		b, err := storageos.New(cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		bucket = b
+		storageAttrs = append(storageAttrs, slog.String("data_dir", cfg.DataDir))
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-		return fmt.Errorf("data dir: %w", err)
-	}
-	bucket, err := storageos.New(cfg.DataDir)
-	if err != nil {
-		return err
-	}
-	defer bucket.Close()
 
 	var src fdo.Source
 	kind := "folder"
@@ -95,8 +127,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	attrs := []any{slog.String("addr", lis.Addr().String()), slog.String("records", kind),
-		slog.String("data_dir", cfg.DataDir), slog.String("branch", cfg.Branch)}
+	attrs := append([]any{slog.String("addr", lis.Addr().String()), slog.String("records", kind)}, storageAttrs...)
+	attrs = append(attrs, slog.String("branch", cfg.Branch))
+	if kind == "folder" && cfg.Storage == config.StorageS3 {
+		attrs = append(attrs, slog.String("records_dir", cfg.DataDir))
+	}
 	if cfg.FDOAPI != "" {
 		attrs = append(attrs, slog.String("fdo_api", cfg.FDOAPIMasked()))
 	}
@@ -109,6 +144,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// checkBucket logs whether the S3 bucket answers; it never stops the service.
+func checkBucket(ctx context.Context, b *storages3.Bucket, logger *slog.Logger) {
+	if err := b.Check(ctx); err != nil {
+		if ctx.Err() == nil {
+			logger.WarnContext(ctx, "s3 bucket not usable yet", slog.String("s3_endpoint", b.Endpoint()),
+				slog.String("bucket", b.Name()), slog.Any("err", err))
+		}
+		return
+	}
+	logger.InfoContext(ctx, "s3 bucket ok", slog.String("s3_endpoint", b.Endpoint()), slog.String("bucket", b.Name()))
 }
 
 // seed writes the sample objects into dir when it is missing or empty; a dir with anything in

@@ -1,6 +1,8 @@
 // Package config loads the configuration of retrieve-svc from flags and environment
 // variables, in that order of precedence, over the defaults in [settings]. Every problem is
-// reported at once, each naming the flag or variable and where its value came from.
+// reported at once, each naming the flag or variable and where its value came from. Secrets
+// (LAKEFS_PASSWORD, user info in URLs) are read from the environment only and are masked in
+// every message and in String and LogValue.
 //
 // The system-wide config.yaml of DESIGN.md §5 is not read yet.
 package config
@@ -20,7 +22,14 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage/storages3"
 	"github.com/fdo-doip/doip-gateway/shared/slogapp"
+)
+
+// Storage backends for component bytes.
+const (
+	StorageFolder = "folder" // the folder at DataDir
+	StorageS3     = "s3"     // lakeFS through its S3 gateway
 )
 
 // Config is the configuration of one retrieve-svc process.
@@ -36,14 +45,32 @@ type Config struct {
 	LogLevel     slog.Level     // the lowest level logged
 	LogFormat    slogapp.Format // text, json or auto
 	DrainTimeout time.Duration  // how long in-flight RPCs may run on shutdown
+
+	Storage        string        // StorageFolder or StorageS3
+	LakeFSURL      string        // the S3 endpoint: lakeFS's URL, with or without scheme
+	LakeFSRepo     string        // the lakeFS repository, which is the S3 bucket
+	LakeFSUser     string        // the access key id
+	LakeFSPassword string        // the secret access key; from the environment only, never shown
+	S3Timeout      time.Duration // how long S3 may make no progress
+	S3PartSize     uint64        // the largest single PUT and the multipart part size, in bytes
 }
 
 // setting is one configuration key: its flag, its environment variable, its default and how
-// it is stored into a Config.
+// it is stored into a Config. A setting without a flag is read from the environment only;
+// secret ones are never shown.
 type setting struct {
 	flag, env, def, usage string
 	isBool                bool
 	apply                 func(c *Config, v string) error
+	secret                bool
+}
+
+// name is how messages refer to the setting.
+func (s setting) name() string {
+	if s.flag == "" {
+		return s.env
+	}
+	return "--" + s.flag + " / " + s.env
 }
 
 // settings lists every key, with its default: the one place defaults live.
@@ -54,28 +81,28 @@ var settings = []setting{
 		}
 		c.Listen = v
 		return nil
-	}},
+	}, false},
 	{"data-dir", "DATA_DIR", "data", "folder with records/ and the component tree", false, func(c *Config, v string) error {
 		if strings.TrimSpace(v) == "" {
 			return errors.New("must not be empty")
 		}
 		c.DataDir = v
 		return nil
-	}},
+	}, false},
 	{"branch", "LAKEFS_BRANCH", "main", "lakeFS branch, the first segment of storage keys", false, func(c *Config, v string) error {
 		if !branchRE.MatchString(v) {
 			return errors.New("want letters, digits, - and _ (a lakeFS branch name)")
 		}
 		c.Branch = v
 		return nil
-	}},
+	}, false},
 	{"fdo-api", "FDO_API", "", "FDO façade base URL; empty reads records from <data-dir>/records", false, func(c *Config, v string) error {
 		u, err := checkURL(v)
 		c.FDOAPI = u
 		return err
-	}},
-	{"fdo-timeout", "FDO_TIMEOUT", "10s", "timeout of one façade request", false, positiveDuration(func(c *Config) *time.Duration { return &c.FDOTimeout })},
-	{"cache-ttl", "RETRIEVE_CACHE_TTL", "5m", "how long a record stays cached (0 disables)", false, nonNegativeDuration(func(c *Config) *time.Duration { return &c.CacheTTL })},
+	}, false},
+	{"fdo-timeout", "FDO_TIMEOUT", "10s", "timeout of one façade request", false, positiveDuration(func(c *Config) *time.Duration { return &c.FDOTimeout }), false},
+	{"cache-ttl", "RETRIEVE_CACHE_TTL", "5m", "how long a record stays cached (0 disables)", false, nonNegativeDuration(func(c *Config) *time.Duration { return &c.CacheTTL }), false},
 	{"cache-size", "RETRIEVE_CACHE_SIZE", "1000", "how many records the cache holds (0 disables)", false, func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
@@ -83,7 +110,7 @@ var settings = []setting{
 		}
 		c.CacheSize = n
 		return nil
-	}},
+	}, false},
 	{"seed-samples", "SEED_SAMPLES", "true", "write the sample objects into an empty or missing data dir", true, func(c *Config, v string) error {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -91,7 +118,7 @@ var settings = []setting{
 		}
 		c.SeedSamples = b
 		return nil
-	}},
+	}, false},
 	{"log-level", "LOG_LEVEL", "info", "debug, info, warn or error", false, func(c *Config, v string) error {
 		l, err := slogapp.ParseLevel(v)
 		if err != nil {
@@ -99,7 +126,7 @@ var settings = []setting{
 		}
 		c.LogLevel = l
 		return nil
-	}},
+	}, false},
 	{"log-format", "LOG_FORMAT", "auto", "auto (text on a terminal, else json), text or json", false, func(c *Config, v string) error {
 		f, err := slogapp.ParseFormat(v)
 		if err != nil {
@@ -107,8 +134,86 @@ var settings = []setting{
 		}
 		c.LogFormat = f
 		return nil
-	}},
-	{"drain-timeout", "RETRIEVE_DRAIN_TIMEOUT", "10s", "how long in-flight calls may finish on shutdown", false, nonNegativeDuration(func(c *Config) *time.Duration { return &c.DrainTimeout })},
+	}, false},
+	{"drain-timeout", "RETRIEVE_DRAIN_TIMEOUT", "10s", "how long in-flight calls may finish on shutdown", false, nonNegativeDuration(func(c *Config) *time.Duration { return &c.DrainTimeout }), false},
+	{"storage", "STORAGE", "auto", "component storage: folder or s3; auto is s3 when --lakefs-url / LAKEFS_URL is set, else folder", false, func(c *Config, v string) error {
+		switch v = strings.ToLower(v); v {
+		case "auto":
+			v = ""
+		case StorageFolder, StorageS3:
+		default:
+			return errors.New("want folder, s3 or auto")
+		}
+		c.Storage = v
+		return nil
+	}, false},
+	{"lakefs-url", "LAKEFS_URL", "", "lakeFS URL, the S3 endpoint (http:// or https://; without a scheme https, or http for a loopback host)", false, func(c *Config, v string) error {
+		if v == "" {
+			return nil
+		}
+		if _, _, err := storages3.ParseEndpoint(v); err != nil {
+			return err
+		}
+		c.LakeFSURL = strings.TrimSpace(v)
+		return nil
+	}, false},
+	{"lakefs-repo", "LAKEFS_REPO", "", "lakeFS repository, the S3 bucket", false, func(c *Config, v string) error {
+		if v != "" && !repoRE.MatchString(v) {
+			return errors.New("want 3 to 63 lower-case letters, digits and -, starting with a letter or digit (a lakeFS repository name)")
+		}
+		c.LakeFSRepo = v
+		return nil
+	}, false},
+	{"lakefs-user", "LAKEFS_USER", "", "lakeFS access key id", false, func(c *Config, v string) error {
+		c.LakeFSUser = v
+		return nil
+	}, false},
+	{"", "LAKEFS_PASSWORD", "", "lakeFS secret access key (environment only; never shown)", false, func(c *Config, v string) error {
+		c.LakeFSPassword = v
+		return nil
+	}, true},
+	{"s3-timeout", "S3_TIMEOUT", "30s", "how long S3 may make no progress (connecting, answering, sending bytes)", false, positiveDuration(func(c *Config) *time.Duration { return &c.S3Timeout }), false},
+	{"s3-part-size", "S3_PART_SIZE", "16MiB", "largest single PUT and multipart part size (5MiB to 5GiB; memory per write)", false, func(c *Config, v string) error {
+		n, err := parseSize(v)
+		if err != nil || n < storages3.MinPartSize || n > storages3.MaxPartSize {
+			return errors.New("want a size from 5MiB to 5GiB, such as 16MiB or 8388608")
+		}
+		c.S3PartSize = n
+		return nil
+	}, false},
+}
+
+var repoRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{2,62}$`)
+
+// parseSize reads a number of bytes with an optional unit: B, KiB, MiB, GiB (also K, M, G,
+// KB, MB, GB, all powers of 1024), case-insensitive.
+func parseSize(v string) (uint64, error) {
+	v = strings.TrimSpace(v)
+	i := strings.IndexFunc(v, func(r rune) bool { return r < '0' || r > '9' })
+	num, unit := v, ""
+	if i >= 0 {
+		num, unit = v[:i], strings.TrimSpace(v[i:])
+	}
+	n, err := strconv.ParseUint(num, 10, 64)
+	if err != nil {
+		return 0, errors.New("not a size")
+	}
+	var shift uint
+	switch strings.ToLower(unit) {
+	case "", "b":
+	case "k", "kb", "kib":
+		shift = 10
+	case "m", "mb", "mib":
+		shift = 20
+	case "g", "gb", "gib":
+		shift = 30
+	default:
+		return 0, errors.New("unknown unit")
+	}
+	if n > (1<<64-1)>>shift {
+		return 0, errors.New("too large")
+	}
+	return n << shift, nil
 }
 
 var branchRE = regexp.MustCompile(`^\w[-\w]*$`)
@@ -176,7 +281,9 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	values := make([]*value, len(settings))
 	for i, s := range settings {
 		values[i] = &value{isBool: s.isBool}
-		fs.Var(values[i], s.flag, s.usage)
+		if s.flag != "" {
+			fs.Var(values[i], s.flag, s.usage)
+		}
 	}
 	if err := fs.Parse(args); err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
@@ -189,26 +296,63 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 
 	var c Config
 	var errs []error
+	from := map[string]string{} // env name → where its value came from
 	for i, s := range settings {
-		v, from := s.def, "default"
+		v, src := s.def, "default"
 		switch {
-		case set[s.flag]:
-			v, from = values[i].s, "flag --"+s.flag
+		case s.flag != "" && set[s.flag]:
+			v, src = values[i].s, "flag --"+s.flag
 		case getenv(s.env) != "":
-			v, from = getenv(s.env), "environment "+s.env
+			v, src = getenv(s.env), "environment "+s.env
 		}
+		from[s.env] = src
 		if err := s.apply(&c, v); err != nil {
 			shown := v
-			if s.flag == "fdo-api" {
+			switch {
+			case s.secret:
+				shown = "xxxxx"
+			case s.env == "FDO_API" || s.env == "LAKEFS_URL":
 				shown = maskURL(v)
 			}
-			errs = append(errs, fmt.Errorf("config: --%s / %s = %q (from %s): %w", s.flag, s.env, shown, from, err))
+			errs = append(errs, fmt.Errorf("config: %s = %q (from %s): %w", s.name(), shown, src, err))
 		}
 	}
+	errs = append(errs, c.resolveStorage(from)...)
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, err
 	}
 	return c, nil
+}
+
+// resolveStorage turns storage "auto" into folder or s3 and checks that s3 has what it needs,
+// one error per missing setting.
+func (c *Config) resolveStorage(from map[string]string) []error {
+	why := from["STORAGE"]
+	if c.Storage == "" {
+		c.Storage = StorageFolder
+		if c.LakeFSURL != "" {
+			c.Storage = StorageS3
+			why = "auto, as LAKEFS_URL is set"
+		}
+	}
+	if c.Storage != StorageS3 {
+		return nil
+	}
+	var errs []error
+	for _, m := range []struct {
+		name    string
+		missing bool
+	}{
+		{"--lakefs-url / LAKEFS_URL", c.LakeFSURL == ""},
+		{"--lakefs-repo / LAKEFS_REPO", c.LakeFSRepo == ""},
+		{"--lakefs-user / LAKEFS_USER", c.LakeFSUser == ""},
+		{"LAKEFS_PASSWORD", c.LakeFSPassword == ""},
+	} {
+		if m.missing {
+			errs = append(errs, fmt.Errorf("config: storage s3 (from %s) needs %s", why, m.name))
+		}
+	}
+	return errs
 }
 
 // Usage writes the flags, their environment variables and defaults to w.
@@ -217,7 +361,11 @@ func Usage(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "flag\tenvironment\tdefault\t")
 	for _, s := range settings {
-		fmt.Fprintf(tw, "--%s\t%s\t%s\t%s\n", s.flag, s.env, cmp.Or(s.def, `""`), s.usage)
+		f := "(none)"
+		if s.flag != "" {
+			f = "--" + s.flag
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f, s.env, cmp.Or(s.def, `""`), s.usage)
 	}
 	tw.Flush()
 }
@@ -230,6 +378,9 @@ func maskURL(v string) string {
 			return "(unparsable URL, hidden)"
 		}
 		return v
+	}
+	if u.Opaque != "" && strings.ContainsAny(v, "@?") { // "user:pw@host" without a scheme
+		return "(URL with user info, hidden)"
 	}
 	if u.RawQuery != "" {
 		q := u.Query()
@@ -247,12 +398,25 @@ func maskURL(v string) string {
 // FDOAPIMasked returns the façade URL with its user info masked, for display.
 func (c Config) FDOAPIMasked() string { return maskURL(c.FDOAPI) }
 
+// LakeFSURLMasked returns the lakeFS URL with any user info masked, for display.
+func (c Config) LakeFSURLMasked() string { return maskURL(c.LakeFSURL) }
+
+// lakeFSPasswordMasked shows whether the secret is set, never what it is.
+func (c Config) lakeFSPasswordMasked() string {
+	if c.LakeFSPassword == "" {
+		return ""
+	}
+	return "xxxxx"
+}
+
 // String returns the configuration on one line, secrets masked.
 func (c Config) String() string {
 	return fmt.Sprintf("listen=%s data-dir=%s branch=%s fdo-api=%s fdo-timeout=%s cache-ttl=%s cache-size=%d "+
-		"seed-samples=%t log-level=%s log-format=%s drain-timeout=%s",
+		"seed-samples=%t log-level=%s log-format=%s drain-timeout=%s storage=%s lakefs-url=%s lakefs-repo=%s "+
+		"lakefs-user=%s lakefs-password=%s s3-timeout=%s s3-part-size=%d",
 		c.Listen, c.DataDir, c.Branch, c.FDOAPIMasked(), c.FDOTimeout, c.CacheTTL, c.CacheSize,
-		c.SeedSamples, c.LogLevel, c.LogFormat, c.DrainTimeout)
+		c.SeedSamples, c.LogLevel, c.LogFormat, c.DrainTimeout, c.Storage, c.LakeFSURLMasked(), c.LakeFSRepo,
+		c.LakeFSUser, c.lakeFSPasswordMasked(), c.S3Timeout, c.S3PartSize)
 }
 
 // LogValue implements slog.LogValuer, secrets masked.
@@ -269,5 +433,12 @@ func (c Config) LogValue() slog.Value {
 		slog.String("log_level", c.LogLevel.String()),
 		slog.String("log_format", string(c.LogFormat)),
 		slog.Duration("drain_timeout", c.DrainTimeout),
+		slog.String("storage", c.Storage),
+		slog.String("lakefs_url", c.LakeFSURLMasked()),
+		slog.String("lakefs_repo", c.LakeFSRepo),
+		slog.String("lakefs_user", c.LakeFSUser),
+		slog.String("lakefs_password", c.lakeFSPasswordMasked()),
+		slog.Duration("s3_timeout", c.S3Timeout),
+		slog.Uint64("s3_part_size", c.S3PartSize),
 	)
 }

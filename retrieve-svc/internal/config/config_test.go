@@ -39,6 +39,9 @@ func TestLoadDefaults(t *testing.T) {
 		LogLevel:     slog.LevelInfo,
 		LogFormat:    slogapp.FormatAuto,
 		DrainTimeout: 10 * time.Second,
+		Storage:      StorageFolder,
+		S3Timeout:    30 * time.Second,
+		S3PartSize:   16 << 20,
 	}
 	if got != want {
 		t.Errorf("Load() =\n%+v\nwant\n%+v", got, want)
@@ -203,6 +206,160 @@ func TestMaskURL(t *testing.T) {
 	for _, tt := range tests {
 		if got := maskURL(tt.in); got != tt.want {
 			t.Errorf("maskURL(%q) = %q; want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// s3env is a complete S3 configuration.
+func s3env(kv ...string) func(string) string {
+	return env(append([]string{"LAKEFS_URL", "http://127.0.0.1:8000", "LAKEFS_REPO", "sandbox",
+		"LAKEFS_USER", "AKIAIOSFODNN7EXAMPLE", "LAKEFS_PASSWORD", "wJalrXUtnFEMI"}, kv...)...)
+}
+
+func TestLoadStorage(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		args  []string
+		env   func(string) string
+		check func(Config) bool
+	}{
+		{"auto is folder without LAKEFS_URL", nil, env("LAKEFS_REPO", "sandbox"), func(c Config) bool { return c.Storage == StorageFolder }},
+		{"auto is s3 with LAKEFS_URL", nil, s3env(), func(c Config) bool {
+			return c.Storage == StorageS3 && c.LakeFSURL == "http://127.0.0.1:8000" && c.LakeFSRepo == "sandbox" &&
+				c.LakeFSUser == "AKIAIOSFODNN7EXAMPLE" && c.LakeFSPassword == "wJalrXUtnFEMI"
+		}},
+		{"auto from the flag", []string{"--lakefs-url", "lakefs.example.org"}, s3env("LAKEFS_URL", ""),
+			func(c Config) bool { return c.Storage == StorageS3 && c.LakeFSURL == "lakefs.example.org" }},
+		{"explicit folder with LAKEFS_URL", []string{"--storage", "folder"}, env("LAKEFS_URL", "http://h:1"),
+			func(c Config) bool { return c.Storage == StorageFolder }},
+		{"explicit s3", nil, s3env("STORAGE", "S3"), func(c Config) bool { return c.Storage == StorageS3 }},
+		{"explicit auto", []string{"--storage=auto"}, env(), func(c Config) bool { return c.Storage == StorageFolder }},
+		{"flags over env", []string{"--lakefs-repo", "other-repo", "--lakefs-user", "me"}, s3env(),
+			func(c Config) bool { return c.LakeFSRepo == "other-repo" && c.LakeFSUser == "me" }},
+		{"lakeFS API URL", nil, s3env("LAKEFS_URL", "https://lakefs.example.org/api/v1"),
+			func(c Config) bool { return c.LakeFSURL == "https://lakefs.example.org/api/v1" }},
+		{"timeout and part size", []string{"--s3-timeout", "5s", "--s3-part-size", "8MiB"}, s3env(),
+			func(c Config) bool { return c.S3Timeout == 5*time.Second && c.S3PartSize == 8<<20 }},
+		{"part size env in bytes", nil, s3env("S3_PART_SIZE", "5242880", "S3_TIMEOUT", "1m"),
+			func(c Config) bool { return c.S3PartSize == 5<<20 && c.S3Timeout == time.Minute }},
+		{"part size units", []string{"--s3-part-size=1g"}, env(), func(c Config) bool { return c.S3PartSize == 1<<30 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := Load(tt.args, tt.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(c) {
+				t.Errorf("Load(%q) = %+v", tt.args, c)
+			}
+		})
+	}
+}
+
+func TestLoadStorageErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		args []string
+		env  func(string) string
+		want []string
+	}{
+		{"s3 without anything", []string{"--storage", "s3"}, env(), []string{
+			"storage s3 (from flag --storage) needs --lakefs-url / LAKEFS_URL",
+			"needs --lakefs-repo / LAKEFS_REPO", "needs --lakefs-user / LAKEFS_USER", "needs LAKEFS_PASSWORD"}},
+		{"auto s3 without credentials", nil, env("LAKEFS_URL", "http://h:8000", "LAKEFS_REPO", "sandbox"), []string{
+			"storage s3 (from auto, as LAKEFS_URL is set) needs --lakefs-user / LAKEFS_USER", "needs LAKEFS_PASSWORD"}},
+		{"bad storage", nil, env("STORAGE", "tape"), []string{`--storage / STORAGE = "tape" (from environment STORAGE): want folder, s3 or auto`}},
+		{"bad url scheme", nil, s3env("LAKEFS_URL", "ftp://h"), []string{`--lakefs-url / LAKEFS_URL = "ftp://h" (from environment LAKEFS_URL)`}},
+		{"url with a path", []string{"--lakefs-url=http://h/some/path"}, s3env(), []string{`--lakefs-url`, `must not have a path`}},
+		{"url with user info", nil, s3env("LAKEFS_URL", "http://key:pw@h:8000"), []string{`--lakefs-url`, `must not contain user info`}},
+		{"bad repo", nil, s3env("LAKEFS_REPO", "Sandbox_1"), []string{`--lakefs-repo / LAKEFS_REPO = "Sandbox_1"`, "lakeFS repository name"}},
+		{"zero timeout", []string{"--s3-timeout=0s"}, s3env(), []string{`--s3-timeout / S3_TIMEOUT = "0s" (from flag --s3-timeout)`}},
+		{"small part", nil, s3env("S3_PART_SIZE", "1MiB"), []string{`--s3-part-size / S3_PART_SIZE = "1MiB"`, "from 5MiB to 5GiB"}},
+		{"huge part", []string{"--s3-part-size=6GiB"}, s3env(), []string{`--s3-part-size`}},
+		{"bad part", []string{"--s3-part-size=lots"}, s3env(), []string{`--s3-part-size`}},
+		{"no password flag", []string{"--lakefs-password=x"}, s3env(), []string{"flag provided but not defined: -lakefs-password"}},
+		{"missing ones and bad ones together", []string{"--storage=s3", "--listen=x"}, env("LAKEFS_REPO", "sandbox", "LAKEFS_USER", "u"),
+			[]string{"--listen", "needs --lakefs-url / LAKEFS_URL", "needs LAKEFS_PASSWORD"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Load(tt.args, tt.env)
+			if err == nil {
+				t.Fatal("Load succeeded")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+			for _, secret := range []string{"wJalrXUtnFEMI", "pw"} {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("error shows a secret %q: %v", secret, err)
+				}
+			}
+		})
+	}
+	// exactly one error per missing setting
+	_, err := Load([]string{"--storage", "s3"}, env())
+	if n := strings.Count(err.Error(), "needs"); n != 4 {
+		t.Errorf("%d 'needs' errors; want 4:\n%v", n, err)
+	}
+}
+
+// TestS3SecretsMasked checks that LAKEFS_PASSWORD shows nowhere, and user info in LAKEFS_URL
+// nowhere, not even in an error about it.
+func TestS3SecretsMasked(t *testing.T) {
+	t.Parallel()
+	c, err := Load(nil, s3env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("config", "cfg", c)
+	for name, s := range map[string]string{"String": c.String(), "fmt": fmt.Sprint(c), "fmt %+v": fmt.Sprintf("%v", c), "LogValue": logs.String()} {
+		if strings.Contains(s, "wJalrXUtnFEMI") {
+			t.Errorf("%s shows the password: %s", name, s)
+		}
+		for _, want := range []string{"127.0.0.1:8000", "sandbox", "s3"} {
+			if !strings.Contains(s, want) {
+				t.Errorf("%s lacks %q: %s", name, want, s)
+			}
+		}
+	}
+	for _, bad := range []string{"http://key:hunter2@h:8000", "key:hunter2@h:8000", "https://h/?token=hunter2"} {
+		_, err := Load(nil, s3env("LAKEFS_URL", bad))
+		if err == nil || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("LAKEFS_URL=%s: error %v; want one that hides the secret", bad, err)
+		}
+	}
+	// an unrelated error does not show the password either
+	_, err = Load([]string{"--cache-size=x"}, s3env())
+	if err == nil || strings.Contains(err.Error(), "wJalrXUtnFEMI") {
+		t.Errorf("error: %v", err)
+	}
+	var usage bytes.Buffer
+	Usage(&usage)
+	if !strings.Contains(usage.String(), "LAKEFS_PASSWORD") || strings.Contains(usage.String(), "--lakefs-password") {
+		t.Errorf("usage:\n%s", usage.String())
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]uint64{"0": 0, "1": 1, "16MiB": 16 << 20, "16 MiB": 16 << 20, "5m": 5 << 20,
+		"2GB": 2 << 30, "7kib": 7 << 10, "12b": 12} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "MiB", "-1", "1.5MiB", "1TiB", "99999999999999999999", "17179869184GiB"} {
+		if got, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q) = %d; want an error", in, got)
 		}
 	}
 }
