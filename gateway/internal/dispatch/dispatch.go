@@ -237,7 +237,7 @@ func (d *Dispatcher) getRecord(ctx context.Context, objectID string, sizes bool)
 }
 
 func (d *Dispatcher) retrieveRecord(ctx context.Context, w gateway.ResponseWriter, req *doip.Request) error {
-	rec, err := d.getRecord(ctx, req.ObjectID, true)
+	rec, err := d.getRecord(ctx, req.ObjectID, req.ElementSizes || req.IncludeElementData)
 	if err != nil {
 		return err
 	}

@@ -104,6 +104,9 @@ type Request struct {
 	Range *Range
 	// IncludeElementData asks a retrieve for the record and every element's bytes.
 	IncludeElementData bool
+	// ElementSizes says the answer to a retrieve lists each component's size, which costs a
+	// storage lookup per component (the standard framing's digital object has "length").
+	ElementSizes bool
 	// Workflow and Params select what an invoke runs. Params is a JSON object or nil.
 	Workflow string
 	Params   json.RawMessage

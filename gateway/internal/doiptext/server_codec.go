@@ -265,6 +265,7 @@ func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 		if err := retrieveAttributes(req, attrs); err != nil {
 			return nil, err
 		}
+		req.ElementSizes = req.Element == "" // the digital object lists each element's length
 	case doip.OpInvoke:
 		req.Workflow = req.OperationID
 		params, _ := present(attrs, "params")
