@@ -178,19 +178,32 @@ func (p *proc) stop(t *testing.T) {
 type system struct {
 	dataDir  string
 	retrieve *proc
-	invoke   *proc
+	invoke   *proc   // the first worker
+	workers  []*proc // every invoke-svc
 	gateway  *proc
 }
 
-// startSystem starts retrieve-svc (folder backend seeded with the sample objects),
+// startSystem starts retrieve-svc (folder backend seeded with the sample objects), one
 // invoke-svc and the gateway in plaintext-or-TLS mode.
 func startSystem(t *testing.T, gatewayArgs ...string) *system {
 	t.Helper()
+	return startSystemWorkers(t, 1, gatewayArgs...)
+}
+
+// startSystemWorkers is startSystem with n invoke-svc workers behind the gateway.
+func startSystemWorkers(t *testing.T, n int, gatewayArgs ...string) *system {
+	t.Helper()
 	s := &system{dataDir: filepath.Join(t.TempDir(), "data")}
 	s.retrieve = start(t, "retrieve-svc", 1, []string{"--listen", "127.0.0.1:0", "--data-dir", s.dataDir})
-	s.invoke = start(t, "invoke-svc", 1, []string{"--listen", "127.0.0.1:0", "--retrieve-addr", s.retrieve.addr("grpc")})
+	var addrs []string
+	for range n {
+		w := start(t, "invoke-svc", 1, []string{"--listen", "127.0.0.1:0", "--retrieve-addr", s.retrieve.addr("grpc")})
+		s.workers = append(s.workers, w)
+		addrs = append(addrs, w.addr("grpc"))
+	}
+	s.invoke = s.workers[0]
 	args := append([]string{"--host", "127.0.0.1", "--port", "0",
-		"--retrieve-addr", s.retrieve.addr("grpc"), "--invoke-addr", s.invoke.addr("grpc"),
+		"--retrieve-addr", s.retrieve.addr("grpc"), "--invoke-addr", strings.Join(addrs, ","),
 		"--tls-cert", filepath.Join(t.TempDir(), "none.crt"), "--tls-key", filepath.Join(t.TempDir(), "none.key"),
 		"--call-timeout", "3s"}, gatewayArgs...)
 	s.gateway = start(t, "doip-gateway", 2, args)

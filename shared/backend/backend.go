@@ -105,6 +105,11 @@ func Dial(target string, opts ...Option) (*grpc.ClientConn, error) {
 			MinConnectTimeout: 2 * time.Second,
 		}),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(grpcapp.MaxMessageSize), grpc.MaxCallSendMsgSize(grpcapp.MaxMessageSize)),
+		grpc.WithReadBufferSize(grpcapp.BufferSize),
+		grpc.WithWriteBufferSize(grpcapp.BufferSize),
+		grpc.WithSharedWriteBuffer(true),
+		grpc.WithInitialWindowSize(grpcapp.StreamWindowSize),
+		grpc.WithInitialConnWindowSize(grpcapp.ConnWindowSize),
 	}
 	if rest, ok := strings.CutPrefix(target, staticScheme+":///"); ok {
 		var addrs []resolver.Address
