@@ -69,6 +69,10 @@ bench: bench-go bench-system ## Go benchmarks, then the whole system under doipb
 bench-go: ## Run the Go benchmarks of every module (BENCH selects)
 	go test -run='^$$' -bench='$(BENCH)' -benchtime=$(BENCHTIME) -benchmem $(PKGS)
 
+.PHONY: bench-extract
+bench-extract: ## Score equation extraction on the corpus: LaTeX exactness, PDF precision/recall, pages per second
+	cd invoke-svc && go run ./cmd/bench-extract -check
+
 .PHONY: bench-system
 bench-system: build ## Start the three services with large generated components and measure them with doipbench
 	@./scripts/bench.sh

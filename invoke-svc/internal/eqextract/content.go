@@ -1,0 +1,343 @@
+package eqextract
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strings"
+
+	"github.com/ledongthuc/pdf"
+)
+
+// A small interpreter of page content streams for text: it tracks the text and graphics
+// state (BT/ET, Tf, Td, TD, Tm, T*, TL, Tc, Tw, Tz, Ts, cm, q/Q) and emits one glyph per
+// character code with its position and advance width. It uses the reader's tokenizer
+// (pdf.Interpret) and font encodings, and caches each font's decoding and widths per page.
+
+// maxGlyphsPerPage bounds the glyphs kept for one page; maxCodesPerFont bounds the
+// distinct character codes decoded per font and page (each decode searches the font's
+// ToUnicode map).
+const (
+	maxGlyphsPerPage = 200000
+	maxCodesPerFont  = 8192
+)
+
+type mat [6]float64 // a b c d e f
+
+func (m mat) mul(n mat) mat {
+	return mat{
+		m[0]*n[0] + m[1]*n[2],
+		m[0]*n[1] + m[1]*n[3],
+		m[2]*n[0] + m[3]*n[2],
+		m[2]*n[1] + m[3]*n[3],
+		m[4]*n[0] + m[5]*n[2] + n[4],
+		m[4]*n[1] + m[5]*n[3] + n[5],
+	}
+}
+
+var identity = mat{1, 0, 0, 1, 0, 0}
+
+type fontInfo struct {
+	name     string
+	twoByte  bool
+	first    int
+	widths   []float64
+	defWidth float64
+	cidW     map[int]float64
+	enc      pdf.TextEncoding
+	cache    map[int]string
+}
+
+func (f *fontInfo) width(code int) float64 {
+	if f.twoByte {
+		if w, ok := f.cidW[code]; ok {
+			return w
+		}
+		return f.defWidth
+	}
+	i := code - f.first
+	if i >= 0 && i < len(f.widths) {
+		return f.widths[i]
+	}
+	return 0
+}
+
+func (f *fontInfo) decode(code int) string {
+	if s, ok := f.cache[code]; ok {
+		return s
+	}
+	if len(f.cache) >= maxCodesPerFont {
+		return "" // counted as unmappable
+	}
+	var raw string
+	if f.twoByte {
+		raw = string([]byte{byte(code >> 8), byte(code)})
+	} else {
+		raw = string([]byte{byte(code)})
+	}
+	s := ""
+	if f.enc != nil {
+		s = f.enc.Decode(raw)
+	}
+	f.cache[code] = s
+	return s
+}
+
+func loadFont(v pdf.Value) *fontInfo {
+	f := &fontInfo{cache: map[int]string{}, defWidth: 1000}
+	name := v.Key("BaseFont").Name()
+	if i := strings.IndexByte(name, '+'); i >= 0 {
+		name = name[i+1:]
+	}
+	f.name = name
+	font := pdf.Font{V: v}
+	f.enc = font.Encoder()
+	if v.Key("Subtype").Name() == "Type0" {
+		f.twoByte = true
+		f.cidW = map[int]float64{}
+		d := v.Key("DescendantFonts").Index(0)
+		if dw := d.Key("DW"); dw.Kind() == pdf.Integer || dw.Kind() == pdf.Real {
+			f.defWidth = dw.Float64()
+		}
+		w := d.Key("W")
+		n := w.Len()
+		if n > 100000 {
+			n = 100000
+		}
+		const maxOps = 1 << 18 // a CID font has at most 65536 glyphs
+		ops := 0
+		for i := 0; i+1 < n && ops < maxOps; {
+			c := int(w.Index(i).Int64())
+			nx := w.Index(i + 1)
+			if nx.Kind() == pdf.Array {
+				for j := 0; j < nx.Len() && j < 65536 && ops < maxOps; j++ {
+					f.cidW[c+j] = nx.Index(j).Float64()
+					ops++
+				}
+				i += 2
+				ops++
+				continue
+			}
+			if i+2 >= n {
+				break
+			}
+			c2 := int(nx.Int64())
+			wv := w.Index(i + 2).Float64()
+			for c3 := c; c3 <= c2 && c3-c < 65536 && ops < maxOps; c3++ {
+				f.cidW[c3] = wv
+				ops++
+			}
+			i += 3
+			ops++
+		}
+		return f
+	}
+	f.first = int(v.Key("FirstChar").Int64())
+	ws := v.Key("Widths")
+	n := ws.Len()
+	if n > 256 {
+		n = 256
+	}
+	f.widths = make([]float64, n)
+	for i := 0; i < n; i++ {
+		f.widths[i] = ws.Index(i).Float64()
+	}
+	return f
+}
+
+type textState struct {
+	ctm            mat
+	tc, tw, th, tl float64
+	tfs, rise      float64
+	font           *fontInfo
+}
+
+// pageGlyphs interprets the content of the page dictionary v.
+func pageGlyphs(ctx context.Context, v pdf.Value) ([]glyph, int, error) {
+	fontsDict := inherited(v, "Resources").Key("Font")
+	fonts := map[string]*fontInfo{}
+	var out []glyph
+	bad := 0
+	gs := textState{ctm: identity, th: 1}
+	var stack []textState
+	tm, tlm := identity, identity
+	var err error
+	shown := 0
+
+	show := func(raw string) {
+		f := gs.font
+		if f == nil {
+			return
+		}
+		step := 1
+		if f.twoByte {
+			step = 2
+		}
+		for i := 0; i+step <= len(raw); i += step {
+			if shown++; shown&0xfff == 0 {
+				if err := ctx.Err(); err != nil {
+					panic(errAbort{err})
+				}
+			}
+			code := int(raw[i])
+			if step == 2 {
+				code = code<<8 | int(raw[i+1])
+			}
+			w0 := f.width(code) / 1000
+			trm := mat{gs.tfs * gs.th, 0, 0, gs.tfs, 0, gs.rise}.mul(tm).mul(gs.ctm)
+			s := f.decode(code)
+			size := math.Hypot(trm[2], trm[3])
+			wd := w0 * math.Hypot(trm[0], trm[1])
+			switch {
+			case s == "" || !mappable(s):
+				bad++
+			case s == " " || len(out) >= maxGlyphsPerPage:
+			default:
+				out = append(out, glyph{x: trm[4], y: trm[5], w: wd, size: size, font: f.name, s: s})
+			}
+			tx := w0*gs.tfs + gs.tc
+			if step == 1 && code == 32 {
+				tx += gs.tw
+			}
+			tm = mat{1, 0, 0, 1, tx * gs.th, 0}.mul(tm)
+		}
+	}
+	nums := func(args []pdf.Value, n int) ([]float64, bool) {
+		if len(args) < n {
+			return nil, false
+		}
+		args = args[len(args)-n:]
+		out := make([]float64, n)
+		for i, a := range args {
+			if a.Kind() != pdf.Integer && a.Kind() != pdf.Real {
+				return nil, false
+			}
+			out[i] = a.Float64()
+			if math.IsNaN(out[i]) || math.IsInf(out[i], 0) {
+				return nil, false
+			}
+		}
+		return out, true
+	}
+	pdf.Interpret(v.Key("Contents"), func(stk *pdf.Stack, op string) {
+		n := stk.Len()
+		if n > 64 {
+			n = 64
+		}
+		args := make([]pdf.Value, n)
+		for i := n - 1; i >= 0; i-- {
+			args[i] = stk.Pop()
+		}
+		for stk.Len() > 0 {
+			stk.Pop()
+		}
+		switch op {
+		case "q":
+			if len(stack) < 256 {
+				stack = append(stack, gs)
+			}
+		case "Q":
+			if k := len(stack); k > 0 {
+				gs = stack[k-1]
+				stack = stack[:k-1]
+			}
+		case "cm":
+			if a, ok := nums(args, 6); ok {
+				gs.ctm = mat{a[0], a[1], a[2], a[3], a[4], a[5]}.mul(gs.ctm)
+			}
+		case "BT":
+			tm, tlm = identity, identity
+		case "Tf":
+			if len(args) >= 2 {
+				name := args[len(args)-2].Name()
+				f, ok := fonts[name]
+				if !ok {
+					fv := fontsDict.Key(name)
+					if fv.IsNull() {
+						f = nil
+					} else {
+						f = loadFont(fv)
+					}
+					fonts[name] = f
+				}
+				gs.font = f
+				gs.tfs = args[len(args)-1].Float64()
+			}
+		case "Tc":
+			if a, ok := nums(args, 1); ok {
+				gs.tc = a[0]
+			}
+		case "Tw":
+			if a, ok := nums(args, 1); ok {
+				gs.tw = a[0]
+			}
+		case "Tz":
+			if a, ok := nums(args, 1); ok {
+				gs.th = a[0] / 100
+			}
+		case "TL":
+			if a, ok := nums(args, 1); ok {
+				gs.tl = a[0]
+			}
+		case "Ts":
+			if a, ok := nums(args, 1); ok {
+				gs.rise = a[0]
+			}
+		case "Td", "TD":
+			if a, ok := nums(args, 2); ok {
+				if op == "TD" {
+					gs.tl = -a[1]
+				}
+				tlm = mat{1, 0, 0, 1, a[0], a[1]}.mul(tlm)
+				tm = tlm
+			}
+		case "Tm":
+			if a, ok := nums(args, 6); ok {
+				tlm = mat{a[0], a[1], a[2], a[3], a[4], a[5]}
+				tm = tlm
+			}
+		case "T*":
+			tlm = mat{1, 0, 0, 1, 0, -gs.tl}.mul(tlm)
+			tm = tlm
+		case "Tj":
+			if len(args) >= 1 {
+				show(args[len(args)-1].RawString())
+			}
+		case "'":
+			tlm = mat{1, 0, 0, 1, 0, -gs.tl}.mul(tlm)
+			tm = tlm
+			if len(args) >= 1 {
+				show(args[len(args)-1].RawString())
+			}
+		case "\"":
+			if len(args) >= 3 {
+				gs.tw = args[len(args)-3].Float64()
+				gs.tc = args[len(args)-2].Float64()
+				tlm = mat{1, 0, 0, 1, 0, -gs.tl}.mul(tlm)
+				tm = tlm
+				show(args[len(args)-1].RawString())
+			}
+		case "TJ":
+			if len(args) < 1 {
+				return
+			}
+			arr := args[len(args)-1]
+			for i := 0; i < arr.Len() && i < 1<<16; i++ {
+				x := arr.Index(i)
+				switch x.Kind() {
+				case pdf.String:
+					show(x.RawString())
+				case pdf.Integer, pdf.Real:
+					tx := -x.Float64() / 1000 * gs.tfs * gs.th
+					if !math.IsNaN(tx) && !math.IsInf(tx, 0) {
+						tm = mat{1, 0, 0, 1, tx, 0}.mul(tm)
+					}
+				}
+			}
+		}
+	})
+	if len(out) >= maxGlyphsPerPage {
+		err = errors.New("too many glyphs on the page")
+	}
+	return out, bad, err
+}

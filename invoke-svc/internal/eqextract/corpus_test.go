@@ -1,0 +1,70 @@
+package eqextract_test
+
+import (
+	"bytes"
+	"os"
+	"testing"
+
+	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/eqextract"
+	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/eqextract/corpus"
+)
+
+const corpusDir = "../../testdata/corpus"
+
+// TestCorpus runs both paths over the committed corpus and checks the targets of the
+// product issue: the LaTeX path finds every display with the exact body, and the PDF path
+// reaches precision and recall >= 0.97 on numbered equations (right number on the right
+// page) with a display count within 5% of the truth.
+func TestCorpus(t *testing.T) {
+	t.Parallel()
+	papers, err := corpus.Load(corpusDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(papers) < 15 {
+		t.Fatalf("%d papers in the corpus, want at least 15", len(papers))
+	}
+	var total corpus.PDFScore
+	for _, p := range papers {
+		tex, err := os.ReadFile(p.TeX)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lr, err := eqextract.FromLaTeX(tex)
+		if err != nil {
+			t.Fatalf("%s: %v", p.Name, err)
+		}
+		ls := corpus.ScoreLaTeX(p.Truth, lr)
+		if ls.Exact != ls.Total || ls.Found != ls.Total {
+			t.Errorf("%s: LaTeX path %d/%d found, %d exact: %q", p.Name, ls.Found, ls.Total, ls.Exact, ls.Mismatches)
+		}
+		data, err := os.ReadFile(p.PDF)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pr, err := eqextract.FromPDF(bytes.NewReader(data), int64(len(data)), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", p.Name, err)
+		}
+		if pr.Pages != p.Truth.Pages {
+			t.Errorf("%s: %d pages, truth %d", p.Name, pr.Pages, p.Truth.Pages)
+		}
+		ps := corpus.ScorePDF(p.Truth, pr)
+		if len(ps.Misses)+len(ps.Spurious) > 0 {
+			t.Logf("%s: PDF misses %q, spurious %q", p.Name, ps.Misses, ps.Spurious)
+		}
+		total.Add(ps)
+	}
+	ratio := float64(total.Displays) / float64(total.Truth)
+	t.Logf("PDF path: precision %.3f recall %.3f (%d tp, %d fp, %d fn), displays %d/%d = %.3f, uncertain pages %d",
+		total.Precision(), total.Recall(), total.TP, total.FP, total.FN, total.Displays, total.Truth, ratio, total.Uncertain)
+	if total.Precision() < 0.97 || total.Recall() < 0.97 {
+		t.Errorf("PDF path precision %.3f recall %.3f, target >= 0.97", total.Precision(), total.Recall())
+	}
+	if ratio < 0.95 || ratio > 1.05 {
+		t.Errorf("PDF path display count ratio %.3f, target within 5%%", ratio)
+	}
+	if total.Uncertain != 0 {
+		t.Errorf("%d uncertain pages in a corpus of clean pdfTeX output", total.Uncertain)
+	}
+}

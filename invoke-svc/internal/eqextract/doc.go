@@ -1,0 +1,86 @@
+// Package eqextract finds the display equations of a paper, from its LaTeX source or from
+// its PDF, for the equation_extraction workflow (DESIGN.md §7).
+//
+// # API
+//
+//   - FromLaTeX(src) parses one .tex file. \input and \include are not followed.
+//   - FromArchive(r, size, name) reads a .tar.gz, .tgz, .tar, .zip or gzip-compressed
+//     single-file source, picks the main file (\documentclass and \begin{document}) and
+//     inlines \input, \include and \subfile from the archive.
+//   - FromPDF(r, size, pages) and FromPDFContext(ctx, ...) find the displays of a PDF.
+//
+// Each returns a Result: the equations in document order, the pages whose text could not be
+// trusted (UncertainPages), the page count (PDF), and warnings. Errors wrap ErrTooLarge,
+// ErrTooComplex, ErrNotPDF or ErrBadArchive and say what was wrong. Nothing panics on hostile
+// input: panics inside the PDF reader are recovered and returned as errors, and every
+// limit (the Max* variables, DefaultPDFTimeout) is checked before the work it bounds.
+//
+// # LaTeX path
+//
+// The source is lexed as TeX would read it for this purpose: comments (an unescaped %, to
+// the end of the line and the next line's leading blanks) are dropped; verbatim, Verbatim,
+// lstlisting, minted, comment and filecontents environments and \verb are skipped. Only
+// the document body is searched (the whole text when there is no \begin{document}).
+// Display math is equation, align, gather, multline, eqnarray, flalign, alignat, xalignat,
+// xxalignat, displaymath and their starred forms, \[...\] and $$...$$. Multi-line
+// environments are split at the \\ that are outside braces and nested environments (so
+// cases, matrices, split and aligned stay whole); each numbered line becomes one
+// Equation, and unnumbered lines join the next numbered line (or the last one when they
+// come after it); an environment without numbered lines is one Equation. \label, \tag,
+// \tag*, \nonumber and \notag are taken out of the body, which is whitespace-normalised.
+//
+// Numbers are what LaTeX prints: the equation counter counts numbered lines in order;
+// \tag{X} prints X and does not step it; \numberwithin / \counterwithin{equation}{section}
+// (also chapter, subsection) give "2.1" with resets at each unstarred sectioning command;
+// \appendix switches the section (report/book: chapter) number to letters ("A.1");
+// subequations give "2a", "2b" (with the parent number, "2.2a"); \setcounter and
+// \addtocounter of equation and the sectioning counters are followed; report and book
+// number equations within chapters. The corpus build checks these rules against the
+// numbers TeX itself printed.
+//
+// Not handled on the LaTeX path: displays hidden behind macros (\newcommand{\be}{\begin
+// {equation}}) or new environments; a redefined \theequation or other number formats;
+// counters shared with the equation counter (\newtheorem{thm}[equation]); \includeonly;
+// packages with their own display environments (breqn, IEEEeqnarray, empheq); the page of
+// an equation (Page is 0).
+//
+// # PDF path
+//
+// Pages are read with github.com/ledongthuc/pdf (its parser, fonts and encodings) and a
+// text interpreter of this package that gives every glyph its position, advance width,
+// size and font. A page's glyphs are split into columns (an empty vertical strip near the
+// middle means two columns), then into baseline rows, and rows into bands: rows whose
+// vertical extents and x ranges overlap, i.e. a text line with its scripts or a display row
+// with its fractions, limits and big operators. The text edges and paragraph indentation
+// of each column come from its prose lines. An equation number is a token in parentheses
+// (or brackets) such as (3), (2.1), (2.2a), (A.1), (*), (2'), at the column's right edge
+// (left edge for leqno and amsart), separated from the formula by a gap that is wide
+// compared with the band's word spacing; a parenthesised token at the end of a prose line
+// (one that starts at the left edge or at the paragraph indent) needs a much wider gap and
+// a mathematical body, so references like "see (3)" are not numbers. A band with several
+// numbers is split between them. Unnumbered bands are displays when they are mostly math
+// (math fonts such as CMMI, CMSY, CMEX, MSBM, LMMath*, symbol and Greek glyphs, half
+// weight for italic text fonts) and do not fill the line like prose. Consecutive display
+// bands form one display; each number owns the rows nearest to it, so a multi-line align or
+// a matrix gives one Equation per number, and a number that dropped below a wide formula
+// joins it. Equations report the page, number, bounding box (PDF points, origin bottom
+// left) and text (rows top to bottom; fractions and scripts are flattened).
+//
+// Pages with no text, or where most glyphs have no Unicode mapping (bitmap Type 3 fonts,
+// fonts without ToUnicode), or whose content fails to parse or exceeds a limit, go into
+// UncertainPages and yield nothing.
+//
+// Not handled on the PDF path: numbers without brackets (\tag*{T}); more than two columns;
+// rotated pages or text; text inside form XObjects (included figures); scanned pages
+// (reported uncertain, no OCR). Unnumbered displays are found by layout alone, so centred
+// table rows full of math can be counted as displays and a display of plain words can be
+// missed. The PDF reader itself has loops without limits; they are bounded here by a byte
+// budget and the deadline that every read of the input checks, by a scan of the
+// cross-reference data before parsing, and by caps on page content and glyph counts. Work
+// inside the reader that does not read the input is not interrupted by the deadline.
+//
+// # Quality
+//
+// testdata/corpus holds LaTeX papers compiled to PDF with their ground truth;
+// TestCorpus checks the targets and cmd/bench-extract reports the numbers.
+package eqextract

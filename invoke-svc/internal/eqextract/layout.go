@@ -1,0 +1,883 @@
+package eqextract
+
+import (
+	"math"
+	"regexp"
+	"sort"
+	"strings"
+	"unicode"
+)
+
+// The PDF path: the glyphs of a page are split into columns, each column into bands
+// (groups of glyphs whose vertical extents overlap: a text line, or one row of a display
+// with its fractions, scripts and big operators). Bands are classified as prose or
+// display by where they start and end relative to the column's text edges, their share of
+// math glyphs and the spacing between their words; an equation number is a parenthesised
+// token at the column's right (or left) edge, separated from the formula by a wide gap.
+// Consecutive display bands form one display; a display with several numbers is split so
+// that each number owns the rows nearest to it.
+
+// band is one horizontal strip of a column.
+type band struct {
+	rows        []*row
+	gs          []glyph
+	top, bottom float64 // y extent (top > bottom)
+	left, right float64
+	size        float64 // dominant glyph size
+	number      string  // equation number found in the band ("" if none)
+	numBox      [4]float64
+	numLeft     bool // the number is on the left
+	loneNumber  bool // the band holds nothing but the number
+	kind        int
+}
+
+const (
+	kindText = iota
+	kindDisplay
+	kindNumberOnly // a band that holds only an equation number (dropped below a wide display)
+)
+
+type column struct {
+	x0, x1      float64
+	left, right float64 // text edges found from the prose lines
+	parindent   float64 // paragraph indentation relative to left
+	bands       []*band
+}
+
+func findEquations(p *pageText) []Equation {
+	if len(p.glyphs) == 0 {
+		return nil
+	}
+	body := bodySize(p.glyphs)
+	cols := splitColumns(p, body)
+	var out []Equation
+	for _, c := range cols {
+		out = append(out, c.equations(p.num, body)...)
+	}
+	return out
+}
+
+// bodySize is the most common glyph size (by glyph count), the size of the running text.
+func bodySize(gs []glyph) float64 {
+	count := map[float64]int{}
+	for _, g := range gs {
+		count[math.Round(g.size*2)/2]++
+	}
+	best, bestN := 10.0, 0
+	for s, n := range count {
+		if n > bestN || n == bestN && s < best {
+			best, bestN = s, n
+		}
+	}
+	if best < 4 || best > 40 {
+		return 10
+	}
+	return best
+}
+
+// splitColumns detects a two-column layout from an empty vertical strip near the middle of
+// the page and assigns every glyph to a column by its centre.
+func splitColumns(p *pageText, body float64) []*column {
+	minX, maxX := math.Inf(1), math.Inf(-1)
+	for _, g := range p.glyphs {
+		minX = math.Min(minX, g.x)
+		maxX = math.Max(maxX, g.x+g.w)
+	}
+	const bin = 2.0
+	nb := int((maxX-minX)/bin) + 1
+	if nb < 10 || nb > 20000 {
+		return []*column{{x0: minX, x1: maxX, bands: makeBands(p.glyphs, body)}}
+	}
+	// Coverage by rows: glyphs on one baseline, with the gaps between words filled, so
+	// that a gutter shows as bins crossed by few rows (a title spanning both columns).
+	cover := make([]int, nb)
+	rows := map[int][]glyph{}
+	for _, g := range p.glyphs {
+		k := int(math.Round(g.y))
+		rows[k] = append(rows[k], g)
+	}
+	for _, row := range rows {
+		sort.Slice(row, func(i, j int) bool { return row[i].x < row[j].x })
+		mark := make([]bool, nb)
+		reach := math.Inf(-1)
+		for _, g := range row {
+			a := int((g.x - minX) / bin)
+			if g.x-reach < 0.8*body && !math.IsInf(reach, -1) {
+				a = int((reach - minX) / bin)
+			}
+			b := int((g.x + g.w - minX) / bin)
+			for i := max(a, 0); i <= b && i < nb; i++ {
+				mark[i] = true
+			}
+			reach = math.Max(reach, g.x+g.w)
+		}
+		for i, m := range mark {
+			if m {
+				cover[i]++
+			}
+		}
+	}
+	peak := 0
+	for _, c := range cover {
+		peak = max(peak, c)
+	}
+	// Look for the widest low-coverage run in the middle fifth of the text area.
+	lo, hi := int(float64(nb)*0.35), int(float64(nb)*0.65)
+	bestStart, bestLen := -1, 0
+	for i := lo; i < hi; {
+		if float64(cover[i]) > 0.1*float64(peak) {
+			i++
+			continue
+		}
+		j := i
+		for j < nb && float64(cover[j]) <= 0.1*float64(peak) {
+			j++
+		}
+		if j-i > bestLen {
+			bestStart, bestLen = i, j-i
+		}
+		i = j
+	}
+	if bestStart < 0 || float64(bestLen)*bin < 0.5*body {
+		return []*column{{x0: minX, x1: maxX, bands: makeBands(p.glyphs, body)}}
+	}
+	split := minX + (float64(bestStart)+float64(bestLen)/2)*bin
+	var a, b []glyph
+	for _, g := range p.glyphs {
+		if g.x+g.w/2 < split {
+			a = append(a, g)
+		} else {
+			b = append(b, g)
+		}
+	}
+	// Both sides must hold a real share of the text.
+	if len(a) < len(p.glyphs)/8 || len(b) < len(p.glyphs)/8 {
+		return []*column{{x0: minX, x1: maxX, bands: makeBands(p.glyphs, body)}}
+	}
+	return []*column{
+		{x0: minX, x1: split, bands: makeBands(a, body)},
+		{x0: split, x1: maxX, bands: makeBands(b, body)},
+	}
+}
+
+// extent is the vertical extent given to a glyph: from a little below the baseline to a
+// little under the cap height, so that consecutive text lines do not touch. Radicals and
+// the glyphs of math extension fonts hang below their origin.
+func extent(g glyph) (float64, float64) {
+	if hangs(g) {
+		return g.y - 0.9*g.size, g.y + 0.1*g.size
+	}
+	return g.y - 0.18*g.size, g.y + 0.62*g.size
+}
+
+func hangs(g glyph) bool {
+	if strings.ContainsRune(g.s, '√') {
+		return true
+	}
+	f := strings.ToUpper(g.font)
+	for _, p := range []string{"CMEX", "MATHEXTENSION", "TXEX", "PXEX", "ESINT", "EUEX", "MTEX"} {
+		if strings.Contains(f, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// row is the glyphs of one baseline.
+type row struct {
+	gs          []glyph // sorted by x
+	y           float64
+	lo, hi      float64
+	left, right float64
+	parent      int
+}
+
+// makeRows groups glyphs by baseline.
+func makeRows(gs []glyph) []*row {
+	sorted := make([]glyph, len(gs))
+	copy(sorted, gs)
+	sort.Slice(sorted, func(i, j int) bool {
+		if sorted[i].y != sorted[j].y {
+			return sorted[i].y > sorted[j].y
+		}
+		return sorted[i].x < sorted[j].x
+	})
+	var rows []*row
+	var cur *row
+	for _, g := range sorted {
+		if cur == nil || cur.y-g.y > 0.3 {
+			cur = &row{y: g.y, lo: math.Inf(1), hi: math.Inf(-1), left: math.Inf(1), right: math.Inf(-1)}
+			rows = append(rows, cur)
+		}
+		cur.gs = append(cur.gs, g)
+		lo, hi := extent(g)
+		cur.lo, cur.hi = math.Min(cur.lo, lo), math.Max(cur.hi, hi)
+		cur.left, cur.right = math.Min(cur.left, g.x), math.Max(cur.right, g.x+g.w)
+	}
+	for _, r := range rows {
+		sort.Slice(r.gs, func(i, j int) bool { return r.gs[i].x < r.gs[j].x })
+	}
+	return rows
+}
+
+// makeBands joins rows whose extents overlap vertically and whose x ranges overlap (or
+// nearly touch): a text line with its scripts, a display row with its fractions.
+func makeBands(gs []glyph, body float64) []*band {
+	if len(gs) == 0 {
+		return nil
+	}
+	rows := makeRows(gs)
+	for i := range rows {
+		rows[i].parent = i
+	}
+	var find func(i int) int
+	find = func(i int) int {
+		for rows[i].parent != i {
+			rows[i].parent = rows[rows[i].parent].parent
+			i = rows[i].parent
+		}
+		return i
+	}
+	slack := 0.8 * body
+	for i, a := range rows {
+		for j := i + 1; j < len(rows) && a.y-rows[j].y < 4*body; j++ {
+			b := rows[j]
+			if a.lo < b.hi && b.lo < a.hi && a.left < b.right+slack && b.left < a.right+slack {
+				ri, rj := find(i), find(j)
+				if ri != rj {
+					rows[max(ri, rj)].parent = min(ri, rj)
+				}
+			}
+		}
+	}
+	groups := map[int]*band{}
+	var bands []*band
+	for i, r := range rows {
+		root := find(i)
+		b := groups[root]
+		if b == nil {
+			b = &band{top: math.Inf(-1), bottom: math.Inf(1)}
+			groups[root] = b
+			bands = append(bands, b)
+		}
+		b.rows = append(b.rows, r)
+		b.gs = append(b.gs, r.gs...)
+		b.top, b.bottom = math.Max(b.top, r.hi), math.Min(b.bottom, r.lo)
+	}
+	sort.SliceStable(bands, func(i, j int) bool { return bands[i].top > bands[j].top })
+	for _, b := range bands {
+		b.finish()
+	}
+	return bands
+}
+
+func (b *band) finish() {
+	sort.Slice(b.gs, func(i, j int) bool {
+		if b.gs[i].x != b.gs[j].x {
+			return b.gs[i].x < b.gs[j].x
+		}
+		return b.gs[i].y > b.gs[j].y
+	})
+	b.left, b.right = math.Inf(1), math.Inf(-1)
+	count := map[float64]int{}
+	for _, g := range b.gs {
+		b.left = math.Min(b.left, g.x)
+		b.right = math.Max(b.right, g.x+g.w)
+		count[math.Round(g.size*2)/2]++
+	}
+	bestN := 0
+	for s, n := range count {
+		if n > bestN || n == bestN && s > b.size {
+			b.size, bestN = s, n
+		}
+	}
+}
+
+func (b *band) text(from, to int) string {
+	var sb strings.Builder
+	reach := math.Inf(-1)
+	for i := from; i < to; i++ {
+		g := b.gs[i]
+		if i > from && g.x-reach > 0.18*g.size {
+			sb.WriteByte(' ')
+		}
+		sb.WriteString(g.s)
+		reach = math.Max(reach, g.x+g.w)
+	}
+	return sb.String()
+}
+
+var numberRE = regexp.MustCompile(`^[(\[]([0-9A-Za-z][0-9A-Za-z.\-–′'’*∗⋆†‡]{0,9}|[*∗⋆†‡][′'’*∗⋆†‡]{0,3})[)\]]$`)
+
+// numberToken checks whether the glyphs b.gs[from:to] form an equation number.
+func (b *band) numberToken(from, to int) (string, bool) {
+	if to-from < 3 || to-from > 14 {
+		return "", false
+	}
+	s := strings.ReplaceAll(b.text(from, to), " ", "")
+	m := numberRE.FindStringSubmatch(s)
+	if m == nil {
+		return "", false
+	}
+	inner := m[1]
+	hasDigit := strings.IndexFunc(inner, unicode.IsDigit) >= 0
+	if !hasDigit && len([]rune(inner)) > 3 {
+		return "", false
+	}
+	// The parentheses must be upright text, at one baseline with the first glyph.
+	y := b.gs[from].y
+	for i := from; i < to; i++ {
+		if math.Abs(b.gs[i].y-y) > 0.45*b.gs[from].size && !strings.ContainsAny(b.gs[i].s, "′'’*∗") {
+			return "", false
+		}
+	}
+	return NormalizeNumber(s), true
+}
+
+// isMathGlyph reports whether a glyph looks like mathematics: a math font, or a symbol.
+func isMathGlyph(g glyph) bool {
+	f := strings.ToUpper(g.font)
+	for _, p := range mathFontPrefixes {
+		if strings.HasPrefix(f, p) || strings.Contains(f, p) {
+			return true
+		}
+	}
+	for _, r := range g.s {
+		switch {
+		case strings.ContainsRune("=+<>−∑∏∫∮√∞∂∇≤≥≠≈≡∈∉⊂⊆∪∩→←↔⇒⇐⇔⟨⟩∥±×÷·⋅∘∗′″‖|^", r):
+			return true
+		case r >= 0x391 && r <= 0x3C9, r >= 0x1D400 && r <= 0x1D7FF, r >= 0x2200 && r <= 0x22FF,
+			r >= 0x2A00 && r <= 0x2AFF, r >= 0x27E6 && r <= 0x27EF, r >= 0x2190 && r <= 0x21FF:
+			return true
+		}
+	}
+	return false
+}
+
+var mathFontPrefixes = []string{
+	"CMMI", "CMSY", "CMEX", "MSAM", "MSBM", "EUFM", "EUSM", "EUEX", "RSFS", "CMBSY", "CMMIB",
+	"LMMATH", "MATH", "RTXMI", "TXSY", "TXEX", "PXSY", "PXEX", "ZPZCCMRY", "ZPZCMMI", "RZPLCM", "PAZOMATH",
+	"SYMBOL", "STIX", "ESINT", "TXMI", "PXMI", "MTSY", "MTEX", "MTMI", "CMSY10",
+}
+
+// italicFont reports whether a font is an italic text font (used for math letters by
+// mathptmx, mathpazo and similar).
+func italicFont(f string) bool {
+	u := strings.ToUpper(f)
+	return strings.Contains(u, "ITAL") || strings.HasSuffix(u, "-ITALIC") || strings.Contains(u, "OBLIQUE") ||
+		strings.HasPrefix(u, "CMTI") || strings.Contains(u, "-ITAL")
+}
+
+func (b *band) mathShare() float64 {
+	if len(b.gs) == 0 {
+		return 0
+	}
+	n := 0.0
+	for _, g := range b.gs {
+		if isMathGlyph(g) {
+			n++
+		} else if italicFont(g.font) {
+			n += 0.5
+		}
+	}
+	return n / float64(len(b.gs))
+}
+
+func mode(vals []float64, step float64) (float64, int) {
+	count := map[float64]int{}
+	for _, v := range vals {
+		count[math.Round(v/step)*step]++
+	}
+	best, bestN := 0.0, 0
+	for v, n := range count {
+		if n > bestN || n == bestN && v < best {
+			best, bestN = v, n
+		}
+	}
+	return best, bestN
+}
+
+// edges finds the left and right text edges of the column from its prose lines.
+func (c *column) edges(body float64) {
+	var lefts, rights []float64
+	minL, maxR := math.Inf(1), math.Inf(-1)
+	for _, b := range c.bands {
+		minL = math.Min(minL, b.left)
+		maxR = math.Max(maxR, b.right)
+		if len(b.gs) >= 25 && math.Abs(b.size-body) < 0.6 {
+			lefts = append(lefts, b.left)
+			rights = append(rights, b.right)
+		}
+	}
+	c.left, c.right = minL, maxR
+	if len(lefts) >= 2 {
+		l, nl := mode(lefts, 1)
+		r, nr := mode(rights, 1)
+		if nl >= 2 {
+			c.left = l
+			for _, v := range lefts {
+				if math.Abs(v-l) <= 1 && v < c.left {
+					c.left = v
+				}
+			}
+		}
+		if nr >= 2 {
+			c.right = r
+			for _, v := range rights {
+				if math.Abs(v-r) <= 1 && v > c.right {
+					c.right = v
+				}
+			}
+		}
+	}
+	// Paragraph indentation: the most common indent of long lines that end at the right
+	// edge (first lines of paragraphs).
+	c.parindent = 1.5 * body
+	var ind []float64
+	for _, b := range c.bands {
+		d := b.left - c.left
+		if len(b.gs) >= 30 && d > 0.3*body && d < 4*body && math.Abs(b.right-c.right) < 1 && b.mathShare() < 0.2 {
+			ind = append(ind, d)
+		}
+	}
+	if v, n := mode(ind, 0.5); n >= 1 {
+		c.parindent = v
+	}
+}
+
+func (c *column) equations(page int, body float64) []Equation {
+	if len(c.bands) == 0 {
+		return nil
+	}
+	c.edges(body)
+	if c.right-c.left <= 0 {
+		return nil
+	}
+	// Numbers first; a band with several numbers (rows of an align joined by tall
+	// fractions) is split between them.
+	var bands []*band
+	for _, b := range c.bands {
+		bands = append(bands, b.splitByNumbers(c, body)...)
+	}
+	c.bands = bands
+	for _, b := range c.bands {
+		b.classify(c, body)
+	}
+	// Small fragments right next to a display (a numerator or a limit that did not join
+	// its row) belong to it.
+	for changed, iter := true, 0; changed && iter < 4; iter++ {
+		changed = false
+		for i, b := range c.bands {
+			if b.kind != kindText || len(b.gs) > 12 || b.right-b.left > 0.35*(c.right-c.left) || b.left-c.left < 0.6*body {
+				continue
+			}
+			near := func(o *band) bool {
+				return o.kind != kindText && math.Max(o.bottom-b.top, b.bottom-o.top) < 0.6*body
+			}
+			if i > 0 && near(c.bands[i-1]) || i+1 < len(c.bands) && near(c.bands[i+1]) {
+				b.kind = kindDisplay
+				changed = true
+			}
+		}
+	}
+	var out []Equation
+	var block []*band
+	flush := func() {
+		if len(block) > 0 {
+			out = append(out, makeEquations(page, block)...)
+		}
+		block = nil
+	}
+	for i, b := range c.bands {
+		switch b.kind {
+		case kindDisplay:
+			if len(block) > 0 {
+				prev := block[len(block)-1]
+				if prev.bottom-b.top > 1.6*body {
+					flush()
+				}
+			}
+			block = append(block, b)
+		case kindNumberOnly:
+			if len(block) > 0 && block[len(block)-1].bottom-b.top < 1.6*body {
+				block = append(block, b)
+			} else if i > 0 && c.bands[i-1].kind == kindText && c.bands[i-1].bottom-b.top < 1.6*body {
+				// a lone number under a text-looking band: take that band as the display
+				flush()
+				block = []*band{c.bands[i-1], b}
+			}
+		default:
+			flush()
+		}
+	}
+	flush()
+	return out
+}
+
+// numCand is an equation number found in one row of a band.
+type numCand struct {
+	row    *row
+	text   string
+	box    [4]float64
+	left   bool
+	gap    float64 // free space between the number and the formula (+Inf: nothing beside it)
+	others int     // glyphs of the band beside the number token
+}
+
+// numberCandidates finds, row by row, parenthesised tokens at the column edge.
+func (b *band) numberCandidates(c *column, body float64) []numCand {
+	tol := math.Max(1.5, 0.15*body)
+	var out []numCand
+	for _, r := range b.rows {
+		if nc, ok := b.edgeToken(r, c, body, false); ok && math.Abs(nc.box[2]-c.right) <= tol {
+			if b.acceptNumber(nc, c, body) {
+				out = append(out, nc)
+				continue
+			}
+		}
+		if nc, ok := b.edgeToken(r, c, body, true); ok && math.Abs(nc.box[0]-c.left) <= tol {
+			if b.acceptNumber(nc, c, body) {
+				out = append(out, nc)
+			}
+		}
+	}
+	return out
+}
+
+// edgeToken collects the token that ends (left: starts) row r: the row's last glyph and
+// the band's glyphs at the same height that follow each other without a word gap.
+func (b *band) edgeToken(r *row, c *column, body float64, left bool) (numCand, bool) {
+	var e glyph
+	if left {
+		e = r.gs[0]
+	} else {
+		e = r.gs[len(r.gs)-1]
+	}
+	var beside []glyph
+	for _, g := range b.gs {
+		lo, hi := extent(g)
+		if lo < r.hi && r.lo < hi {
+			beside = append(beside, g)
+		}
+	}
+	sort.Slice(beside, func(i, j int) bool { return beside[i].x < beside[j].x })
+	idx := -1
+	for i, g := range beside {
+		if g == e {
+			idx = i
+			break
+		}
+	}
+	if idx < 0 {
+		return numCand{}, false
+	}
+	maxGap := 0.3 * body
+	from, to := idx, idx+1
+	if left {
+		reach := e.x + e.w
+		for to < len(beside) && beside[to].x-reach < maxGap && to-from < 16 {
+			reach = math.Max(reach, beside[to].x+beside[to].w)
+			to++
+		}
+	} else {
+		start := e.x
+		for from > 0 && start-(beside[from-1].x+beside[from-1].w) < maxGap && to-from < 16 {
+			from--
+			start = math.Min(start, beside[from].x)
+		}
+	}
+	tok := band{gs: beside[from:to]}
+	text, ok := tok.numberToken(0, to-from)
+	if !ok {
+		return numCand{}, false
+	}
+	nc := numCand{row: r, text: text, left: left, gap: math.Inf(1), others: len(b.gs) - (to - from)}
+	x0, x1, y0, y1 := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
+	for _, g := range beside[from:to] {
+		lo, hi := extent(g)
+		x0, x1 = math.Min(x0, g.x), math.Max(x1, g.x+g.w)
+		y0, y1 = math.Min(y0, lo), math.Max(y1, hi)
+	}
+	nc.box = [4]float64{x0, y0, x1, y1}
+	if left && to < len(beside) {
+		nc.gap = beside[to].x - x1
+	}
+	if !left && from > 0 {
+		reach := math.Inf(-1)
+		for _, g := range beside[:from] {
+			reach = math.Max(reach, g.x+g.w)
+		}
+		nc.gap = x0 - reach
+	}
+	return nc, true
+}
+
+// acceptNumber tells an equation number from a parenthesised word at the end (start) of
+// a prose line.
+func (b *band) acceptNumber(nc numCand, c *column, body float64) bool {
+	if nc.others == 0 {
+		return true // a band holding only the number
+	}
+	if nc.gap < 0.3*body {
+		return false
+	}
+	r := nc.row
+	// the row without the number
+	var rest []glyph
+	for _, g := range r.gs {
+		if g.x >= nc.box[0]-0.01 && g.x+g.w <= nc.box[2]+0.01 {
+			continue
+		}
+		rest = append(rest, g)
+	}
+	ms := b.mathShareExcept(nc.box)
+	if math.IsInf(nc.gap, 1) {
+		// nothing beside it: a number dropped below (or above) a wide display
+		return ms >= 0.3
+	}
+	maxGap := 0.0
+	for i := 1; i < len(rest); i++ {
+		maxGap = math.Max(maxGap, rest[i].x-(rest[i-1].x+rest[i-1].w))
+	}
+	var proseLike bool
+	if len(rest) > 0 {
+		if nc.left {
+			proseLike = c.right-rest[len(rest)-1].x-rest[len(rest)-1].w < 0.6*body
+		} else {
+			ind := rest[0].x - c.left
+			proseLike = math.Abs(ind) < 1 || math.Abs(ind-c.parindent) < 1
+		}
+	}
+	// Prose has no wide gaps between its words; displays usually do (\quad, alignment).
+	if maxGap > 1.0*body {
+		proseLike = false
+	}
+	if proseLike {
+		return nc.gap > 1.4*body && nc.gap > 2.5*maxGap && ms >= 0.3
+	}
+	switch {
+	case nc.gap >= 0.9*body:
+		return true
+	case ms >= 0.45:
+		return true
+	default:
+		return nc.gap > 2*maxGap && ms >= 0.3
+	}
+}
+
+func (b *band) mathShareExcept(box [4]float64) float64 {
+	n, t := 0.0, 0
+	for _, g := range b.gs {
+		if inBox(g, box) {
+			continue
+		}
+		t++
+		if isMathGlyph(g) {
+			n++
+		} else if italicFont(g.font) {
+			n += 0.5
+		}
+	}
+	if t == 0 {
+		return 0
+	}
+	return n / float64(t)
+}
+
+func inBox(g glyph, box [4]float64) bool {
+	lo, hi := extent(g)
+	return g.x >= box[0]-0.01 && g.x+g.w <= box[2]+0.01 && lo >= box[1]-0.01 && hi <= box[3]+0.01
+}
+
+// splitByNumbers sets the band's number, or splits a band with several numbers so that
+// each row goes with the number nearest to it.
+func (b *band) splitByNumbers(c *column, body float64) []*band {
+	cands := b.numberCandidates(c, body)
+	switch len(cands) {
+	case 0:
+		return []*band{b}
+	case 1:
+		b.number, b.numBox, b.numLeft = cands[0].text, cands[0].box, cands[0].left
+		b.loneNumber = cands[0].others == 0
+		return []*band{b}
+	}
+	parts := make([]*band, len(cands))
+	for i := range parts {
+		parts[i] = &band{top: math.Inf(-1), bottom: math.Inf(1), number: cands[i].text, numBox: cands[i].box, numLeft: cands[i].left}
+	}
+	for _, r := range b.rows {
+		best, bestD := 0, math.Inf(1)
+		for i, nc := range cands {
+			if d := math.Abs(r.y - nc.row.y); d < bestD {
+				best, bestD = i, d
+			}
+		}
+		p := parts[best]
+		p.rows = append(p.rows, r)
+		p.gs = append(p.gs, r.gs...)
+		p.top, p.bottom = math.Max(p.top, r.hi), math.Min(p.bottom, r.lo)
+	}
+	var out []*band
+	for _, p := range parts {
+		if len(p.gs) > 0 {
+			p.finish()
+			out = append(out, p)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].top > out[j].top })
+	return out
+}
+
+// classify decides whether b is prose, (part of) a display, or a lone equation number.
+func (b *band) classify(c *column, body float64) {
+	b.kind = kindText
+	if b.number != "" {
+		b.kind = kindDisplay
+		if b.loneNumber {
+			b.kind = kindNumberOnly
+		}
+		return
+	}
+	width := c.right - c.left
+	ms := b.mathShare()
+	indentL := b.left - c.left
+	indentR := c.right - b.right
+	short := b.right-b.left < 0.92*width
+	switch {
+	case ms < 0.25:
+		return // prose, headings, captions, centred text
+	case indentL < 0.6*body && indentR < 0.6*body:
+		return // a full line: prose with inline math
+	case !short:
+		return
+	case indentL < 0.6*body && ms < 0.6:
+		return // the end of a paragraph
+	case math.Abs(indentL-c.parindent) < 1 && indentR < 0.6*body:
+		return // the first line of a paragraph
+	}
+	b.kind = kindDisplay
+}
+
+// formulaEdges are the band's left and right edges without the equation number.
+func (b *band) formulaEdges() (float64, float64) {
+	if b.number == "" {
+		return b.left, b.right
+	}
+	l, r := math.Inf(1), math.Inf(-1)
+	for _, g := range b.gs {
+		if g.x >= b.numBox[0]-0.01 && g.x+g.w <= b.numBox[2]+0.01 {
+			continue
+		}
+		l = math.Min(l, g.x)
+		r = math.Max(r, g.x+g.w)
+	}
+	if math.IsInf(l, 0) {
+		return b.left, b.right
+	}
+	return l, r
+}
+
+// makeEquations turns one display block (consecutive display bands of a column) into
+// equations: one per number, each owning the unnumbered rows closest to it.
+func makeEquations(page int, block []*band) []Equation {
+	var numbered []int
+	for i, b := range block {
+		if b.number != "" {
+			numbered = append(numbered, i)
+		}
+	}
+	owner := make([]int, len(block))
+	if len(numbered) == 0 {
+		for i := range owner {
+			owner[i] = 0
+		}
+		return []Equation{buildEquation(page, block, owner, 0, "")}
+	}
+	for i, b := range block {
+		if b.number != "" {
+			owner[i] = i
+			continue
+		}
+		best, bestD := numbered[0], math.Inf(1)
+		for _, j := range numbered {
+			mid := (block[j].top + block[j].bottom) / 2
+			d := math.Abs((b.top+b.bottom)/2 - mid)
+			// an unnumbered row above a numbered one usually belongs to it (align with
+			// \nonumber on the first lines), so break ties downwards
+			if j > i {
+				d -= 0.01
+			}
+			if d < bestD {
+				best, bestD = j, d
+			}
+		}
+		owner[i] = best
+	}
+	var out []Equation
+	for _, j := range numbered {
+		out = append(out, buildEquation(page, block, owner, j, block[j].number))
+	}
+	return out
+}
+
+func buildEquation(page int, block []*band, owner []int, id int, number string) Equation {
+	x0, y0 := math.Inf(1), math.Inf(1)
+	x1, y1 := math.Inf(-1), math.Inf(-1)
+	var parts []string
+	for i, b := range block {
+		if owner[i] != id {
+			continue
+		}
+		for _, g := range b.gs {
+			if b.number != "" && g.x >= b.numBox[0]-0.01 && g.x+g.w <= b.numBox[2]+0.01 && g.y >= b.numBox[1] && g.y <= b.numBox[3] {
+				continue
+			}
+			lo, hi := extent(g)
+			x0, x1 = math.Min(x0, g.x), math.Max(x1, g.x+g.w)
+			y0, y1 = math.Min(y0, lo), math.Max(y1, hi)
+		}
+		if t := b.formulaText(); t != "" {
+			parts = append(parts, t)
+		}
+	}
+	eq := Equation{Page: page, Number: number, Text: strings.Join(parts, "\n")}
+	if !math.IsInf(x0, 0) {
+		bb := [4]float64{round2(x0), round2(y0), round2(x1), round2(y1)}
+		eq.BBox = &bb
+	}
+	return eq
+}
+
+func round2(v float64) float64 { return math.Round(v*100) / 100 }
+
+// formulaText is the band's text in reading order (rows top to bottom), without the number.
+func (b *band) formulaText() string {
+	var gs []glyph
+	for _, g := range b.gs {
+		if b.number != "" && g.x >= b.numBox[0]-0.01 && g.x+g.w <= b.numBox[2]+0.01 && g.y >= b.numBox[1] && g.y <= b.numBox[3] {
+			continue
+		}
+		gs = append(gs, g)
+	}
+	if len(gs) == 0 {
+		return ""
+	}
+	// rows by baseline
+	sort.SliceStable(gs, func(i, j int) bool {
+		yi, yj := math.Round(gs[i].y), math.Round(gs[j].y)
+		if yi != yj {
+			return yi > yj
+		}
+		return gs[i].x < gs[j].x
+	})
+	var rows []string
+	start := 0
+	for i := 1; i <= len(gs); i++ {
+		if i == len(gs) || math.Round(gs[i].y) != math.Round(gs[start].y) {
+			tmp := band{gs: gs[start:i]}
+			rows = append(rows, tmp.text(0, i-start))
+			start = i
+		}
+	}
+	return strings.Join(rows, " ")
+}
