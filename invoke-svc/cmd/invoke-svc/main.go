@@ -24,9 +24,13 @@ import (
 
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/config"
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/invoke"
+	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/objectstore"
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/workflow"
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/workflow/echo"
+	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/workflow/equations"
+	"github.com/fdo-doip/doip-gateway/shared/backend"
 	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
+	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
 	"github.com/fdo-doip/doip-gateway/shared/slogapp"
 )
@@ -60,7 +64,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	logger := slogapp.New(stderr, cfg.LogLevel, cfg.LogFormat, "invoke-svc")
 
-	reg, err := workflow.NewRegistry(echo.New())
+	// Workflows read sources and write derived components through retrieve-svc; the
+	// connection comes up (and comes back) by itself.
+	retrieveConn, err := backend.Dial(cfg.RetrieveAddr, backend.RetryOnUnavailable(retrievev1.RetrieveService_ServiceDesc.ServiceName))
+	if err != nil {
+		return fmt.Errorf("retrieve-svc at %s: %w", cfg.RetrieveAddr, err)
+	}
+	defer retrieveConn.Close()
+	eq := &equations.Runner{
+		Store:     objectstore.New(retrievev1.NewRetrieveServiceClient(retrieveConn)),
+		Extractor: equations.Builtin{},
+		Logger:    logger,
+	}
+	reg, err := workflow.NewRegistry(echo.New(), eq)
 	if err != nil {
 		return fmt.Errorf("workflows: %w", err)
 	}

@@ -99,8 +99,14 @@ type emitter struct {
 	derived []workflow.DerivedComponent
 }
 
-func (e *emitter) Progress(stage, _ string, _ float64) error { e.stages = append(e.stages, stage); return nil }
-func (e *emitter) Derived(d workflow.DerivedComponent) error  { e.derived = append(e.derived, d); return nil }
+func (e *emitter) Progress(stage, _ string, _ float64) error {
+	e.stages = append(e.stages, stage)
+	return nil
+}
+func (e *emitter) Derived(d workflow.DerivedComponent) error {
+	e.derived = append(e.derived, d)
+	return nil
+}
 
 func run(t *testing.T, r *Runner, obj, params string) (result, *emitter, error) {
 	t.Helper()
