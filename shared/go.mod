@@ -3,6 +3,7 @@ module github.com/fdo-doip/doip-gateway/shared
 go 1.26.0
 
 require (
+	go.yaml.in/yaml/v3 v3.0.6
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12
 )

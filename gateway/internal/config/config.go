@@ -1,6 +1,8 @@
-// Package config loads the gateway's configuration: flags, each falling back to an
-// environment variable, then to a default. Every problem is reported at once, naming the
-// setting and where its value came from. It never exits the process.
+// Package config loads the gateway's configuration (DESIGN.md §5): the gateway section of
+// config.yaml, then environment variables, then flags, each later source overriding the
+// earlier, over the defaults in [settings]. Every problem is reported at once, naming the
+// setting and where its value came from (a flag, a variable, or the file's name and line).
+// It never exits the process.
 package config
 
 import (
@@ -12,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fdo-doip/doip-gateway/shared/configfile"
 )
 
 // Config is the whole gateway configuration.
@@ -45,57 +49,101 @@ type Config struct {
 	LogFormat string
 }
 
-// LogValue lists the configuration for a start-up log line. Nothing in it is secret yet;
-// credentials added later must be masked here.
+// LogValue lists the configuration for a start-up log line. User info in the backend
+// addresses (gRPC target URIs may carry it) is masked; credentials added later must be
+// masked here too.
 func (c Config) LogValue() slog.Value {
+	invoke := make([]string, len(c.InvokeAddrs))
+	for i, a := range c.InvokeAddrs {
+		invoke[i] = maskAddr(a)
+	}
 	return slog.GroupValue(
 		slog.String("host", c.Host), slog.Int("port", c.Port),
-		slog.String("retrieve_addr", c.RetrieveAddr), slog.String("invoke_addrs", strings.Join(c.InvokeAddrs, ",")),
+		slog.String("retrieve_addr", maskAddr(c.RetrieveAddr)), slog.String("invoke_addrs", strings.Join(invoke, ",")),
 		slog.String("service_id", c.ServiceID), slog.String("tls_mode", c.TLSMode),
 		slog.Int64("max_payload", c.MaxPayload), slog.Int("max_conns", c.MaxConns),
 	)
 }
 
-// setting is one flag with its environment variable.
+// maskAddr hides the user info of an address ("dns://user:pw@host/…" or "user@host:port").
+func maskAddr(a string) string {
+	at := strings.LastIndex(a, "@")
+	if at < 0 {
+		return a
+	}
+	start := 0
+	if i := strings.Index(a, "://"); i >= 0 && i < at {
+		start = i + len("://")
+	}
+	return a[:start] + "xxxxx" + a[at:]
+}
+
+// setting is one flag with its environment variable; its key in the gateway section of
+// config.yaml is the flag name (the variable's name is accepted too).
 type setting struct {
 	flag, env, usage string
 	def              string
-	val              *string
+	list             bool // a comma-separated list; config.yaml may give a YAML list
 }
 
-// Load parses args (without the program name), consulting getenv for every setting not
-// given as a flag. Usage text goes to usage, if not nil.
-func Load(args []string, getenv func(string) string, usage io.Writer) (Config, error) {
-	settings := []*setting{
-		{flag: "host", env: "DOIP_HOST", def: "", usage: "interface to listen on (empty: all)"},
-		{flag: "port", env: "DOIP_PORT", def: "3567", usage: "binary envelope port; port+1 serves JSON segments"},
-		{flag: "retrieve-addr", env: "RETRIEVE_ADDR", def: "127.0.0.1:50051", usage: "retrieve-svc gRPC address"},
-		{flag: "invoke-addr", env: "INVOKE_ADDR", def: "127.0.0.1:50052", usage: "invoke-svc gRPC address(es), comma-separated; empty disables invoke"},
-		{flag: "service-id", env: "SERVICE_ID", def: "fdo-gateway", usage: "DOIP service id (hello, TLS certificate subject)"},
-		{flag: "advertise-host", env: "ADVERTISE_HOST", def: "", usage: "address announced in the standard hello (empty: the listening host, or 127.0.0.1)"},
-		{flag: "tls-mode", env: "TLS_MODE", def: "auto", usage: "auto, required, optional or off (auto: required when the certificate files exist, else optional with a self-signed certificate)"},
-		{flag: "tls-cert", env: "TLS_CERT", def: "certs/server.crt", usage: "TLS certificate file (PEM)"},
-		{flag: "tls-key", env: "TLS_KEY", def: "certs/server.key", usage: "TLS private key file (PEM)"},
-		{flag: "handshake-timeout", env: "HANDSHAKE_TIMEOUT", def: "10s", usage: "deadline for the first byte and the TLS handshake"},
-		{flag: "read-timeout", env: "READ_TIMEOUT", def: "30s", usage: "deadline for reading one request"},
-		{flag: "idle-timeout", env: "IDLE_TIMEOUT", def: "5m", usage: "deadline for the next request on an open connection"},
-		{flag: "write-timeout", env: "WRITE_TIMEOUT", def: "60s", usage: "deadline for each write to a client"},
-		{flag: "call-timeout", env: "CALL_TIMEOUT", def: "10s", usage: "deadline for a backend call (and a stream's first message)"},
-		{flag: "invoke-timeout", env: "INVOKE_TIMEOUT", def: "10m", usage: "deadline for a whole workflow run"},
-		{flag: "drain-timeout", env: "DRAIN_TIMEOUT", def: "15s", usage: "how long shutdown waits for in-flight requests"},
-		{flag: "max-payload", env: "MAX_PAYLOAD", def: "16777216", usage: "largest request payload in bytes"},
-		{flag: "max-segment", env: "MAX_SEGMENT", def: "1048576", usage: "largest JSON segment, metadata block or object id in bytes"},
-		{flag: "max-conns", env: "MAX_CONNS", def: "4096", usage: "most open connections per port"},
-		{flag: "log-level", env: "LOG_LEVEL", def: "info", usage: "debug, info, warn or error"},
-		{flag: "log-format", env: "LOG_FORMAT", def: "auto", usage: "auto, text or json"},
+// settings lists every key with its default: the one place defaults live.
+var settings = []setting{
+	{flag: "host", env: "DOIP_HOST", def: "", usage: "interface to listen on (empty: all)"},
+	{flag: "port", env: "DOIP_PORT", def: "3567", usage: "binary envelope port; port+1 serves JSON segments"},
+	{flag: "retrieve-addr", env: "RETRIEVE_ADDR", def: "127.0.0.1:50051", usage: "retrieve-svc gRPC address"},
+	{flag: "invoke-addr", env: "INVOKE_ADDR", def: "127.0.0.1:50052", usage: "invoke-svc gRPC address(es), comma-separated; empty disables invoke", list: true},
+	{flag: "service-id", env: "SERVICE_ID", def: "fdo-gateway", usage: "DOIP service id (hello, TLS certificate subject)"},
+	{flag: "advertise-host", env: "ADVERTISE_HOST", def: "", usage: "address announced in the standard hello (empty: the listening host, or 127.0.0.1)"},
+	{flag: "tls-mode", env: "TLS_MODE", def: "auto", usage: "auto, required, optional or off (auto: required when the certificate files exist, else optional with a self-signed certificate)"},
+	{flag: "tls-cert", env: "TLS_CERT", def: "certs/server.crt", usage: "TLS certificate file (PEM)"},
+	{flag: "tls-key", env: "TLS_KEY", def: "certs/server.key", usage: "TLS private key file (PEM)"},
+	{flag: "handshake-timeout", env: "HANDSHAKE_TIMEOUT", def: "10s", usage: "deadline for the first byte and the TLS handshake"},
+	{flag: "read-timeout", env: "READ_TIMEOUT", def: "30s", usage: "deadline for reading one request"},
+	{flag: "idle-timeout", env: "IDLE_TIMEOUT", def: "5m", usage: "deadline for the next request on an open connection"},
+	{flag: "write-timeout", env: "WRITE_TIMEOUT", def: "60s", usage: "deadline for each write to a client"},
+	{flag: "call-timeout", env: "CALL_TIMEOUT", def: "10s", usage: "deadline for a backend call (and a stream's first message)"},
+	{flag: "invoke-timeout", env: "INVOKE_TIMEOUT", def: "10m", usage: "deadline for a whole workflow run"},
+	{flag: "drain-timeout", env: "DRAIN_TIMEOUT", def: "15s", usage: "how long shutdown waits for in-flight requests"},
+	{flag: "max-payload", env: "MAX_PAYLOAD", def: "16777216", usage: "largest request payload in bytes"},
+	{flag: "max-segment", env: "MAX_SEGMENT", def: "1048576", usage: "largest JSON segment, metadata block or object id in bytes"},
+	{flag: "max-conns", env: "MAX_CONNS", def: "4096", usage: "most open connections per port"},
+	{flag: "log-level", env: "LOG_LEVEL", def: "info", usage: "debug, info, warn or error"},
+	{flag: "log-format", env: "LOG_FORMAT", def: "auto", usage: "auto, text or json"},
+}
+
+// section is the gateway's section in config.yaml.
+const section = "gateway"
+
+// fileKeys are the keys the gateway section of config.yaml accepts.
+func fileKeys() []configfile.Key {
+	keys := make([]configfile.Key, len(settings))
+	for i, s := range settings {
+		keys[i] = configfile.Key{Name: s.flag, Env: s.env, List: s.list}
 	}
+	return keys
+}
+
+// Load parses args (without the program name) over the configuration file and the
+// environment read through getenv: each setting comes from its flag, else its environment
+// variable, else the gateway section of config.yaml (see [configfile.Find]), else its default.
+// Usage text goes to usage, if not nil.
+func Load(args []string, getenv func(string) string, usage io.Writer) (Config, error) {
 	fs := flag.NewFlagSet("doip-gateway", flag.ContinueOnError)
 	if usage == nil {
 		usage = io.Discard
 	}
 	fs.SetOutput(usage)
+	fs.Usage = func() {
+		fmt.Fprintf(usage, "Usage: doip-gateway [--config FILE] [flags]\n\n"+
+			"Each setting is read from the %s section of the configuration file (key: the flag name\n"+
+			"or the environment variable), then from its environment variable, then from its flag;\n"+
+			"each later source overrides the earlier.\n\n", section)
+		fs.PrintDefaults()
+	}
+	configPath := fs.String("config", "", configfile.FlagUsage)
+	vals := make(map[string]*string, len(settings))
 	for _, s := range settings {
-		s.val = fs.String(s.flag, s.def, s.usage+" (env "+s.env+")")
+		vals[s.flag] = fs.String(s.flag, s.def, s.usage+" (env "+s.env+")")
 	}
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
@@ -105,27 +153,33 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var errs []error
+	file, err := configfile.Find(*configPath, given["config"], getenv).Load(section, fileKeys())
+	if err != nil {
+		errs = append(errs, err)
+	}
 	source := map[string]string{}
 	for _, s := range settings {
-		switch {
+		switch fv, inFile := file[s.flag]; {
 		case given[s.flag]:
 			source[s.flag] = "flag --" + s.flag
 		case getenv(s.env) != "":
-			*s.val = getenv(s.env)
+			*vals[s.flag] = getenv(s.env)
 			source[s.flag] = "environment " + s.env
+		case inFile:
+			*vals[s.flag] = fv.Text
+			source[s.flag] = fv.Source
 		default:
 			source[s.flag] = "default"
 		}
 	}
 	get := func(name string) string {
-		for _, s := range settings {
-			if s.flag == name {
-				return strings.TrimSpace(*s.val)
-			}
+		v, ok := vals[name]
+		if !ok {
+			panic("config: no setting " + name)
 		}
-		panic("config: no setting " + name)
+		return strings.TrimSpace(*v)
 	}
-	var errs []error
 	bad := func(name, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("config: %s (from %s): %s", name, source[name], fmt.Sprintf(format, args...)))
 	}

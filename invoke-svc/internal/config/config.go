@@ -1,11 +1,11 @@
-// Package config loads the configuration of invoke-svc from flags and environment variables
-// (DESIGN.md §5): each setting has a default, an environment variable that overrides the
-// default, and, for most, a flag that overrides both. [Load] reads everything once, checks
-// everything, and reports every bad value at once, naming the flag or variable and where the
-// value came from.
+// Package config loads the configuration of invoke-svc (DESIGN.md §5): each setting has a
+// default, a key in the invoke-svc section of config.yaml that overrides the default, an
+// environment variable that overrides the file, and, for most, a flag that overrides all.
+// [Load] reads everything once, checks everything, and reports every bad value at once,
+// naming the flag or variable and where the value came from (a flag, a variable, or the
+// file's name and line).
 //
-// The shared config.yaml of DESIGN.md §5 is not read yet. Components get plain values from
-// [Config], never this package.
+// Components get plain values from [Config], never this package.
 package config
 
 import (
@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fdo-doip/doip-gateway/shared/configfile"
 	"github.com/fdo-doip/doip-gateway/shared/slogapp"
 )
 
@@ -102,7 +103,8 @@ func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // setting is one configuration key: where its value may come from, its default, and how it
-// is checked and stored.
+// is checked and stored. Its key in config.yaml is [configfile.KeyName]: the flag name, or
+// for a setting without a flag the variable in lower case (ollama-host).
 type setting struct {
 	flag   string // flag name without dashes; "" when there is no flag
 	env    string // environment variable; "" when there is none
@@ -137,14 +139,32 @@ var settings = []setting{
 // ErrHelp is returned, wrapped with the usage text, when args ask for help (-h or --help).
 var ErrHelp = flag.ErrHelp
 
-// Load reads the configuration from args (the command line without the program name) and
-// getenv. Flags override environment variables, which override defaults; an environment
-// variable set to "" counts as unset. Every problem is reported in one error (errors.Join),
-// each naming the flag or variable and where the value came from. Load never exits the
-// process; on -h it returns an error wrapping [ErrHelp] whose message is the usage.
+// section is invoke-svc's section in config.yaml.
+const section = "invoke-svc"
+
+// fileKeys are the keys the invoke-svc section of config.yaml accepts.
+func fileKeys() []configfile.Key {
+	keys := make([]configfile.Key, len(settings))
+	for i, s := range settings {
+		keys[i] = configfile.Key{Name: s.key(), Env: s.env}
+	}
+	return keys
+}
+
+// key is the setting's key in config.yaml.
+func (s setting) key() string { return configfile.KeyName(s.flag, s.env) }
+
+// Load reads the configuration from args (the command line without the program name),
+// getenv, and the configuration file (see [configfile.Find]: --config, DOIP_CONFIG, CONFIG or
+// ./config.yaml). Flags override environment variables, which override the file, which
+// overrides defaults; an environment variable set to "" counts as unset. Every problem is
+// reported in one error (errors.Join), each naming the flag or variable and where the value
+// came from. Load never exits the process; on -h it returns an error wrapping [ErrHelp] whose
+// message is the usage.
 func Load(args []string, getenv func(string) string) (Config, error) {
 	fs := flag.NewFlagSet("invoke-svc", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // flag's own messages are replaced by ours
+	configPath := fs.String("config", "", configfile.FlagUsage)
 	values := make(map[string]*string)
 	for _, s := range settings {
 		if s.flag != "" {
@@ -164,9 +184,17 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	given := make(map[string]bool)
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 
+	file, err := configfile.Find(*configPath, given["config"], getenv).Load(section, fileKeys())
+	if err != nil {
+		errs = append(errs, err)
+	}
+
 	var c Config
 	for _, s := range settings {
 		v, from := s.def, "default"
+		if fv, ok := file[s.key()]; ok {
+			v, from = fv.Text, fv.Source
+		}
 		if s.env != "" {
 			if e := getenv(s.env); e != "" {
 				v, from = e, "environment variable "+s.env
@@ -211,11 +239,14 @@ func (s setting) display(v string) string {
 // Usage describes every key: flag, variable, default and meaning.
 func Usage() string {
 	var b strings.Builder
-	b.WriteString("Usage: invoke-svc [flags]\n\n" +
-		"Flags override environment variables, which override defaults; keys without a flag\n" +
-		"are read from the environment only.\n\n")
+	fmt.Fprintf(&b, "Usage: invoke-svc [--config FILE] [flags]\n\n"+
+		"Each setting is read from the %s section of the configuration file (by its key, or\n"+
+		"its environment variable's name), then from its environment variable, then from its\n"+
+		"flag; each later source overrides the earlier. Keys without a flag are read from the\n"+
+		"file and the environment only.\n\n"+
+		"  --config FILE\n    \t%s\n", section, configfile.FlagUsage)
 	for _, s := range settings {
-		fmt.Fprintf(&b, "  %s\n    \t%s", s.name(), s.usage)
+		fmt.Fprintf(&b, "  %s (key %s)\n    \t%s", s.name(), s.key(), s.usage)
 		if s.def != "" {
 			fmt.Fprintf(&b, " (default %q)", s.def)
 		}

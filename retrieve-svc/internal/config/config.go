@@ -1,10 +1,10 @@
-// Package config loads the configuration of retrieve-svc from flags and environment
-// variables, in that order of precedence, over the defaults in [settings]. Every problem is
-// reported at once, each naming the flag or variable and where its value came from. Secrets
-// (LAKEFS_PASSWORD, user info in URLs) are read from the environment only and are masked in
-// every message and in String and LogValue.
-//
-// The system-wide config.yaml of DESIGN.md §5 is not read yet.
+// Package config loads the configuration of retrieve-svc (DESIGN.md §5): the retrieve-svc
+// section of config.yaml, then environment variables, then flags, each later source
+// overriding the earlier, over the defaults in [settings]. Every problem is reported at once,
+// each naming the flag or variable and where its value came from (a flag, a variable, or the
+// file's name and line). Secrets (LAKEFS_PASSWORD, user info in URLs) may come from the
+// environment or the file, never from a flag, and are masked in every message and in String
+// and LogValue.
 package config
 
 import (
@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage/storages3"
+	"github.com/fdo-doip/doip-gateway/shared/configfile"
 	"github.com/fdo-doip/doip-gateway/shared/slogapp"
 )
 
@@ -50,14 +51,15 @@ type Config struct {
 	LakeFSURL      string        // the S3 endpoint: lakeFS's URL, with or without scheme
 	LakeFSRepo     string        // the lakeFS repository, which is the S3 bucket
 	LakeFSUser     string        // the access key id
-	LakeFSPassword string        // the secret access key; from the environment only, never shown
+	LakeFSPassword string        // the secret access key; from the environment or the file, never shown
 	S3Timeout      time.Duration // how long S3 may make no progress
 	S3PartSize     uint64        // the largest single PUT and the multipart part size, in bytes
 }
 
 // setting is one configuration key: its flag, its environment variable, its default and how
-// it is stored into a Config. A setting without a flag is read from the environment only;
-// secret ones are never shown.
+// it is stored into a Config. Its key in config.yaml is [configfile.KeyName]: the flag name,
+// or for a setting without a flag the variable in lower case (lakefs-password). A setting
+// without a flag is read from the file and the environment only; secret ones are never shown.
 type setting struct {
 	flag, env, def, usage string
 	isBool                bool
@@ -168,7 +170,7 @@ var settings = []setting{
 		c.LakeFSUser = v
 		return nil
 	}, false},
-	{"", "LAKEFS_PASSWORD", "", "lakeFS secret access key (environment only; never shown)", false, func(c *Config, v string) error {
+	{"", "LAKEFS_PASSWORD", "", "lakeFS secret access key (environment or config file, no flag; never shown)", false, func(c *Config, v string) error {
 		c.LakeFSPassword = v
 		return nil
 	}, true},
@@ -272,12 +274,27 @@ func (v *value) String() string     { return v.s }
 func (v *value) Set(s string) error { v.s = s; return nil }
 func (v *value) IsBoolFlag() bool   { return v.isBool }
 
-// Load returns the configuration from args (without the program name) and the environment
-// read through getenv. Flags override environment variables, which override the defaults.
-// For -h or --help it returns an error wrapping flag.ErrHelp; print [Usage] then.
+// section is retrieve-svc's section in config.yaml.
+const section = "retrieve-svc"
+
+// fileKeys are the keys the retrieve-svc section of config.yaml accepts.
+func fileKeys() []configfile.Key {
+	keys := make([]configfile.Key, len(settings))
+	for i, s := range settings {
+		keys[i] = configfile.Key{Name: configfile.KeyName(s.flag, s.env), Env: s.env}
+	}
+	return keys
+}
+
+// Load returns the configuration from args (without the program name), the environment
+// read through getenv, and the configuration file (see [configfile.Find]: --config,
+// DOIP_CONFIG, CONFIG or ./config.yaml). Flags override environment variables, which
+// override the file, which overrides the defaults; an environment variable set to "" counts
+// as unset. For -h or --help it returns an error wrapping flag.ErrHelp; print [Usage] then.
 func Load(args []string, getenv func(string) string) (Config, error) {
 	fs := flag.NewFlagSet("retrieve-svc", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
+	configPath := fs.String("config", "", configfile.FlagUsage)
 	values := make([]*value, len(settings))
 	for i, s := range settings {
 		values[i] = &value{isBool: s.isBool}
@@ -296,14 +313,21 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 
 	var c Config
 	var errs []error
+	file, err := configfile.Find(*configPath, set["config"], getenv).Load(section, fileKeys())
+	if err != nil {
+		errs = append(errs, err)
+	}
 	from := map[string]string{} // env name → where its value came from
 	for i, s := range settings {
 		v, src := s.def, "default"
-		switch {
-		case s.flag != "" && set[s.flag]:
+		if fv, ok := file[configfile.KeyName(s.flag, s.env)]; ok {
+			v, src = fv.Text, fv.Source
+		}
+		if e := getenv(s.env); e != "" {
+			v, src = e, "environment "+s.env
+		}
+		if s.flag != "" && set[s.flag] {
 			v, src = values[i].s, "flag --"+s.flag
-		case getenv(s.env) != "":
-			v, src = getenv(s.env), "environment "+s.env
 		}
 		from[s.env] = src
 		if err := s.apply(&c, v); err != nil {
@@ -333,6 +357,9 @@ func (c *Config) resolveStorage(from map[string]string) []error {
 		if c.LakeFSURL != "" {
 			c.Storage = StorageS3
 			why = "auto, as LAKEFS_URL is set"
+			if src := from["LAKEFS_URL"]; !strings.HasPrefix(src, "environment ") {
+				why = "auto, as lakefs-url is set from " + src
+			}
 		}
 	}
 	if c.Storage != StorageS3 {
@@ -355,17 +382,21 @@ func (c *Config) resolveStorage(from map[string]string) []error {
 	return errs
 }
 
-// Usage writes the flags, their environment variables and defaults to w.
+// Usage writes the flags, their environment variables, config.yaml keys and defaults to w.
 func Usage(w io.Writer) {
-	fmt.Fprintf(w, "Usage: retrieve-svc [flags]\n\nEach flag falls back to its environment variable, then to its default.\n\n")
+	fmt.Fprintf(w, "Usage: retrieve-svc [--config FILE] [flags]\n\n"+
+		"Each setting is read from the %s section of the configuration file (by its key, or\n"+
+		"its environment variable's name), then from its environment variable, then from its\n"+
+		"flag; each later source overrides the earlier.\n\n"+
+		"  --config FILE  %s\n\n", section, configfile.FlagUsage)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "flag\tenvironment\tdefault\t")
+	fmt.Fprintln(tw, "flag\tenvironment\tkey in config file\tdefault\t")
 	for _, s := range settings {
 		f := "(none)"
 		if s.flag != "" {
 			f = "--" + s.flag
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f, s.env, cmp.Or(s.def, `""`), s.usage)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f, s.env, configfile.KeyName(s.flag, s.env), cmp.Or(s.def, `""`), s.usage)
 	}
 	tw.Flush()
 }
