@@ -25,6 +25,7 @@ import (
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/config"
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/invoke"
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/objectstore"
+	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/ollama"
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/workflow"
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/workflow/echo"
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/workflow/equations"
@@ -75,6 +76,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		Store:     objectstore.New(retrievev1.NewRetrieveServiceClient(retrieveConn)),
 		Extractor: equations.Builtin{},
 		Logger:    logger,
+	}
+	if cfg.Ollama.Enabled() {
+		oc, err := ollama.New(ollama.Options{Host: cfg.Ollama.Host, Model: cfg.Ollama.Model, APIKey: cfg.Ollama.APIKey.Reveal()}, logger)
+		if err != nil {
+			return fmt.Errorf("ollama: %w", err)
+		}
+		eq.Ollama = ollama.NewRefiner(oc)
+		logger.InfoContext(ctx, "ollama backend enabled", slog.String("host", cfg.Ollama.Host), slog.String("model", cfg.Ollama.Model))
 	}
 	reg, err := workflow.NewRegistry(echo.New(), eq)
 	if err != nil {
