@@ -384,3 +384,44 @@ func TestDoipctlStandard(t *testing.T) {
 		t.Errorf("missing object: %d %q", code, errOut)
 	}
 }
+
+// A standard client that asks for progress sees the workflow's events before its result.
+func TestStandardInvokeWithProgress(t *testing.T) {
+	skipShort(t)
+	t.Parallel()
+	s := startSystem(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	sc, err := client.DialStandard(ctx, s.segmentsAddr(), insecureTLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	resp, err := sc.Do(ctx, client.StdRequest{RequestID: "inv-1", TargetID: "Q123", OperationID: "equation_extraction",
+		Attributes: map[string]any{"progress": true}, Input: map[string]any{"force": true}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stages []string
+	var result map[string]json.RawMessage
+	for _, seg := range resp.Segments {
+		var m map[string]json.RawMessage
+		if json.Unmarshal(seg, &m) != nil {
+			continue
+		}
+		if p, ok := m["progress"]; ok {
+			var ev struct{ Stage string }
+			_ = json.Unmarshal(p, &ev)
+			stages = append(stages, ev.Stage)
+		} else if _, ok := m["workflow"]; ok && result == nil {
+			result = m
+		}
+	}
+	if resp.RequestID != "inv-1" || len(stages) < 3 || stages[0] != "read" || result == nil || len(resp.Bytes) != 1 {
+		t.Errorf("progress %v, result %v, %d element(s)", stages, result, len(resp.Bytes))
+	}
+	var doc equationsDoc
+	if err := json.Unmarshal(resp.Bytes[0], &doc); err != nil || len(doc.Equations) == 0 {
+		t.Errorf("equations.json from the standard invoke: %v", err)
+	}
+}

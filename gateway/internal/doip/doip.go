@@ -110,6 +110,9 @@ type Request struct {
 	// Workflow and Params select what an invoke runs. Params is a JSON object or nil.
 	Workflow string
 	Params   json.RawMessage
+	// Progress says the client wants an invoke's progress events as they happen, where the
+	// framing can carry them.
+	Progress bool
 	// RequestID is the client's id for the request (standard framing), echoed in the answer.
 	RequestID string
 	// Framing is the wire form the request came in.

@@ -71,7 +71,12 @@ type Options struct {
 type ServerCodec struct {
 	rd   *Reader
 	wr   *Writer
+	bw   *bufio.Writer
 	opts Options
+
+	// started is set once the first segment of the current answer went out ahead of the
+	// rest, because the client asked for progress events.
+	started bool
 
 	// The requestId of the last request read, exactly as it came (a JSON string or number),
 	// to echo it verbatim; cur is that request.
@@ -84,16 +89,47 @@ func NewServerCodec(r *bufio.Reader, w *bufio.Writer, opts Options) *ServerCodec
 	rd := NewReader(r)
 	rd.MaxSegment = int(opts.MaxSegment)
 	rd.MaxMessage = int64(opts.MaxMessage)
-	return &ServerCodec{rd: rd, wr: NewWriter(w), opts: opts}
+	return &ServerCodec{rd: rd, wr: NewWriter(w), bw: w, opts: opts}
 }
 
 // KeepAlive is always true: a connection carries any number of requests (spec §8).
 // Pipelined requests are answered in order, because the server reads, answers, then reads.
 func (c *ServerCodec) KeepAlive() bool { return true }
 
-// WriteProgress does nothing and returns nil: the text framing has no progress events yet.
+// WriteProgress sends a progress event of an invoke whose request asked for them with
+// attributes.progress = true (other requests get none: DOIP has no progress message). The
+// first event sends the answer's first segment early, {"status":"0.DOIP/Status.001",
+// "attributes":{"progress":true}}; each event is then a JSON segment
+// {"progress":{"stage":…,"message":…,"fraction":…}}, flushed at once. The result and derived
+// components follow as usual; a failure after the first event arrives as a final segment
+// {"error":{"status":CODE,"message":TEXT}}.
 // They will come with the workflow work, as a segment before an invoke's result.
-func (c *ServerCodec) WriteProgress(*doip.Request, string, string, float64) error { return nil }
+func (c *ServerCodec) WriteProgress(req *doip.Request, stage, message string, fraction float64) error {
+	if req == nil || !req.Progress {
+		return nil
+	}
+	if !c.started {
+		if err := c.wr.WriteJSON(firstSegment{RequestID: c.requestID(req), Status: StatusSuccess, Attributes: progressAttributes{Progress: true}}); err != nil {
+			return err
+		}
+		c.started = true
+	}
+	type event struct {
+		Stage    string  `json:"stage"`
+		Message  string  `json:"message,omitempty"`
+		Fraction float64 `json:"fraction"`
+	}
+	if err := c.wr.WriteJSON(struct {
+		Progress event `json:"progress"`
+	}{event{stage, message, fraction}}); err != nil {
+		return err
+	}
+	return c.bw.Flush()
+}
+
+type progressAttributes struct {
+	Progress bool `json:"progress"`
+}
 
 // OpFromID maps an operationId to the gateway's operation:
 //
@@ -184,7 +220,7 @@ func badRequest(format string, args ...any) error {
 // TooLarge for a cap, BadRequest for broken framing or a request without a "targetId" or
 // "operationId" string, with a message naming what was wrong.
 func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
-	c.cur, c.curID = nil, nil
+	c.cur, c.curID, c.started = nil, nil, false
 	first, err := c.rd.NextSegment()
 	if err != nil {
 		return nil, classify(err)
@@ -268,6 +304,15 @@ func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 		req.ElementSizes = req.Element == "" // the digital object lists each element's length
 	case doip.OpInvoke:
 		req.Workflow = req.OperationID
+		if raw, ok := present(attrs, "progress"); ok {
+			switch string(raw) {
+			case "true", `"true"`:
+				req.Progress = true
+			case "false", `"false"`:
+			default:
+				return nil, badRequest("attributes.progress must be true or false, not %s", describeJSON(raw))
+			}
+		}
 		params, _ := present(attrs, "params")
 		for _, p := range []json.RawMessage{input, params, firstInput} {
 			if len(p) > 0 && p[0] == '{' {
@@ -421,6 +466,18 @@ func (c *ServerCodec) WriteError(req *doip.Request, e *doip.Error) error {
 	type message struct {
 		Message string `json:"message"`
 	}
+	if c.started {
+		type failure struct {
+			Status  string `json:"status"`
+			Message string `json:"message"`
+		}
+		if err := c.wr.WriteJSON(struct {
+			Error failure `json:"error"`
+		}{failure{StatusFor(e.Kind), e.Message}}); err != nil {
+			return err
+		}
+		return c.wr.End()
+	}
 	if err := c.wr.WriteJSON(firstSegment{
 		RequestID:  c.requestID(req),
 		Status:     StatusFor(e.Kind),
@@ -544,7 +601,11 @@ func (c *ServerCodec) WriteResponse(req *doip.Request, resp *doip.Response) erro
 				return fmt.Errorf("doiptext: result of workflow %s: %w", inv.Workflow, err)
 			}
 		}
-		if err := c.writeSegments(ok, result); err != nil {
+		if c.started {
+			if err := c.wr.WriteJSON(json.RawMessage(result)); err != nil {
+				return err
+			}
+		} else if err := c.writeSegments(ok, result); err != nil {
 			return err
 		}
 		for _, d := range inv.Derived {

@@ -631,3 +631,63 @@ func TestFramingErrorEchoesRequestID(t *testing.T) {
 		t.Errorf("answer = %q", out.String())
 	}
 }
+
+// An invoke that asked for progress gets its first segment early, one segment per event,
+// then the result; a failure after the first event is a final error segment.
+func TestProgressEvents(t *testing.T) {
+	t.Parallel()
+	in := "{\"requestId\":\"p1\",\"targetId\":\"Q1\",\"operationId\":\"equation_extraction\",\"attributes\":{\"progress\":true}}\n#\n#\n" +
+		"{\"requestId\":\"p2\",\"targetId\":\"Q1\",\"operationId\":\"equation_extraction\",\"attributes\":{\"progress\":\"true\"}}\n#\n#\n" +
+		"{\"requestId\":\"p3\",\"targetId\":\"Q1\",\"operationId\":\"equation_extraction\"}\n#\n#\n"
+	var out bytes.Buffer
+	bw := bufio.NewWriter(&out)
+	c := NewServerCodec(bufio.NewReader(strings.NewReader(in)), bw, Options{})
+
+	req, err := c.ReadRequest()
+	if err != nil || !req.Progress {
+		t.Fatalf("request 1: %+v, %v", req, err)
+	}
+	for _, stage := range []string{"read", "extract"} {
+		if err := c.WriteProgress(req, stage, "", 0.5); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !strings.Contains(out.String(), `{"progress":{"stage":"extract","fraction":0.5}}`) {
+		t.Fatalf("progress not flushed at once: %q", out.String())
+	}
+	body := `[1]`
+	if err := c.WriteResponse(req, &doip.Response{Invoke: &doip.InvokeResult{Workflow: "equation_extraction", Result: json.RawMessage(`{"n":1}`),
+		Derived: []doip.ComponentBody{{ID: "equations.json", MediaType: "application/json", Size: 3, Body: strings.NewReader(body)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	bw.Flush()
+	want := "{\"requestId\":\"p1\",\"status\":\"0.DOIP/Status.001\",\"attributes\":{\"progress\":true}}\n#\n" +
+		"{\"progress\":{\"stage\":\"read\",\"fraction\":0.5}}\n#\n{\"progress\":{\"stage\":\"extract\",\"fraction\":0.5}}\n#\n" +
+		"{\"n\":1}\n#\n{\"id\":\"equations.json\",\"type\":\"application/json\",\"length\":3}\n#\n@\n3\n[1]\n#\n#\n"
+	if out.String() != want {
+		t.Errorf("answer 1:\n got %q\nwant %q", out.String(), want)
+	}
+
+	out.Reset()
+	req, err = c.ReadRequest()
+	if err != nil || !req.Progress {
+		t.Fatalf("request 2: %+v, %v", req, err)
+	}
+	_ = c.WriteProgress(req, "read", "reading", 0.1)
+	if err := c.WriteError(req, &doip.Error{Kind: doip.KindUnavailable, Message: "storage down"}); err != nil {
+		t.Fatal(err)
+	}
+	bw.Flush()
+	if !strings.HasSuffix(out.String(), "{\"error\":{\"status\":\"0.DOIP/Status.500\",\"message\":\"storage down\"}}\n#\n#\n") {
+		t.Errorf("failure after progress: %q", out.String())
+	}
+
+	out.Reset()
+	req, err = c.ReadRequest()
+	if err != nil || req.Progress {
+		t.Fatalf("request 3: %+v, %v", req, err)
+	}
+	if err := c.WriteProgress(req, "read", "", 0); err != nil || out.Len() != 0 {
+		t.Errorf("progress without asking: %q, %v", out.String(), err)
+	}
+}
