@@ -47,6 +47,8 @@ type Dispatcher struct {
 	CallTimeout time.Duration
 	// InvokeTimeout bounds a whole workflow run.
 	InvokeTimeout time.Duration
+	// Tokens, when not empty, are required for invoke and purge.
+	Tokens Tokens
 	// WorkflowsTTL is how long the invoke service's workflow list is cached.
 	WorkflowsTTL time.Duration
 	Logger       *slog.Logger
@@ -75,21 +77,22 @@ func (d *Dispatcher) callTimeout() time.Duration {
 
 // ServeDOIP answers one request.
 func (d *Dispatcher) ServeDOIP(ctx context.Context, w gateway.ResponseWriter, req *doip.Request) {
-	var err error
-	switch req.Op {
-	case doip.OpHello:
+	err := d.authenticate(req)
+	switch {
+	case err != nil:
+	case req.Op == doip.OpHello:
 		err = d.hello(ctx, w, req)
-	case doip.OpListOps:
+	case req.Op == doip.OpListOps:
 		err = d.listOps(ctx, w, req)
-	case doip.OpRetrieve:
+	case req.Op == doip.OpRetrieve:
 		if req.Element != "" {
 			err = d.retrieveComponent(ctx, w, req)
 		} else {
 			err = d.retrieveRecord(ctx, w, req)
 		}
-	case doip.OpInvoke:
+	case req.Op == doip.OpInvoke:
 		err = d.invoke(ctx, w, req)
-	case doip.OpPurge:
+	case req.Op == doip.OpPurge:
 		err = d.purge(ctx, w, req)
 	default:
 		err = doip.Errorf(doip.KindUnsupported, "operation %s is not supported", opName(req))

@@ -320,3 +320,38 @@ func TestInvokeRetriesOnUnavailable(t *testing.T) {
 		t.Errorf("always failing: err %v after %d calls, want Unavailable after %d", r.err, calls.Load(), maxInvokeAttempts)
 	}
 }
+
+func TestTokensGuardInvokeAndPurge(t *testing.T) {
+	t.Parallel()
+	is := &stubInvoke{invoke: func(_ *invokev1.InvokeRequest, st invokev1.InvokeService_InvokeServer) error {
+		return st.Send(&invokev1.InvokeResponse{Msg: &invokev1.InvokeResponse_Result{Result: &invokev1.Result{ResultJson: []byte(`{}`)}}})
+	}}
+	d := newDispatcher(t, okRetrieve(nil), is)
+	d.Tokens = NewTokens("s3cret-one", "", "s3cret-two")
+	for _, tc := range []struct {
+		req  doip.Request
+		kind doip.ErrorKind // "" = allowed
+	}{
+		{doip.Request{Op: doip.OpHello}, ""},
+		{doip.Request{Op: doip.OpRetrieve, ObjectID: "Q1"}, ""},
+		{doip.Request{Op: doip.OpPurge, ObjectID: "Q1"}, doip.KindUnauthenticated},
+		{doip.Request{Op: doip.OpPurge, ObjectID: "Q1", Token: "s3cret-two"}, ""},
+		{doip.Request{Op: doip.OpInvoke, ObjectID: "Q1", Workflow: "equation_extraction"}, doip.KindUnauthenticated},
+		{doip.Request{Op: doip.OpInvoke, ObjectID: "Q1", Workflow: "equation_extraction", Token: "s3cret-on"}, doip.KindUnauthenticated},
+		{doip.Request{Op: doip.OpInvoke, ObjectID: "Q1", Workflow: "equation_extraction", Token: "s3cret-one"}, ""},
+	} {
+		var r recorder
+		d.ServeDOIP(t.Context(), &r, &tc.req)
+		switch {
+		case tc.kind == "" && r.err != nil:
+			t.Errorf("%s with token %q: %v", tc.req.Op, tc.req.Token, r.err)
+		case tc.kind != "" && (r.err == nil || r.err.Kind != tc.kind):
+			t.Errorf("%s with token %q: %v, want %s", tc.req.Op, tc.req.Token, r.err, tc.kind)
+		case r.err != nil && strings.Contains(r.err.Message, "s3cret"):
+			t.Errorf("error message repeats a token: %q", r.err.Message)
+		}
+	}
+	if NewTokens().allows("") || NewTokens("").allows("") {
+		t.Error("an empty token passed")
+	}
+}

@@ -113,6 +113,8 @@ type Request struct {
 	// Progress says the client wants an invoke's progress events as they happen, where the
 	// framing can carry them.
 	Progress bool
+	// Token is the credential the client sent, if any. It is secret: never log it.
+	Token string
 	// RequestID is the client's id for the request (standard framing), echoed in the answer.
 	RequestID string
 	// Framing is the wire form the request came in.

@@ -2,6 +2,7 @@ package doiptext
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -286,6 +287,18 @@ func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 		return nil, badRequest("operationId is empty")
 	}
 	var attrs map[string]json.RawMessage
+	if raw, ok := present(fields, "authentication"); ok {
+		// {"token":t} (CNRI, Cordra), or {"username":u,"password":p} (doipy, Cordra users):
+		// the password stands for the token.
+		var auth struct {
+			Token    string `json:"token"`
+			Password string `json:"password"`
+		}
+		if raw[0] != '{' || json.Unmarshal(raw, &auth) != nil {
+			return nil, badRequest("authentication must be an object with a token or a password")
+		}
+		req.Token = cmp.Or(auth.Token, auth.Password)
+	}
 	if raw, ok := present(fields, "attributes"); ok {
 		if raw[0] != '{' || json.Unmarshal(raw, &attrs) != nil {
 			return nil, badRequest("attributes must be a JSON object, not %s", describeJSON(raw))

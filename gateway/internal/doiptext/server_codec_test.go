@@ -32,7 +32,7 @@ var wantRequests = map[string][]*doip.Request{
 	"doipy-request-retrieve-metadata":                  {{Op: doip.OpRetrieve, OperationID: OpIDRetrieve, ObjectID: "test/abc", ElementSizes: true}},
 	"doipy-request-retrieve-element":                   {{Op: doip.OpRetrieve, OperationID: OpIDRetrieve, ObjectID: "test/abc", Element: "file"}},
 	"doipy-request-retrieve-missing":                   {{Op: doip.OpRetrieve, OperationID: OpIDRetrieve, ObjectID: "test/missing", ElementSizes: true}},
-	"doipy-request-create-with-bytes":                  {{Op: doip.OpCreate, OperationID: OpIDCreate, ObjectID: "test/service"}},
+	"doipy-request-create-with-bytes":                  {{Op: doip.OpCreate, OperationID: OpIDCreate, ObjectID: "test/service", Token: "secret"}},
 	"cnri-style-request-hello":                         {{Op: doip.OpHello, OperationID: OpIDHello, ObjectID: "test/service", RequestID: helloID}},
 	"cnri-style-request-retrieve-include-element-data": {{Op: doip.OpRetrieve, OperationID: OpIDRetrieve, ObjectID: "test/abc", ElementSizes: true, IncludeElementData: true, RequestID: retrieveID}},
 	"cnri-style-two-requests-one-connection": {
@@ -97,7 +97,7 @@ func TestReadRequestFields(t *testing.T) {
 		{"empty targetId", msg(`{"targetId":"","operationId":"0.DOIP/Op.Hello"}`),
 			doip.Request{Op: doip.OpHello, OperationID: OpIDHello}},
 		{"unknown properties ignored", msg(`{"clientId":"me","authentication":{"password":"x"},` + target + `,"operationId":"0.DOIP/Op.ListOperations","extra":[1]}`),
-			doip.Request{Op: doip.OpListOps, OperationID: OpIDListOperations, ObjectID: "Q1"}},
+			doip.Request{Op: doip.OpListOps, OperationID: OpIDListOperations, ObjectID: "Q1", Token: "x"}},
 		{"pretty CRLF first segment", "{\r\n  \"targetId\": \"Q1\",\r\n  \"operationId\": \"0.DOIP/Op.Retrieve\"\r\n}\r\n#\r\n#\r\n",
 			doip.Request{Op: doip.OpRetrieve, OperationID: OpIDRetrieve, ObjectID: "Q1", ElementSizes: true}},
 		{"update", msg(`{` + target + `,"operationId":"0.DOIP/Op.Update"}`),
@@ -143,7 +143,7 @@ func TestReadRequestFields(t *testing.T) {
 		{"first input segment not an object", msg(`{`+target+`,"operationId":"wf"}`, "[1]\n#\n", "{\"y\":2}\n#\n"),
 			doip.Request{Op: doip.OpInvoke, OperationID: "wf", ObjectID: "Q1", Workflow: "wf"}},
 		{"create input read and dropped", string(readVector(t, "doipy-request-create-with-bytes")),
-			doip.Request{Op: doip.OpCreate, OperationID: OpIDCreate, ObjectID: "test/service"}},
+			doip.Request{Op: doip.OpCreate, OperationID: OpIDCreate, ObjectID: "test/service", Token: "secret"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

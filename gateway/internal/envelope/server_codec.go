@@ -44,6 +44,10 @@ type requestMeta struct {
 	ComponentID string          `json:"componentId"`
 	Workflow    string          `json:"workflow"`
 	Params      json.RawMessage `json:"params"`
+	Token       string          `json:"token"`
+	Auth        struct {
+		Token string `json:"token"`
+	} `json:"authentication"`
 }
 
 // ReadRequest reads the next request. A malformed message returns an error that carries a
@@ -78,6 +82,7 @@ func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 		}
 		req.Element = firstNonEmpty(req.Element, m.Element, m.ComponentID)
 		req.Workflow = firstNonEmpty(req.Workflow, m.Workflow)
+		req.Token = firstNonEmpty(req.Token, m.Token, m.Auth.Token)
 		if req.Params == nil && len(m.Params) > 0 && !bytes.Equal(m.Params, []byte("null")) {
 			req.Params = m.Params
 		}

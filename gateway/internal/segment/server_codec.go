@@ -47,6 +47,7 @@ type wireRequest struct {
 	Attributes       json.RawMessage `json:"attributes"`
 	Workflow         json.RawMessage `json:"workflow"`
 	Params           json.RawMessage `json:"params"`
+	Token            json.RawMessage `json:"token"`
 }
 
 // wireAttributes is the "attributes" object of a request.
@@ -56,6 +57,7 @@ type wireAttributes struct {
 	ComponentIDSnake json.RawMessage `json:"component_id"`
 	Workflow         json.RawMessage `json:"workflow"`
 	Params           json.RawMessage `json:"params"`
+	Token            json.RawMessage `json:"token"`
 }
 
 // ReadRequest reads one request: its first segment, a JSON object, and then every further
@@ -127,6 +129,9 @@ func parseRequest(b []byte) (*doip.Request, error) {
 		}
 	}
 	if req.Element, err = firstString(field{"attributes.element", a.Element}, field{"attributes.componentId", a.ComponentID}, field{"attributes.component_id", a.ComponentIDSnake}); err != nil {
+		return nil, err
+	}
+	if req.Token, err = firstString(field{"attributes.token", a.Token}, field{"token", w.Token}); err != nil {
 		return nil, err
 	}
 	if req.Workflow, err = firstString(field{"attributes.workflow", a.Workflow}, field{"workflow", w.Workflow}); err != nil {
