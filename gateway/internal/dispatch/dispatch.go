@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/gateway"
@@ -77,7 +79,10 @@ func (d *Dispatcher) callTimeout() time.Duration {
 
 // ServeDOIP answers one request.
 func (d *Dispatcher) ServeDOIP(ctx context.Context, w gateway.ResponseWriter, req *doip.Request) {
-	err := d.authenticate(req)
+	err := checkStrings(req)
+	if err == nil {
+		err = d.authenticate(req)
+	}
 	switch {
 	case err != nil:
 	case req.Op == doip.OpHello:
@@ -280,4 +285,23 @@ func (d *Dispatcher) purge(ctx context.Context, w gateway.ResponseWriter, req *d
 		return errorFromStatus(err, "retrieve service")
 	}
 	return w.Respond(&doip.Response{Op: req.Op, ObjectID: req.ObjectID, Purge: &doip.PurgeResult{Purged: resp.GetPurged()}})
+}
+
+// MaxIDLen bounds object ids, element ids and workflow names before any backend sees them.
+const MaxIDLen = 1024
+
+// checkStrings rejects ids that no backend could take: invalid UTF-8 (which protobuf cannot
+// carry), control characters, or more than MaxIDLen bytes. Each error names the field.
+func checkStrings(req *doip.Request) error {
+	for _, f := range []struct{ name, v string }{{"object id", req.ObjectID}, {"element", req.Element}, {"workflow", req.Workflow}} {
+		switch {
+		case len(f.v) > MaxIDLen:
+			return doip.Errorf(doip.KindBadRequest, "%s of %d bytes is longer than %d", f.name, len(f.v), MaxIDLen)
+		case !utf8.ValidString(f.v):
+			return doip.Errorf(doip.KindBadRequest, "%s is not valid UTF-8", f.name)
+		case strings.ContainsFunc(f.v, unicode.IsControl):
+			return doip.Errorf(doip.KindBadRequest, "%s contains a control character", f.name)
+		}
+	}
+	return nil
 }

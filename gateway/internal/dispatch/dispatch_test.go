@@ -355,3 +355,20 @@ func TestTokensGuardInvokeAndPurge(t *testing.T) {
 		t.Error("an empty token passed")
 	}
 }
+
+func TestIDsCheckedBeforeBackends(t *testing.T) {
+	t.Parallel()
+	d := newDispatcher(t, okRetrieve(nil), nil)
+	for _, req := range []doip.Request{
+		{Op: doip.OpRetrieve, ObjectID: "Q\xff"},
+		{Op: doip.OpRetrieve, ObjectID: "Q1", Element: "a\x00b"},
+		{Op: doip.OpRetrieve, ObjectID: "Q1", Element: strings.Repeat("x", MaxIDLen+1)},
+		{Op: doip.OpInvoke, ObjectID: "Q1", Workflow: "w\n"},
+	} {
+		var r recorder
+		d.ServeDOIP(t.Context(), &r, &req)
+		if r.err == nil || r.err.Kind != doip.KindBadRequest {
+			t.Errorf("%q/%q/%q: %v, want BadRequest", req.ObjectID, req.Element, req.Workflow, r.err)
+		}
+	}
+}
