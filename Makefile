@@ -20,7 +20,7 @@ VERSITYGW_VERSION ?= v1.8.0
 
 # The workspace root has no go.mod, so `go test ./...` does not work here (golang/go#50745):
 # every target loops over the modules of go.work instead.
-MODULES := shared gateway retrieve-svc invoke-svc
+MODULES := shared gateway retrieve-svc invoke-svc deploy
 PKGS := $(addsuffix /...,$(addprefix ./,$(MODULES)))
 COMMANDS := gateway/cmd/doip-gateway gateway/cmd/doipctl gateway/cmd/doipbench retrieve-svc/cmd/retrieve-svc invoke-svc/cmd/invoke-svc
 
@@ -53,6 +53,10 @@ test: ## Unit tests of every module, with the race detector (the end-to-end test
 .PHONY: test-short
 test-short: ## Unit tests only: end-to-end tests skip under -short
 	go test -race -short -count=1 $(PKGS)
+
+.PHONY: compose-config
+compose-config: ## Validate docker-compose.yml (no container engine needed)
+	cd deploy && go test -run TestCompose ./...
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME each
