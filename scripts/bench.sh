@@ -44,7 +44,7 @@ populate() {
   make_object "$root" Q900512 90/05/12 $((512 << 10))
 }
 
-export LOG_FORMAT=json LOG_LEVEL=warn
+export LOG_FORMAT=json LOG_LEVEL=warn ADMIN_ADDR=127.0.0.1:0
 
 # start_system NAME PORT [retrieve-svc flags...]: the three services; sets gpid and rpid.
 start_system() {

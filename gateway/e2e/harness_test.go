@@ -90,7 +90,7 @@ func start(t *testing.T, bin string, wantAddrs int, args []string, env ...string
 	t.Helper()
 	p := &proc{name: bin, addrs: map[string]string{}, ready: make(chan struct{}), done: make(chan struct{})}
 	p.cmd = exec.Command(filepath.Join(binDir, bin), args...)
-	p.cmd.Env = append(os.Environ(), append([]string{"LOG_FORMAT=json", "LOG_LEVEL=debug"}, env...)...)
+	p.cmd.Env = append(os.Environ(), append([]string{"LOG_FORMAT=json", "LOG_LEVEL=debug", "ADMIN_ADDR=127.0.0.1:0"}, env...)...)
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -1,11 +1,13 @@
 // Package backend dials the internal gRPC services the same way from every client: round
 // robin over every address (a list given in configuration, or the A records behind a
 // dns:/// name, as compose and Kubernetes provide), reconnection that backs off to at most
-// a few seconds so a restarted service is found again quickly, and optional retries of
-// calls that failed with UNAVAILABLE.
+// a few seconds so a restarted service is found again quickly, optional retries of calls
+// that failed with UNAVAILABLE, and the request id of the caller's context (shared/requestid)
+// sent along with every call in the metadata key x-request-id.
 package backend
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,9 +15,11 @@ import (
 	"time"
 
 	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
+	"github.com/fdo-doip/doip-gateway/shared/requestid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/resolver/manual"
 )
@@ -110,6 +114,8 @@ func Dial(target string, opts ...Option) (*grpc.ClientConn, error) {
 		grpc.WithSharedWriteBuffer(true),
 		grpc.WithInitialWindowSize(grpcapp.StreamWindowSize),
 		grpc.WithInitialConnWindowSize(grpcapp.ConnWindowSize),
+		grpc.WithChainUnaryInterceptor(UnaryRequestID),
+		grpc.WithChainStreamInterceptor(StreamRequestID),
 	}
 	if rest, ok := strings.CutPrefix(target, staticScheme+":///"); ok {
 		var addrs []resolver.Address
@@ -131,4 +137,30 @@ func Dial(target string, opts ...Option) (*grpc.ClientConn, error) {
 		return nil, fmt.Errorf("backend: dial %s: %w", target, err)
 	}
 	return cc, nil
+}
+
+// withRequestID returns ctx with the request id it carries, if any, added to the outgoing
+// metadata, where the server's interceptors (shared/grpcapp) find it. An id already in the
+// outgoing metadata is left alone.
+func withRequestID(ctx context.Context) context.Context {
+	id, ok := requestid.FromContext(ctx)
+	if !ok {
+		return ctx
+	}
+	if md, ok := metadata.FromOutgoingContext(ctx); ok && len(md.Get(requestid.MetadataKey)) > 0 {
+		return ctx
+	}
+	return metadata.AppendToOutgoingContext(ctx, requestid.MetadataKey, id)
+}
+
+// UnaryRequestID sends the request id of the call's context with each unary call ([Dial]
+// installs it).
+func UnaryRequestID(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	return invoker(withRequestID(ctx), method, req, reply, cc, opts...)
+}
+
+// StreamRequestID sends the request id of the stream's context with each streaming call
+// ([Dial] installs it).
+func StreamRequestID(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	return streamer(withRequestID(ctx), desc, cc, method, opts...)
 }

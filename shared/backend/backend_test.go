@@ -1,9 +1,11 @@
 package backend
 
 import (
+	"context"
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
 	"google.golang.org/grpc"
@@ -59,5 +61,54 @@ func TestTargetAndErrors(t *testing.T) {
 	}
 	if _, err := Dial("static:///,"); err == nil || !strings.Contains(err.Error(), "no address") {
 		t.Errorf("empty static list: %v", err)
+	}
+}
+
+func TestHealthProbe(t *testing.T) {
+	t.Parallel()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := grpcapp.NewServer()
+	s.SetServing("doip.test.v1.Thing")
+	go func() { _ = s.GRPC.Serve(lis) }()
+	t.Cleanup(s.GRPC.Stop)
+	cc, err := Dial(lis.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+
+	cached := NewHealthProbe(cc, "doip.test.v1.Thing", time.Hour)
+	fresh := NewHealthProbe(cc, "doip.test.v1.Thing", 0)
+	for _, p := range []*HealthProbe{cached, fresh} {
+		if err := p.Check(t.Context()); err != nil {
+			t.Fatalf("Check while serving: %v", err)
+		}
+	}
+	s.Health.Shutdown() // draining
+	if err := cached.Check(t.Context()); err != nil {
+		t.Errorf("cached Check = %v, want the cached nil", err)
+	}
+	if err := fresh.Check(t.Context()); err == nil || !strings.Contains(err.Error(), "NOT_SERVING") {
+		t.Errorf("Check while draining = %v, want NOT_SERVING", err)
+	}
+	if err := NewHealthProbe(cc, "doip.test.v1.Other", 0).Check(t.Context()); err == nil || !strings.Contains(err.Error(), "NotFound") {
+		t.Errorf("Check of an unknown service = %v", err)
+	}
+	// A caller that has given up is not cached as a failure.
+	done, cancel := context.WithCancel(t.Context())
+	cancel()
+	whole := NewHealthProbe(cc, "", time.Hour)
+	s.Health.Resume()
+	if err := whole.Check(done); err != nil {
+		t.Errorf("Check with a cancelled context = %v, want the real answer", err)
+	}
+
+	s.GRPC.Stop()
+	down := NewHealthProbe(cc, "", 0)
+	if err := down.Check(t.Context()); err == nil || !strings.Contains(err.Error(), "health check failed") {
+		t.Errorf("Check of a stopped server = %v", err)
 	}
 }

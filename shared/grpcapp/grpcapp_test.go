@@ -3,6 +3,7 @@ package grpcapp
 import (
 	"context"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,5 +61,18 @@ func TestHealthReflectionAndDrain(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run after cancel = %v, want nil", err)
+	}
+}
+
+func TestReady(t *testing.T) {
+	t.Parallel()
+	s := NewServer()
+	s.SetServing("doip.test.v1.Nothing")
+	if err := s.Ready(t.Context()); err != nil {
+		t.Fatalf("Ready while serving = %v", err)
+	}
+	s.Drain(time.Second, slogapp.Discard())
+	if err := s.Ready(t.Context()); err == nil || !strings.Contains(err.Error(), "NOT_SERVING") {
+		t.Errorf("Ready after Drain = %v, want NOT_SERVING", err)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+
+	"github.com/fdo-doip/doip-gateway/shared/requestid"
 )
 
 // Format names a log encoding.
@@ -43,7 +45,9 @@ func ParseFormat(s string) (Format, error) {
 
 // New returns a logger writing to w at the given level. FormatAuto writes text when w is a
 // terminal and JSON otherwise (containers, files, pipes). Every record carries the service
-// name under "svc", so the lines of several processes sharing one terminal can be told apart.
+// name under "svc", so the lines of several processes sharing one terminal can be told apart,
+// and every record logged with a context that carries a request id (shared/requestid) carries
+// it under "request_id", so one request can be followed through the logs of all processes.
 func New(w io.Writer, level slog.Level, format Format, service string) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
 	var h slog.Handler
@@ -52,7 +56,7 @@ func New(w io.Writer, level slog.Level, format Format, service string) *slog.Log
 	} else {
 		h = slog.NewTextHandler(w, opts)
 	}
-	l := slog.New(h)
+	l := slog.New(requestid.NewHandler(h))
 	if service != "" {
 		l = l.With("svc", service)
 	}

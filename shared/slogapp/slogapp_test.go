@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/fdo-doip/doip-gateway/shared/requestid"
 )
 
 func TestNewJSONCarriesService(t *testing.T) {
@@ -45,5 +47,18 @@ func TestParse(t *testing.T) {
 	}
 	if _, err := ParseFormat("xml"); err == nil {
 		t.Error("ParseFormat(xml) accepted")
+	}
+}
+
+func TestNewAddsRequestID(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	New(&buf, slog.LevelInfo, FormatJSON, "retrieve-svc").InfoContext(requestid.NewContext(t.Context(), "abc123"), "record served")
+	var rec map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec["request_id"] != "abc123" || rec["svc"] != "retrieve-svc" {
+		t.Errorf("record = %v", rec)
 	}
 }

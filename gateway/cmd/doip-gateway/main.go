@@ -1,6 +1,7 @@
 // Command doip-gateway is the DOIP edge of the FDO system: it terminates TLS, speaks the
 // binary envelope on --port (3567) and JSON segments on port+1, and turns each request into
-// gRPC calls to retrieve-svc and invoke-svc.
+// gRPC calls to retrieve-svc and invoke-svc. An admin HTTP server on --admin-addr
+// (127.0.0.1:9567) serves /metrics, /healthz and /readyz.
 package main
 
 import (
@@ -16,6 +17,7 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/config"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/dispatch"
@@ -24,9 +26,11 @@ import (
 	"github.com/fdo-doip/doip-gateway/gateway/internal/gateway"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/segment"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/tlsconf"
+	"github.com/fdo-doip/doip-gateway/shared/admin"
 	"github.com/fdo-doip/doip-gateway/shared/backend"
 	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
+	"github.com/fdo-doip/doip-gateway/shared/metrics"
 	"github.com/fdo-doip/doip-gateway/shared/slogapp"
 )
 
@@ -45,6 +49,12 @@ func main() {
 }
 
 var errHelp = errors.New("help shown")
+
+// readyCacheTTL is how long the retrieve-svc health answer behind /readyz is reused.
+const readyCacheTTL = 3 * time.Second
+
+// adminShutdownTimeout bounds the admin server's shutdown, after the DOIP listeners drained.
+const adminShutdownTimeout = 5 * time.Second
 
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	cfg, err := config.Load(args, getenv, stderr)
@@ -69,7 +79,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 
-	retrieveConn, err := backend.Dial(cfg.RetrieveAddr, backend.RetryOnUnavailable("doip.retrieve.v1.RetrieveService"))
+	reg := metrics.NewRegistry()
+	grpcMetrics := backend.WithDialOptions(metrics.NewGRPCClient(reg).DialOptions()...)
+	doipMetrics := gateway.NewMetrics(reg)
+
+	retrieveService := retrievev1.RetrieveService_ServiceDesc.ServiceName
+	retrieveConn, err := backend.Dial(cfg.RetrieveAddr, backend.RetryOnUnavailable(retrieveService), grpcMetrics)
 	if err != nil {
 		return fmt.Errorf("retrieve-svc at %s: %w", cfg.RetrieveAddr, err)
 	}
@@ -87,7 +102,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		d.PublicKey = tlsconf.PublicJWK(tlsCfg.Certificates[0])
 	}
 	if len(cfg.InvokeAddrs) > 0 {
-		invokeConn, err := backend.Dial(backend.Target(cfg.InvokeAddrs))
+		invokeConn, err := backend.Dial(backend.Target(cfg.InvokeAddrs), grpcMetrics)
 		if err != nil {
 			return fmt.Errorf("invoke-svc at %v: %w", cfg.InvokeAddrs, err)
 		}
@@ -101,7 +116,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			Name: name, Handler: d, NewCodec: codec, TLSConfig: tlsCfg, TLSMode: mode,
 			HandshakeTimeout: cfg.HandshakeTimeout, ReadTimeout: cfg.ReadTimeout,
 			IdleTimeout: cfg.IdleTimeout, WriteTimeout: cfg.WriteTimeout,
-			Limits: lim, MaxConns: cfg.MaxConns, Logger: logger,
+			Limits: lim, MaxConns: cfg.MaxConns, Logger: logger, Metrics: doipMetrics,
 		}
 	}
 	// Listen on both ports first: the standard framing advertises the real port in hello.
@@ -127,6 +142,32 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	servers := []*gateway.Server{newServer("envelope", envelopeCodec), newServer("segments", segmentsCodec(advertise))}
 	listeners := []net.Listener{envL, segL}
+
+	var adm *admin.Server
+	if cfg.AdminAddr != "" {
+		probe := backend.NewHealthProbe(retrieveConn, retrieveService, readyCacheTTL)
+		ready := func(ctx context.Context) error {
+			for _, s := range servers {
+				if !s.Serving() {
+					return fmt.Errorf("listener %s is not serving", s.Name)
+				}
+			}
+			return probe.Check(ctx)
+		}
+		adm, err = admin.Start(ctx, cfg.AdminAddr, admin.NewHandler(reg, ready, logger), logger)
+		if err != nil {
+			_ = envL.Close()
+			_ = segL.Close()
+			return err
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), adminShutdownTimeout)
+			defer cancel()
+			if err := adm.Shutdown(sctx); err != nil {
+				logger.Warn("admin server", slog.Any("err", err))
+			}
+		}()
+	}
 
 	errc := make(chan error, len(servers))
 	for i, srv := range servers {

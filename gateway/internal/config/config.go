@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -47,6 +48,10 @@ type Config struct {
 
 	LogLevel  string
 	LogFormat string
+
+	// AdminAddr is the host:port of the admin HTTP server (/metrics, /healthz, /readyz);
+	// empty: no admin server.
+	AdminAddr string
 }
 
 // LogValue lists the configuration for a start-up log line. User info in the backend
@@ -62,7 +67,18 @@ func (c Config) LogValue() slog.Value {
 		slog.String("retrieve_addr", maskAddr(c.RetrieveAddr)), slog.String("invoke_addrs", strings.Join(invoke, ",")),
 		slog.String("service_id", c.ServiceID), slog.String("tls_mode", c.TLSMode),
 		slog.Int64("max_payload", c.MaxPayload), slog.Int("max_conns", c.MaxConns),
+		slog.String("admin_addr", c.AdminAddr),
 	)
+}
+
+// validHostPort reports whether a is host:port with a numeric port (the host may be empty).
+func validHostPort(a string) bool {
+	_, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 0 && n <= 65535
 }
 
 // maskAddr hides the user info of an address ("dns://user:pw@host/…" or "user@host:port").
@@ -109,6 +125,7 @@ var settings = []setting{
 	{flag: "max-conns", env: "MAX_CONNS", def: "4096", usage: "most open connections per port"},
 	{flag: "log-level", env: "LOG_LEVEL", def: "info", usage: "debug, info, warn or error"},
 	{flag: "log-format", env: "LOG_FORMAT", def: "auto", usage: "auto, text or json"},
+	{flag: "admin-addr", env: "ADMIN_ADDR", def: "127.0.0.1:9567", usage: "admin HTTP address (host:port) serving /metrics, /healthz and /readyz; empty disables"},
 }
 
 // section is the gateway's section in config.yaml.
@@ -218,6 +235,7 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 		MaxConns:         int(integer("max-conns", 1, 1<<20)),
 		LogLevel:         get("log-level"),
 		LogFormat:        get("log-format"),
+		AdminAddr:        get("admin-addr"),
 	}
 	for _, a := range strings.Split(get("invoke-addr"), ",") {
 		if a = strings.TrimSpace(a); a != "" {
@@ -234,6 +252,9 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 	case "auto", "required", "optional", "off":
 	default:
 		bad("tls-mode", "%q is not one of auto, required, optional, off", c.TLSMode)
+	}
+	if c.AdminAddr != "" && !validHostPort(c.AdminAddr) {
+		bad("admin-addr", "%q is not host:port with a port from 0 to 65535 (or empty to disable)", c.AdminAddr)
 	}
 	return c, errors.Join(errs...)
 }

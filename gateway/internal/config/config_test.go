@@ -54,3 +54,30 @@ func TestUnexpectedArgument(t *testing.T) {
 		t.Error("a stray argument was accepted")
 	}
 }
+
+func TestAdminAddr(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"default", nil, nil, "127.0.0.1:9567"},
+		{"environment", nil, map[string]string{"ADMIN_ADDR": "0.0.0.0:9100"}, "0.0.0.0:9100"},
+		{"flag over environment", []string{"--admin-addr", ":9200"}, map[string]string{"ADMIN_ADDR": "0.0.0.0:9100"}, ":9200"},
+		{"empty flag disables", []string{"--admin-addr="}, map[string]string{"ADMIN_ADDR": "0.0.0.0:9100"}, ""},
+	}
+	for _, tt := range tests {
+		c, err := Load(tt.args, env(tt.env), nil)
+		if err != nil || c.AdminAddr != tt.want {
+			t.Errorf("%s: AdminAddr = %q, %v; want %q", tt.name, c.AdminAddr, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"9567", "host:port", "127.0.0.1:70000"} {
+		_, err := Load([]string{"--admin-addr", bad}, env(nil), nil)
+		if err == nil || !strings.Contains(err.Error(), "admin-addr (from flag --admin-addr)") {
+			t.Errorf("--admin-addr %q: %v", bad, err)
+		}
+	}
+}

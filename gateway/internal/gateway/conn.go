@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
+	"github.com/fdo-doip/doip-gateway/shared/requestid"
 )
 
 // Connection states, for Shutdown: only idle connections are closed under a client.
@@ -30,6 +31,7 @@ type conn struct {
 	srv   *Server
 	rwc   net.Conn // the accepted connection; closing it ends everything
 	log   *slog.Logger
+	out   *byteCounter // bytes written to the client, for metrics
 	state atomic.Int32
 }
 
@@ -40,11 +42,13 @@ func (c *conn) serve(base context.Context) {
 			c.log.Error("panic serving connection", slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
 		}
 		_ = c.rwc.Close()
+		c.out.close()
 	}()
 	ctx, cancel := context.WithCancel(base)
 	defer cancel()
 
-	netConn, err := c.handshake(ctx)
+	netConn, tlsLabel, err := c.handshake(ctx)
+	c.srv.Metrics.connEstablished(c.srv.Name, tlsLabel)
 	if err != nil {
 		if !errors.Is(err, io.EOF) {
 			c.log.Info("connection closed before the first request", slog.Any("err", err))
@@ -52,7 +56,7 @@ func (c *conn) serve(base context.Context) {
 		return
 	}
 	br := bufio.NewReaderSize(netConn, bufSize)
-	bw := bufio.NewWriterSize(&deadlineWriter{conn: netConn, timeout: durationOr(c.srv.WriteTimeout, DefaultWriteTimeout)}, bufSize)
+	bw := bufio.NewWriterSize(&deadlineWriter{conn: netConn, timeout: durationOr(c.srv.WriteTimeout, DefaultWriteTimeout), out: c.out}, bufSize)
 
 	// Wait for the first byte under the handshake deadline, then let the factory peek.
 	if !c.waitForRequest(netConn, br, durationOr(c.srv.HandshakeTimeout, DefaultHandshakeTimeout)) {
@@ -94,26 +98,27 @@ func (c *conn) serve(base context.Context) {
 }
 
 // handshake returns the connection to speak DOIP on: the raw one, or a TLS one when the
-// mode and the first byte say so.
-func (c *conn) handshake(ctx context.Context) (net.Conn, error) {
+// mode and the first byte say so; and the tls label of doip_connections_total.
+func (c *conn) handshake(ctx context.Context) (net.Conn, string, error) {
 	mode := c.srv.TLSMode
 	if mode == "" || mode == TLSOff {
-		return c.rwc, nil
+		return c.rwc, tlsNo, nil
 	}
 	timeout := durationOr(c.srv.HandshakeTimeout, DefaultHandshakeTimeout)
 	_ = c.rwc.SetReadDeadline(time.Now().Add(timeout))
 	pc := newPeekConn(c.rwc)
 	b, err := pc.r.Peek(1)
 	if err != nil {
-		return nil, err
+		return nil, tlsFailed, err
 	}
 	if b[0] != 0x16 {
 		if mode == TLSRequired {
 			c.log.Warn("client sent plaintext to a TLS port, closing", slog.String("first_byte", hexByte(b[0])))
-			return nil, io.EOF
+			c.srv.Metrics.framingError(c.srv.Name, framingPlaintext)
+			return nil, tlsFailed, io.EOF
 		}
 		_ = c.rwc.SetReadDeadline(time.Time{})
-		return pc, nil
+		return pc, tlsNo, nil
 	}
 	tc := tls.Server(pc, c.srv.TLSConfig)
 	hctx, cancel := context.WithTimeout(ctx, timeout)
@@ -125,12 +130,13 @@ func (c *conn) handshake(ctx context.Context) (net.Conn, error) {
 		} else {
 			c.log.Info("TLS handshake failed", slog.Any("err", err))
 		}
-		return nil, io.EOF
+		c.srv.Metrics.framingError(c.srv.Name, framingTLS)
+		return nil, tlsFailed, io.EOF
 	}
 	_ = c.rwc.SetReadDeadline(time.Time{})
 	st := tc.ConnectionState()
 	c.log.Debug("TLS established", slog.String("version", tls.VersionName(st.Version)), slog.String("cipher", tls.CipherSuiteName(st.CipherSuite)))
-	return tc, nil
+	return tc, tlsYes, nil
 }
 
 func hexByte(b byte) string {
@@ -164,9 +170,11 @@ func (c *conn) framingError(codec ServerCodec, bw *bufio.Writer, err error) bool
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		c.log.Info("client closed in the middle of a request", slog.Any("err", err))
+		c.srv.Metrics.framingError(c.srv.Name, framingTruncated)
 		return false
 	}
 	e := errorAnswer(err)
+	c.srv.Metrics.framingError(c.srv.Name, framingErrorKind(err, e))
 	c.log.Info("malformed request, closing connection", slog.String("kind", string(e.Kind)), slog.Any("err", err))
 	if werr := codec.WriteError(nil, e); werr != nil {
 		return false
@@ -192,10 +200,15 @@ func lingerClose(nc net.Conn) {
 	_, _ = io.CopyN(io.Discard, nc, lingerBytes)
 }
 
-// handle runs the handler for one request and reports whether the connection can go on.
+// handle runs the handler for one request and reports whether the connection can go on. The
+// request gets its id here: the client's requestId when it is usable, else a fresh one
+// (shared/requestid); the handler's context carries it to the backends and into every log
+// record made with that context.
 func (c *conn) handle(ctx context.Context, codec ServerCodec, bw *bufio.Writer, req *doip.Request) bool {
-	ctx, cancel := context.WithCancel(ctx)
+	rid := requestid.FromClient(req.RequestID)
+	ctx, cancel := context.WithCancel(requestid.NewContext(ctx, rid))
 	defer cancel()
+	c.out.setFraming(req.Framing)
 	start := time.Now()
 	w := &responseWriter{codec: codec, req: req}
 	c.srv.Handler.ServeDOIP(ctx, w, req)
@@ -205,13 +218,15 @@ func (c *conn) handle(ctx context.Context, codec ServerCodec, bw *bufio.Writer, 
 	if w.err == nil {
 		w.err = bw.Flush()
 	}
-	level := slog.LevelInfo
+	took := time.Since(start)
+	level, status := slog.LevelInfo, w.status
 	if w.err != nil {
-		level = slog.LevelWarn
+		level, status = slog.LevelWarn, statusAborted
 	}
+	c.srv.Metrics.requestDone(c.srv.Name, req, status, took.Seconds())
 	attrs := []slog.Attr{slog.String("op", req.Op.String()), slog.String("object", req.ObjectID),
 		slog.String("framing", string(req.Framing)), slog.String("status", w.status),
-		slog.Duration("took", time.Since(start))}
+		slog.String(requestid.LogKey, rid), slog.Duration("took", took)}
 	if w.err != nil {
 		attrs = append(attrs, slog.Any("err", w.err))
 	}
@@ -232,7 +247,7 @@ func (w *responseWriter) Respond(resp *doip.Response) error {
 	if w.wrote {
 		return errors.New("gateway: answer already written")
 	}
-	w.wrote, w.status = true, "ok"
+	w.wrote, w.status = true, statusOK
 	w.err = w.codec.WriteResponse(w.req, resp)
 	return w.err
 }
@@ -255,14 +270,18 @@ func (w *responseWriter) Progress(stage, message string, fraction float64) error
 
 // deadlineWriter sets a fresh write deadline before every write, so a slow but moving
 // client is served however long the answer takes, and a stalled one is cut off.
+// It counts what it wrote in out.
 type deadlineWriter struct {
 	conn    net.Conn
 	timeout time.Duration
+	out     *byteCounter
 }
 
 func (d *deadlineWriter) Write(p []byte) (int, error) {
 	_ = d.conn.SetWriteDeadline(time.Now().Add(d.timeout))
-	return d.conn.Write(p)
+	n, err := d.conn.Write(p)
+	d.out.add(n)
+	return n, err
 }
 
 // peekConn is a net.Conn whose reads go through a bufio.Reader that may already hold peeked

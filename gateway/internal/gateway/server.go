@@ -71,6 +71,9 @@ type Server struct {
 	Logger *slog.Logger
 	// BaseContext, if set, returns the base context of every connection on l.
 	BaseContext func(l net.Listener) context.Context
+	// Metrics, if set, counts connections, requests and bytes under the listener label Name.
+	// Several servers may share one.
+	Metrics *Metrics
 
 	mu         sync.Mutex // guards listeners, conns
 	listeners  map[*net.Listener]struct{}
@@ -120,6 +123,7 @@ func (s *Server) Serve(l net.Listener) error {
 		return ErrServerClosed
 	}
 	defer s.trackListener(&l, false)
+	s.Metrics.initListener(s.Name)
 
 	base := context.Background()
 	if s.BaseContext != nil {
@@ -148,6 +152,7 @@ func (s *Server) Serve(l net.Listener) error {
 		if s.active.Load() >= int64(maxConns) {
 			s.logger().Warn("connection limit reached, closing new connection",
 				slog.String("remote", rw.RemoteAddr().String()), slog.Int("max_conns", maxConns))
+			s.Metrics.connRejected(s.Name)
 			_ = rw.Close()
 			continue
 		}
@@ -184,8 +189,10 @@ func (s *Server) newConn(rw net.Conn) *conn {
 		srv: s,
 		rwc: rw,
 		log: s.logger().With("listener", s.Name, "remote", rw.RemoteAddr().String(), "conn", id),
+		out: &byteCounter{m: s.Metrics},
 	}
 	s.active.Add(1)
+	s.Metrics.connOpened(s.Name)
 	s.mu.Lock()
 	if s.conns == nil {
 		s.conns = make(map[*conn]struct{})
@@ -200,10 +207,19 @@ func (s *Server) forgetConn(c *conn) {
 	delete(s.conns, c)
 	s.mu.Unlock()
 	s.active.Add(-1)
+	s.Metrics.connClosed(s.Name)
 }
 
 // ActiveConns returns the number of open connections.
 func (s *Server) ActiveConns() int { return int(s.active.Load()) }
+
+// Serving reports whether the server accepts connections: Serve runs on at least one
+// listener and neither Shutdown nor Close has begun. Readiness probes ask it.
+func (s *Server) Serving() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.listeners) > 0 && !s.inShutdown.Load()
+}
 
 func (s *Server) closeListeners() error {
 	s.mu.Lock()

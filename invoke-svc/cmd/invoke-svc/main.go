@@ -7,8 +7,9 @@
 // The only workflow so far is echo, which returns its params, for checking a deployment.
 // Flags and environment variables are described by `invoke-svc -h` and in README.md.
 //
-// On SIGINT or SIGTERM it turns health NOT_SERVING, lets in-flight invocations finish for up
-// to --drain-timeout, then stops.
+// An admin HTTP server on --admin-addr (127.0.0.1:9552) serves /metrics, /healthz and
+// /readyz. On SIGINT or SIGTERM it turns health NOT_SERVING (and /readyz 503), lets in-flight
+// invocations finish for up to --drain-timeout, then stops.
 package main
 
 import (
@@ -21,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/config"
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/invoke"
@@ -29,12 +31,17 @@ import (
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/workflow"
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/workflow/echo"
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/workflow/equations"
+	"github.com/fdo-doip/doip-gateway/shared/admin"
 	"github.com/fdo-doip/doip-gateway/shared/backend"
 	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
+	"github.com/fdo-doip/doip-gateway/shared/metrics"
 	"github.com/fdo-doip/doip-gateway/shared/slogapp"
 )
+
+// adminShutdownTimeout bounds the admin server's shutdown, after the gRPC server drained.
+const adminShutdownTimeout = 5 * time.Second
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -52,9 +59,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	return serve(ctx, args, getenv, stderr, nil)
 }
 
-// serve is run with a hook: ready, when not nil, is called with the listening address once
-// the server is about to accept connections (tests listen on port 0 and need the port).
-func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready func(net.Addr)) error {
+// serve is run with a hook: ready, when not nil, is called with the listening addresses once
+// the server is about to accept connections (tests listen on port 0 and need the port): the
+// gRPC one, and the admin one (nil when disabled).
+func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready func(grpcAddr, adminAddr net.Addr)) error {
 	cfg, err := config.Load(args, getenv)
 	if errors.Is(err, config.ErrHelp) {
 		fmt.Fprint(stderr, config.Usage())
@@ -65,9 +73,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	logger := slogapp.New(stderr, cfg.LogLevel, cfg.LogFormat, "invoke-svc")
 
+	reg := metrics.NewRegistry()
 	// Workflows read sources and write derived components through retrieve-svc; the
-	// connection comes up (and comes back) by itself.
-	retrieveConn, err := backend.Dial(cfg.RetrieveAddr, backend.RetryOnUnavailable(retrievev1.RetrieveService_ServiceDesc.ServiceName))
+	// connection comes up (and comes back) by itself. Calls carry the request id of the
+	// invocation that makes them.
+	retrieveConn, err := backend.Dial(cfg.RetrieveAddr, backend.RetryOnUnavailable(retrievev1.RetrieveService_ServiceDesc.ServiceName),
+		backend.WithDialOptions(metrics.NewGRPCClient(reg).DialOptions()...))
 	if err != nil {
 		return fmt.Errorf("retrieve-svc at %s: %w", cfg.RetrieveAddr, err)
 	}
@@ -85,13 +96,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		eq.Ollama = ollama.NewRefiner(oc)
 		logger.InfoContext(ctx, "ollama backend enabled", slog.String("host", cfg.Ollama.Host), slog.String("model", cfg.Ollama.Model))
 	}
-	reg, err := workflow.NewRegistry(echo.New(), eq)
+	workflows, err := workflow.NewRegistry(echo.New(), eq)
 	if err != nil {
 		return fmt.Errorf("workflows: %w", err)
 	}
-	app := grpcapp.NewServer()
-	invokev1.RegisterInvokeServiceServer(app.GRPC, invoke.NewServer(reg, cfg.MaxConcurrent, logger))
+	grpcMetrics := metrics.NewGRPCServer(reg)
+	app := grpcapp.NewServer(grpcMetrics.ServerOptions()...)
+	invokev1.RegisterInvokeServiceServer(app.GRPC, invoke.NewServer(workflows, cfg.MaxConcurrent, logger,
+		invoke.WithMetrics(invoke.NewMetrics(reg))))
 	app.SetServing(invokev1.InvokeService_ServiceDesc.ServiceName)
+	grpcMetrics.InitializeMetrics(app.GRPC)
 
 	var lc net.ListenConfig
 	lis, err := lc.Listen(ctx, "tcp", cfg.Listen)
@@ -100,11 +114,28 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	logger.InfoContext(ctx, "listening",
 		slog.String("addr", lis.Addr().String()),
-		slog.Any("workflows", reg.Names()),
+		slog.Any("workflows", workflows.Names()),
 		slog.Int("max_concurrent", cfg.MaxConcurrent))
 	logger.DebugContext(ctx, "config", slog.Any("config", cfg))
+	var adminAddr net.Addr
+	if cfg.AdminAddr != "" {
+		adm, err := admin.Start(ctx, cfg.AdminAddr, admin.NewHandler(reg, app.Ready, logger), logger)
+		if err != nil {
+			_ = lis.Close()
+			return err
+		}
+		// Deferred, so it runs after the drain below: /readyz answers 503 while it lasts.
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), adminShutdownTimeout)
+			defer cancel()
+			if err := adm.Shutdown(sctx); err != nil {
+				logger.Warn("admin server", slog.Any("err", err))
+			}
+		}()
+		adminAddr = adm.Addr()
+	}
 	if ready != nil {
-		ready(lis.Addr())
+		ready(lis.Addr(), adminAddr)
 	}
 	return app.Run(ctx, lis, cfg.DrainTimeout, logger)
 }

@@ -45,8 +45,13 @@ func TestRunServesUntilCancelled(t *testing.T) {
 	addrc := make(chan net.Addr, 1)
 	errc := make(chan error, 1)
 	go func() {
-		errc <- serve(ctx, []string{"--listen", "127.0.0.1:0", "--log-format", "json", "--log-level", "debug"},
-			noEnv, io.MultiWriter(&logs, t.Output()), func(a net.Addr) { addrc <- a })
+		errc <- serve(ctx, []string{"--listen", "127.0.0.1:0", "--admin-addr=", "--log-format", "json", "--log-level", "debug"},
+			noEnv, io.MultiWriter(&logs, t.Output()), func(a, adm net.Addr) {
+				if adm != nil {
+					t.Errorf("admin server at %v although disabled", adm)
+				}
+				addrc <- a
+			})
 	}()
 	var addr net.Addr
 	select {

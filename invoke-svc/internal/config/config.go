@@ -38,6 +38,9 @@ type Config struct {
 	LogFormat slogapp.Format
 	// DrainTimeout is how long in-flight invocations may run on after shutdown begins.
 	DrainTimeout time.Duration
+	// AdminAddr is the host:port of the admin HTTP server (/metrics, /healthz, /readyz);
+	// empty: no admin server.
+	AdminAddr string
 	// Ollama is the optional model backend of the workflows.
 	Ollama Ollama
 }
@@ -66,6 +69,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("log_level", c.LogLevel.String()),
 		slog.String("log_format", string(c.LogFormat)),
 		slog.Duration("drain_timeout", c.DrainTimeout),
+		slog.String("admin_addr", c.AdminAddr),
 		slog.Group("ollama",
 			slog.String("host", c.Ollama.Host),
 			slog.String("model", c.Ollama.Model),
@@ -128,6 +132,8 @@ var settings = []setting{
 		set: func(c *Config, v string) (err error) { c.LogFormat, err = slogapp.ParseFormat(v); return err }},
 	{flag: "drain-timeout", env: "DRAIN_TIMEOUT", def: "10s", usage: "how long in-flight invocations may finish at shutdown",
 		set: func(c *Config, v string) (err error) { c.DrainTimeout, err = parsePositiveDuration(v); return err }},
+	{flag: "admin-addr", env: "ADMIN_ADDR", def: "127.0.0.1:9552", usage: "admin HTTP address, host:port, serving /metrics, /healthz and /readyz; empty disables",
+		set: func(c *Config, v string) (err error) { c.AdminAddr, err = parseAdminAddr(v); return err }},
 	{env: "OLLAMA_HOST", usage: "Ollama base URL, e.g. http://127.0.0.1:11434; empty for none",
 		set: func(c *Config, v string) (err error) { c.Ollama.Host, err = parseOllamaHost(v); return err }},
 	{env: "OLLAMA_MODEL", usage: "Ollama model the workflows ask",
@@ -293,6 +299,18 @@ func checkHostPort(v string, needHost bool) error {
 		return fmt.Errorf("port %q: want a number from 0 to 65535", p)
 	}
 	return nil
+}
+
+// parseAdminAddr accepts host:port (the host may be empty) or "" for no admin server.
+func parseAdminAddr(v string) (string, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "", nil
+	}
+	if err := checkHostPort(v, false); err != nil {
+		return "", fmt.Errorf("%w, or empty to disable", err)
+	}
+	return v, nil
 }
 
 func parseMaxConcurrent(v string) (int, error) {

@@ -28,6 +28,7 @@ func defaults() config.Config {
 		LogLevel:      slog.LevelInfo,
 		LogFormat:     slogapp.FormatAuto,
 		DrainTimeout:  10 * time.Second,
+		AdminAddr:     "127.0.0.1:9552",
 	}
 }
 
@@ -56,6 +57,7 @@ func TestLoad(t *testing.T) {
 				"LOG_LEVEL":      "debug",
 				"LOG_FORMAT":     "json",
 				"DRAIN_TIMEOUT":  "1m",
+				"ADMIN_ADDR":     "0.0.0.0:9100",
 				"OLLAMA_HOST":    "http://ollama:11434",
 				"OLLAMA_MODEL":   "qwen2.5vl:7b",
 				"OLLAMA_API_KEY": "sk-123",
@@ -67,13 +69,14 @@ func TestLoad(t *testing.T) {
 				LogLevel:      slog.LevelDebug,
 				LogFormat:     slogapp.FormatJSON,
 				DrainTimeout:  time.Minute,
+				AdminAddr:     "0.0.0.0:9100",
 				Ollama:        config.Ollama{Host: "http://ollama:11434", Model: "qwen2.5vl:7b", APIKey: "sk-123"},
 			},
 		},
 		{
 			name: "flags",
 			args: []string{"--listen", "127.0.0.1:0", "--retrieve-addr=dns:///retrieve:50051", "-max-concurrent", "1",
-				"--log-level", "WARN", "--log-format", "text", "--drain-timeout", "250ms"},
+				"--log-level", "WARN", "--log-format", "text", "--drain-timeout", "250ms", "--admin-addr="},
 			want: config.Config{
 				Listen:        "127.0.0.1:0",
 				RetrieveAddr:  "dns:///retrieve:50051",
@@ -81,6 +84,7 @@ func TestLoad(t *testing.T) {
 				LogLevel:      slog.LevelWarn,
 				LogFormat:     slogapp.FormatText,
 				DrainTimeout:  250 * time.Millisecond,
+				AdminAddr:     "",
 			},
 		},
 		{
@@ -158,6 +162,8 @@ func TestLoadErrors(t *testing.T) {
 		},
 		{name: "ollama bad port", env: map[string]string{"OLLAMA_HOST": "ollama:0"}, want: []string{"OLLAMA_HOST", `port "0"`}},
 		{name: "ollama no host", env: map[string]string{"OLLAMA_HOST": "http://:11434"}, want: []string{"OLLAMA_HOST", "host is empty"}},
+		{name: "admin addr without port", args: []string{"--admin-addr", "9552"}, want: []string{`--admin-addr / ADMIN_ADDR: value "9552" from flag --admin-addr: want host:port, or empty to disable`}},
+		{name: "admin addr bad port", env: map[string]string{"ADMIN_ADDR": "127.0.0.1:99999"}, want: []string{"ADMIN_ADDR", `port "99999"`}},
 		{name: "unknown flag", args: []string{"--port", "1"}, want: []string{"flag provided but not defined: -port"}},
 		{name: "flag without value", args: []string{"--listen"}, want: []string{"flag needs an argument: -listen"}},
 		{name: "extra arguments", args: []string{"serve"}, want: []string{`unexpected arguments ["serve"]`}},

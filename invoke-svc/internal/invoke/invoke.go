@@ -45,9 +45,10 @@ import (
 type Server struct {
 	invokev1.UnimplementedInvokeServiceServer
 
-	reg    *workflow.Registry
-	slots  chan struct{} // one token per running workflow; cap is the concurrency bound
-	logger *slog.Logger
+	reg     *workflow.Registry
+	slots   chan struct{} // one token per running workflow; cap is the concurrency bound
+	logger  *slog.Logger
+	metrics *Metrics // nil: not counted
 
 	// onWait, when set, is called each time an invocation finds every slot busy and starts
 	// waiting. Tests set it before serving; nothing writes it afterwards.
@@ -58,9 +59,14 @@ var _ invokev1.InvokeServiceServer = (*Server)(nil)
 
 // NewServer returns a server that runs the workflows of reg, at most maxConcurrent at a time
 // (values below 1 mean 1), and logs to logger.
-func NewServer(reg *workflow.Registry, maxConcurrent int, logger *slog.Logger) *Server {
+func NewServer(reg *workflow.Registry, maxConcurrent int, logger *slog.Logger, opts ...Option) *Server {
 	maxConcurrent = max(maxConcurrent, 1)
-	return &Server{reg: reg, slots: make(chan struct{}, maxConcurrent), logger: logger}
+	s := &Server{reg: reg, slots: make(chan struct{}, maxConcurrent), logger: logger}
+	for _, opt := range opts {
+		opt(s)
+	}
+	s.metrics.initWorkflows(reg.Names())
+	return s
 }
 
 // ListWorkflows returns the workflows of the registry, sorted by name.
@@ -98,6 +104,7 @@ func (s *Server) Invoke(req *invokev1.InvokeRequest, stream grpc.ServerStreaming
 	}
 	params, err := workflow.ObjectParams(req.GetParamsJson())
 	if err != nil {
+		s.metrics.done(name, resultBadParams)
 		return status.Errorf(codes.InvalidArgument, "params_json: %v", err)
 	}
 	logger := s.logger.With(slog.String("workflow", name), slog.String("object", req.GetObjectId()))
@@ -106,6 +113,7 @@ func (s *Server) Invoke(req *invokev1.InvokeRequest, stream grpc.ServerStreaming
 	if err != nil {
 		logger.WarnContext(ctx, "no free run slot before the request ended",
 			slog.Int("max_concurrent", cap(s.slots)), slog.Any("err", err))
+		s.metrics.done(name, resultBusy)
 		return status.Errorf(codes.Unavailable, "all %d run slots of this worker stayed busy: %v", cap(s.slots), err)
 	}
 	defer release()
@@ -116,35 +124,49 @@ func (s *Server) Invoke(req *invokev1.InvokeRequest, stream grpc.ServerStreaming
 	result, err := run(ctx, runner, workflow.Input{ObjectID: req.GetObjectId(), Params: params}, em)
 	em.close()
 	took := time.Since(start)
+	s.metrics.ran(name, took.Seconds())
 
 	switch {
 	case ctx.Err() != nil:
 		// The client is gone or its deadline passed; whatever the runner returned follows
 		// from that.
 		logger.InfoContext(ctx, "invoke cancelled", slog.Duration("took", took), slog.Any("err", context.Cause(ctx)))
+		s.metrics.done(name, resultCanceled)
 		return status.FromContextError(ctx.Err()).Err()
 	case errors.Is(err, workflow.ErrBadParams):
 		logger.InfoContext(ctx, "invoke rejected", slog.Any("err", err))
+		s.metrics.done(name, resultBadParams)
 		return status.Error(codes.InvalidArgument, err.Error())
 	case errors.Is(err, workflow.ErrNotFound):
 		logger.InfoContext(ctx, "invoke found nothing to work on", slog.Any("err", err))
+		s.metrics.done(name, resultNotFound)
 		return status.Error(codes.NotFound, strings.TrimPrefix(err.Error(), workflow.ErrNotFound.Error()+": "))
 	case errors.Is(err, workflow.ErrUnavailable):
 		logger.WarnContext(ctx, "invoke backend unavailable", slog.Any("err", err))
+		s.metrics.done(name, resultUnavailable)
 		return status.Errorf(codes.Unavailable, "workflow %q: a backend is unavailable", name)
 	case err != nil:
 		logger.ErrorContext(ctx, "workflow failed", slog.Duration("took", took), slog.Any("err", err))
+		s.metrics.done(name, resultFailed)
 		return status.Errorf(codes.Internal, "workflow %q failed", name)
 	}
 	if err := checkResult(result); err != nil {
 		logger.ErrorContext(ctx, "workflow returned a bad result", slog.Int("bytes", len(result)), slog.Any("err", err))
+		s.metrics.done(name, resultFailed)
 		return status.Errorf(codes.Internal, "workflow %q failed", name)
 	}
+	cached := isCached(result)
 	if err := stream.Send(&invokev1.InvokeResponse{Msg: &invokev1.InvokeResponse_Result{
-		Result: &invokev1.Result{ResultJson: result, Cached: isCached(result)},
+		Result: &invokev1.Result{ResultJson: result, Cached: cached},
 	}}); err != nil {
 		logger.InfoContext(ctx, "invoke result not sent", slog.Any("err", err))
+		s.metrics.done(name, resultCanceled)
 		return err
+	}
+	if cached {
+		s.metrics.done(name, resultCached)
+	} else {
+		s.metrics.done(name, resultOK)
 	}
 	logger.InfoContext(ctx, "invoke done", slog.Duration("took", took),
 		slog.Int("derived", em.derived), slog.Int("result_bytes", len(result)))

@@ -4,7 +4,9 @@
 // from lakeFS through its S3 gateway (--storage s3, the default when LAKEFS_URL is set) or from
 // the folder backend at <data-dir>, laid out as the same keys. On first start with an empty
 // data dir the folder backend gets the embedded sample objects; S3 is never seeded. Health and
-// reflection are registered, so grpcurl works against it. Run with -h for the flags.
+// reflection are registered, so grpcurl works against it. An admin HTTP server on
+// --admin-addr (127.0.0.1:9551) serves /metrics, /healthz and /readyz. Run with -h for the
+// flags.
 package main
 
 import (
@@ -20,6 +22,7 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/config"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/fdo"
@@ -28,10 +31,15 @@ import (
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage/storageos"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage/storages3"
+	"github.com/fdo-doip/doip-gateway/shared/admin"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
+	"github.com/fdo-doip/doip-gateway/shared/metrics"
 	"github.com/fdo-doip/doip-gateway/shared/slogapp"
 )
+
+// adminShutdownTimeout bounds the admin server's shutdown, after the gRPC server drained.
+const adminShutdownTimeout = 5 * time.Second
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -49,9 +57,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	return serve(ctx, args, getenv, stderr, nil)
 }
 
-// serve is run with a hook that learns the listening address once the port is open (tests
-// listen on 127.0.0.1:0).
-func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready func(net.Addr)) error {
+// serve is run with a hook that learns the listening addresses once the ports are open (tests
+// listen on 127.0.0.1:0): the gRPC one, and the admin one (nil when disabled).
+func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready func(grpcAddr, adminAddr net.Addr)) error {
 	cfg, err := config.Load(args, getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		config.Usage(stderr)
@@ -116,11 +124,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	} else {
 		src = fdo.NewDir(cfg.DataDir)
 	}
-	records := fdo.NewCache(src, cfg.CacheTTL, cfg.CacheSize)
+	reg := metrics.NewRegistry()
+	records := fdo.NewCache(src, cfg.CacheTTL, cfg.CacheSize, fdo.WithMetrics(fdo.NewCacheMetrics(reg)))
 
-	srv := grpcapp.NewServer()
-	retrievev1.RegisterRetrieveServiceServer(srv.GRPC, retrieve.NewServer(records, bucket, cfg.Branch, logger))
+	grpcMetrics := metrics.NewGRPCServer(reg)
+	srv := grpcapp.NewServer(grpcMetrics.ServerOptions()...)
+	retrievev1.RegisterRetrieveServiceServer(srv.GRPC, retrieve.NewServer(records, bucket, cfg.Branch, logger,
+		retrieve.WithMetrics(retrieve.NewMetrics(reg))))
 	srv.SetServing(retrieve.ServiceName)
+	grpcMetrics.InitializeMetrics(srv.GRPC)
 
 	var lc net.ListenConfig
 	lis, err := lc.Listen(ctx, "tcp", cfg.Listen)
@@ -136,8 +148,25 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		attrs = append(attrs, slog.String("fdo_api", cfg.FDOAPIMasked()))
 	}
 	logger.Info("listening", attrs...)
+	var adminAddr net.Addr
+	if cfg.AdminAddr != "" {
+		adm, err := admin.Start(ctx, cfg.AdminAddr, admin.NewHandler(reg, srv.Ready, logger), logger)
+		if err != nil {
+			_ = lis.Close()
+			return err
+		}
+		// Deferred, so it runs after the drain below: /readyz answers 503 while it lasts.
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), adminShutdownTimeout)
+			defer cancel()
+			if err := adm.Shutdown(sctx); err != nil {
+				logger.Warn("admin server", slog.Any("err", err))
+			}
+		}()
+		adminAddr = adm.Addr()
+	}
 	if ready != nil {
-		ready(lis.Addr())
+		ready(lis.Addr(), adminAddr)
 	}
 	if err := srv.Run(ctx, lis, cfg.DrainTimeout, logger); err != nil {
 		return fmt.Errorf("serve: %w", err)

@@ -48,24 +48,30 @@ func env(kv ...string) func(string) string {
 
 // started is a retrieve-svc running in the test, with a client connected to it.
 type started struct {
-	conn *grpc.ClientConn
-	logs *syncBuffer
-	stop func() error // cancels the context and returns what serve returned
+	conn     *grpc.ClientConn
+	logs     *syncBuffer
+	adminURL string       // "http://127.0.0.1:port" of the admin server; empty when disabled
+	stop     func() error // cancels the context and returns what serve returned
 }
 
 func start(t *testing.T, args []string, getenv func(string) string) *started {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	logs := &syncBuffer{}
-	addrc := make(chan net.Addr, 1)
+	addrc := make(chan [2]net.Addr, 1)
 	errc := make(chan error, 1)
-	args = append([]string{"--listen", "127.0.0.1:0", "--log-format", "text", "--log-level", "debug"}, args...)
+	args = append([]string{"--listen", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--log-format", "text", "--log-level", "debug"}, args...)
 	go func() {
-		errc <- serve(ctx, args, getenv, io.MultiWriter(logs, t.Output()), func(a net.Addr) { addrc <- a })
+		errc <- serve(ctx, args, getenv, io.MultiWriter(logs, t.Output()), func(a, adm net.Addr) { addrc <- [2]net.Addr{a, adm} })
 	}()
 	var addr net.Addr
+	var adminURL string
 	select {
-	case addr = <-addrc:
+	case addrs := <-addrc:
+		addr = addrs[0]
+		if addrs[1] != nil {
+			adminURL = "http://" + addrs[1].String()
+		}
 	case err := <-errc:
 		cancel()
 		t.Fatalf("serve returned before listening: %v", err)
@@ -74,7 +80,7 @@ func start(t *testing.T, args []string, getenv func(string) string) *started {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &started{conn: conn, logs: logs}
+	s := &started{conn: conn, logs: logs, adminURL: adminURL}
 	var once sync.Once
 	var runErr error
 	s.stop = func() error {

@@ -46,6 +46,7 @@ type Config struct {
 	LogLevel     slog.Level     // the lowest level logged
 	LogFormat    slogapp.Format // text, json or auto
 	DrainTimeout time.Duration  // how long in-flight RPCs may run on shutdown
+	AdminAddr    string         // admin HTTP address (/metrics, /healthz, /readyz); empty: none
 
 	Storage        string        // StorageFolder or StorageS3
 	LakeFSURL      string        // the S3 endpoint: lakeFS's URL, with or without scheme
@@ -138,6 +139,19 @@ var settings = []setting{
 		return nil
 	}, false},
 	{"drain-timeout", "RETRIEVE_DRAIN_TIMEOUT", "10s", "how long in-flight calls may finish on shutdown", false, nonNegativeDuration(func(c *Config) *time.Duration { return &c.DrainTimeout }), false},
+	{"admin-addr", "ADMIN_ADDR", "127.0.0.1:9551", "admin HTTP address (host:port) serving /metrics, /healthz and /readyz; empty disables", false, func(c *Config, v string) error {
+		v = strings.TrimSpace(v)
+		if v == "" {
+			c.AdminAddr = ""
+			return nil
+		}
+		_, port, err := net.SplitHostPort(v)
+		if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
+			return errors.New("want host:port with a port from 0 to 65535, or empty to disable")
+		}
+		c.AdminAddr = v
+		return nil
+	}, false},
 	{"storage", "STORAGE", "auto", "component storage: folder or s3; auto is s3 when --lakefs-url / LAKEFS_URL is set, else folder", false, func(c *Config, v string) error {
 		switch v = strings.ToLower(v); v {
 		case "auto":
@@ -443,10 +457,10 @@ func (c Config) lakeFSPasswordMasked() string {
 // String returns the configuration on one line, secrets masked.
 func (c Config) String() string {
 	return fmt.Sprintf("listen=%s data-dir=%s branch=%s fdo-api=%s fdo-timeout=%s cache-ttl=%s cache-size=%d "+
-		"seed-samples=%t log-level=%s log-format=%s drain-timeout=%s storage=%s lakefs-url=%s lakefs-repo=%s "+
+		"seed-samples=%t log-level=%s log-format=%s drain-timeout=%s admin-addr=%s storage=%s lakefs-url=%s lakefs-repo=%s "+
 		"lakefs-user=%s lakefs-password=%s s3-timeout=%s s3-part-size=%d",
 		c.Listen, c.DataDir, c.Branch, c.FDOAPIMasked(), c.FDOTimeout, c.CacheTTL, c.CacheSize,
-		c.SeedSamples, c.LogLevel, c.LogFormat, c.DrainTimeout, c.Storage, c.LakeFSURLMasked(), c.LakeFSRepo,
+		c.SeedSamples, c.LogLevel, c.LogFormat, c.DrainTimeout, c.AdminAddr, c.Storage, c.LakeFSURLMasked(), c.LakeFSRepo,
 		c.LakeFSUser, c.lakeFSPasswordMasked(), c.S3Timeout, c.S3PartSize)
 }
 
@@ -464,6 +478,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("log_level", c.LogLevel.String()),
 		slog.String("log_format", string(c.LogFormat)),
 		slog.Duration("drain_timeout", c.DrainTimeout),
+		slog.String("admin_addr", c.AdminAddr),
 		slog.String("storage", c.Storage),
 		slog.String("lakefs_url", c.LakeFSURLMasked()),
 		slog.String("lakefs_repo", c.LakeFSRepo),

@@ -39,6 +39,7 @@ func TestLoadDefaults(t *testing.T) {
 		LogLevel:     slog.LevelInfo,
 		LogFormat:    slogapp.FormatAuto,
 		DrainTimeout: 10 * time.Second,
+		AdminAddr:    "127.0.0.1:9551",
 		Storage:      StorageFolder,
 		S3Timeout:    30 * time.Second,
 		S3PartSize:   16 << 20,
@@ -86,6 +87,10 @@ func TestLoad(t *testing.T) {
 			func(c Config) bool { return c.LogLevel == slog.LevelDebug && c.LogFormat == slogapp.FormatJSON }},
 		{"log env", nil, env("LOG_LEVEL", "warn", "LOG_FORMAT", "TEXT"),
 			func(c Config) bool { return c.LogLevel == slog.LevelWarn && c.LogFormat == slogapp.FormatText }},
+		{"admin env", nil, env("ADMIN_ADDR", "0.0.0.0:9100"), func(c Config) bool { return c.AdminAddr == "0.0.0.0:9100" }},
+		{"admin flag over env", []string{"--admin-addr", "127.0.0.1:0"}, env("ADMIN_ADDR", "0.0.0.0:9100"),
+			func(c Config) bool { return c.AdminAddr == "127.0.0.1:0" }},
+		{"admin disabled", []string{"--admin-addr="}, env("ADMIN_ADDR", "0.0.0.0:9100"), func(c Config) bool { return c.AdminAddr == "" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -126,6 +131,8 @@ func TestLoadErrors(t *testing.T) {
 		{"bad bool", nil, env("SEED_SAMPLES", "maybe"), []string{`--seed-samples / SEED_SAMPLES = "maybe" (from environment SEED_SAMPLES): want true or false`}},
 		{"bad level", nil, env("LOG_LEVEL", "loud"), []string{`--log-level / LOG_LEVEL = "loud" (from environment LOG_LEVEL)`}},
 		{"bad format", []string{"--log-format=xml"}, env(), []string{`--log-format / LOG_FORMAT = "xml" (from flag --log-format)`}},
+		{"bad admin addr", []string{"--admin-addr=9551"}, env(), []string{`--admin-addr / ADMIN_ADDR = "9551" (from flag --admin-addr): want host:port`}},
+		{"admin port out of range", nil, env("ADMIN_ADDR", "127.0.0.1:99999"), []string{`--admin-addr / ADMIN_ADDR = "127.0.0.1:99999" (from environment ADMIN_ADDR)`}},
 		{"unknown flag", []string{"--port=1"}, env(), []string{"flag provided but not defined: -port"}},
 		{"positional", []string{"extra"}, env(), []string{`unexpected argument "extra"`}},
 		{"all at once", []string{"--listen=x", "--cache-size=y"}, env("LOG_LEVEL", "z", "FDO_API", "gopher://q"),

@@ -17,6 +17,7 @@ type Cache struct {
 	src        Source
 	ttl        time.Duration
 	maxEntries int
+	metrics    *CacheMetrics // nil: not counted
 
 	mu      sync.Mutex
 	entries map[string]*list.Element // guarded by mu; values are *entry
@@ -42,8 +43,8 @@ type call struct {
 
 // NewCache returns a cache in front of src. A ttl or maxEntries of 0 or less disables
 // caching, but concurrent misses still share one fetch.
-func NewCache(src Source, ttl time.Duration, maxEntries int) *Cache {
-	return &Cache{
+func NewCache(src Source, ttl time.Duration, maxEntries int, opts ...CacheOption) *Cache {
+	c := &Cache{
 		src:        src,
 		ttl:        ttl,
 		maxEntries: maxEntries,
@@ -51,6 +52,10 @@ func NewCache(src Source, ttl time.Duration, maxEntries int) *Cache {
 		order:      list.New(),
 		calls:      make(map[string]*call),
 	}
+	for _, opt := range opts {
+		opt(c)
+	}
+	return c
 }
 
 // Record returns the parsed record of a normalised QID, and whether it came from the cache.
@@ -63,10 +68,12 @@ func (c *Cache) Record(ctx context.Context, qid string) (Record, bool, error) {
 		e := el.Value.(*entry)
 		if time.Now().Before(e.expires) {
 			c.mu.Unlock()
+			c.metrics.lookup(true)
 			return e.rec, true, nil
 		}
 		c.removeLocked(el)
 	}
+	c.metrics.lookup(false)
 	cl, ok := c.calls[qid]
 	if !ok {
 		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -106,6 +113,7 @@ func (c *Cache) fetch(ctx context.Context, qid string, cl *call) {
 			err = fmt.Errorf("fdo: record %s: %w", qid, err)
 		}
 	}
+	c.metrics.fetched(err)
 	c.mu.Lock()
 	if c.calls[qid] == cl {
 		delete(c.calls, qid)

@@ -42,14 +42,19 @@ type Server struct {
 	bucket  storage.ReadBucket
 	branch  string
 	logger  *slog.Logger
+	metrics *Metrics // nil: not counted
 }
 
 var _ retrievev1.RetrieveServiceServer = (*Server)(nil)
 
 // NewServer returns a server that reads records through records and component bytes from
 // bucket, below the given branch ("main").
-func NewServer(records *fdo.Cache, bucket storage.ReadBucket, branch string, logger *slog.Logger) *Server {
-	return &Server{records: records, bucket: bucket, branch: branch, logger: logger}
+func NewServer(records *fdo.Cache, bucket storage.ReadBucket, branch string, logger *slog.Logger, opts ...Option) *Server {
+	s := &Server{records: records, bucket: bucket, branch: branch, logger: logger}
+	for _, opt := range opts {
+		opt(s)
+	}
+	return s
 }
 
 // GetRecord implements [retrievev1.RetrieveServiceServer].
@@ -207,7 +212,7 @@ func (s *Server) StreamComponent(req *retrievev1.StreamComponentRequest, stream 
 	if err != nil {
 		return err
 	}
-	sent, err := sendChunks(stream, rc, n)
+	sent, err := sendChunks(stream, rc, n, s.metrics)
 	if err != nil {
 		log.WarnContext(ctx, "component stream failed", slog.Int64("sent", sent), slog.Int64("size", n), slog.Any("err", err))
 		return toStatus(ctx, err, qid, id, sent, n)
@@ -229,8 +234,8 @@ func (e sendError) Unwrap() error { return e.err }
 // sendChunks sends n bytes of r in chunks of ChunkSize, the last one shorter, reading through
 // one buffer. Reusing the buffer is safe because Send marshals the message before it returns
 // and no stats handler that keeps messages is installed. It stops when the stream's context
-// is done.
-func sendChunks(stream grpc.ServerStreamingServer[retrievev1.StreamComponentResponse], r io.Reader, n int64) (int64, error) {
+// is done. Each chunk sent is counted in m.
+func sendChunks(stream grpc.ServerStreamingServer[retrievev1.StreamComponentResponse], r io.Reader, n int64, m *Metrics) (int64, error) {
 	ctx := stream.Context()
 	buf := make([]byte, min(n, ChunkSize))
 	var sent int64
@@ -249,6 +254,7 @@ func sendChunks(stream grpc.ServerStreamingServer[retrievev1.StreamComponentResp
 		if err := stream.Send(msg); err != nil {
 			return sent, sendError{err}
 		}
+		m.sent(k)
 		sent += k
 	}
 	return sent, nil
