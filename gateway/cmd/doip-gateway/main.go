@@ -96,6 +96,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Version:       version,
 		CallTimeout:   cfg.CallTimeout,
 		InvokeTimeout: cfg.InvokeTimeout,
+		Tokens:        dispatch.NewTokens(cfg.AuthTokens...),
 		Logger:        logger,
 	}
 	if tlsCfg != nil {
@@ -116,7 +117,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			Name: name, Handler: d, NewCodec: codec, TLSConfig: tlsCfg, TLSMode: mode,
 			HandshakeTimeout: cfg.HandshakeTimeout, ReadTimeout: cfg.ReadTimeout,
 			IdleTimeout: cfg.IdleTimeout, WriteTimeout: cfg.WriteTimeout,
-			Limits: lim, MaxConns: cfg.MaxConns, Logger: logger, Metrics: doipMetrics,
+			Limits: lim, MaxConns: cfg.MaxConns, MaxConnsPerIP: cfg.MaxConnsPerIP, Logger: logger, Metrics: doipMetrics,
 		}
 	}
 	// Listen on both ports first: the standard framing advertises the real port in hello.

@@ -81,10 +81,20 @@ func (r *StdResponse) Success() bool {
 	return r.Status == "0.DOIP/Status.001" || r.Status == "0.DOIP/Status.1"
 }
 
+// DoRaw sends one request whose first segment is the given JSON (for fields StdRequest does
+// not model, such as authentication) and reads the whole response.
+func (c *StdConn) DoRaw(ctx context.Context, firstSegment string) (*StdResponse, error) {
+	return c.do(ctx, json.RawMessage(firstSegment), "request", nil)
+}
+
 // Do sends req and reads the whole response. sink, if not nil, returns the writer for the
 // n-th bytes segment (counting from 0); a nil writer keeps the bytes in memory. A response
 // whose status is not success is returned together with a *doip.Error.
 func (c *StdConn) Do(ctx context.Context, req StdRequest, sink func(n int) (io.Writer, error)) (*StdResponse, error) {
+	return c.do(ctx, req, req.OperationID, sink)
+}
+
+func (c *StdConn) do(ctx context.Context, req any, op string, sink func(n int) (io.Writer, error)) (*StdResponse, error) {
 	timeout := c.Timeout
 	if timeout <= 0 {
 		timeout = 60 * time.Second
@@ -96,19 +106,19 @@ func (c *StdConn) Do(ctx context.Context, req StdRequest, sink func(n int) (io.W
 	}
 	defer c.nc.SetDeadline(time.Time{})
 	if err := c.wr.WriteJSON(req); err != nil {
-		return nil, fmt.Errorf("client: sending %s: %w", req.OperationID, err)
+		return nil, fmt.Errorf("client: sending %s: %w", op, err)
 	}
 	if err := c.wr.End(); err != nil {
 		return nil, err
 	}
 	if err := c.bw.Flush(); err != nil {
-		return nil, fmt.Errorf("client: sending %s: %w", req.OperationID, err)
+		return nil, fmt.Errorf("client: sending %s: %w", op, err)
 	}
 	var resp *StdResponse
 	for n := 0; ; {
 		seg, err := c.rd.NextSegment()
 		if err != nil {
-			return resp, fmt.Errorf("client: reading the answer to %s: %w", req.OperationID, err)
+			return resp, fmt.Errorf("client: reading the answer to %s: %w", op, err)
 		}
 		switch {
 		case seg.Kind == doiptext.SegmentEnd:

@@ -42,9 +42,12 @@ type Config struct {
 	InvokeTimeout    time.Duration
 	DrainTimeout     time.Duration
 
-	MaxPayload int64
-	MaxSegment int64
-	MaxConns   int
+	MaxPayload    int64
+	MaxSegment    int64
+	MaxConns      int
+	MaxConnsPerIP int // 0: no limit
+	// AuthTokens may invoke and purge; empty: no token needed. Secret: never printed.
+	AuthTokens []string
 
 	LogLevel  string
 	LogFormat string
@@ -66,8 +69,9 @@ func (c Config) LogValue() slog.Value {
 		slog.String("host", c.Host), slog.Int("port", c.Port),
 		slog.String("retrieve_addr", maskAddr(c.RetrieveAddr)), slog.String("invoke_addrs", strings.Join(invoke, ",")),
 		slog.String("service_id", c.ServiceID), slog.String("tls_mode", c.TLSMode),
-		slog.Int64("max_payload", c.MaxPayload), slog.Int("max_conns", c.MaxConns),
+		slog.Int64("max_payload", c.MaxPayload), slog.Int("max_conns", c.MaxConns), slog.Int("max_conns_per_ip", c.MaxConnsPerIP),
 		slog.String("admin_addr", c.AdminAddr),
+		slog.Int("auth_tokens", len(c.AuthTokens)), // how many, never which
 	)
 }
 
@@ -100,6 +104,9 @@ type setting struct {
 	flag, env, usage string
 	def              string
 	list             bool // a comma-separated list; config.yaml may give a YAML list
+	// secret settings come from the environment or config.yaml only: a flag would show in
+	// the process list. They are never printed.
+	secret bool
 }
 
 // settings lists every key with its default: the one place defaults live.
@@ -123,6 +130,8 @@ var settings = []setting{
 	{flag: "max-payload", env: "MAX_PAYLOAD", def: "16777216", usage: "largest request payload in bytes"},
 	{flag: "max-segment", env: "MAX_SEGMENT", def: "1048576", usage: "largest JSON segment, metadata block or object id in bytes"},
 	{flag: "max-conns", env: "MAX_CONNS", def: "4096", usage: "most open connections per port"},
+	{flag: "max-conns-per-ip", env: "MAX_CONNS_PER_IP", def: "256", usage: "most open connections per port from one client address (0: no limit)"},
+	{flag: "auth-tokens", env: "AUTH_TOKENS", def: "", usage: "bearer tokens that may invoke workflows and purge records, comma-separated; empty: no token needed", list: true, secret: true},
 	{flag: "log-level", env: "LOG_LEVEL", def: "info", usage: "debug, info, warn or error"},
 	{flag: "log-format", env: "LOG_FORMAT", def: "auto", usage: "auto, text or json"},
 	{flag: "admin-addr", env: "ADMIN_ADDR", def: "127.0.0.1:9567", usage: "admin HTTP address (host:port) serving /metrics, /healthz and /readyz; empty disables"},
@@ -160,6 +169,11 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 	configPath := fs.String("config", "", configfile.FlagUsage)
 	vals := make(map[string]*string, len(settings))
 	for _, s := range settings {
+		if s.secret {
+			v := s.def
+			vals[s.flag] = &v
+			continue
+		}
 		vals[s.flag] = fs.String(s.flag, s.def, s.usage+" (env "+s.env+")")
 	}
 	if err := fs.Parse(args); err != nil {
@@ -233,9 +247,15 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 		MaxPayload:       integer("max-payload", 1024, 1<<32-1),
 		MaxSegment:       integer("max-segment", 1024, 64<<20),
 		MaxConns:         int(integer("max-conns", 1, 1<<20)),
+		MaxConnsPerIP:    int(integer("max-conns-per-ip", 0, 1<<20)),
 		LogLevel:         get("log-level"),
 		LogFormat:        get("log-format"),
 		AdminAddr:        get("admin-addr"),
+	}
+	for _, tok := range strings.Split(get("auth-tokens"), ",") {
+		if tok = strings.TrimSpace(tok); tok != "" {
+			c.AuthTokens = append(c.AuthTokens, tok)
+		}
 	}
 	for _, a := range strings.Split(get("invoke-addr"), ",") {
 		if a = strings.TrimSpace(a); a != "" {

@@ -30,6 +30,7 @@ const bufSize = 64 << 10
 type conn struct {
 	srv   *Server
 	rwc   net.Conn // the accepted connection; closing it ends everything
+	ip    string   // the client's address, for the per-address limit; set before serve
 	log   *slog.Logger
 	out   *byteCounter // bytes written to the client, for metrics
 	state atomic.Int32

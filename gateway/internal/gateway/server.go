@@ -67,6 +67,8 @@ type Server struct {
 	Limits Limits
 	// MaxConns bounds open connections on this server; more are closed on accept.
 	MaxConns int
+	// MaxConnsPerIP bounds open connections from one client address; 0 means no bound.
+	MaxConnsPerIP int
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger
 	// BaseContext, if set, returns the base context of every connection on l.
@@ -78,6 +80,7 @@ type Server struct {
 	mu         sync.Mutex // guards listeners, conns
 	listeners  map[*net.Listener]struct{}
 	conns      map[*conn]struct{}
+	perIP      map[string]int // open connections per client address
 	inShutdown atomic.Bool
 	connWG     sync.WaitGroup
 	nextConnID atomic.Uint64
@@ -156,7 +159,16 @@ func (s *Server) Serve(l net.Listener) error {
 			_ = rw.Close()
 			continue
 		}
+		ip := clientIP(rw)
+		if !s.admitIP(ip) {
+			s.logger().Warn("per-address connection limit reached, closing new connection",
+				slog.String("remote", rw.RemoteAddr().String()), slog.Int("max_conns_per_ip", s.MaxConnsPerIP))
+			s.Metrics.connRejected(s.Name)
+			_ = rw.Close()
+			continue
+		}
 		c := s.newConn(rw)
+		c.ip = ip
 		s.connWG.Go(func() { c.serve(base) })
 	}
 }
@@ -202,9 +214,39 @@ func (s *Server) newConn(rw net.Conn) *conn {
 	return c
 }
 
+// clientIP is the address part of a connection's remote address.
+func clientIP(c net.Conn) string {
+	host, _, err := net.SplitHostPort(c.RemoteAddr().String())
+	if err != nil {
+		return c.RemoteAddr().String()
+	}
+	return host
+}
+
+// admitIP counts a new connection from ip, or reports false when ip is at its limit.
+func (s *Server) admitIP(ip string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.perIP == nil {
+		s.perIP = make(map[string]int)
+	}
+	if s.MaxConnsPerIP > 0 && s.perIP[ip] >= s.MaxConnsPerIP {
+		return false
+	}
+	s.perIP[ip]++
+	return true
+}
+
 func (s *Server) forgetConn(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
+	if n, ok := s.perIP[c.ip]; ok { // admitted through Serve
+		if n <= 1 {
+			delete(s.perIP, c.ip)
+		} else {
+			s.perIP[c.ip] = n - 1
+		}
+	}
 	s.mu.Unlock()
 	s.active.Add(-1)
 	s.Metrics.connClosed(s.Name)

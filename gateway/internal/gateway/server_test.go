@@ -297,3 +297,46 @@ func TestMaxConns(t *testing.T) {
 		t.Errorf("connection over the limit was served: %q", b)
 	}
 }
+
+func TestMaxConnsPerIP(t *testing.T) {
+	t.Parallel()
+	s := &Server{Name: "t", Handler: &echoHandler{}, NewCodec: newLineCodec, MaxConnsPerIP: 2, Logger: testLogger(t)}
+	addr := serve(t, s)
+	var open []net.Conn
+	for i := range 2 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		roundTrip(t, c, bufio.NewReader(c), fmt.Sprintf("hello %d\n", i))
+		open = append(open, c)
+	}
+	third, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(third, "hello three\n")
+	if b, _ := io.ReadAll(third); len(b) != 0 {
+		t.Errorf("a third connection from one address was served: %q", b)
+	}
+	third.Close()
+	// Closing one makes room again.
+	open[0].Close()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(c, "hello again\n")
+		b, _ := bufio.NewReader(c).ReadString('\n')
+		c.Close()
+		if b == "ok again\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no room after a connection closed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
