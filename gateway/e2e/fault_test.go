@@ -254,6 +254,9 @@ func TestS3DownAndBack(t *testing.T) {
 	if err != nil || len(resp.Components) != 1 || len(resp.Components[0].Content) != len(pdf) {
 		t.Fatalf("from S3: %v", err)
 	}
+	if !strings.Contains(s.retrieve.logText(), `"msg":"component handed off"`) {
+		t.Error("the component was not handed off to a presigned URL: the gateway streamed it through retrieve-svc")
+	}
 	stopS3()
 	begin := time.Now()
 	_, err = c.Do(t.Context(), get, nil)

@@ -97,6 +97,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		CallTimeout:   cfg.CallTimeout,
 		InvokeTimeout: cfg.InvokeTimeout,
 		Tokens:        dispatch.NewTokens(cfg.AuthTokens...),
+		DirectReads:   cfg.DirectReads,
+		Direct:        dispatch.NewDirectClient(cfg.CallTimeout),
 		Logger:        logger,
 	}
 	if tlsCfg != nil {

@@ -46,6 +46,8 @@ type Config struct {
 	MaxSegment    int64
 	MaxConns      int
 	MaxConnsPerIP int // 0: no limit
+	// DirectReads lets retrieve-svc hand component reads off to presigned storage URLs.
+	DirectReads bool
 	// AuthTokens may invoke and purge; empty: no token needed. Secret: never printed.
 	AuthTokens []string
 
@@ -130,6 +132,7 @@ var settings = []setting{
 	{flag: "max-payload", env: "MAX_PAYLOAD", def: "16777216", usage: "largest request payload in bytes"},
 	{flag: "max-segment", env: "MAX_SEGMENT", def: "1048576", usage: "largest JSON segment, metadata block or object id in bytes"},
 	{flag: "max-conns", env: "MAX_CONNS", def: "4096", usage: "most open connections per port"},
+	{flag: "direct-reads", env: "DIRECT_READS", def: "true", usage: "let retrieve-svc hand large component reads off to presigned storage URLs (S3), fetched by the gateway"},
 	{flag: "max-conns-per-ip", env: "MAX_CONNS_PER_IP", def: "256", usage: "most open connections per port from one client address (0: no limit)"},
 	{flag: "auth-tokens", env: "AUTH_TOKENS", def: "", usage: "bearer tokens that may invoke workflows and purge records, comma-separated; empty: no token needed", list: true, secret: true},
 	{flag: "log-level", env: "LOG_LEVEL", def: "info", usage: "debug, info, warn or error"},
@@ -221,6 +224,13 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 		}
 		return d
 	}
+	boolean := func(name string) bool {
+		b, err := strconv.ParseBool(get(name))
+		if err != nil {
+			bad(name, "%q is not true or false", get(name))
+		}
+		return b
+	}
 	integer := func(name string, lo, hi int64) int64 {
 		n, err := strconv.ParseInt(get(name), 10, 64)
 		if err != nil || n < lo || n > hi {
@@ -248,6 +258,7 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 		MaxSegment:       integer("max-segment", 1024, 64<<20),
 		MaxConns:         int(integer("max-conns", 1, 1<<20)),
 		MaxConnsPerIP:    int(integer("max-conns-per-ip", 0, 1<<20)),
+		DirectReads:      boolean("direct-reads"),
 		LogLevel:         get("log-level"),
 		LogFormat:        get("log-format"),
 		AdminAddr:        get("admin-addr"),

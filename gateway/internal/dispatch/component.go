@@ -35,7 +35,8 @@ func (d *Dispatcher) retrieveComponent(ctx context.Context, w gateway.ResponseWr
 
 // openComponent starts a component stream and waits, at most one call timeout, for its
 // header. The stream lives until ctx ends or the body is closed.
-func (d *Dispatcher) openComponent(ctx context.Context, req *retrievev1.StreamComponentRequest) (*streamBody, *retrievev1.ComponentHeader, error) {
+func (d *Dispatcher) openComponent(ctx context.Context, req *retrievev1.StreamComponentRequest) (componentReader, *retrievev1.ComponentHeader, error) {
+	req.AllowDirect = d.DirectReads
 	sctx, cancel := context.WithCancel(ctx)
 	stream, err := d.Retrieve.StreamComponent(sctx, req)
 	if err != nil {
@@ -68,8 +69,39 @@ func (d *Dispatcher) openComponent(ctx context.Context, req *retrievev1.StreamCo
 		cancel()
 		return nil, nil, fmt.Errorf("component stream of %s/%s began without a header", req.GetObjectId(), req.GetComponentId())
 	}
+	if hdr.GetDirectUrl() != "" {
+		// Handed off: the bytes come straight from storage, not through the stream.
+		cancel()
+		r, closeFn, err := d.fetchDirect(ctx, hdr)
+		if err != nil {
+			return nil, nil, err
+		}
+		return &handedOff{Reader: r, closeFn: closeFn}, hdr, nil
+	}
 	return &streamBody{stream: stream, cancel: cancel, remaining: hdr.GetSize()}, hdr, nil
 }
+
+// componentReader is a component's bytes, from the retrieve stream or straight from storage.
+type componentReader interface {
+	io.Reader
+	io.WriterTo
+	close()
+}
+
+// handedOff adapts a direct read to componentReader.
+type handedOff struct {
+	io.Reader
+	closeFn func()
+}
+
+func (h *handedOff) WriteTo(w io.Writer) (int64, error) {
+	if wt, ok := h.Reader.(io.WriterTo); ok {
+		return wt.WriteTo(w)
+	}
+	return io.Copy(w, h.Reader)
+}
+
+func (h *handedOff) close() { h.closeFn() }
 
 // streamBody reads a component stream's chunks as an io.Reader that yields exactly the
 // size its header announced: a short or long stream is an error, never silently different
@@ -140,7 +172,7 @@ func (b *streamBody) close() { b.cancel() }
 // lazyComponent returns a reader that opens the component's stream on its first read, so a
 // response can list many components without holding a stream open for each.
 func (d *Dispatcher) lazyComponent(ctx context.Context, objectID, componentID string, size int64) io.Reader {
-	return &lazyBody{open: func() (*streamBody, error) {
+	return &lazyBody{open: func() (componentReader, error) {
 		body, hdr, err := d.openComponent(ctx, &retrievev1.StreamComponentRequest{ObjectId: objectID, ComponentId: componentID})
 		if err != nil {
 			return nil, err
@@ -154,8 +186,8 @@ func (d *Dispatcher) lazyComponent(ctx context.Context, objectID, componentID st
 }
 
 type lazyBody struct {
-	open func() (*streamBody, error)
-	body *streamBody
+	open func() (componentReader, error)
+	body componentReader
 	err  error
 }
 

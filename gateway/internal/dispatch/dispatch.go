@@ -12,6 +12,7 @@ package dispatch
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -49,6 +50,10 @@ type Dispatcher struct {
 	CallTimeout time.Duration
 	// InvokeTimeout bounds a whole workflow run.
 	InvokeTimeout time.Duration
+	// DirectReads lets the retrieve service hand large reads off to presigned storage URLs,
+	// fetched with Direct (http.DefaultClient when nil).
+	DirectReads bool
+	Direct      *http.Client
 	// Tokens, when not empty, are required for invoke and purge.
 	Tokens Tokens
 	// WorkflowsTTL is how long the invoke service's workflow list is cached.

@@ -55,6 +55,7 @@ type Config struct {
 	LakeFSPassword string        // the secret access key; from the environment or the file, never shown
 	S3Timeout      time.Duration // how long S3 may make no progress
 	S3PartSize     uint64        // the largest single PUT and the multipart part size, in bytes
+	PresignExpiry  time.Duration // how long presigned component URLs handed to the gateway last; 0: never hand off
 }
 
 // setting is one configuration key: its flag, its environment variable, its default and how
@@ -189,6 +190,7 @@ var settings = []setting{
 		return nil
 	}, true},
 	{"s3-timeout", "S3_TIMEOUT", "30s", "how long S3 may make no progress (connecting, answering, sending bytes)", false, positiveDuration(func(c *Config) *time.Duration { return &c.S3Timeout }), false},
+	{"presign-expiry", "PRESIGN_EXPIRY", "5m", "with S3: callers that allow it read components straight from S3 through presigned URLs valid this long (0: always stream through this service)", false, nonNegativeDuration(func(c *Config) *time.Duration { return &c.PresignExpiry }), false},
 	{"s3-part-size", "S3_PART_SIZE", "16MiB", "largest single PUT and multipart part size (5MiB to 5GiB; memory per write)", false, func(c *Config, v string) error {
 		n, err := parseSize(v)
 		if err != nil || n < storages3.MinPartSize || n > storages3.MaxPartSize {
@@ -458,10 +460,10 @@ func (c Config) lakeFSPasswordMasked() string {
 func (c Config) String() string {
 	return fmt.Sprintf("listen=%s data-dir=%s branch=%s fdo-api=%s fdo-timeout=%s cache-ttl=%s cache-size=%d "+
 		"seed-samples=%t log-level=%s log-format=%s drain-timeout=%s admin-addr=%s storage=%s lakefs-url=%s lakefs-repo=%s "+
-		"lakefs-user=%s lakefs-password=%s s3-timeout=%s s3-part-size=%d",
+		"lakefs-user=%s lakefs-password=%s s3-timeout=%s s3-part-size=%d presign-expiry=%s",
 		c.Listen, c.DataDir, c.Branch, c.FDOAPIMasked(), c.FDOTimeout, c.CacheTTL, c.CacheSize,
 		c.SeedSamples, c.LogLevel, c.LogFormat, c.DrainTimeout, c.AdminAddr, c.Storage, c.LakeFSURLMasked(), c.LakeFSRepo,
-		c.LakeFSUser, c.lakeFSPasswordMasked(), c.S3Timeout, c.S3PartSize)
+		c.LakeFSUser, c.lakeFSPasswordMasked(), c.S3Timeout, c.S3PartSize, c.PresignExpiry)
 }
 
 // LogValue implements slog.LogValuer, secrets masked.
@@ -486,5 +488,6 @@ func (c Config) LogValue() slog.Value {
 		slog.String("lakefs_password", c.lakeFSPasswordMasked()),
 		slog.Duration("s3_timeout", c.S3Timeout),
 		slog.Uint64("s3_part_size", c.S3PartSize),
+		slog.Duration("presign_expiry", c.PresignExpiry),
 	)
 }

@@ -28,21 +28,22 @@ func TestLoadDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		Listen:       "127.0.0.1:50051",
-		DataDir:      "data",
-		Branch:       "main",
-		FDOAPI:       "",
-		FDOTimeout:   10 * time.Second,
-		CacheTTL:     5 * time.Minute,
-		CacheSize:    1000,
-		SeedSamples:  true,
-		LogLevel:     slog.LevelInfo,
-		LogFormat:    slogapp.FormatAuto,
-		DrainTimeout: 10 * time.Second,
-		AdminAddr:    "127.0.0.1:9551",
-		Storage:      StorageFolder,
-		S3Timeout:    30 * time.Second,
-		S3PartSize:   16 << 20,
+		Listen:        "127.0.0.1:50051",
+		DataDir:       "data",
+		Branch:        "main",
+		FDOAPI:        "",
+		FDOTimeout:    10 * time.Second,
+		CacheTTL:      5 * time.Minute,
+		CacheSize:     1000,
+		SeedSamples:   true,
+		LogLevel:      slog.LevelInfo,
+		LogFormat:     slogapp.FormatAuto,
+		DrainTimeout:  10 * time.Second,
+		AdminAddr:     "127.0.0.1:9551",
+		Storage:       StorageFolder,
+		S3Timeout:     30 * time.Second,
+		S3PartSize:    16 << 20,
+		PresignExpiry: 5 * time.Minute,
 	}
 	if got != want {
 		t.Errorf("Load() =\n%+v\nwant\n%+v", got, want)

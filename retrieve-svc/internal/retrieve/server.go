@@ -16,6 +16,7 @@ import (
 	"mime"
 	"path"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -43,6 +44,9 @@ type Server struct {
 	branch  string
 	logger  *slog.Logger
 	metrics *Metrics // nil: not counted
+	// presignExpiry > 0 lets callers that allow it fetch component bytes from presigned URLs
+	// valid this long, where the bucket can presign.
+	presignExpiry time.Duration
 }
 
 var _ retrievev1.RetrieveServiceServer = (*Server)(nil)
@@ -174,6 +178,9 @@ func (s *Server) StreamComponent(req *retrievev1.StreamComponentRequest, stream 
 
 	rng := req.GetRange()
 	whole := rng == nil || (rng.Start == nil && rng.End == nil)
+	if ps, ok := s.bucket.(storage.Presigner); ok && req.GetAllowDirect() && s.presignExpiry > 0 {
+		return s.handOff(stream, ps, log, key, id, mediaType, rng, info, haveInfo, qid)
+	}
 	var rc io.ReadCloser
 	var offset, n int64
 	if whole {
@@ -219,6 +226,40 @@ func (s *Server) StreamComponent(req *retrievev1.StreamComponentRequest, stream 
 	}
 	log.InfoContext(ctx, "component streamed", slog.Int64("offset", offset), slog.Int64("bytes", sent),
 		slog.Int64("total_size", info.Size))
+	return nil
+}
+
+// handOff answers a component stream with a presigned URL instead of the bytes: one stat
+// (the object must exist, and its size goes into the header), then the header alone.
+func (s *Server) handOff(stream grpc.ServerStreamingServer[retrievev1.StreamComponentResponse], ps storage.Presigner, log *slog.Logger,
+	key, id, mediaType string, rng *retrievev1.ByteRange, info storage.ObjectInfo, haveInfo bool, qid string) error {
+	ctx := stream.Context()
+	if !haveInfo {
+		var err error
+		if info, err = s.bucket.Stat(ctx, key); err != nil {
+			return s.notStoredOr(ctx, log, qid, id, err)
+		}
+	}
+	offset, n := int64(0), info.Size
+	if rng != nil && (rng.Start != nil || rng.End != nil) {
+		var err error
+		if offset, n, err = resolveRange(rng, info.Size, qid, id); err != nil {
+			return err
+		}
+	}
+	u, err := ps.Presign(ctx, key, s.presignExpiry)
+	if err != nil {
+		return s.storageError(ctx, log, err)
+	}
+	if err := stream.Send(&retrievev1.StreamComponentResponse{Msg: &retrievev1.StreamComponentResponse_Header{
+		Header: &retrievev1.ComponentHeader{
+			ComponentId: id, MediaType: mediaType, Size: n, Filename: Filename(path.Base(id), mediaType),
+			TotalSize: info.Size, DirectUrl: u, Offset: offset,
+		},
+	}}); err != nil {
+		return err
+	}
+	log.InfoContext(ctx, "component handed off", slog.Int64("offset", offset), slog.Int64("bytes", n)) // never the URL
 	return nil
 }
 
@@ -423,4 +464,10 @@ func MediaTypeOf(id string) string {
 		}
 	}
 	return fdo.DefaultMediaType
+}
+
+// WithPresign lets callers that allow it read components straight from storage through
+// presigned URLs valid for expiry, where the bucket can presign (S3); 0 turns it off.
+func WithPresign(expiry time.Duration) Option {
+	return func(s *Server) { s.presignExpiry = expiry }
 }

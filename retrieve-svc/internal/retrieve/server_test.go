@@ -115,7 +115,7 @@ func newFixture(t testing.TB, src fdo.Source) *fixture {
 
 	logger := slog.New(slog.NewTextHandler(io.MultiWriter(f.logs, t.Output()), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv := grpcapp.NewServer()
-	retrievev1.RegisterRetrieveServiceServer(srv.GRPC, NewServer(fdo.NewCache(src, time.Hour, 100), f.bucket, "main", logger))
+	retrievev1.RegisterRetrieveServiceServer(srv.GRPC, NewServer(fdo.NewCache(src, time.Hour, 100), presigning{f.bucket}, "main", logger, WithPresign(time.Minute)))
 	lis := bufconn.Listen(1 << 20)
 	go srv.GRPC.Serve(lis)
 	t.Cleanup(srv.GRPC.Stop)

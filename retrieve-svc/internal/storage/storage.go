@@ -78,6 +78,15 @@ type Lister interface {
 	List(ctx context.Context, prefix string) ([]ObjectInfo, error)
 }
 
+// Presigner hands out time-limited URLs that read an object without credentials, so that a
+// caller can fetch large objects itself. Backends implement it where that exists (S3);
+// callers check for it with a type assertion.
+type Presigner interface {
+	// Presign returns a URL for an HTTP GET of key, valid for expiry. It does not check that
+	// the object exists.
+	Presign(ctx context.Context, key string, expiry time.Duration) (string, error)
+}
+
 // Bucket reads and writes.
 type Bucket interface {
 	ReadBucket

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -461,5 +462,44 @@ func BenchmarkGet256MiB(b *testing.B) {
 		if got != want || n != size || info.Size != size {
 			b.Fatalf("read %d bytes, sha256 %x; want %x", n, got, want)
 		}
+	}
+}
+
+// TestPresign: a presigned URL reads the object with plain HTTP (no credentials), whole and as
+// a range, and expires.
+func TestPresign(t *testing.T) {
+	t.Parallel()
+	srv := s3test.Start(t)
+	bucket := srv.CreateBucket(t)
+	b := newBucket(t, srv, bucket, storages3.Options{})
+	data := []byte("0123456789abcdefghij")
+	if _, err := b.Put(t.Context(), qkey, bytes.NewReader(data), int64(len(data))); err != nil {
+		t.Fatal(err)
+	}
+	u, err := b.Presign(t.Context(), qkey, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(rng string) (int, string) {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, u, nil)
+		if rng != "" {
+			req.Header.Set("Range", rng)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, body := get(""); code != http.StatusOK || body != string(data) {
+		t.Errorf("GET = %d %q", code, body)
+	}
+	if code, body := get("bytes=5-9"); code != http.StatusPartialContent || body != "56789" {
+		t.Errorf("ranged GET = %d %q", code, body)
+	}
+	if strings.Contains(u, srv.SecretKey) {
+		t.Error("the presigned URL contains the secret")
 	}
 }

@@ -247,7 +247,10 @@ type StreamComponentRequest struct {
 	// Derived components are named as "derived/{workflow}/{file}" or by their file name.
 	ComponentId string `protobuf:"bytes,2,opt,name=component_id,json=componentId,proto3" json:"component_id,omitempty"`
 	// Only these bytes, when set.
-	Range         *ByteRange `protobuf:"bytes,3,opt,name=range,proto3" json:"range,omitempty"`
+	Range *ByteRange `protobuf:"bytes,3,opt,name=range,proto3" json:"range,omitempty"`
+	// The caller can fetch the bytes itself from a presigned URL (see ComponentHeader.direct_url),
+	// which takes this service out of the data path of large objects.
+	AllowDirect   bool `protobuf:"varint,4,opt,name=allow_direct,json=allowDirect,proto3" json:"allow_direct,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -301,6 +304,13 @@ func (x *StreamComponentRequest) GetRange() *ByteRange {
 		return x.Range
 	}
 	return nil
+}
+
+func (x *StreamComponentRequest) GetAllowDirect() bool {
+	if x != nil {
+		return x.AllowDirect
+	}
+	return false
 }
 
 // ByteRange selects bytes as DOIP's "range" attribute does: inclusive, the first byte is 0.
@@ -457,7 +467,13 @@ type ComponentHeader struct {
 	// A file name for the bytes.
 	Filename string `protobuf:"bytes,4,opt,name=filename,proto3" json:"filename,omitempty"`
 	// The whole stored size of the component, whatever range was asked.
-	TotalSize     int64 `protobuf:"varint,5,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	TotalSize int64 `protobuf:"varint,5,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	// When set (only if the request allowed it), no chunks follow: the bytes are an HTTP GET of
+	// this presigned URL away, valid for a few minutes, from byte offset for size bytes. The URL
+	// is a capability: do not log it.
+	DirectUrl string `protobuf:"bytes,6,opt,name=direct_url,json=directUrl,proto3" json:"direct_url,omitempty"`
+	// The first byte to read from direct_url (a Range request), with size bytes from it.
+	Offset        int64 `protobuf:"varint,7,opt,name=offset,proto3" json:"offset,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -523,6 +539,20 @@ func (x *ComponentHeader) GetFilename() string {
 func (x *ComponentHeader) GetTotalSize() int64 {
 	if x != nil {
 		return x.TotalSize
+	}
+	return 0
+}
+
+func (x *ComponentHeader) GetDirectUrl() string {
+	if x != nil {
+		return x.DirectUrl
+	}
+	return ""
+}
+
+func (x *ComponentHeader) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
 	}
 	return 0
 }
@@ -886,11 +916,12 @@ const file_doip_retrieve_v1_retrieve_service_proto_rawDesc = "" +
 	"media_type\x18\x02 \x01(\tR\tmediaType\x12\x17\n" +
 	"\x04size\x18\x03 \x01(\x03H\x00R\x04size\x88\x01\x01\x12\x1a\n" +
 	"\bfilename\x18\x04 \x01(\tR\bfilenameB\a\n" +
-	"\x05_size\"\x8b\x01\n" +
+	"\x05_size\"\xae\x01\n" +
 	"\x16StreamComponentRequest\x12\x1b\n" +
 	"\tobject_id\x18\x01 \x01(\tR\bobjectId\x12!\n" +
 	"\fcomponent_id\x18\x02 \x01(\tR\vcomponentId\x121\n" +
-	"\x05range\x18\x03 \x01(\v2\x1b.doip.retrieve.v1.ByteRangeR\x05range\"O\n" +
+	"\x05range\x18\x03 \x01(\v2\x1b.doip.retrieve.v1.ByteRangeR\x05range\x12!\n" +
+	"\fallow_direct\x18\x04 \x01(\bR\vallowDirect\"O\n" +
 	"\tByteRange\x12\x19\n" +
 	"\x05start\x18\x01 \x01(\x03H\x00R\x05start\x88\x01\x01\x12\x15\n" +
 	"\x03end\x18\x02 \x01(\x03H\x01R\x03end\x88\x01\x01B\b\n" +
@@ -899,7 +930,7 @@ const file_doip_retrieve_v1_retrieve_service_proto_rawDesc = "" +
 	"\x17StreamComponentResponse\x12;\n" +
 	"\x06header\x18\x01 \x01(\v2!.doip.retrieve.v1.ComponentHeaderH\x00R\x06header\x12\x16\n" +
 	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x05\n" +
-	"\x03msg\"\xa2\x01\n" +
+	"\x03msg\"\xd9\x01\n" +
 	"\x0fComponentHeader\x12!\n" +
 	"\fcomponent_id\x18\x01 \x01(\tR\vcomponentId\x12\x1d\n" +
 	"\n" +
@@ -907,7 +938,10 @@ const file_doip_retrieve_v1_retrieve_service_proto_rawDesc = "" +
 	"\x04size\x18\x03 \x01(\x03R\x04size\x12\x1a\n" +
 	"\bfilename\x18\x04 \x01(\tR\bfilename\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x05 \x01(\x03R\ttotalSize\"1\n" +
+	"total_size\x18\x05 \x01(\x03R\ttotalSize\x12\x1d\n" +
+	"\n" +
+	"direct_url\x18\x06 \x01(\tR\tdirectUrl\x12\x16\n" +
+	"\x06offset\x18\a \x01(\x03R\x06offset\"1\n" +
 	"\x12PurgeRecordRequest\x12\x1b\n" +
 	"\tobject_id\x18\x01 \x01(\tR\bobjectId\"-\n" +
 	"\x13PurgeRecordResponse\x12\x16\n" +
