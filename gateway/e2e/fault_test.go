@@ -244,7 +244,7 @@ func TestS3DownAndBack(t *testing.T) {
 	addr := "127.0.0.1:" + freePort(t)
 	stopS3 := startS3(t, bin, addr, s3dir)
 	s := &system{dataDir: meta}
-	s.retrieve = start(t, "retrieve-svc", 1, []string{"--listen", "127.0.0.1:0", "--data-dir", meta, "--s3-timeout", "2s"},
+	s.retrieve = start(t, "retrieve-svc", 1, []string{"--listen", "127.0.0.1:0", "--data-dir", meta, "--s3-timeout", "2s", "--component-cache-size", "0"},
 		"LAKEFS_URL=http://"+addr, "LAKEFS_REPO=fdo", "LAKEFS_USER=e2ekey", "LAKEFS_PASSWORD=e2esecret123")
 	s.gateway = start(t, "doip-gateway", 2, []string{"--host", "127.0.0.1", "--port", "0", "--retrieve-addr", s.retrieve.addr("grpc"),
 		"--invoke-addr", "", "--call-timeout", "8s", "--tls-mode", "off"})

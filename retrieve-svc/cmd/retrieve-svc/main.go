@@ -130,7 +130,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	grpcMetrics := metrics.NewGRPCServer(reg)
 	srv := grpcapp.NewServer(grpcMetrics.ServerOptions()...)
 	retrievev1.RegisterRetrieveServiceServer(srv.GRPC, retrieve.NewServer(records, bucket, cfg.Branch, logger,
-		retrieve.WithMetrics(retrieve.NewMetrics(reg)), retrieve.WithPresign(cfg.PresignExpiry)))
+		retrieve.WithMetrics(retrieve.NewMetrics(reg)), retrieve.WithPresign(cfg.PresignExpiry),
+		retrieve.WithComponentCache(int64(cfg.CacheBytes), 1<<20, cfg.CacheBlobTTL)))
 	srv.SetServing(retrieve.ServiceName)
 	grpcMetrics.InitializeMetrics(srv.GRPC)
 

@@ -56,6 +56,8 @@ type Config struct {
 	S3Timeout      time.Duration // how long S3 may make no progress
 	S3PartSize     uint64        // the largest single PUT and the multipart part size, in bytes
 	PresignExpiry  time.Duration // how long presigned component URLs handed to the gateway last; 0: never hand off
+	CacheBytes     uint64        // the small-component cache's size in bytes; 0: no cache
+	CacheBlobTTL   time.Duration // how long a small component stays cached
 }
 
 // setting is one configuration key: its flag, its environment variable, its default and how
@@ -190,6 +192,15 @@ var settings = []setting{
 		return nil
 	}, true},
 	{"s3-timeout", "S3_TIMEOUT", "30s", "how long S3 may make no progress (connecting, answering, sending bytes)", false, positiveDuration(func(c *Config) *time.Duration { return &c.S3Timeout }), false},
+	{"component-cache-size", "COMPONENT_CACHE_SIZE", "64MiB", "memory for caching components of up to 1 MiB (0: no cache)", false, func(c *Config, v string) error {
+		n, err := parseSize(v)
+		if err != nil || n > 16<<30 {
+			return errors.New("want a size up to 16GiB, such as 64MiB, or 0")
+		}
+		c.CacheBytes = n
+		return nil
+	}, false},
+	{"component-cache-ttl", "COMPONENT_CACHE_TTL", "30s", "how long a cached component is served before storage is asked again", false, nonNegativeDuration(func(c *Config) *time.Duration { return &c.CacheBlobTTL }), false},
 	{"presign-expiry", "PRESIGN_EXPIRY", "5m", "with S3: callers that allow it read components straight from S3 through presigned URLs valid this long (0: always stream through this service)", false, nonNegativeDuration(func(c *Config) *time.Duration { return &c.PresignExpiry }), false},
 	{"s3-part-size", "S3_PART_SIZE", "16MiB", "largest single PUT and multipart part size (5MiB to 5GiB; memory per write)", false, func(c *Config, v string) error {
 		n, err := parseSize(v)
@@ -460,10 +471,10 @@ func (c Config) lakeFSPasswordMasked() string {
 func (c Config) String() string {
 	return fmt.Sprintf("listen=%s data-dir=%s branch=%s fdo-api=%s fdo-timeout=%s cache-ttl=%s cache-size=%d "+
 		"seed-samples=%t log-level=%s log-format=%s drain-timeout=%s admin-addr=%s storage=%s lakefs-url=%s lakefs-repo=%s "+
-		"lakefs-user=%s lakefs-password=%s s3-timeout=%s s3-part-size=%d presign-expiry=%s",
+		"lakefs-user=%s lakefs-password=%s s3-timeout=%s s3-part-size=%d presign-expiry=%s component-cache-size=%d component-cache-ttl=%s",
 		c.Listen, c.DataDir, c.Branch, c.FDOAPIMasked(), c.FDOTimeout, c.CacheTTL, c.CacheSize,
 		c.SeedSamples, c.LogLevel, c.LogFormat, c.DrainTimeout, c.AdminAddr, c.Storage, c.LakeFSURLMasked(), c.LakeFSRepo,
-		c.LakeFSUser, c.lakeFSPasswordMasked(), c.S3Timeout, c.S3PartSize, c.PresignExpiry)
+		c.LakeFSUser, c.lakeFSPasswordMasked(), c.S3Timeout, c.S3PartSize, c.PresignExpiry, c.CacheBytes, c.CacheBlobTTL)
 }
 
 // LogValue implements slog.LogValuer, secrets masked.

@@ -44,6 +44,8 @@ func TestLoadDefaults(t *testing.T) {
 		S3Timeout:     30 * time.Second,
 		S3PartSize:    16 << 20,
 		PresignExpiry: 5 * time.Minute,
+		CacheBytes:    64 << 20,
+		CacheBlobTTL:  30 * time.Second,
 	}
 	if got != want {
 		t.Errorf("Load() =\n%+v\nwant\n%+v", got, want)

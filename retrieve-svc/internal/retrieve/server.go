@@ -8,6 +8,7 @@
 package retrieve
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -44,6 +45,8 @@ type Server struct {
 	branch  string
 	logger  *slog.Logger
 	metrics *Metrics // nil: not counted
+	// blobs caches small components; nil: no cache.
+	blobs *blobCache
 	// presignExpiry > 0 lets callers that allow it fetch component bytes from presigned URLs
 	// valid this long, where the bucket can presign.
 	presignExpiry time.Duration
@@ -178,8 +181,19 @@ func (s *Server) StreamComponent(req *retrievev1.StreamComponentRequest, stream 
 
 	rng := req.GetRange()
 	whole := rng == nil || (rng.Start == nil && rng.End == nil)
+	if data, cinfo, ok := s.blobs.get(key); ok {
+		return s.sendFromMemory(stream, log, qid, id, mediaType, rng, data, cinfo, true)
+	}
 	if ps, ok := s.bucket.(storage.Presigner); ok && req.GetAllowDirect() && s.presignExpiry > 0 {
-		return s.handOff(stream, ps, log, key, id, mediaType, rng, info, haveInfo, qid)
+		if !haveInfo {
+			if info, err = s.bucket.Stat(ctx, key); err != nil {
+				return s.notStoredOr(ctx, log, qid, id, err)
+			}
+			haveInfo = true
+		}
+		if !s.blobs.fits(info.Size) { // small ones are read and cached below instead
+			return s.handOff(stream, ps, log, key, id, mediaType, rng, info, haveInfo, qid)
+		}
 	}
 	var rc io.ReadCloser
 	var offset, n int64
@@ -187,6 +201,18 @@ func (s *Server) StreamComponent(req *retrievev1.StreamComponentRequest, stream 
 		rc, info, err = s.bucket.Get(ctx, key)
 		if err != nil {
 			return s.notStoredOr(ctx, log, qid, id, err)
+		}
+		if s.blobs.fits(info.Size) {
+			data, err := io.ReadAll(io.LimitReader(rc, info.Size+1))
+			rc.Close()
+			if err != nil {
+				return s.storageError(ctx, log, err)
+			}
+			if int64(len(data)) != info.Size {
+				return status.Errorf(codes.Internal, "component %s of %s changed while it was read", objectid.Quote(id), qid)
+			}
+			s.blobs.put(key, data, info)
+			return s.sendFromMemory(stream, log, qid, id, mediaType, rng, data, info, false)
 		}
 		n = info.Size
 	} else {
@@ -226,6 +252,32 @@ func (s *Server) StreamComponent(req *retrievev1.StreamComponentRequest, stream 
 	}
 	log.InfoContext(ctx, "component streamed", slog.Int64("offset", offset), slog.Int64("bytes", sent),
 		slog.Int64("total_size", info.Size))
+	return nil
+}
+
+// sendFromMemory answers a component stream from bytes held in memory (the small-component
+// cache), honouring a range.
+func (s *Server) sendFromMemory(stream grpc.ServerStreamingServer[retrievev1.StreamComponentResponse], log *slog.Logger,
+	qid, id, mediaType string, rng *retrievev1.ByteRange, data []byte, info storage.ObjectInfo, hit bool) error {
+	ctx := stream.Context()
+	offset, n := int64(0), int64(len(data))
+	if rng != nil && (rng.Start != nil || rng.End != nil) {
+		var err error
+		if offset, n, err = resolveRange(rng, int64(len(data)), qid, id); err != nil {
+			return err
+		}
+	}
+	if err := stream.Send(&retrievev1.StreamComponentResponse{Msg: &retrievev1.StreamComponentResponse_Header{
+		Header: &retrievev1.ComponentHeader{ComponentId: id, MediaType: mediaType, Size: n, Filename: Filename(path.Base(id), mediaType), TotalSize: info.Size},
+	}}); err != nil {
+		return err
+	}
+	sent, err := sendChunks(stream, bytes.NewReader(data[offset:offset+n]), n, s.metrics)
+	if err != nil {
+		log.WarnContext(ctx, "component stream failed", slog.Int64("sent", sent), slog.Int64("size", n), slog.Any("err", err))
+		return toStatus(ctx, err, qid, id, sent, n)
+	}
+	log.InfoContext(ctx, "component streamed", slog.Int64("offset", offset), slog.Int64("bytes", sent), slog.Int64("total_size", info.Size), slog.Bool("cache_hit", hit))
 	return nil
 }
 
@@ -470,4 +522,10 @@ func MediaTypeOf(id string) string {
 // presigned URLs valid for expiry, where the bucket can presign (S3); 0 turns it off.
 func WithPresign(expiry time.Duration) Option {
 	return func(s *Server) { s.presignExpiry = expiry }
+}
+
+// WithComponentCache keeps components of at most maxItem bytes in memory for ttl, up to
+// maxBytes in all; any zero bound turns the cache off.
+func WithComponentCache(maxBytes, maxItem int64, ttl time.Duration) Option {
+	return func(s *Server) { s.blobs = newBlobCache(maxBytes, maxItem, ttl) }
 }

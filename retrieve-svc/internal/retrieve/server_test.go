@@ -86,7 +86,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newFixture(t testing.TB, src fdo.Source) *fixture {
+func newFixture(t testing.TB, src fdo.Source, opts ...Option) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	f := &fixture{bucket: storagemem.New(), logs: &syncBuffer{}, records: filepath.Join(dir, "records")}
@@ -115,7 +115,7 @@ func newFixture(t testing.TB, src fdo.Source) *fixture {
 
 	logger := slog.New(slog.NewTextHandler(io.MultiWriter(f.logs, t.Output()), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv := grpcapp.NewServer()
-	retrievev1.RegisterRetrieveServiceServer(srv.GRPC, NewServer(fdo.NewCache(src, time.Hour, 100), presigning{f.bucket}, "main", logger, WithPresign(time.Minute)))
+	retrievev1.RegisterRetrieveServiceServer(srv.GRPC, NewServer(fdo.NewCache(src, time.Hour, 100), presigning{f.bucket}, "main", logger, append([]Option{WithPresign(time.Minute)}, opts...)...))
 	lis := bufconn.Listen(1 << 20)
 	go srv.GRPC.Serve(lis)
 	t.Cleanup(srv.GRPC.Stop)

@@ -105,6 +105,7 @@ func (s *Server) WriteComponent(stream grpc.ClientStreamingServer[retrievev1.Wri
 		return status.Error(codes.Unavailable, "component storage unavailable")
 	}
 	s.metrics.stored(info.Size)
+	s.blobs.drop(key) // the cache must not serve what this write replaced
 	sum := hex.EncodeToString(src.hash.Sum(nil))
 	log.InfoContext(ctx, "derived component written", slog.Int64("bytes", info.Size), slog.String("sha256", sum))
 	return stream.SendAndClose(&retrievev1.WriteComponentResponse{
