@@ -192,7 +192,7 @@ var settings = []setting{
 		return nil
 	}, true},
 	{"s3-timeout", "S3_TIMEOUT", "30s", "how long S3 may make no progress (connecting, answering, sending bytes)", false, positiveDuration(func(c *Config) *time.Duration { return &c.S3Timeout }), false},
-	{"component-cache-size", "COMPONENT_CACHE_SIZE", "64MiB", "memory for caching components of up to 1 MiB (0: no cache)", false, func(c *Config, v string) error {
+	{"component-cache-size", "COMPONENT_CACHE_SIZE", "32MiB", "memory for caching components of up to 1 MiB (0: no cache)", false, func(c *Config, v string) error {
 		n, err := parseSize(v)
 		if err != nil || n > 16<<30 {
 			return errors.New("want a size up to 16GiB, such as 64MiB, or 0")

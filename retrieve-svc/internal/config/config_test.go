@@ -44,7 +44,7 @@ func TestLoadDefaults(t *testing.T) {
 		S3Timeout:     30 * time.Second,
 		S3PartSize:    16 << 20,
 		PresignExpiry: 5 * time.Minute,
-		CacheBytes:    64 << 20,
+		CacheBytes:    32 << 20,
 		CacheBlobTTL:  30 * time.Second,
 	}
 	if got != want {
