@@ -31,6 +31,7 @@ import (
 	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"github.com/fdo-doip/doip-gateway/shared/metrics"
+	"github.com/fdo-doip/doip-gateway/shared/mtls"
 	"github.com/fdo-doip/doip-gateway/shared/slogapp"
 )
 
@@ -84,7 +85,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	doipMetrics := gateway.NewMetrics(reg)
 
 	retrieveService := retrievev1.RetrieveService_ServiceDesc.ServiceName
-	retrieveConn, err := backend.Dial(cfg.RetrieveAddr, backend.RetryOnUnavailable(retrieveService), grpcMetrics)
+	internalTLS, err := mtls.Load(mtls.Files{Cert: cfg.GRPCTLSCert, Key: cfg.GRPCTLSKey, CA: cfg.GRPCTLSCA})
+	if err != nil {
+		return err
+	}
+	dialTLS := backend.WithDialOptions()
+	if internalTLS != nil {
+		dialTLS = backend.WithDialOptions(internalTLS.DialOption())
+	}
+	retrieveConn, err := backend.Dial(cfg.RetrieveAddr, backend.RetryOnUnavailable(retrieveService), grpcMetrics, dialTLS)
 	if err != nil {
 		return fmt.Errorf("retrieve-svc at %s: %w", cfg.RetrieveAddr, err)
 	}
@@ -105,7 +114,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		d.PublicKey = tlsconf.PublicJWK(tlsCfg.Certificates[0])
 	}
 	if len(cfg.InvokeAddrs) > 0 {
-		invokeConn, err := backend.Dial(backend.Target(cfg.InvokeAddrs), grpcMetrics)
+		invokeConn, err := backend.Dial(backend.Target(cfg.InvokeAddrs), grpcMetrics, dialTLS)
 		if err != nil {
 			return fmt.Errorf("invoke-svc at %v: %w", cfg.InvokeAddrs, err)
 		}

@@ -46,6 +46,8 @@ type Config struct {
 	MaxSegment    int64
 	MaxConns      int
 	MaxConnsPerIP int // 0: no limit
+	// GRPCTLSCert, GRPCTLSKey and GRPCTLSCA turn on mutual TLS to the services (all or none).
+	GRPCTLSCert, GRPCTLSKey, GRPCTLSCA string
 	// DirectReads lets retrieve-svc hand component reads off to presigned storage URLs.
 	DirectReads bool
 	// AuthTokens may invoke and purge; empty: no token needed. Secret: never printed.
@@ -137,6 +139,9 @@ var settings = []setting{
 	{flag: "auth-tokens", env: "AUTH_TOKENS", def: "", usage: "bearer tokens that may invoke workflows and purge records, comma-separated; empty: no token needed", list: true, secret: true},
 	{flag: "log-level", env: "LOG_LEVEL", def: "info", usage: "debug, info, warn or error"},
 	{flag: "log-format", env: "LOG_FORMAT", def: "auto", usage: "auto, text or json"},
+	{flag: "grpc-tls-cert", env: "GRPC_TLS_CERT", def: "", usage: "certificate (PEM) the gateway presents to retrieve-svc and invoke-svc; with key and CA set, internal gRPC uses mutual TLS"},
+	{flag: "grpc-tls-key", env: "GRPC_TLS_KEY", def: "", usage: "key (PEM) of grpc-tls-cert"},
+	{flag: "grpc-tls-ca", env: "GRPC_TLS_CA", def: "", usage: "CA (PEM) that the services' certificates must chain to"},
 	{flag: "admin-addr", env: "ADMIN_ADDR", def: "127.0.0.1:9567", usage: "admin HTTP address (host:port) serving /metrics, /healthz and /readyz; empty disables"},
 }
 
@@ -259,6 +264,9 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 		MaxConns:         int(integer("max-conns", 1, 1<<20)),
 		MaxConnsPerIP:    int(integer("max-conns-per-ip", 0, 1<<20)),
 		DirectReads:      boolean("direct-reads"),
+		GRPCTLSCert:      get("grpc-tls-cert"),
+		GRPCTLSKey:       get("grpc-tls-key"),
+		GRPCTLSCA:        get("grpc-tls-ca"),
 		LogLevel:         get("log-level"),
 		LogFormat:        get("log-format"),
 		AdminAddr:        get("admin-addr"),

@@ -37,7 +37,9 @@ import (
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
 	"github.com/fdo-doip/doip-gateway/shared/metrics"
+	"github.com/fdo-doip/doip-gateway/shared/mtls"
 	"github.com/fdo-doip/doip-gateway/shared/slogapp"
+	"google.golang.org/grpc"
 )
 
 // adminShutdownTimeout bounds the admin server's shutdown, after the gRPC server drained.
@@ -77,7 +79,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	// Workflows read sources and write derived components through retrieve-svc; the
 	// connection comes up (and comes back) by itself. Calls carry the request id of the
 	// invocation that makes them.
-	retrieveConn, err := backend.Dial(cfg.RetrieveAddr, backend.RetryOnUnavailable(retrievev1.RetrieveService_ServiceDesc.ServiceName),
+	internalTLS, err := mtls.Load(mtls.Files{Cert: cfg.GRPCTLSCert, Key: cfg.GRPCTLSKey, CA: cfg.GRPCTLSCA})
+	if err != nil {
+		return err
+	}
+	dialTLS := backend.WithDialOptions()
+	var tlsServerOpts []grpc.ServerOption
+	if internalTLS != nil {
+		dialTLS = backend.WithDialOptions(internalTLS.DialOption())
+		tlsServerOpts = append(tlsServerOpts, internalTLS.ServerOption())
+	}
+	retrieveConn, err := backend.Dial(cfg.RetrieveAddr, dialTLS, backend.RetryOnUnavailable(retrievev1.RetrieveService_ServiceDesc.ServiceName),
 		backend.WithDialOptions(metrics.NewGRPCClient(reg).DialOptions()...))
 	if err != nil {
 		return fmt.Errorf("retrieve-svc at %s: %w", cfg.RetrieveAddr, err)
@@ -101,7 +113,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return fmt.Errorf("workflows: %w", err)
 	}
 	grpcMetrics := metrics.NewGRPCServer(reg)
-	app := grpcapp.NewServer(grpcMetrics.ServerOptions()...)
+	app := grpcapp.NewServer(append(grpcMetrics.ServerOptions(), tlsServerOpts...)...)
 	invokev1.RegisterInvokeServiceServer(app.GRPC, invoke.NewServer(workflows, cfg.MaxConcurrent, logger,
 		invoke.WithMetrics(invoke.NewMetrics(reg))))
 	app.SetServing(invokev1.InvokeService_ServiceDesc.ServiceName)

@@ -31,6 +31,8 @@ type Config struct {
 	// RetrieveAddr is the gRPC target of retrieve-svc, through which workflows read source
 	// bytes and write derived components: host:port or a gRPC target URI (dns:///host:port).
 	RetrieveAddr string
+	// GRPCTLSCert, GRPCTLSKey and GRPCTLSCA turn on mutual TLS for gRPC (all or none).
+	GRPCTLSCert, GRPCTLSKey, GRPCTLSCA string
 	// MaxConcurrent bounds the workflows that run at once; at least 1.
 	MaxConcurrent int
 	// LogLevel and LogFormat configure the logger (shared/slogapp).
@@ -122,6 +124,12 @@ type setting struct {
 var settings = []setting{
 	{flag: "listen", env: "INVOKE_LISTEN", def: "127.0.0.1:50052", usage: "gRPC listen address, host:port",
 		set: func(c *Config, v string) (err error) { c.Listen, err = parseListen(v); return err }},
+	{flag: "grpc-tls-cert", env: "GRPC_TLS_CERT", def: "", usage: "certificate (PEM) this worker presents, as server and as retrieve-svc's client; with key and CA set, gRPC uses mutual TLS",
+		set: func(c *Config, v string) error { c.GRPCTLSCert = v; return nil }},
+	{flag: "grpc-tls-key", env: "GRPC_TLS_KEY", def: "", usage: "key (PEM) of grpc-tls-cert",
+		set: func(c *Config, v string) error { c.GRPCTLSKey = v; return nil }},
+	{flag: "grpc-tls-ca", env: "GRPC_TLS_CA", def: "", usage: "CA (PEM) that peer certificates must chain to",
+		set: func(c *Config, v string) error { c.GRPCTLSCA = v; return nil }},
 	{flag: "retrieve-addr", env: "RETRIEVE_ADDR", def: "127.0.0.1:50051", usage: "retrieve-svc gRPC address, host:port or a gRPC target URI",
 		set: func(c *Config, v string) (err error) { c.RetrieveAddr, err = parseTarget(v); return err }},
 	{flag: "max-concurrent", env: "MAX_CONCURRENT", def: "4", usage: "workflows that may run at once, at least 1",

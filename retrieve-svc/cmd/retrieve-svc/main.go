@@ -35,6 +35,7 @@ import (
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
 	"github.com/fdo-doip/doip-gateway/shared/metrics"
+	"github.com/fdo-doip/doip-gateway/shared/mtls"
 	"github.com/fdo-doip/doip-gateway/shared/slogapp"
 )
 
@@ -128,7 +129,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	records := fdo.NewCache(src, cfg.CacheTTL, cfg.CacheSize, fdo.WithMetrics(fdo.NewCacheMetrics(reg)))
 
 	grpcMetrics := metrics.NewGRPCServer(reg)
-	srv := grpcapp.NewServer(grpcMetrics.ServerOptions()...)
+	serverOpts := grpcMetrics.ServerOptions()
+	internalTLS, err := mtls.Load(mtls.Files{Cert: cfg.GRPCTLSCert, Key: cfg.GRPCTLSKey, CA: cfg.GRPCTLSCA})
+	if err != nil {
+		return err
+	}
+	if internalTLS != nil {
+		serverOpts = append(serverOpts, internalTLS.ServerOption())
+	}
+	srv := grpcapp.NewServer(serverOpts...)
 	retrievev1.RegisterRetrieveServiceServer(srv.GRPC, retrieve.NewServer(records, bucket, cfg.Branch, logger,
 		retrieve.WithMetrics(retrieve.NewMetrics(reg)), retrieve.WithPresign(cfg.PresignExpiry),
 		retrieve.WithComponentCache(int64(cfg.CacheBytes), 1<<20, cfg.CacheBlobTTL)))

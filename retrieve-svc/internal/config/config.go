@@ -57,7 +57,9 @@ type Config struct {
 	S3PartSize     uint64        // the largest single PUT and the multipart part size, in bytes
 	PresignExpiry  time.Duration // how long presigned component URLs handed to the gateway last; 0: never hand off
 	CacheBytes     uint64        // the small-component cache's size in bytes; 0: no cache
-	CacheBlobTTL   time.Duration // how long a small component stays cached
+	// GRPCTLSCert, GRPCTLSKey and GRPCTLSCA turn on mutual TLS for gRPC (all or none).
+	GRPCTLSCert, GRPCTLSKey, GRPCTLSCA string
+	CacheBlobTTL                       time.Duration // how long a small component stays cached
 }
 
 // setting is one configuration key: its flag, its environment variable, its default and how
@@ -181,6 +183,18 @@ var settings = []setting{
 			return errors.New("want 3 to 63 lower-case letters, digits and -, starting with a letter or digit (a lakeFS repository name)")
 		}
 		c.LakeFSRepo = v
+		return nil
+	}, false},
+	{"grpc-tls-cert", "GRPC_TLS_CERT", "", "certificate (PEM) this service presents; with key and CA set, gRPC requires mutual TLS", false, func(c *Config, v string) error {
+		c.GRPCTLSCert = v
+		return nil
+	}, false},
+	{"grpc-tls-key", "GRPC_TLS_KEY", "", "key (PEM) of grpc-tls-cert", false, func(c *Config, v string) error {
+		c.GRPCTLSKey = v
+		return nil
+	}, false},
+	{"grpc-tls-ca", "GRPC_TLS_CA", "", "CA (PEM) that client certificates must chain to", false, func(c *Config, v string) error {
+		c.GRPCTLSCA = v
 		return nil
 	}, false},
 	{"lakefs-user", "LAKEFS_USER", "", "lakeFS access key id", false, func(c *Config, v string) error {
