@@ -24,6 +24,21 @@ var ownServices = map[string]string{
 	"invoke-svc":   "invoke-svc/Dockerfile",
 }
 
+// adminPort is the port of each service's admin HTTP server (/metrics, /healthz, /readyz): the
+// port of its default ADMIN_ADDR (127.0.0.1:PORT), which the image's HEALTHCHECK asks, and the
+// port docker-compose.yml binds on every interface for Prometheus.
+var adminPort = map[string]string{
+	"gateway":      "9567",
+	"retrieve-svc": "9551",
+	"invoke-svc":   "9552",
+}
+
+// readinessURL is the URL the health checks of the images and of docker-compose.yml probe:
+// /readyz of the admin server, on loopback inside the container.
+func readinessURL(port string) string {
+	return "http://" + net.JoinHostPort("127.0.0.1", port) + "/readyz"
+}
+
 // probeTimeout is the default timeout of cmd/healthprobe; a healthcheck must allow more, so
 // that the probe reports its own reason instead of being killed.
 const probeTimeout = 3 * time.Second
@@ -279,12 +294,44 @@ func TestComposeLakeFS(t *testing.T) {
 	}
 }
 
+// TestComposeAdmin: each of our services binds its admin server on every interface of its
+// container, so that Prometheus on the compose network can scrape it, on the port of its
+// image's default; and the port is not published to the host (the endpoints have no
+// authentication).
+func TestComposeAdmin(t *testing.T) {
+	t.Parallel()
+	p := loadCompose(t, map[string]string{})
+	listen := map[string][]string{"gateway": {"3567", "3568"}, "retrieve-svc": {"50051"}, "invoke-svc": {"50052"}}
+	for name := range ownServices {
+		s := service(t, p, name)
+		addr := env(t, s, "ADMIN_ADDR")
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			t.Errorf("%s: ADMIN_ADDR %q is not host:port: %v", name, addr, err)
+			continue
+		}
+		if ip := net.ParseIP(host); ip == nil || !ip.IsUnspecified() {
+			t.Errorf("%s: ADMIN_ADDR %q, want 0.0.0.0:%s: Prometheus on the compose network cannot reach %s", name, addr, adminPort[name], host)
+		}
+		if port != adminPort[name] {
+			t.Errorf("%s: ADMIN_ADDR port %s, want %s (the image's default, which its HEALTHCHECK asks)", name, port, adminPort[name])
+		}
+		if slices.Contains(listen[name], port) {
+			t.Errorf("%s: ADMIN_ADDR port %s is one of the service's own ports %v", name, port, listen[name])
+		}
+		for _, pc := range s.Ports {
+			if strconv.FormatUint(uint64(pc.Target), 10) == port {
+				t.Errorf("%s publishes the admin port %s (%+v): it has no authentication; keep it on the compose network", name, port, pc)
+			}
+		}
+	}
+}
+
 // TestComposeHealthchecks: the three services of ours have a healthcheck that runs the probe
-// binary of their image against the port they listen on.
+// binary of their image against /readyz of their admin server, on the port ADMIN_ADDR sets.
 func TestComposeHealthchecks(t *testing.T) {
 	t.Parallel()
 	p := loadCompose(t, map[string]string{})
-	listen := map[string]string{"gateway": "3567", "retrieve-svc": "50051", "invoke-svc": "50052"}
 	for name := range ownServices {
 		s := service(t, p, name)
 		hc := s.HealthCheck
@@ -296,15 +343,18 @@ func TestComposeHealthchecks(t *testing.T) {
 			t.Errorf("%s: healthcheck %q, want [CMD /usr/local/bin/healthprobe ...] (distroless has no shell)", name, hc.Test)
 			continue
 		}
-		kind, addr := hc.Test[2], ""
-		if len(hc.Test) > 3 {
-			addr = hc.Test[3]
+		if hc.Test[2] != "http" || len(hc.Test) != 4 {
+			t.Errorf("%s: healthcheck %q, want [CMD /usr/local/bin/healthprobe http URL] (the readiness endpoint)", name, hc.Test)
+			continue
 		}
-		if kind != "grpc" && kind != "tcp" {
-			t.Errorf("%s: healthcheck kind %q, want grpc or tcp", name, kind)
+		_, port, err := net.SplitHostPort(env(t, s, "ADMIN_ADDR"))
+		if err != nil {
+			t.Errorf("%s: ADMIN_ADDR: %v", name, err)
+			continue
 		}
-		if _, port, err := net.SplitHostPort(addr); err != nil || port != listen[name] {
-			t.Errorf("%s: healthcheck probes %q, want the listening port %s", name, addr, listen[name])
+		u, err := url.Parse(hc.Test[3])
+		if err != nil || u.Scheme != "http" || u.Hostname() != "127.0.0.1" || u.Port() != port || u.Path != "/readyz" || u.RawQuery != "" {
+			t.Errorf("%s: healthcheck probes %q, want %s: /readyz on the ADMIN_ADDR port, over loopback", name, hc.Test[3], readinessURL(port))
 		}
 		if hc.Timeout == nil || time.Duration(*hc.Timeout) <= probeTimeout {
 			t.Errorf("%s: healthcheck timeout %v, want more than the probe's own %s", name, hc.Timeout, probeTimeout)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"maps"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The images' bases (STYLE.md, the Dockerfiles aside). A digest may follow either tag.
@@ -19,11 +21,11 @@ const (
 	finalImage   = "gcr.io/distroless/static-debian12:nonroot"
 )
 
-// What each image listens on.
+// What each image listens on: its service ports, and the admin port (adminPort) after them.
 var exposed = map[string][]string{
-	"gateway":      {"3567", "3568"},
-	"retrieve-svc": {"50051"},
-	"invoke-svc":   {"50052"},
+	"gateway":      {"3567", "3568", "9567"},
+	"retrieve-svc": {"50051", "9551"},
+	"invoke-svc":   {"50052", "9552"},
 }
 
 // What a final stage may hold besides the two binaries.
@@ -117,6 +119,20 @@ func parseDockerfile(t *testing.T, path string) []stage {
 	}
 	add()
 	return stages
+}
+
+// dockerfileFlag returns the value of --name=value among the leading flags of an
+// instruction's arguments (HEALTHCHECK --timeout=5s CMD …), or "" when it is absent.
+func dockerfileFlag(args, name string) string {
+	for _, f := range strings.Fields(args) {
+		if !strings.HasPrefix(f, "--") {
+			break
+		}
+		if k, v, ok := strings.Cut(strings.TrimPrefix(f, "--"), "="); ok && k == name {
+			return v
+		}
+	}
+	return ""
 }
 
 // copyArgs splits the arguments of a COPY into its flags (--from=build → "from": "build"),
@@ -249,11 +265,12 @@ func buildTargets(run string) []string {
 // TestComposeDockerfiles checks each service's Dockerfile: the builder and final images, the
 // layer order that keeps the module download cached, a static stripped build, a final stage
 // that holds only the two binaries and runs as non-root, the ports, the entrypoint and a
-// health check that needs no shell.
+// readiness health check that needs no shell and agrees with docker-compose.yml's.
 func TestComposeDockerfiles(t *testing.T) {
 	t.Parallel()
 	root := repoRoot(t)
 	modules := workspaceModules(t, root)
+	project := loadCompose(t, map[string]string{})
 	for name, df := range ownServices {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -350,8 +367,11 @@ func TestComposeDockerfiles(t *testing.T) {
 				t.Errorf("%s: final USER %q, want 65532 or nonroot", df, user)
 			}
 			slices.Sort(ports)
-			if !slices.Equal(ports, exposed[name]) {
-				t.Errorf("%s: EXPOSE %v, want %v", df, ports, exposed[name])
+			if want := slices.Sorted(slices.Values(exposed[name])); !slices.Equal(ports, want) {
+				t.Errorf("%s: EXPOSE %v, want %v", df, ports, want)
+			}
+			if !slices.Contains(ports, adminPort[name]) {
+				t.Errorf("%s: EXPOSE %v lacks the admin port %s", df, ports, adminPort[name])
 			}
 			var ep []string
 			if err := json.Unmarshal([]byte(entrypoint), &ep); err != nil || len(ep) == 0 || !inImage[ep[0]] {
@@ -361,6 +381,26 @@ func TestComposeDockerfiles(t *testing.T) {
 			var hc []string
 			if !ok || json.Unmarshal([]byte(hcJSON), &hc) != nil || len(hc) < 3 || !inImage[hc[0]] || filepath.Base(hc[0]) != "healthprobe" {
 				t.Errorf("%s: HEALTHCHECK %q: want CMD [\"/…/healthprobe\", …] in exec form, with the probe copied into the image", df, healthcheck)
+			}
+			// The image's process binds its admin server on 127.0.0.1:adminPort by default:
+			// the check asks /readyz there.
+			if want := []string{"/usr/local/bin/healthprobe", "http", readinessURL(adminPort[name])}; !slices.Equal(hc, want) {
+				t.Errorf("%s: HEALTHCHECK runs %q, want %q: readiness on the default admin address", df, hc, want)
+			}
+			if timeout, err := time.ParseDuration(dockerfileFlag(healthcheck, "timeout")); err != nil || timeout <= probeTimeout {
+				t.Errorf("%s: HEALTHCHECK --timeout %q, want more than the probe's own %s", df, dockerfileFlag(healthcheck, "timeout"), probeTimeout)
+			}
+			// The same probe as the compose service's healthcheck, and on the port its
+			// ADMIN_ADDR binds.
+			var composeTest []string
+			if chc := service(t, project, name).HealthCheck; chc != nil && !chc.Disable {
+				composeTest = chc.Test
+			}
+			if len(composeTest) < 2 || composeTest[0] != "CMD" || !slices.Equal(composeTest[1:], hc) {
+				t.Errorf("%s: HEALTHCHECK runs %q, docker-compose.yml's %s healthcheck %q: want the same probe", df, hc, name, composeTest)
+			}
+			if _, port, err := net.SplitHostPort(env(t, service(t, project, name), "ADMIN_ADDR")); err != nil || !slices.Contains(ports, port) {
+				t.Errorf("%s: EXPOSE %v lacks the admin port docker-compose.yml's ADMIN_ADDR binds (%v)", df, ports, port)
 			}
 			want := append([]string{ep0(ep), "/usr/local/bin/healthprobe"}, extraPaths[name]...)
 			slices.Sort(want)
