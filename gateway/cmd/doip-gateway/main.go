@@ -99,16 +99,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	defer retrieveConn.Close()
 	d := &dispatch.Dispatcher{
-		Retrieve:      retrievev1.NewRetrieveServiceClient(retrieveConn),
-		ServiceID:     cfg.ServiceID,
-		Server:        "doip-gateway",
-		Version:       version,
-		CallTimeout:   cfg.CallTimeout,
-		InvokeTimeout: cfg.InvokeTimeout,
-		Tokens:        dispatch.NewTokens(cfg.AuthTokens...),
-		DirectReads:   cfg.DirectReads,
-		Direct:        dispatch.NewDirectClient(cfg.CallTimeout),
-		Logger:        logger,
+		Retrieve:        retrievev1.NewRetrieveServiceClient(retrieveConn),
+		ServiceID:       cfg.ServiceID,
+		Server:          "doip-gateway",
+		Version:         version,
+		CallTimeout:     cfg.CallTimeout,
+		InvokeTimeout:   cfg.InvokeTimeout,
+		Tokens:          dispatch.NewTokens(cfg.AuthTokens...),
+		DirectReads:     cfg.DirectReads,
+		MaxBackendCalls: cfg.MaxBackendCalls,
+		Direct:          dispatch.NewDirectClient(cfg.CallTimeout),
+		Logger:          logger,
 	}
 	if tlsCfg != nil {
 		d.PublicKey = tlsconf.PublicJWK(tlsCfg.Certificates[0])

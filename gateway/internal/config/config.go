@@ -46,6 +46,8 @@ type Config struct {
 	MaxSegment    int64
 	MaxConns      int
 	MaxConnsPerIP int // 0: no limit
+	// MaxBackendCalls bounds concurrent calls and streams to the services.
+	MaxBackendCalls int
 	// GRPCTLSCert, GRPCTLSKey and GRPCTLSCA turn on mutual TLS to the services (all or none).
 	GRPCTLSCert, GRPCTLSKey, GRPCTLSCA string
 	// DirectReads lets retrieve-svc hand component reads off to presigned storage URLs.
@@ -134,6 +136,7 @@ var settings = []setting{
 	{flag: "max-payload", env: "MAX_PAYLOAD", def: "16777216", usage: "largest request payload in bytes"},
 	{flag: "max-segment", env: "MAX_SEGMENT", def: "1048576", usage: "largest JSON segment, metadata block or object id in bytes"},
 	{flag: "max-conns", env: "MAX_CONNS", def: "4096", usage: "most open connections per port"},
+	{flag: "max-backend-calls", env: "MAX_BACKEND_CALLS", def: "1024", usage: "most backend calls and component streams open at once; more wait up to call-timeout, then get Unavailable"},
 	{flag: "direct-reads", env: "DIRECT_READS", def: "true", usage: "let retrieve-svc hand large component reads off to presigned storage URLs (S3), fetched by the gateway"},
 	{flag: "max-conns-per-ip", env: "MAX_CONNS_PER_IP", def: "256", usage: "most open connections per port from one client address (0: no limit)"},
 	{flag: "auth-tokens", env: "AUTH_TOKENS", def: "", usage: "bearer tokens that may invoke workflows and purge records, comma-separated; empty: no token needed", list: true, secret: true},
@@ -264,6 +267,7 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 		MaxConns:         int(integer("max-conns", 1, 1<<20)),
 		MaxConnsPerIP:    int(integer("max-conns-per-ip", 0, 1<<20)),
 		DirectReads:      boolean("direct-reads"),
+		MaxBackendCalls:  int(integer("max-backend-calls", 1, 1<<20)),
 		GRPCTLSCert:      get("grpc-tls-cert"),
 		GRPCTLSKey:       get("grpc-tls-key"),
 		GRPCTLSCA:        get("grpc-tls-ca"),

@@ -54,6 +54,13 @@ type Dispatcher struct {
 	// fetched with Direct (http.DefaultClient when nil).
 	DirectReads bool
 	Direct      *http.Client
+	// MaxBackendCalls bounds concurrent backend calls and streams (DefaultMaxBackendCalls
+	// when 0). Set it before the first request.
+	MaxBackendCalls int
+	// SlotWait bounds the wait for a free backend slot (CallTimeout when 0).
+	SlotWait  time.Duration
+	slotsOnce sync.Once
+	slots     backendSlots
 	// Tokens, when not empty, are required for invoke and purge.
 	Tokens Tokens
 	// WorkflowsTTL is how long the invoke service's workflow list is cached.
@@ -87,6 +94,19 @@ func (d *Dispatcher) ServeDOIP(ctx context.Context, w gateway.ResponseWriter, re
 	err := checkStrings(req)
 	if err == nil {
 		err = d.authenticate(req)
+	}
+	// Everything but hello and service-level list operations talks to a backend: take a
+	// slot for the whole answer (a component stream holds it until its last byte).
+	if err == nil && !(req.Op == doip.OpHello || (req.Op == doip.OpListOps && d.isServiceTarget(req.ObjectID))) {
+		d.slotsOnce.Do(func() { d.slots = newBackendSlots(d.MaxBackendCalls) })
+		var release func()
+		wait := d.SlotWait
+		if wait <= 0 {
+			wait = d.callTimeout()
+		}
+		if release, err = d.slots.acquire(ctx, wait); err == nil {
+			defer release()
+		}
 	}
 	switch {
 	case err != nil:

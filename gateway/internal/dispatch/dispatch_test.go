@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
@@ -370,5 +371,47 @@ func TestIDsCheckedBeforeBackends(t *testing.T) {
 		if r.err == nil || r.err.Kind != doip.KindBadRequest {
 			t.Errorf("%q/%q/%q: %v, want BadRequest", req.ObjectID, req.Element, req.Workflow, r.err)
 		}
+	}
+}
+
+// With every backend slot taken, a request waits at most the call timeout and is answered
+// Unavailable; hello needs no slot.
+func TestBackendSlots(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	started := make(chan struct{}, 1)
+	rs := okRetrieve(nil)
+	rs.getRecord = func(*retrievev1.GetRecordRequest) (*retrievev1.GetRecordResponse, error) {
+		started <- struct{}{}
+		<-release
+		return record("Q1"), nil
+	}
+	d := newDispatcher(t, rs, nil)
+	d.MaxBackendCalls, d.SlotWait, d.CallTimeout = 1, 100*time.Millisecond, time.Minute
+	done := make(chan *doip.Error, 1)
+	go func() {
+		var r recorder
+		d.ServeDOIP(context.Background(), &r, &doip.Request{Op: doip.OpRetrieve, ObjectID: "Q1"})
+		done <- r.err
+	}()
+	<-started
+	var r recorder
+	d.ServeDOIP(t.Context(), &r, &doip.Request{Op: doip.OpRetrieve, ObjectID: "Q1"})
+	if r.err == nil || r.err.Kind != doip.KindUnavailable || !strings.Contains(r.err.Message, "busy") {
+		t.Errorf("second call with the only slot taken: %v, want Unavailable (busy)", r.err)
+	}
+	r = recorder{}
+	d.ServeDOIP(t.Context(), &r, &doip.Request{Op: doip.OpHello})
+	if r.err != nil {
+		t.Errorf("hello with every slot taken: %v", r.err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Errorf("first call: %v", err)
+	}
+	r = recorder{}
+	d.ServeDOIP(t.Context(), &r, &doip.Request{Op: doip.OpRetrieve, ObjectID: "Q1"})
+	if r.err != nil {
+		t.Errorf("after the slot was given back: %v", r.err)
 	}
 }
