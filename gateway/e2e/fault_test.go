@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -270,5 +271,68 @@ func TestS3DownAndBack(t *testing.T) {
 	retrieveUntilOK(t, s, get)
 	if strings.Contains(s.retrieve.logText(), "e2esecret123") {
 		t.Error("the S3 secret appears in retrieve-svc's logs")
+	}
+}
+
+// Derived components are never half-written: while invokes keep rewriting equations.json,
+// retrieve-svc is killed and restarted; afterwards every stored derived file is whole JSON,
+// and what a client retrieves is whole too.
+func TestNoHalfWrittenDerivedComponents(t *testing.T) {
+	skipShort(t)
+	t.Parallel()
+	s := startSystem(t)
+	addr := s.retrieve.addr("grpc")
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			c := s.dial(t)
+			for !stop.Load() {
+				begin := time.Now()
+				_, err := c.Do(t.Context(), client.Request{Op: doip.OpInvoke, ObjectID: "Q123",
+					Metadata: map[string]any{"workflow": "equation_extraction", "params": map[string]any{"force": true}}}, nil)
+				var de *doip.Error
+				if err != nil && !(errors.As(err, &de) && de.Kind == doip.KindUnavailable) {
+					t.Errorf("invoke during the fault: %v", err)
+					return
+				}
+				if time.Since(begin) > requestBound {
+					t.Errorf("an invoke took %s", time.Since(begin))
+				}
+			}
+		})
+	}
+	time.Sleep(500 * time.Millisecond)
+	_ = s.retrieve.cmd.Process.Signal(syscall.SIGKILL)
+	time.Sleep(time.Second)
+	start(t, "retrieve-svc", 1, []string{"--listen", addr, "--data-dir", s.dataDir})
+	retrieveUntilOK(t, s, client.Request{Op: doip.OpRetrieve, ObjectID: "Q123", Metadata: map[string]any{"element": "equations.json"}})
+	time.Sleep(500 * time.Millisecond)
+	stop.Store(true)
+	wg.Wait()
+
+	dir := filepath.Join(s.dataDir, "main", "00", "01", "23", "Q123", "components", "derived", "equation_extraction")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := 0
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".tmp-") {
+			continue // a write cut off by the kill: never listed, never served
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil || !json.Valid(b) {
+			t.Errorf("derived %s is not whole JSON (%d bytes, %v)", e.Name(), len(b), err)
+		}
+		whole++
+	}
+	if whole == 0 {
+		t.Fatal("no derived component was written")
+	}
+	c := s.dial(t)
+	resp, err := c.Do(t.Context(), client.Request{Op: doip.OpRetrieve, ObjectID: "Q123", Metadata: map[string]any{"element": "equations.json"}}, nil)
+	if err != nil || len(resp.Components) != 1 || !json.Valid(resp.Components[0].Content) {
+		t.Errorf("equations.json after the fault: %v", err)
 	}
 }
