@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/gateway"
 	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
+	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -68,13 +70,23 @@ func (d *Dispatcher) invoke(ctx context.Context, w gateway.ResponseWriter, req *
 	if !json.Valid(res.Result) {
 		res.Result = json.RawMessage(`{}`)
 	}
+	// Open every derived component's stream before the answer starts, so that a backend
+	// failing now is an error reply rather than a connection cut in the middle of an answer.
 	for _, dc := range derived {
+		body, hdr, err := d.openComponent(ctx, &retrievev1.StreamComponentRequest{ObjectId: req.ObjectID, ComponentId: dc.GetComponentId()})
+		if err != nil {
+			return err
+		}
+		defer body.close()
+		if hdr.GetSize() != dc.GetSize() {
+			return fmt.Errorf("derived component %s of %s is %d bytes, not the %d the workflow reported", dc.GetComponentId(), req.ObjectID, hdr.GetSize(), dc.GetSize())
+		}
 		res.Derived = append(res.Derived, doip.ComponentBody{
 			ID:        "doip:bitstream/" + req.ObjectID + "/" + dc.GetComponentId(),
 			MediaType: dc.GetMediaType(),
 			Filename:  dc.GetComponentId(),
 			Size:      dc.GetSize(),
-			Body:      d.lazyComponent(ctx, req.ObjectID, dc.GetComponentId(), dc.GetSize()),
+			Body:      body,
 		})
 	}
 	return w.Respond(&doip.Response{Op: req.Op, ObjectID: req.ObjectID, Invoke: res})
