@@ -127,19 +127,31 @@ func TestWorkersShareWorkAndSurviveAKill(t *testing.T) {
 	skipShort(t)
 	t.Parallel()
 	s := startSystemWorkers(t, 2)
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Go(func() {
-			c := s.dial(t)
-			if _, err := invoke(t, c, "Q123", "echo", map[string]any{"delay": "50ms"}); err != nil {
-				t.Error(err)
+	// Round robin uses the workers whose connections are up; the gateway connects to both
+	// at start, so within a few rounds both must have taken work.
+	both := func() bool {
+		for _, w := range s.workers {
+			if !strings.Contains(w.logText(), `"msg":"invoke done"`) {
+				return false
 			}
-		})
+		}
+		return true
 	}
-	wg.Wait()
+	for round := 0; round < 10 && !both(); round++ {
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				c := s.dial(t)
+				if _, err := invoke(t, c, "Q123", "echo", map[string]any{"delay": "50ms"}); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+	}
 	for i, w := range s.workers {
 		if n := strings.Count(w.logText(), `"msg":"invoke done"`); n == 0 {
-			t.Errorf("worker %d ran no invoke", i)
+			t.Errorf("worker %d ran no invoke in 10 rounds of 8", i)
 		}
 	}
 
