@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/gateway"
@@ -51,7 +52,7 @@ func (d *Dispatcher) openComponent(ctx context.Context, req *retrievev1.StreamCo
 		msg, rerr = stream.Recv()
 		first <- rerr
 	}()
-	timer := timeAfter(d.callTimeout())
+	timer := time.NewTimer(d.callTimeout())
 	select {
 	case err = <-first:
 	case <-timer.C:

@@ -3,7 +3,6 @@ package dispatch
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 	"google.golang.org/grpc/codes"
@@ -48,5 +47,3 @@ func errorFromStatus(err error, backend string) error {
 		return err
 	}
 }
-
-func timeAfter(d time.Duration) *time.Timer { return time.NewTimer(d) }

@@ -3,7 +3,6 @@ package gateway
 import (
 	"bufio"
 	"context"
-	"errors"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 )
@@ -64,6 +63,3 @@ type Limits struct {
 // after any TLS handshake; the factory may Peek it to choose a framing. w is flushed by the
 // server after each answer.
 type CodecFactory func(r *bufio.Reader, w *bufio.Writer, lim Limits) (ServerCodec, error)
-
-// errFraming marks an error from ReadRequest so logs can tell framing errors from I/O.
-var errFraming = errors.New("framing error")
