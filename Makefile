@@ -17,6 +17,7 @@ PROTOC_GEN_GO_VERSION ?= v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION ?= v1.6.2
 GRPCURL_VERSION ?= v1.9.3
 VERSITYGW_VERSION ?= v1.8.0
+LAKEFS_VERSION ?= v1.84.0
 
 # The workspace root has no go.mod, so `go test ./...` does not work here (golang/go#50745):
 # every target loops over the modules of go.work instead.
@@ -103,7 +104,7 @@ checkgenerate: generate ## Fail when the committed generated code is not current
 	@git diff --exit-code -- shared/gen shared/go.mod shared/go.sum || { echo "generated code is stale: run make generate and commit"; exit 1; }
 
 .PHONY: tools
-tools: $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/versitygw ## Install the pinned tools the checks and tests need into .tmp/bin (versitygw: the S3 server of the storage tests)
+tools: $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/versitygw $(BIN)/lakefs ## Install the pinned tools the checks and tests need into .tmp/bin (versitygw and lakeFS: the storage servers of the tests)
 
 .PHONY: grpcurl
 grpcurl: $(BIN)/grpcurl ## Install grpcurl into .tmp/bin, to poke the internal services
@@ -122,3 +123,5 @@ $(BIN)/grpcurl:
 	go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
 $(BIN)/versitygw:
 	go install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+$(BIN)/lakefs: scripts/install-lakefs.sh
+	./scripts/install-lakefs.sh $(LAKEFS_VERSION) $(BIN)
