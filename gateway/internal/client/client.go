@@ -12,11 +12,20 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"syscall"
 	"time"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/envelope"
 )
+
+// ErrNotEnvelope is returned, wrapped, when an answer does not start with the envelope
+// version byte 0x02: the address speaks another protocol (HTTP, TLS, standard DOIP).
+var ErrNotEnvelope = errors.New("client: the answer is not a binary envelope")
+
+// ErrNoAnswer is returned, wrapped, when the server closes the connection before the first
+// byte of an answer, as a gateway does to a plaintext client on a TLS-only port.
+var ErrNoAnswer = errors.New("client: the server closed the connection without an answer")
 
 // Conn is one connection to a DOIP gateway's binary port. It is not safe for concurrent use.
 type Conn struct {
@@ -149,7 +158,7 @@ func (c *Conn) ReadResponse() (*Response, error) {
 func (c *Conn) readResponse(sink *Sink) (*Response, error) {
 	h, id, err := c.fr.ReadHeader()
 	if err != nil {
-		return nil, fmt.Errorf("client: reading answer: %w", err)
+		return nil, headerError(err)
 	}
 	resp := &Response{Header: h, ObjectID: id}
 	for {
@@ -187,6 +196,19 @@ func (c *Conn) readResponse(sink *Sink) (*Response, error) {
 		return resp, &doip.Error{Kind: doip.ErrorKind(e.Error), Message: e.Message}
 	}
 	return resp, nil
+}
+
+// headerError wraps an error reading an answer's header with [ErrNotEnvelope] or
+// [ErrNoAnswer] when it is one of those.
+func headerError(err error) error {
+	var pe *envelope.ProtocolError
+	switch {
+	case errors.As(err, &pe) && pe.Field == "version":
+		return fmt.Errorf("%w: %w", ErrNotEnvelope, err)
+	case errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET):
+		return fmt.Errorf("%w (%w)", ErrNoAnswer, err)
+	}
+	return fmt.Errorf("client: reading answer: %w", err)
 }
 
 func (c *Conn) readComponent(n uint32, sink *Sink) (Component, error) {
