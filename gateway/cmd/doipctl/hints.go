@@ -20,7 +20,15 @@ type connError struct {
 	err      error
 }
 
-func (e *connError) Error() string { return e.err.Error() }
+// Error is the underlying error's message, or only the refusal to write binary bytes to a
+// terminal, which says all there is to say.
+func (e *connError) Error() string {
+	var bt *binaryToTerminalError
+	if errors.As(e.err, &bt) {
+		return bt.Error()
+	}
+	return e.err.Error()
+}
 func (e *connError) Unwrap() error { return e.err }
 
 // hint says what to do about a connection error, or returns "" when it has nothing to add.

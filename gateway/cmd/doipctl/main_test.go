@@ -213,7 +213,7 @@ func TestBinaryComponentIsNotDumpedIntoATerminal(t *testing.T) {
 	args := append([]string{"retrieve", "Q123", "--component", "main-pdf"}, at(g.addr)...)
 
 	r := ctlWith(t, nil, map[string]bool{"stdout": true}, args...)
-	if r.code != exitUsage || r.out != "" || !strings.Contains(r.err, "main-pdf (application/pdf) looks binary and stdout is a terminal: save it with -o FILE") {
+	if r.code != exitUsage || r.out != "" || r.err != "doipctl: main-pdf (application/pdf) looks binary and stdout is a terminal: save it with -o FILE, or pipe it into a program; -o - writes it here regardless\n" {
 		t.Errorf("binary to a terminal: %+v; want status 1, nothing on stdout, a hint to use -o", r)
 	}
 	// -o - insists; a pipe is no terminal.

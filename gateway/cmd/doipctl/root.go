@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -66,8 +67,8 @@ func (a *app) newRootCmd() *cobra.Command {
 
 	o := &a.opts
 	f := root.PersistentFlags()
-	f.StringVar(&o.host, "host", envOr(a.getenv, "DOIP_HOST", "127.0.0.1"), "gateway host (env DOIP_HOST)")
-	f.StringVar(&o.port, "port", envOr(a.getenv, "DOIP_PORT", "3567"), "gateway port: 3567 binary envelope, 3568 standard DOIP (env DOIP_PORT)")
+	f.StringVar(&o.host, "host", cmp.Or(a.getenv("DOIP_HOST"), "127.0.0.1"), "gateway host (env DOIP_HOST)")
+	f.StringVar(&o.port, "port", cmp.Or(a.getenv("DOIP_PORT"), "3567"), "gateway port: 3567 binary envelope, 3568 standard DOIP (env DOIP_PORT)")
 	f.BoolVar(&o.useTLS, "tls", false, "connect with TLS")
 	f.BoolVar(&o.insecure, "insecure", false, "with --tls or --standard: accept any certificate (a gateway's self-signed one)")
 	f.StringVar(&o.caFile, "ca", "", "with --tls or --standard: trust the CA certificate in this PEM `FILE`")
@@ -84,13 +85,6 @@ func (a *app) newRootCmd() *cobra.Command {
 		a.newPurgeCmd(),
 	)
 	return root
-}
-
-func envOr(getenv func(string) string, k, def string) string {
-	if v := getenv(k); v != "" {
-		return v
-	}
-	return def
 }
 
 // check validates the global flags once cobra has parsed them.
