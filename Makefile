@@ -23,7 +23,9 @@ LAKEFS_VERSION ?= v1.84.0
 # every target loops over the modules of go.work instead.
 MODULES := shared gateway retrieve-svc invoke-svc deploy
 PKGS := $(addsuffix /...,$(addprefix ./,$(MODULES)))
-COMMANDS := gateway/cmd/doip-gateway gateway/cmd/doipctl gateway/cmd/doipbench retrieve-svc/cmd/retrieve-svc invoke-svc/cmd/invoke-svc
+# RUN_COMMANDS are what make run starts and uses; doipbench is for make bench-system only.
+RUN_COMMANDS := gateway/cmd/doip-gateway gateway/cmd/doipctl retrieve-svc/cmd/retrieve-svc invoke-svc/cmd/invoke-svc
+COMMANDS := $(RUN_COMMANDS) gateway/cmd/doipbench
 
 FUZZTIME ?= 20s
 BENCH ?= .
@@ -38,21 +40,30 @@ help: ## Describe useful make targets
 all: build lint test ## Build, lint and test (the default)
 
 .PHONY: build
-build: ## Build the binaries into bin/
-	@mkdir -p bin
-	@for c in $(COMMANDS); do go build -trimpath -o bin/ ./$$c; done
-	@ls bin
+build: ## Build doip-gateway, doipctl, retrieve-svc, invoke-svc and doipbench into bin/, with progress
+	@./scripts/build.sh $(COMMANDS)
+
+.PHONY: build-run
+build-run: ## Build only what make run needs: doip-gateway, doipctl, retrieve-svc and invoke-svc
+	@./scripts/build.sh $(RUN_COMMANDS)
 
 .PHONY: run
-run: build ## Start retrieve-svc, invoke-svc and the gateway on the embedded defaults (Ctrl-C stops all)
+run: build-run ## Start retrieve-svc, invoke-svc and the gateway on the embedded defaults (Ctrl-C stops all)
 	@./scripts/run.sh $(RUN_ARGS)
+
+# s3_note says before the tests run that the S3 tests will skip: go test shows their skip
+# message only with -v.
+s3_note = @if [ -z "$${VERSITYGW:-}" ] && ! command -v versitygw >/dev/null; then \
+	echo "note: versitygw is not installed, so the S3 tests skip (make tools installs it)"; fi
 
 .PHONY: test
 test: ## Unit tests of every module, with the race detector (the end-to-end tests run too, under -short they skip)
+	$(s3_note)
 	go test -race -count=1 $(PKGS)
 
 .PHONY: test-short
 test-short: ## Unit tests only: end-to-end tests skip under -short
+	$(s3_note)
 	go test -race -short -count=1 $(PKGS)
 
 .PHONY: compose-config
