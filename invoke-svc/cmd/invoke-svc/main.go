@@ -4,7 +4,8 @@
 // serves gRPC health and reflection. It is stateless, so any number of replicas can run
 // behind one gateway.
 //
-// The only workflow so far is echo, which returns its params, for checking a deployment.
+// The workflows are equation_extraction and echo (which returns its params, for checking a
+// deployment).
 // Flags and environment variables are described by `invoke-svc -h` and in README.md.
 //
 // An admin HTTP server on --admin-addr (127.0.0.1:9552) serves /metrics, /healthz and
@@ -149,5 +150,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if ready != nil {
 		ready(lis.Addr(), adminAddr)
 	}
-	return app.Run(ctx, lis, cfg.DrainTimeout, logger)
+	if err := app.Run(ctx, lis, cfg.DrainTimeout, logger); err != nil {
+		return err
+	}
+	logger.Info("stopped")
+	return nil
 }

@@ -102,7 +102,7 @@ func TestRunServesUntilCancelled(t *testing.T) {
 	if err := <-errc; err != nil {
 		t.Errorf("run after cancel = %v, want nil", err)
 	}
-	for _, want := range []string{`"msg":"listening"`, `"addr":"` + addr.String() + `"`, `"workflows":["echo","equation_extraction"]`, `"svc":"invoke-svc"`, `"msg":"shutting down"`} {
+	for _, want := range []string{`"msg":"listening"`, `"addr":"` + addr.String() + `"`, `"workflows":["echo","equation_extraction"]`, `"svc":"invoke-svc"`, `"msg":"shutting down"`, `"msg":"stopped"`} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log does not contain %s:\n%s", want, logs.String())
 		}
