@@ -12,6 +12,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -194,7 +195,7 @@ func loop(ctx context.Context, cfg config, conns int, req client.Request) (*resu
 			if err != nil {
 				mu.Lock()
 				res.Errors++
-				res.FirstError = cmpOr(res.FirstError, err.Error())
+				res.FirstError = cmp.Or(res.FirstError, err.Error())
 				mu.Unlock()
 				return
 			}
@@ -212,7 +213,7 @@ func loop(ctx context.Context, cfg config, conns int, req client.Request) (*resu
 				_, err := c.Do(context.Background(), req, sink)
 				if err != nil {
 					errs++
-					firstErr = cmpOr(firstErr, err.Error())
+					firstErr = cmp.Or(firstErr, err.Error())
 					var de *doip.Error
 					if !errors.As(err, &de) {
 						break // the connection is gone
@@ -227,7 +228,7 @@ func loop(ctx context.Context, cfg config, conns int, req client.Request) (*resu
 			res.Requests += int64(len(local))
 			res.Bytes += bytes
 			res.Errors += errs
-			res.FirstError = cmpOr(res.FirstError, firstErr)
+			res.FirstError = cmp.Or(res.FirstError, firstErr)
 			mu.Unlock()
 		})
 	}
@@ -278,13 +279,6 @@ func helloDuringDownload(ctx context.Context, cfg config) (*result, error) {
 type countWriter struct{ n *int64 }
 
 func (c countWriter) Write(p []byte) (int, error) { *c.n += int64(len(p)); return len(p), nil }
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
 
 // rssSampler samples VmRSS of processes every 10 ms and keeps the peaks.
 type rssSampler struct {

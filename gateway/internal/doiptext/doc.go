@@ -33,7 +33,6 @@
 //     their operations, Delete and other 0.DOIP ids to doip.OpUnknown) and their input
 //     segments are read and dropped; the gateway is read-only and answers them as not
 //     supported (0.DOIP/Status.200), so the codec has no form for their outputs.
-//   - Progress events. [ServerCodec.WriteProgress] is a no-op for now.
 //   - TLS, connection handling, deadlines and the choice of framing by the first byte.
 //     Those are the server's job; the codec reads and writes the buffered streams it is
 //     given.

@@ -80,9 +80,9 @@ func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 		if req.OperationID == "" {
 			req.OperationID = m.Operation
 		}
-		req.Element = firstNonEmpty(req.Element, m.Element, m.ComponentID)
-		req.Workflow = firstNonEmpty(req.Workflow, m.Workflow)
-		req.Token = firstNonEmpty(req.Token, m.Token, m.Auth.Token)
+		req.Element = cmp.Or(req.Element, m.Element, m.ComponentID)
+		req.Workflow = cmp.Or(req.Workflow, m.Workflow)
+		req.Token = cmp.Or(req.Token, m.Token, m.Auth.Token)
 		if req.Params == nil && len(m.Params) > 0 && !bytes.Equal(m.Params, []byte("null")) {
 			req.Params = m.Params
 		}
@@ -93,15 +93,6 @@ func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 		}
 	}
 	return req, nil
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 // classify turns a codec error into one that carries what the client is told.

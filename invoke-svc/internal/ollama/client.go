@@ -355,16 +355,9 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 }
 
 // cappedBackoff is the library's exponential back-off (which honours Retry-After on 429
-// and 503) capped at max, so that a server cannot make the client wait long.
-func cappedBackoff(min, max time.Duration, attempt int, resp *http.Response) time.Duration {
-	return minDuration(retryablehttp.DefaultBackoff(min, max, attempt, resp), max)
-}
-
-func minDuration(a, b time.Duration) time.Duration {
-	if a < b {
-		return a
-	}
-	return b
+// and 503) capped at hi, so that a server cannot make the client wait long.
+func cappedBackoff(lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {
+	return min(retryablehttp.DefaultBackoff(lo, hi, attempt, resp), hi)
 }
 
 // retryLogger routes go-retryablehttp's messages to slog at debug level: a retried

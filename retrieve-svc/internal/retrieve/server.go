@@ -3,8 +3,8 @@
 //
 // Status messages for NotFound, InvalidArgument and OutOfRange reach DOIP clients verbatim, so
 // they name the id or range that was wrong and nothing else: no paths, keys or backend
-// addresses. The details go to the logger under "err". Writing derived components is not
-// part of this service yet.
+// addresses. The details go to the logger under "err". Derived components are written
+// through WriteComponent (write.go).
 package retrieve
 
 import (
