@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// The images' bases (STYLE.md, the Dockerfiles aside). A digest may follow either tag.
+// The images' bases: pinned by digest, distroless at the end. A digest may follow either tag.
 const (
 	builderImage = "golang:1.26.8-bookworm"
 	finalImage   = "gcr.io/distroless/static-debian12:nonroot"

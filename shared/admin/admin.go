@@ -1,5 +1,5 @@
 // Package admin is the small HTTP server each process runs beside its real ports
-// (DESIGN.md §2), for operators and orchestrators only:
+// for operators and orchestrators only:
 //
 //   - GET /metrics: the process's Prometheus registry, in the text or OpenMetrics format;
 //   - GET /healthz: 200 "ok" while the process runs (liveness);

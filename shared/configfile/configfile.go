@@ -1,4 +1,4 @@
-// Package configfile reads the system-wide configuration file of DESIGN.md §5: one YAML file,
+// Package configfile reads the system-wide configuration file: one YAML file,
 // config.yaml, with one top-level section per process (gateway, retrieve-svc, invoke-svc).
 // Within a section the keys are the settings' flag names (port, lakefs-url, …); a setting's
 // environment variable name (LAKEFS_URL) is accepted too. Values are scalars, read as the text

@@ -10,7 +10,7 @@
 // line) and 2 for a usage error. The whole check, connecting included, is bounded by
 // -timeout. Proxy environment variables are ignored: a probe always talks to the address it
 // is given, usually on loopback inside the container. TLS is not spoken on the gRPC check,
-// because the internal services run plaintext gRPC (DESIGN.md §6).
+// because the internal services run plaintext gRPC.
 package main
 
 import (

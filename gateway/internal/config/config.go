@@ -1,4 +1,4 @@
-// Package config loads the gateway's configuration (DESIGN.md §5): the gateway section of
+// Package config loads the gateway's configuration: the gateway section of
 // config.yaml, then environment variables, then flags, each later source overriding the
 // earlier, over the defaults in [settings]. Every problem is reported at once, naming the
 // setting and where its value came from (a flag, a variable, or the file's name and line).

@@ -4,7 +4,7 @@
 // [Error] kinds that a client sees. The dispatcher works on this model only and never knows
 // which framing a request came in, as an http.Handler cannot tell HTTP/1 from HTTP/2.
 //
-// The op codes are the binary envelope's (see ../shared/spec/doip-binary-envelope.md §1).
+// The op codes are the binary envelope's (the MaRDI binary envelope specification, §1).
 package doip
 
 import (

@@ -1,6 +1,6 @@
 // Package doiptext implements the standard DOIP v2.0 text framing that real DOIP clients
 // speak (doipy, Cordra and CNRI's SDKs), for the gateway's port 3568 when a connection's
-// first byte is '{'. The byte contract is ../shared/spec/doip-v2-standard.md (framing §2,
+// first byte is '{'. The byte contract is the DOIP v2.0 standard (framing §2,
 // request §3, response §4, status codes §5, operations §6, errors §7, connections §8); the
 // files in testdata/vectors are copies of its vectors (§14).
 //

@@ -19,7 +19,7 @@ type vector struct {
 }
 
 // loadVectors reads every testdata/vectors/*.bin, a copy of the doipy-*, std-*,
-// cnri-style-* and lenient-* files of ../shared/spec/vectors.
+// cnri-style-* and lenient-* vectors of the DOIP v2.0 contract.
 func loadVectors(tb testing.TB) []vector {
 	tb.Helper()
 	paths, err := filepath.Glob(filepath.Join("testdata", "vectors", "*.bin"))

@@ -1,6 +1,6 @@
 // Package envelope implements the binary DOIP envelope of port 3567, the framing that the
 // MaRDI DOIP server's existing clients speak. The byte contract is
-// ../shared/spec/doip-binary-envelope.md (sections 1–4); the files in testdata/vectors are
+// the MaRDI binary envelope specification (sections 1–4); the files in testdata/vectors are
 // copies of that contract's golden vectors.
 //
 // A message is a fixed 10-byte [Header] (version 0x02, message type, operation, flags, object

@@ -15,7 +15,7 @@ type vector struct {
 	data []byte
 }
 
-// loadVectors reads every testdata/vectors/*.bin, a copy of ../shared/spec/vectors/mardi-*.bin.
+// loadVectors reads every testdata/vectors/*.bin, a copy of the envelope contract's mardi-*.bin vectors.
 func loadVectors(tb testing.TB) []vector {
 	tb.Helper()
 	paths, err := filepath.Glob(filepath.Join("testdata", "vectors", "*.bin"))

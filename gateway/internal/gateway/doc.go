@@ -7,7 +7,7 @@
 // The framing of a connection is a [ServerCodec] made by the server's NewCodec: the binary
 // envelope on port 3567, and on port 3568 the standard DOIP v2.0 text segments or the
 // length-prefixed JSON segments, chosen by the first byte after any TLS handshake
-// (see ../shared/DESIGN.md §6 and ../shared/spec/doip-v2-standard.md §11).
+// (the DOIP v2.0 standard, §11).
 //
 // Not handled here: what an operation does (the dispatcher's job) and the bytes of a framing
 // (the codec packages' job).

@@ -1,6 +1,6 @@
 // Package segment implements the length-prefixed JSON segments of port 3568, the second
 // framing that the MaRDI DOIP server's existing clients speak. The byte contract is
-// ../shared/spec/doip-binary-envelope.md, section 5; sections 3 and 4 say what those clients
+// the MaRDI binary envelope specification, section 5; sections 3 and 4 say what those clients
 // send and expect back, which this framing carries in JSON instead of blocks.
 //
 // Every segment is a 4-byte big-endian length and that many bytes; a message is a sequence

@@ -1,4 +1,4 @@
-// Package tlsconf sets up TLS for the DOIP listeners (../shared/DESIGN.md §6): a configured
+// Package tlsconf sets up TLS for the DOIP listeners: a configured
 // certificate and key make TLS required; without them the ports accept plaintext and also
 // TLS with a self-signed certificate made at start-up for the service id, because every
 // standard DOIP client speaks TLS only. It never falls back to plaintext because configured

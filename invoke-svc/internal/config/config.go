@@ -1,4 +1,4 @@
-// Package config loads the configuration of invoke-svc (DESIGN.md §5): each setting has a
+// Package config loads the configuration of invoke-svc: each setting has a
 // default, a key in the invoke-svc section of config.yaml that overrides the default, an
 // environment variable that overrides the file, and, for most, a flag that overrides all.
 // [Load] reads everything once, checks everything, and reports every bad value at once,

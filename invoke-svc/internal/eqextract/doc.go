@@ -1,5 +1,5 @@
 // Package eqextract finds the display equations of a paper, from its LaTeX source or from
-// its PDF, for the equation_extraction workflow (DESIGN.md §7).
+// its PDF, for the equation_extraction workflow.
 //
 // # API
 //

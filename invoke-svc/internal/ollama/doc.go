@@ -1,4 +1,4 @@
-// Package ollama is the Ollama backend of the workflows (DESIGN.md §7): a small client of
+// Package ollama is the Ollama backend of the workflows: a small client of
 // Ollama's HTTP chat API ([Client]) and, on top of it, the [Refiner] that asks a model for
 // the LaTeX of the display equations the builtin PDF extraction found.
 //

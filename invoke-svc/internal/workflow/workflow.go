@@ -5,7 +5,7 @@
 // The wire form of all of this is doip.invoke.v1 (proto/doip/invoke/v1/invoke_service.proto);
 // the service in internal/invoke maps between the two. Runners must be idempotent: the same
 // object, params and source version give the same derived storage keys, because the gateway
-// may retry an invoke on another worker (DESIGN.md §8). This package does not read source
+// may retry an invoke on another worker. This package does not read source
 // bytes, write derived components or cache results; runners do that themselves.
 package workflow
 

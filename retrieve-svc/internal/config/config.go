@@ -1,4 +1,4 @@
-// Package config loads the configuration of retrieve-svc (DESIGN.md §5): the retrieve-svc
+// Package config loads the configuration of retrieve-svc: the retrieve-svc
 // section of config.yaml, then environment variables, then flags, each later source
 // overriding the earlier, over the defaults in [settings]. Every problem is reported at once,
 // each naming the flag or variable and where its value came from (a flag, a variable, or the

@@ -1,8 +1,7 @@
 // Package fdo reads FDO records: from the FDO façade over HTTP ([Client]) or from JSON files in
 // the data folder ([Dir]), behind a [Cache]. It parses the parts of a record retrieve-svc
 // needs ([Record]): the digital object type and the components listed in
-// kernel["fdo:hasComponent"]. The record shape and the façade's status codes are in
-// ../../../shared/spec/records.md.
+// kernel["fdo:hasComponent"], with the record shape and status codes of the FDO façade.
 //
 // Type records (GET {FDO_API}types/{TypeId}) and the façade's health endpoint are not used.
 package fdo

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// specRecord is the record shape of shared/spec/records.md.
+// specRecord is the record shape of the FDO façade contract.
 const specRecord = `{
   "@context": ["https://w3id.org/fdo/context/v1",
                {"schema": "https://schema.org/", "prov": "http://www.w3.org/ns/prov#",

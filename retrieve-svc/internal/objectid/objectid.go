@@ -1,5 +1,5 @@
 // Package objectid normalises object ids (QIDs) and component ids, and turns them into storage
-// keys, following ../../../shared/spec/records.md.
+// keys, following the key layout of package storage.
 //
 // A QID is "Q" followed by 1 to [MaxDigits] digits, case-insensitive, normalised to upper case;
 // a "_FULLTEXT" suffix names the same object. Storage keys have the lakeFS layout

@@ -3,7 +3,7 @@
 // without a façade or lakeFS.
 //
 // The embedded tree is laid out exactly as the folder backend expects below its root
-// (DESIGN.md §4, spec/records.md): records at records/{QID}.json and component bytes at
+// (the key layout of package storage): records at records/{QID}.json and component bytes at
 // main/{pp}/{qq}/{rr}/{QID}/components/{componentId}. It holds a ScholarlyArticle (Q123: a
 // three-page LaTeX paper as main-pdf and source.tex), a Dataset (Q456: data.csv) and a
 // Person without components (Q6190920). objects/README.md describes them; src/ holds the

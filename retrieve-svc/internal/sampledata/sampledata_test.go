@@ -32,7 +32,7 @@ const (
 	typeURL = "https://fdo.example.org/fdo/types/"
 )
 
-// shard returns the storage prefix of qid as spec/records.md defines it: the digits
+// shard returns the storage prefix of qid as the storage key layout defines it: the digits
 // left-padded with zeros to six, the first six split 2-2-2, then the QID itself.
 func shard(t *testing.T, qid string) string {
 	t.Helper()

@@ -1,5 +1,5 @@
 // Package storage defines the bucket interfaces through which retrieve-svc reads component
-// bytes and writes derived components, with the key layout of ../../../shared/spec/records.md
+// bytes and writes derived components, with the key layout of the lakeFS repository
 // ("{branch}/{shard}/{QID}/components/{componentId}").
 //
 // The interfaces are shaped after an S3 bucket, so that the folder backend (storageos), the

@@ -1,5 +1,5 @@
 // Package storages3 is the S3 backend of [storage.Bucket], written for the S3 gateway of lakeFS
-// (../../../../shared/spec/records.md, "Storage keys"): the bucket is the lakeFS repository and
+// (the key layout of package storage): the bucket is the lakeFS repository and
 // keys are "{branch}/{shard}/{QID}/components/{componentId}", addressed path-style
 // ("{endpoint}/{bucket}/{key}") and signed with SigV4. It works against any S3 server that
 // speaks path-style requests (the tests use versitygw).
