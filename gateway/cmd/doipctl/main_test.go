@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
 	"io"
 	"log"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/envelope"
+	"github.com/fdo-doip/doip-gateway/gateway/internal/tlsconf"
 )
 
 // result is what one in-process run of doipctl printed, and its exit status.
@@ -362,6 +364,30 @@ func TestConnectionProblemsSayWhatToDo(t *testing.T) {
 	}
 	httpServer := replier("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
 	hangUp := replier("")
+	// gatewayTLS is a listener with the certificate a gateway without certificate files
+	// makes; after the handshake it hangs up, as a port of another framing may.
+	gatewayTLS := func() string {
+		cert, err := tlsconf.SelfSigned("fdo-gateway")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := tls.Listen("tcp", "127.0.0.1:0", tlsconf.Config(cert))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = l.Close() })
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				_, _ = c.Read(make([]byte, 64))
+				_ = c.Close()
+			}
+		}()
+		return l.Addr().String()
+	}()
 	hostPort := func(u string) string { return strings.TrimPrefix(strings.TrimPrefix(u, "https://"), "http://") }
 
 	for _, tc := range []struct {
@@ -375,6 +401,12 @@ func TestConnectionProblemsSayWhatToDo(t *testing.T) {
 			"the server's certificate is not trusted (a gateway without certificate files makes a self-signed one): add --insecure to accept it, or --ca FILE to trust the CA that signed it"},
 		{"self-signed, standard", append([]string{"--standard", "hello"}, at(hostPort(tlsServer.URL))...),
 			"add --insecure to accept it, or --ca FILE"},
+		{"the gateway's self-signed certificate", append([]string{"hello", "--tls"}, at(gatewayTLS)...),
+			"the server's certificate is not trusted (a gateway without certificate files makes a self-signed one): add --insecure"},
+		{"the gateway's self-signed certificate, standard", append([]string{"--standard", "hello"}, at(gatewayTLS)...),
+			"the server's certificate is not trusted (a gateway without certificate files makes a self-signed one): add --insecure"},
+		{"standard, hung up", append([]string{"--standard", "--insecure", "hello"}, at(gatewayTLS)...),
+			"the server closed the connection without a standard DOIP answer: is --port right? 3568 is the standard port"},
 		{"wrong port", append([]string{"hello"}, at(httpServer)...),
 			"this port speaks another protocol (HTTP? TLS? standard DOIP?): is --port right? 3567 is the binary port, 3568 the standard one (with --standard)"},
 		{"TLS to plaintext", append([]string{"hello", "--tls"}, at(httpServer)...),

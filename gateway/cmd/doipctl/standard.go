@@ -66,7 +66,7 @@ func (a *app) doStandard(ctx context.Context, c call) error {
 		err = ferr
 	}
 	if err != nil {
-		return &connError{addr: addr, standard: true, err: err}
+		return &connError{addr: addr, standard: true, answered: resp != nil, err: err}
 	}
 	if c.req.Op == doip.OpRetrieve && c.component != "" && !c.toFile() {
 		return nil // the bytes went to stdout
