@@ -342,11 +342,15 @@ func TestConnectionProblemsSayWhatToDo(t *testing.T) {
 	tlsServer.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes are the point
 	tlsServer.StartTLS()
 	t.Cleanup(tlsServer.Close)
-	// replier answers whatever comes first with reply and hangs up.
-	replier := func(reply string) string {
+	// replier answers whatever comes first with reply and hangs up; with a TLS config, it
+	// does so after the handshake.
+	replier := func(reply string, cfg *tls.Config) string {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
+		}
+		if cfg != nil {
+			l = tls.NewListener(l, cfg)
 		}
 		t.Cleanup(func() { _ = l.Close() })
 		go func() {
@@ -362,32 +366,14 @@ func TestConnectionProblemsSayWhatToDo(t *testing.T) {
 		}()
 		return l.Addr().String()
 	}
-	httpServer := replier("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
-	hangUp := replier("")
-	// gatewayTLS is a listener with the certificate a gateway without certificate files
-	// makes; after the handshake it hangs up, as a port of another framing may.
-	gatewayTLS := func() string {
-		cert, err := tlsconf.SelfSigned("fdo-gateway")
-		if err != nil {
-			t.Fatal(err)
-		}
-		l, err := tls.Listen("tcp", "127.0.0.1:0", tlsconf.Config(cert))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = l.Close() })
-		go func() {
-			for {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				_, _ = c.Read(make([]byte, 64))
-				_ = c.Close()
-			}
-		}()
-		return l.Addr().String()
-	}()
+	httpServer := replier("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n", nil)
+	hangUp := replier("", nil)
+	// gatewayTLS has the certificate a gateway without certificate files makes.
+	cert, err := tlsconf.SelfSigned("fdo-gateway")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gatewayTLS := replier("", tlsconf.Config(cert))
 	hostPort := func(u string) string { return strings.TrimPrefix(strings.TrimPrefix(u, "https://"), "http://") }
 
 	for _, tc := range []struct {
