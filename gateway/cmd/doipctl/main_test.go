@@ -368,6 +368,7 @@ func TestConnectionProblemsSayWhatToDo(t *testing.T) {
 	}
 	httpServer := replier("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n", nil)
 	hangUp := replier("", nil)
+	tlsAlert := replier("\x15\x03\x03\x00\x02\x02\x28", nil) // shorter than an envelope header
 	// gatewayTLS has the certificate a gateway without certificate files makes.
 	cert, err := tlsconf.SelfSigned("fdo-gateway")
 	if err != nil {
@@ -395,6 +396,8 @@ func TestConnectionProblemsSayWhatToDo(t *testing.T) {
 			"the server closed the connection without a standard DOIP answer: is --port right? 3568 is the standard port"},
 		{"wrong port", append([]string{"hello"}, at(httpServer)...),
 			"this port speaks another protocol (HTTP? TLS? standard DOIP?): is --port right? 3567 is the binary port, 3568 the standard one (with --standard)"},
+		{"a short answer", append([]string{"hello"}, at(tlsAlert)...),
+			"this port speaks another protocol (HTTP? TLS? standard DOIP?): is --port right?"},
 		{"TLS to plaintext", append([]string{"hello", "--tls"}, at(httpServer)...),
 			"the server does not speak TLS on this port: leave out --tls, or is --port right?"},
 		{"standard to plaintext", append([]string{"--standard", "--insecure", "hello"}, at(httpServer)...),
@@ -416,6 +419,13 @@ func TestCompletionScripts(t *testing.T) {
 		if r := ctl(t, "completion", shell); r.code != 0 || !strings.Contains(r.out, want) {
 			t.Errorf("completion %s: status %d, stderr %q, stdout %.60q", shell, r.code, r.err, r.out)
 		}
+	}
+	// A bad DOIP_PORT does not break the completion script a shell loads at start.
+	if r := ctlWith(t, map[string]string{"DOIP_PORT": "x"}, nil, "completion", "bash"); r.code != 0 {
+		t.Errorf("completion bash with DOIP_PORT=x: %+v", r)
+	}
+	if r := ctlWith(t, map[string]string{"DOIP_PORT": "x"}, nil, "hello"); r.code != exitUsage || !strings.Contains(r.err, `--port "x" is not a port number`) {
+		t.Errorf("hello with DOIP_PORT=x: %+v", r)
 	}
 	// Commands and flag values complete.
 	if r := ctl(t, "__complete", "re"); !strings.Contains(r.out, "retrieve") {

@@ -59,7 +59,12 @@ func (a *app) newRootCmd() *cobra.Command {
 		SuggestionsMinimumDistance: 2,
 		SilenceErrors:              true,
 		SilenceUsage:               true,
-		PersistentPreRunE:          func(cmd *cobra.Command, _ []string) error { return a.opts.check(cmd) },
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Name() == cobra.ShellCompRequestCmd || cmd.HasParent() && cmd.Parent().Name() == "completion" {
+				return nil // completion scripts need no gateway, and must work whatever DOIP_PORT says
+			}
+			return a.opts.check(cmd)
+		},
 	}
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)

@@ -20,7 +20,8 @@ import (
 )
 
 // ErrNotEnvelope is returned, wrapped, when an answer does not start with the envelope
-// version byte 0x02: the address speaks another protocol (HTTP, TLS, standard DOIP).
+// version byte 0x02, or ends before a whole header (a TLS alert is 7 bytes): the address
+// speaks another protocol (HTTP, TLS, standard DOIP).
 var ErrNotEnvelope = errors.New("client: the answer is not a binary envelope")
 
 // ErrNoAnswer is returned, wrapped, when the server closes the connection before the first
@@ -203,7 +204,7 @@ func (c *Conn) readResponse(sink *Sink) (*Response, error) {
 func headerError(err error) error {
 	var pe *envelope.ProtocolError
 	switch {
-	case errors.As(err, &pe) && pe.Field == "version":
+	case errors.As(err, &pe) && pe.Field == "version", errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Errorf("%w: %w", ErrNotEnvelope, err)
 	case errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET):
 		return fmt.Errorf("%w (%w)", ErrNoAnswer, err)
