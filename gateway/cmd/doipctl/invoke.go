@@ -44,7 +44,7 @@ that folder, which must exist (it is checked before the workflow runs).`,
 	}
 	cmd.Flags().StringVar(&workflow, "workflow", "", "the workflow `NAME` (e.g. equation_extraction)")
 	cmd.Flags().StringVar(&params, "params", "", "the workflow's parameters as a `JSON` object")
-	cmd.Flags().StringVarP(&output, "output", "o", "", "write the derived components into this existing `DIR`")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "write the derived components into this existing `DIR` (not with --standard)")
 	_ = cmd.RegisterFlagCompletionFunc("workflow", cobra.FixedCompletions([]string{"equation_extraction", "echo"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }

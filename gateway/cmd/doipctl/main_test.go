@@ -167,6 +167,7 @@ func TestUsageErrorsAreOneLineAndAHint(t *testing.T) {
 		{[]string{"invoke", "Q123"}, "doipctl: invoke needs --workflow NAME (doipctl list-ops Q123 lists the workflows)\nSee 'doipctl invoke --help'.\n"},
 		{[]string{"invoke", "Q123", "--workflow", "echo", "--params", "[1]"}, "doipctl: --params must be a JSON object, such as '{\"pages\":[1]}': json: cannot unmarshal array into Go value of type map[string]interface {}\nSee 'doipctl invoke --help'.\n"},
 		{[]string{"retrieve", "Q123", "-o", "x.json"}, "doipctl: -o writes a component's bytes: add --component ID (the record is printed on stdout; redirect it with > FILE)\nSee 'doipctl retrieve --help'.\n"},
+		{[]string{"--standard", "invoke", "Q123", "--workflow", "echo", "-o", "."}, "doipctl: invoke -o DIR writes derived components with the binary envelope only: leave out --standard, or -o\nSee 'doipctl invoke --help'.\n"},
 		{[]string{"--standard", "purge", "Q123"}, "doipctl: purge has no standard DOIP form: leave out --standard\nSee 'doipctl purge --help'.\n"},
 	} {
 		r := ctl(t, tc.args...)

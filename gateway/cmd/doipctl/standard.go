@@ -16,6 +16,9 @@ func (a *app) doStandard(ctx context.Context, c call) error {
 	if c.std == nil {
 		return usagef("%s has no standard DOIP form: leave out --standard", c.req.Op)
 	}
+	if c.req.Op == doip.OpInvoke && c.output != "" {
+		return usagef("invoke -o DIR writes derived components with the binary envelope only: leave out --standard, or -o")
+	}
 	port := a.opts.port
 	if !a.opts.portSet {
 		port = "3568"
