@@ -37,11 +37,11 @@ tty=
 SECONDS=0
 go build -v -trimpath -o bin/ "${pkgs[@]}" 2>"$log" &
 pid=$!
-done_names=()
+built=" "
 report() {
   for n in "${names[@]}"; do
-    if [[ " ${done_names[*]} " != *" $n "* && "bin/$n" -nt "$start" ]]; then
-      done_names+=("$n")
+    if [[ "$built" != *" $n "* && "bin/$n" -nt "$start" ]]; then
+      built+="$n "
       [ -n "$tty" ] && printf '\r\033[K'
       echo "  built bin/$n (${SECONDS}s)"
     fi
