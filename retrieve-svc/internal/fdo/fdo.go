@@ -4,7 +4,9 @@
 // kernel["fdo:hasComponent"]. The record shape and the façade's status codes are in
 // ../../../shared/spec/records.md.
 //
-// Type records (GET {FDO_API}types/{TypeId}) and the façade's health endpoint are not used.
+// Type records (GET {FDO_API}types/{TypeId}, or {root}/records/types/{TypeId}.json) come
+// from a [TypeSource]; [TypeRecords] puts them behind a Cache of their own. The façade's
+// health endpoint is not used.
 package fdo
 
 import (
@@ -33,4 +35,20 @@ const DefaultMaxRecordSize = 8 << 20
 // Source returns the raw bytes of one object's record, by normalised QID.
 type Source interface {
 	Record(ctx context.Context, qid string) ([]byte, error)
+}
+
+// TypeSource returns the raw bytes of one type record, by type id ("ScholarlyArticle"), with
+// the errors of a [Source].
+type TypeSource interface {
+	TypeRecord(ctx context.Context, typeID string) ([]byte, error)
+}
+
+// TypeRecords adapts a TypeSource to a [Source] keyed by type id, so that type records get a
+// [Cache] of their own.
+func TypeRecords(ts TypeSource) Source { return typeRecords{ts} }
+
+type typeRecords struct{ ts TypeSource }
+
+func (t typeRecords) Record(ctx context.Context, typeID string) ([]byte, error) {
+	return t.ts.TypeRecord(ctx, typeID)
 }
