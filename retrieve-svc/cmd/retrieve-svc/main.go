@@ -131,7 +131,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	reg := metrics.NewRegistry()
 	records := fdo.NewCache(src, cfg.CacheTTL, cfg.CacheSize, fdo.WithMetrics(fdo.NewCacheMetrics(reg)))
 	// Type records are few and change rarely: a cache of their own, with the records' TTL.
-	types := fdo.NewCache(fdo.TypeRecords(src), cfg.CacheTTL, 64)
+	types := fdo.NewTypeCache(src, cfg.CacheTTL, 64)
 
 	grpcMetrics := metrics.NewGRPCServer(reg)
 	serverOpts := grpcMetrics.ServerOptions()

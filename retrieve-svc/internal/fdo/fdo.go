@@ -5,7 +5,7 @@
 // ../../../shared/spec/records.md.
 //
 // Type records (GET {FDO_API}types/{TypeId}, or {root}/records/types/{TypeId}.json) come
-// from a [TypeSource]; [TypeRecords] puts them behind a Cache of their own. The façade's
+// from a [TypeSource]; [NewTypeCache] puts them behind a Cache of their own. The façade's
 // health endpoint is not used.
 package fdo
 
@@ -43,10 +43,7 @@ type TypeSource interface {
 	TypeRecord(ctx context.Context, typeID string) ([]byte, error)
 }
 
-// TypeRecords adapts a TypeSource to a [Source] keyed by type id, so that type records get a
-// [Cache] of their own.
-func TypeRecords(ts TypeSource) Source { return typeRecords{ts} }
-
+// typeRecords adapts a TypeSource to a [Source] keyed by type id.
 type typeRecords struct{ ts TypeSource }
 
 func (t typeRecords) Record(ctx context.Context, typeID string) ([]byte, error) {

@@ -101,6 +101,30 @@ func ParseRecord(raw []byte) (Record, error) {
 	return rec, nil
 }
 
+// ParseTypeRecord parses a type record (the façade's /fdo/types/{TypeId}): any JSON object,
+// served as it is; ObjectType is its kernel's digitalObjectType when it has one. It lists no
+// components. Errors wrap ErrMalformed.
+func ParseTypeRecord(raw []byte) (Record, error) {
+	var doc struct {
+		Kernel json.RawMessage `json:"kernel"`
+	}
+	trimmed := bytes.TrimSpace(raw)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return Record{}, fmt.Errorf("%w: type record is not a JSON object", ErrMalformed)
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return Record{}, fmt.Errorf("%w: type record: %w", ErrMalformed, err)
+	}
+	rec := Record{Raw: raw}
+	var kernel struct {
+		ObjectType json.RawMessage `json:"digitalObjectType"`
+	}
+	if k := bytes.TrimSpace(doc.Kernel); len(k) > 0 && k[0] == '{' && json.Unmarshal(k, &kernel) == nil {
+		rec.ObjectType, _ = idOrString(kernel.ObjectType)
+	}
+	return rec, nil
+}
+
 // isUnknownType reports whether an "@type" value is UnknownType, alone or in a list.
 func isUnknownType(raw json.RawMessage) bool {
 	if !bytes.Contains(raw, []byte(UnknownType)) {

@@ -132,3 +132,33 @@ func TestRecordComponent(t *testing.T) {
 		t.Error("Component ids are case-sensitive")
 	}
 }
+
+func TestParseTypeRecord(t *testing.T) {
+	t.Parallel()
+	for in, wantType := range map[string]string{
+		`{"@id":"x","kernel":{"digitalObjectType":"https://fdo.example.org/fdo/types/FDOType"},"applicableOperations":[]}`: "https://fdo.example.org/fdo/types/FDOType",
+		`{"@context":"https://w3id.org/fdo/context/v1","@type":"FDOType","name":"ScholarlyArticle"}`:                       "", // no kernel: still a type record
+		`{"kernel":7}`: "",
+	} {
+		rec, err := ParseTypeRecord([]byte(in))
+		if err != nil || rec.ObjectType != wantType || string(rec.Raw) != in || rec.Components != nil {
+			t.Errorf("ParseTypeRecord(%s) = %+v, %v", in, rec, err)
+		}
+	}
+	for _, in := range []string{``, `[]`, `null`, `{`} {
+		if _, err := ParseTypeRecord([]byte(in)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("ParseTypeRecord(%q) error = %v; want ErrMalformed", in, err)
+		}
+	}
+}
+
+func FuzzParseTypeRecord(f *testing.F) {
+	f.Add([]byte(`{"kernel":{"digitalObjectType":{"@id":"x"}}}`))
+	f.Add([]byte(`{"kernel":[]}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		rec, err := ParseTypeRecord(raw)
+		if err == nil && len(rec.Components) != 0 {
+			t.Fatal("a type record with components")
+		}
+	})
+}

@@ -565,7 +565,7 @@ func MediaTypeOf(id string) string {
 }
 
 // WithTypes serves type records ("types/{TypeId}") from types, a cache keyed by type id (see
-// [fdo.TypeRecords]).
+// [fdo.NewTypeCache]).
 func WithTypes(types *fdo.Cache) Option {
 	return func(s *Server) { s.types = types }
 }

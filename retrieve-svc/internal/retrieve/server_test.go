@@ -739,7 +739,7 @@ func TestTypeRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := newFixture(t, nil, WithTypes(fdo.NewCache(fdo.TypeRecords(fdo.NewDir(root)), time.Hour, 10)))
+	f := newFixture(t, nil, WithTypes(fdo.NewTypeCache(fdo.NewDir(root), time.Hour, 10)))
 	f.writeRecord(t, "Q9", `{"@id":"https://portal.mardi4nfdi.de/entity/Q9","@type":"mardi:UnknownType",`+
 		`"kernel":{"@type":"mardi:UnknownType","name":"Q9","description":""}}`)
 	f.writeRecord(t, "Q10", `{"@id":"x"}`)
