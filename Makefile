@@ -49,6 +49,8 @@ run: build ## Start retrieve-svc, invoke-svc and the gateway on the embedded def
 
 .PHONY: test
 test: ## Unit tests of every module, with the race detector (the end-to-end tests run too, under -short they skip)
+	@test -x $(BIN)/lakefs -a -x $(BIN)/lakectl || command -v lakefs >/dev/null || \
+	  echo "*** lakeFS not found: the docker-compose.yml run (deploy TestComposeRun) is SKIPPED; make tools installs lakefs and lakectl ***"
 	go test -race -count=1 $(PKGS)
 
 .PHONY: test-short
