@@ -70,7 +70,7 @@ func NewServer(records *fdo.Cache, bucket storage.ReadBucket, branch string, log
 // a type's URL) asks for a type record: its object id is "types/{TypeId}", its record the type
 // record as served, and it has no components.
 func (s *Server) GetRecord(ctx context.Context, req *retrievev1.GetRecordRequest) (*retrievev1.GetRecordResponse, error) {
-	if typeID, ok, err := typeID(req.GetObjectId()); ok {
+	if typeID, ok, err := parseTypeID(req.GetObjectId()); ok {
 		if err != nil {
 			return nil, err
 		}
@@ -136,8 +136,8 @@ func (s *Server) getTypeRecord(ctx context.Context, typeID string) (*retrievev1.
 	return &retrievev1.GetRecordResponse{ObjectId: id, RecordJson: rec.Raw, ObjectType: rec.ObjectType, Cached: cached}, nil
 }
 
-// typeID maps [objectid.TypeID] to a status error.
-func typeID(id string) (string, bool, error) {
+// parseTypeID maps [objectid.TypeID] to a status error.
+func parseTypeID(id string) (string, bool, error) {
 	t, ok, err := objectid.TypeID(id)
 	if err != nil {
 		var idErr *objectid.IDError
@@ -152,7 +152,7 @@ func typeID(id string) (string, bool, error) {
 // PurgeRecord implements [retrievev1.RetrieveServiceServer]. Purging "types/{TypeId}" drops
 // the cached type record.
 func (s *Server) PurgeRecord(ctx context.Context, req *retrievev1.PurgeRecordRequest) (*retrievev1.PurgeRecordResponse, error) {
-	if t, ok, err := typeID(req.GetObjectId()); ok {
+	if t, ok, err := parseTypeID(req.GetObjectId()); ok {
 		if err != nil {
 			return nil, err
 		}
