@@ -88,7 +88,8 @@ func findLakeFS() string {
 //     command none of these images has fails the test.
 //
 // Then doipctl drives hello, retrieve (record and component bytes, read from lakeFS), invoke
-// and purge through the gateway. A wrong key, variable name, command, port or health check in
+// (echo; equation_extraction, its result written to lakeFS; and with the Ollama backend, which
+// must reach the ollama service with the configured model) and purge through the gateway. A wrong key, variable name, command, port or health check in
 // the compose file makes a service fail to start, never become healthy, or answer wrongly.
 func TestComposeRun(t *testing.T) {
 	if testing.Short() {
@@ -137,6 +138,14 @@ type composeRun struct {
 	procs   map[string]*runProc
 	healthy map[string]bool
 	ollama  *http.Server
+	chatsMu sync.Mutex
+	chats   []ollamaChat // what the Ollama stand-in was asked
+}
+
+// ollamaChat is what the Ollama stand-in saw of one chat request.
+type ollamaChat struct {
+	Model string          `json:"model"`
+	Think json.RawMessage `json:"think"`
 }
 
 // runProc is one started service.
@@ -636,11 +645,13 @@ func (r *composeRun) startOllama(s types.ServiceConfig) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("Ollama is running"))
 	})
+	// No model is pulled on a fresh server: every chat is Ollama's 404 for an unknown model.
 	mux.HandleFunc("POST /api/chat", func(w http.ResponseWriter, req *http.Request) {
-		var body struct {
-			Model string `json:"model"`
-		}
+		var body ollamaChat
 		_ = json.NewDecoder(req.Body).Decode(&body)
+		r.chatsMu.Lock()
+		r.chats = append(r.chats, body)
+		r.chatsMu.Unlock()
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.WriteHeader(http.StatusNotFound)
 		b, _ := json.Marshal(map[string]string{"error": fmt.Sprintf("model '%s' not found", body.Model)})
@@ -706,6 +717,23 @@ func (r *composeRun) drive() {
 	if out, _ := ctl("retrieve", "Q123", "--component", "equations.json"); !strings.Contains(out, `"equations"`) {
 		t.Errorf("retrieve the derived equations.json (written to lakeFS): %.200s", out)
 	}
+	// The Ollama backend reaches the ollama service with the compose default model; it has
+	// not been pulled, so the builtin result comes back with a note saying so.
+	out, _ := ctl("invoke", "Q123", "--workflow", "equation_extraction", "--params", `{"component":"main-pdf","backend":"ollama","pages":[1]}`)
+	wantModel := "model '" + *r.project.Services["invoke-svc"].Environment["OLLAMA_MODEL"] + "' not found"
+	if !strings.Contains(out, wantModel) {
+		t.Errorf("invoke with the Ollama backend: %.400s; want a note with %q", out, wantModel)
+	}
+	r.chatsMu.Lock()
+	for _, c := range r.chats {
+		if string(c.Think) != "false" {
+			t.Errorf("a chat sent think %s; want false", c.Think)
+		}
+	}
+	if len(r.chats) == 0 {
+		t.Error("the Ollama service was never asked")
+	}
+	r.chatsMu.Unlock()
 	if out, _ := ctl("purge", "Q123"); !strings.Contains(out, "purge") {
 		t.Errorf("purge Q123: %s", out)
 	}
