@@ -57,12 +57,8 @@ func ParseRecord(raw []byte) (Record, error) {
 			Components json.RawMessage `json:"fdo:hasComponent"`
 		} `json:"kernel"`
 	}
-	trimmed := bytes.TrimSpace(raw)
-	if len(trimmed) == 0 || trimmed[0] != '{' {
-		return Record{}, fmt.Errorf("%w: not a JSON object", ErrMalformed)
-	}
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		return Record{}, fmt.Errorf("%w: %w", ErrMalformed, err)
+	if err := decodeObject(raw, &doc); err != nil {
+		return Record{}, err
 	}
 	rec := Record{Raw: raw}
 	if doc.Kernel == nil {
@@ -108,12 +104,8 @@ func ParseTypeRecord(raw []byte) (Record, error) {
 	var doc struct {
 		Kernel json.RawMessage `json:"kernel"`
 	}
-	trimmed := bytes.TrimSpace(raw)
-	if len(trimmed) == 0 || trimmed[0] != '{' {
-		return Record{}, fmt.Errorf("%w: type record is not a JSON object", ErrMalformed)
-	}
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		return Record{}, fmt.Errorf("%w: type record: %w", ErrMalformed, err)
+	if err := decodeObject(raw, &doc); err != nil {
+		return Record{}, fmt.Errorf("type record: %w", err)
 	}
 	rec := Record{Raw: raw}
 	var kernel struct {
@@ -123,6 +115,18 @@ func ParseTypeRecord(raw []byte) (Record, error) {
 		rec.ObjectType, _ = idOrString(kernel.ObjectType)
 	}
 	return rec, nil
+}
+
+// decodeObject decodes raw, which must be a JSON object, into v; errors wrap ErrMalformed.
+func decodeObject(raw []byte, v any) error {
+	trimmed := bytes.TrimSpace(raw)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return fmt.Errorf("%w: not a JSON object", ErrMalformed)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	return nil
 }
 
 // isUnknownType reports whether an "@type" value is UnknownType, alone or in a list.
