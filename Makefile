@@ -59,6 +59,8 @@ s3_note = @if [ -z "$${VERSITYGW:-}" ] && ! command -v versitygw >/dev/null; the
 .PHONY: test
 test: ## Unit tests of every module, with the race detector (the end-to-end tests run too, under -short they skip)
 	$(s3_note)
+	@test -x $(BIN)/lakefs -a -x $(BIN)/lakectl || command -v lakefs >/dev/null || \
+	  echo "*** lakeFS not found: the docker-compose.yml run (deploy TestComposeRun) is SKIPPED; make tools installs lakefs and lakectl ***"
 	go test -race -count=1 $(PKGS)
 
 .PHONY: test-short

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,59 +103,35 @@ func TestRetrieveServiceKilledDuringTraffic(t *testing.T) {
 	}
 }
 
-// A façade that answers 500 or hangs gives Unavailable in bounded time, and the record
-// comes back when the façade does.
+// A façade that fails (Starlette's 500, its own 502 and 504) or hangs gives Unavailable in
+// bounded time, and the record comes back when the façade does. An unknown QID, which the
+// façade answers with 200 and its unknown-type record, is NotFound.
 func TestFacadeFailures(t *testing.T) {
 	skipShort(t)
 	t.Parallel()
-	record, err := os.ReadFile(filepath.Join("..", "..", "retrieve-svc", "internal", "sampledata", "objects", "records", "Q123.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mode atomic.Value
-	mode.Store("500")
-	var hits atomic.Int64
-	facade := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hits.Add(1)
-		switch mode.Load() {
-		case "500":
-			http.Error(w, `{"error":"wikibase down"}`, http.StatusInternalServerError)
-		case "slow":
-			select {
-			case <-r.Context().Done():
-			case <-time.After(10 * time.Second):
-			}
-		default:
-			if r.URL.Path != "/fdo/Q123" {
-				http.NotFound(w, r)
-				return
-			}
-			w.Header().Set("Content-Type", "application/ld+json")
-			_, _ = w.Write(record)
-		}
-	}))
-	defer facade.Close()
+	facade := newFacadeStandIn(t, nil)
+	facade.mode.Store("500")
 
 	s := &system{dataDir: filepath.Join(t.TempDir(), "data")}
 	s.retrieve = start(t, "retrieve-svc", 1, []string{"--listen", "127.0.0.1:0", "--data-dir", s.dataDir,
-		"--fdo-api", facade.URL + "/fdo/", "--fdo-timeout", "1s", "--cache-ttl", "0s"})
+		"--fdo-api", facade.api(), "--fdo-timeout", "1s", "--cache-ttl", "0s"})
 	s.gateway = start(t, "doip-gateway", 2, []string{"--host", "127.0.0.1", "--port", "0", "--retrieve-addr", s.retrieve.addr("grpc"),
 		"--invoke-addr", "", "--call-timeout", "8s", "--tls-mode", "off"})
 	c := s.dial(t)
-	for _, m := range []string{"500", "slow"} {
-		mode.Store(m)
+	for _, m := range []string{"500", "502", "504", "slow"} {
+		facade.mode.Store(m)
 		begin := time.Now()
 		_, err := c.Do(t.Context(), client.Request{Op: doip.OpRetrieve, ObjectID: "Q123"}, nil)
 		if o := outcome(t, err, time.Since(begin)); o != "unavailable" {
 			t.Errorf("façade %s: outcome %s (%v), want Unavailable", m, o, err)
 		}
 	}
-	if hits.Load() < 3 {
-		t.Errorf("the façade was asked %d times; 500s should be retried", hits.Load())
+	if facade.hits.Load() < 5 {
+		t.Errorf("the façade was asked %d times; 5xx answers should be retried", facade.hits.Load())
 	}
-	mode.Store("ok")
+	facade.mode.Store("")
 	retrieveUntilOK(t, s, client.Request{Op: doip.OpRetrieve, ObjectID: "Q123"})
-	_, err = c.Do(t.Context(), client.Request{Op: doip.OpRetrieve, ObjectID: "Q124"}, nil)
+	_, err := c.Do(t.Context(), client.Request{Op: doip.OpRetrieve, ObjectID: "Q124"}, nil)
 	var de *doip.Error
 	if !errors.As(err, &de) || de.Kind != doip.KindNotFound {
 		t.Errorf("unknown object at the façade: %v, want NotFound", err)

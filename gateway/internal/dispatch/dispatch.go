@@ -115,7 +115,8 @@ func (d *Dispatcher) ServeDOIP(ctx context.Context, w gateway.ResponseWriter, re
 	case req.Op == doip.OpListOps:
 		err = d.listOps(ctx, w, req)
 	case req.Op == doip.OpRetrieve:
-		if req.Element != "" {
+		// A type record has no components: an element is ignored, as MaRDI's server does.
+		if req.Element != "" && !isTypeRecordID(req.ObjectID) {
 			err = d.retrieveComponent(ctx, w, req)
 		} else {
 			err = d.retrieveRecord(ctx, w, req)
@@ -176,6 +177,11 @@ func (d *Dispatcher) listOps(ctx context.Context, w gateway.ResponseWriter, req 
 		}
 		list.Object = rec.GetObjectId()
 		list.Workflows = applicableWorkflows(wfs, rec.GetComponents())
+		// The object's type says which operations are meaningful for it: keep ours that it
+		// lists (retrieve-svc caches the type record like any record).
+		if allowed, ok := d.applicableOperations(ctx, rec.GetObjectType()); ok {
+			list.Operations, list.Workflows = intersectOperations(list.Operations, list.Workflows, allowed)
+		}
 	}
 	return w.Respond(&doip.Response{Op: req.Op, ObjectID: req.ObjectID, Operations: list})
 }

@@ -695,7 +695,11 @@ func (c *ServerCodec) serviceInfo(req *doip.Request, hi *doip.ServiceInfo) servi
 func operationIDs(l *doip.OperationList) []string {
 	ids := []string{OpIDHello, OpIDListOperations, OpIDRetrieve}
 	if l.Object != "" {
-		ids = []string{OpIDRetrieve, OpIDListOperations}
+		ids = []string{OpIDListOperations}
+		// Retrieve unless the object's type does not allow it (the dispatcher then drops it).
+		if _, ok := l.Operations[doip.OpRetrieve.String()]; ok || l.Operations == nil {
+			ids = []string{OpIDRetrieve, OpIDListOperations}
+		}
 	}
 	return append(ids, l.Workflows...)
 }

@@ -53,7 +53,7 @@ type Ollama struct {
 	// scheme is http with port 11434 unless it names one ("gpu-box" → http://gpu-box:11434);
 	// a value with a scheme keeps that scheme's port. Empty when not configured.
 	Host string
-	// Model is the model to ask, e.g. "qwen2.5vl:7b"; empty leaves the choice to the workflow.
+	// Model is the model to ask, e.g. "qwen2.5:7b"; empty leaves the choice to the workflow.
 	Model string
 	// APIKey authenticates to a hosted Ollama; it is masked wherever it is printed.
 	APIKey Secret

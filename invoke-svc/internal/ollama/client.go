@@ -40,7 +40,9 @@ const (
 // Options configure a [Client].
 type Options struct {
 	// Host is the base URL of the Ollama server, e.g. http://127.0.0.1:11434 (a path, as
-	// for a server behind a reverse proxy, is kept: https://example.org/ollama).
+	// for a server behind a reverse proxy, is kept: https://example.org/ollama). A final
+	// "/api" is the API's own prefix and may be given or not: the hosted API is documented
+	// as https://ollama.com/api, a local server as http://127.0.0.1:11434.
 	Host string
 	// Model is the model asked when a ChatRequest names none.
 	Model string
@@ -90,6 +92,11 @@ type chatRequestWire struct {
 	Stream   bool            `json:"stream"`
 	Format   json.RawMessage `json:"format,omitempty"`
 	Options  map[string]any  `json:"options,omitempty"`
+	// Think is always sent false: a thinking model (one with Ollama's "thinking"
+	// capability) thinks when think is absent, which costs minutes per page and is not
+	// wanted for a schema-constrained transcription; a model without the capability
+	// accepts false (only think:true is refused, 400 "does not support thinking").
+	Think bool `json:"think"`
 }
 
 // ChatResponse is the non-streaming answer of /api/chat. The durations are nanoseconds on
@@ -161,6 +168,9 @@ func New(o Options, logger *slog.Logger) (*Client, error) {
 		retries = 0
 	}
 
+	// The API's paths start with /api: accept the base with or without it.
+	u.Path = strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), "/api")
+	u.RawPath = ""
 	endpoint := u.JoinPath(chatPath)
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	c := &Client{

@@ -4,11 +4,12 @@
 //
 // # Client
 //
-// [New] builds a client of one Ollama server and model. [Client.Chat] posts one
+// [New] builds a client of one Ollama server and model (its base URL with or without the
+// final "/api"). [Client.Chat] posts one
 // non-streaming request to {Host}/api/chat:
 //
 //	{"model":"qwen2.5:7b","messages":[{"role":"system","content":"…"},{"role":"user","content":"…"}],
-//	 "stream":false,"format":{…JSON schema…},"options":{"temperature":0}}
+//	 "stream":false,"format":{…JSON schema…},"options":{"temperature":0},"think":false}
 //
 // with "Authorization: Bearer <key>" when an API key is set (a hosted Ollama), and reads
 // the non-streaming answer:

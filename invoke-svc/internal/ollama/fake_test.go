@@ -44,6 +44,7 @@ type reply struct {
 type fakeOllama struct {
 	t       *testing.T
 	key     string // the bearer token expected; "" for none
+	prefix  string // the path the server is mounted at ("" or, behind a proxy, "/ollama")
 	respond func(a asked) reply
 	calls   atomic.Int32
 	srv     *httptest.Server
@@ -65,7 +66,7 @@ var rePage = regexp.MustCompile(`^Page (\d+) has (\d+) display equations`)
 func (f *fakeOllama) serve(w http.ResponseWriter, r *http.Request) {
 	t := f.t
 	n := int(f.calls.Add(1))
-	if r.Method != http.MethodPost || r.URL.Path != "/api/chat" {
+	if r.Method != http.MethodPost || r.URL.Path != f.prefix+"/api/chat" {
 		t.Errorf("request %s %s; want POST /api/chat", r.Method, r.URL.Path)
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
@@ -88,6 +89,7 @@ func (f *fakeOllama) serve(w http.ResponseWriter, r *http.Request) {
 		Stream  *bool           `json:"stream"`
 		Format  json.RawMessage `json:"format"`
 		Options map[string]any  `json:"options"`
+		Think   json.RawMessage `json:"think"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -95,8 +97,19 @@ func (f *fakeOllama) serve(w http.ResponseWriter, r *http.Request) {
 		t.Errorf("request body %s: %v", body, err)
 		return
 	}
+	// As Ollama's ChatHandler: an unknown model is 404; think:true for a model without the
+	// thinking capability (testModel has none) is 400; the client must send think:false.
 	if req.Model != testModel {
 		t.Errorf("model %q; want %q", req.Model, testModel)
+		writeReply(w, chatErr(http.StatusNotFound, fmt.Sprintf("model '%s' not found", req.Model)))
+		return
+	}
+	if string(req.Think) != "false" {
+		t.Errorf("think is %s; want false", req.Think)
+	}
+	if string(req.Think) == "true" {
+		writeReply(w, chatErr(http.StatusBadRequest, fmt.Sprintf("%q does not support thinking", req.Model)))
+		return
 	}
 	if req.Stream == nil || *req.Stream {
 		t.Errorf("stream is %v; want false", req.Stream)
@@ -139,7 +152,11 @@ func (f *fakeOllama) serve(w http.ResponseWriter, r *http.Request) {
 	f.pages = append(f.pages, a.page)
 	f.mu.Unlock()
 
-	rep := f.respond(a)
+	writeReply(w, f.respond(a))
+}
+
+// writeReply writes rep as Ollama (gin) does: JSON with charset.
+func writeReply(w http.ResponseWriter, rep reply) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(rep.status)
 	io.WriteString(w, rep.body)

@@ -515,3 +515,50 @@ func TestPageKeys(t *testing.T) {
 		t.Errorf("pageKeys = %q; want %q", got, want)
 	}
 }
+
+// OLLAMA_HOST may end in /api (the hosted API is documented as https://ollama.com/api) or
+// not; either way the chat goes to {base}/api/chat, also behind a path prefix.
+func TestHostWithOrWithoutAPI(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ prefix, suffix string }{
+		{"", ""}, {"", "/"}, {"", "/api"}, {"", "/api/"}, {"/ollama", ""}, {"/ollama", "/api"},
+	} {
+		f := newFake(t, testKey, goodModel)
+		f.prefix = tc.prefix
+		c, err := New(Options{Host: f.srv.URL + tc.prefix + tc.suffix, Model: testModel, APIKey: testKey}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Chat(t.Context(), ChatRequest{
+			Messages: []Message{{Role: "system", Content: "s"}, {Role: "user", Content: "Page 1 has 1 display equations.\n" + `{"number":"1","text":"t"}`}},
+			Format:   answerSchema,
+		})
+		if err != nil || f.calls.Load() != 1 {
+			t.Errorf("host %q: %v after %d calls", tc.prefix+tc.suffix, err, f.calls.Load())
+		}
+	}
+}
+
+// Ollama's own errors for a model it has not pulled and for thinking on a model that cannot
+// think come back as StatusErrors naming Ollama's message, without retries.
+func TestChatOllamaErrors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		rep  reply
+		want string
+	}{
+		{chatErr(http.StatusNotFound, "model 'qwen2.5vl:7b' not found"), "404 Not Found: model 'qwen2.5vl:7b' not found"},
+		{chatErr(http.StatusBadRequest, `"qwen2.5:7b" does not support thinking`), `400 Bad Request: "qwen2.5:7b" does not support thinking`},
+	} {
+		f := newFake(t, "", func(asked) reply { return tc.rep })
+		c := newClient(t, f, Options{}, nil)
+		_, err := c.Chat(t.Context(), ChatRequest{
+			Messages: []Message{{Role: "system", Content: "s"}, {Role: "user", Content: "Page 1 has 1 display equations.\n" + `{"number":"1","text":"t"}`}},
+			Format:   answerSchema,
+		})
+		var se *StatusError
+		if !errors.As(err, &se) || !strings.Contains(err.Error(), tc.want) || f.calls.Load() != 1 {
+			t.Errorf("error %v after %d calls; want a StatusError with %q and no retry", err, f.calls.Load(), tc.want)
+		}
+	}
+}

@@ -114,7 +114,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		storageAttrs = append(storageAttrs, slog.String("data_dir", cfg.DataDir))
 	}
 
-	var src fdo.Source
+	var src interface {
+		fdo.Source
+		fdo.TypeSource
+	}
 	kind := "folder"
 	if cfg.FDOAPI != "" {
 		kind = "facade"
@@ -127,6 +130,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	reg := metrics.NewRegistry()
 	records := fdo.NewCache(src, cfg.CacheTTL, cfg.CacheSize, fdo.WithMetrics(fdo.NewCacheMetrics(reg)))
+	// Type records are few and change rarely: a cache of their own, with the records' TTL.
+	types := fdo.NewTypeCache(src, cfg.CacheTTL, 64)
 
 	grpcMetrics := metrics.NewGRPCServer(reg)
 	serverOpts := grpcMetrics.ServerOptions()
@@ -139,7 +144,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	srv := grpcapp.NewServer(serverOpts...)
 	retrievev1.RegisterRetrieveServiceServer(srv.GRPC, retrieve.NewServer(records, bucket, cfg.Branch, logger,
-		retrieve.WithMetrics(retrieve.NewMetrics(reg)), retrieve.WithPresign(cfg.PresignExpiry),
+		retrieve.WithMetrics(retrieve.NewMetrics(reg)), retrieve.WithPresign(cfg.PresignExpiry), retrieve.WithTypes(types),
 		retrieve.WithComponentCache(int64(cfg.CacheBytes), 1<<20, cfg.CacheBlobTTL)))
 	srv.SetServing(retrieve.ServiceName)
 	grpcMetrics.InitializeMetrics(srv.GRPC)

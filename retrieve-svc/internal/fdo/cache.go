@@ -18,6 +18,7 @@ type Cache struct {
 	ttl        time.Duration
 	maxEntries int
 	metrics    *CacheMetrics // nil: not counted
+	parse      func([]byte) (Record, error)
 
 	mu      sync.Mutex
 	entries map[string]*list.Element // guarded by mu; values are *entry
@@ -51,10 +52,19 @@ func NewCache(src Source, ttl time.Duration, maxEntries int, opts ...CacheOption
 		entries:    make(map[string]*list.Element),
 		order:      list.New(),
 		calls:      make(map[string]*call),
+		parse:      ParseRecord,
 	}
 	for _, opt := range opts {
 		opt(c)
 	}
+	return c
+}
+
+// NewTypeCache returns a cache of type records in front of ts, keyed by type id
+// ("ScholarlyArticle"); the records are parsed with [ParseTypeRecord].
+func NewTypeCache(ts TypeSource, ttl time.Duration, maxEntries int, opts ...CacheOption) *Cache {
+	c := NewCache(typeRecords{ts}, ttl, maxEntries, opts...)
+	c.parse = ParseTypeRecord
 	return c
 }
 
@@ -108,7 +118,7 @@ func (c *Cache) fetch(ctx context.Context, qid string, cl *call) {
 	raw, err := c.src.Record(ctx, qid)
 	var rec Record
 	if err == nil {
-		rec, err = ParseRecord(raw)
+		rec, err = c.parse(raw)
 		if err != nil {
 			err = fmt.Errorf("fdo: record %s: %w", qid, err)
 		}

@@ -37,7 +37,10 @@ type Client struct {
 	maxSize int64
 }
 
-var _ Source = (*Client)(nil)
+var (
+	_ Source     = (*Client)(nil)
+	_ TypeSource = (*Client)(nil)
+)
 
 // NewClient returns a client for the façade at baseURL (http or https; a missing trailing "/"
 // is added). The retry library logs to logger at debug level; pass slogapp.Discard() to
@@ -115,10 +118,23 @@ func (c *Client) Record(ctx context.Context, qid string) ([]byte, error) {
 	if norm, err := objectid.Normalize(qid); err != nil || norm != qid {
 		return nil, fmt.Errorf("%w: %s", ErrBadRequest, objectid.Quote(qid))
 	}
-	u := c.base.JoinPath(qid)
+	return c.get(ctx, "record "+qid, c.base.JoinPath(qid))
+}
+
+// TypeRecord implements [TypeSource]: GET {base}types/{typeID}, with the answers mapped as
+// for [Client.Record] (the façade answers 404 for a type it does not know).
+func (c *Client) TypeRecord(ctx context.Context, typeID string) ([]byte, error) {
+	if got, ok, err := objectid.TypeID(objectid.TypePrefix + typeID); err != nil || !ok || got != typeID {
+		return nil, fmt.Errorf("%w: type %s", ErrBadRequest, objectid.Quote(typeID))
+	}
+	return c.get(ctx, "type record "+typeID, c.base.JoinPath("types", typeID))
+}
+
+// get fetches one document from the façade; what names it in errors.
+func (c *Client) get(ctx context.Context, what string, u *url.URL) ([]byte, error) {
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return nil, fmt.Errorf("fdo: record %s: %w", qid, err)
+		return nil, fmt.Errorf("fdo: %s: %w", what, err)
 	}
 	req.Header.Set("Accept", "application/ld+json, application/json;q=0.9")
 	if c.user != nil {
@@ -128,29 +144,29 @@ func (c *Client) Record(ctx context.Context, qid string) ([]byte, error) {
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, fmt.Errorf("fdo: record %s: %w", qid, ctxErr)
+			return nil, fmt.Errorf("fdo: %s: %w", what, ctxErr)
 		}
-		return nil, fmt.Errorf("fdo: record %s: %w: %w", qid, ErrUnavailable, err)
+		return nil, fmt.Errorf("fdo: %s: %w: %w", what, ErrUnavailable, err)
 	}
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusOK:
 	case resp.StatusCode == http.StatusNotFound:
-		return nil, fmt.Errorf("fdo: record %s: %w (facade answered %s)", qid, ErrNotFound, resp.Status)
+		return nil, fmt.Errorf("fdo: %s: %w (facade answered %s)", what, ErrNotFound, resp.Status)
 	case resp.StatusCode == http.StatusBadRequest:
-		return nil, fmt.Errorf("fdo: record %s: %w (facade answered %s)", qid, ErrBadRequest, resp.Status)
+		return nil, fmt.Errorf("fdo: %s: %w (facade answered %s)", what, ErrBadRequest, resp.Status)
 	default:
-		return nil, fmt.Errorf("fdo: record %s: %w (facade answered %s)", qid, ErrUnavailable, resp.Status)
+		return nil, fmt.Errorf("fdo: %s: %w (facade answered %s)", what, ErrUnavailable, resp.Status)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxSize+1))
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, fmt.Errorf("fdo: record %s: %w", qid, ctxErr)
+			return nil, fmt.Errorf("fdo: %s: %w", what, ctxErr)
 		}
-		return nil, fmt.Errorf("fdo: record %s: reading body: %w: %w", qid, ErrUnavailable, err)
+		return nil, fmt.Errorf("fdo: %s: reading body: %w: %w", what, ErrUnavailable, err)
 	}
 	if int64(len(body)) > c.maxSize {
-		return nil, fmt.Errorf("fdo: record %s: %w: more than %d bytes", qid, ErrTooLarge, c.maxSize)
+		return nil, fmt.Errorf("fdo: %s: %w: more than %d bytes", what, ErrTooLarge, c.maxSize)
 	}
 	return body, nil
 }

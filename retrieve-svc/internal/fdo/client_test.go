@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -69,6 +70,17 @@ func newFakeFacade(t *testing.T) *fakeFacade {
 			http.Error(w, "unexpected "+id, http.StatusTeapot)
 		}
 	})
+	// The façade's type registry: unknown types are 404 with FastAPI's {"detail":…} body.
+	mux.HandleFunc("GET /fdo/types/{type}", func(w http.ResponseWriter, r *http.Request) {
+		f.requests.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		if tid := r.PathValue("type"); tid != "Dataset" {
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprintf(w, `{"detail":"Type '%s' not found in MaRDI type registry"}`, tid)
+			return
+		}
+		w.Write([]byte(`{"@id":"https://fdo.example.org/fdo/types/Dataset","@type":"DigitalObjectType","kernel":{}}`))
+	})
 	f.Server = httptest.NewServer(mux)
 	t.Cleanup(func() {
 		close(f.release)
@@ -88,6 +100,28 @@ func newTestClient(t *testing.T, base string, opts ClientOptions) *Client {
 		t.Fatal(err)
 	}
 	return c
+}
+
+func TestClientTypeRecord(t *testing.T) {
+	t.Parallel()
+	f := newFakeFacade(t)
+	c := newTestClient(t, f.URL+"/fdo", fastOptions())
+	got, err := c.TypeRecord(t.Context(), "Dataset")
+	if err != nil || !strings.Contains(string(got), `"DigitalObjectType"`) {
+		t.Fatalf("TypeRecord(Dataset) = %s, %v", got, err)
+	}
+	if _, err := c.TypeRecord(t.Context(), "Unicorn"); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "Unicorn") {
+		t.Errorf("TypeRecord(Unicorn) error = %v; want ErrNotFound naming the type", err)
+	}
+	before := f.requests.Load()
+	for _, id := range []string{"", "../Q123", "a/b", "Data set"} {
+		if _, err := c.TypeRecord(t.Context(), id); !errors.Is(err, ErrBadRequest) {
+			t.Errorf("TypeRecord(%q) error = %v; want ErrBadRequest", id, err)
+		}
+	}
+	if n := f.requests.Load() - before; n != 0 {
+		t.Errorf("%d requests for bad type ids; want none", n)
+	}
 }
 
 func TestClientStatuses(t *testing.T) {

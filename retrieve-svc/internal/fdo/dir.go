@@ -13,13 +13,17 @@ import (
 )
 
 // Dir reads records from JSON files in a folder: {root}/records/{QID}.json, the layout of the
-// folder backend when no façade is configured.
+// folder backend when no façade is configured, and type records from
+// {root}/records/types/{TypeId}.json.
 type Dir struct {
 	root    string
 	maxSize int64
 }
 
-var _ Source = (*Dir)(nil)
+var (
+	_ Source     = (*Dir)(nil)
+	_ TypeSource = (*Dir)(nil)
+)
 
 // NewDir returns a source reading {root}/records/{QID}.json.
 func NewDir(root string) *Dir {
@@ -35,20 +39,37 @@ func (d *Dir) Record(ctx context.Context, qid string) ([]byte, error) {
 	if norm, err := objectid.Normalize(qid); err != nil || norm != qid {
 		return nil, fmt.Errorf("%w: %s", ErrBadRequest, objectid.Quote(qid))
 	}
-	f, err := os.Open(filepath.Join(d.root, "records", qid+".json"))
+	return d.read("record "+qid, filepath.Join(d.root, "records", qid+".json"))
+}
+
+// TypeRecord implements [TypeSource]: {root}/records/types/{typeID}.json, with the errors of
+// [Dir.Record].
+func (d *Dir) TypeRecord(ctx context.Context, typeID string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if got, ok, err := objectid.TypeID(objectid.TypePrefix + typeID); err != nil || !ok || got != typeID {
+		return nil, fmt.Errorf("%w: type %s", ErrBadRequest, objectid.Quote(typeID))
+	}
+	return d.read("type record "+typeID, filepath.Join(d.root, "records", "types", typeID+".json"))
+}
+
+// read reads one file under the size cap; what names it in errors.
+func (d *Dir) read(what, name string) ([]byte, error) {
+	f, err := os.Open(name)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("fdo: record %s: %w", qid, ErrNotFound)
+		return nil, fmt.Errorf("fdo: %s: %w", what, ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("fdo: record %s: %w: %w", qid, ErrUnavailable, err)
+		return nil, fmt.Errorf("fdo: %s: %w: %w", what, ErrUnavailable, err)
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, d.maxSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("fdo: record %s: %w: %w", qid, ErrUnavailable, err)
+		return nil, fmt.Errorf("fdo: %s: %w: %w", what, ErrUnavailable, err)
 	}
 	if int64(len(data)) > d.maxSize {
-		return nil, fmt.Errorf("fdo: record %s: %w: more than %d bytes", qid, ErrTooLarge, d.maxSize)
+		return nil, fmt.Errorf("fdo: %s: %w: more than %d bytes", what, ErrTooLarge, d.maxSize)
 	}
 	return data, nil
 }

@@ -40,3 +40,26 @@ func TestDir(t *testing.T) {
 		t.Errorf("Record over the cap: error = %v; want ErrTooLarge", err)
 	}
 }
+
+func TestDirTypeRecord(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "records", "types"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "records", "types", "Person.json"), []byte(`{"kernel":{}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := NewDir(root)
+	if got, err := d.TypeRecord(t.Context(), "Person"); err != nil || string(got) != `{"kernel":{}}` {
+		t.Errorf("TypeRecord(Person) = %q, %v", got, err)
+	}
+	if _, err := d.TypeRecord(t.Context(), "Dataset"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("TypeRecord(Dataset) error = %v; want ErrNotFound", err)
+	}
+	for _, id := range []string{"", "../Q123", "types/Person"} {
+		if _, err := d.TypeRecord(t.Context(), id); !errors.Is(err, ErrBadRequest) {
+			t.Errorf("TypeRecord(%q) error = %v; want ErrBadRequest", id, err)
+		}
+	}
+}

@@ -3,7 +3,9 @@
 // needs ([Record]): the digital object type and the components listed in
 // kernel["fdo:hasComponent"], with the record shape and status codes of the FDO façade.
 //
-// Type records (GET {FDO_API}types/{TypeId}) and the façade's health endpoint are not used.
+// Type records (GET {FDO_API}types/{TypeId}, or {root}/records/types/{TypeId}.json) come
+// from a [TypeSource]; [NewTypeCache] puts them behind a Cache of their own. The façade's
+// health endpoint is not used.
 package fdo
 
 import (
@@ -32,4 +34,17 @@ const DefaultMaxRecordSize = 8 << 20
 // Source returns the raw bytes of one object's record, by normalised QID.
 type Source interface {
 	Record(ctx context.Context, qid string) ([]byte, error)
+}
+
+// TypeSource returns the raw bytes of one type record, by type id ("ScholarlyArticle"), with
+// the errors of a [Source].
+type TypeSource interface {
+	TypeRecord(ctx context.Context, typeID string) ([]byte, error)
+}
+
+// typeRecords adapts a TypeSource to a [Source] keyed by type id.
+type typeRecords struct{ ts TypeSource }
+
+func (t typeRecords) Record(ctx context.Context, typeID string) ([]byte, error) {
+	return t.ts.TypeRecord(ctx, typeID)
 }

@@ -5,11 +5,18 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 )
 
 // DefaultMediaType is the media type of a component whose record entry names none.
 const DefaultMediaType = "application/octet-stream"
+
+// UnknownType is the type the MaRDI façade gives the minimal record it serves, with status
+// 200, for a well-formed QID its knowledge graph does not know (and for an item with neither
+// "instance of" nor a profile type). Such a record names no object: [ParseRecord] treats it
+// as ErrNotFound.
+const UnknownType = "mardi:UnknownType"
 
 // Record is the part of an FDO record retrieve-svc works with. Raw is shared with the cache:
 // callers must not modify it.
@@ -35,28 +42,30 @@ func (r *Record) Component(id string) (Component, bool) {
 	return Component{}, false
 }
 
-// ParseRecord parses a record. A record without a kernel, or a kernel without
-// "fdo:hasComponent", has no components. Entries without a componentId use their "@id"
+// ParseRecord parses a record. A record without a kernel (absent or null), or whose "@type"
+// or kernel "@type" is [UnknownType], names no object and gives an error wrapping
+// ErrNotFound. A kernel without "fdo:hasComponent" has no components. Entries without a componentId use their "@id"
 // without the leading "#"; entries with neither are skipped. JSON-LD compaction may write a
 // one-element list as a bare object, so both are accepted, and digitalObjectType may be a
 // string or an {"@id": …} object. Errors wrap ErrMalformed.
 func ParseRecord(raw []byte) (Record, error) {
 	var doc struct {
+		Type   json.RawMessage `json:"@type"`
 		Kernel *struct {
+			Type       json.RawMessage `json:"@type"`
 			ObjectType json.RawMessage `json:"digitalObjectType"`
 			Components json.RawMessage `json:"fdo:hasComponent"`
 		} `json:"kernel"`
 	}
-	trimmed := bytes.TrimSpace(raw)
-	if len(trimmed) == 0 || trimmed[0] != '{' {
-		return Record{}, fmt.Errorf("%w: not a JSON object", ErrMalformed)
-	}
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		return Record{}, fmt.Errorf("%w: %w", ErrMalformed, err)
+	if err := decodeObject(raw, &doc); err != nil {
+		return Record{}, err
 	}
 	rec := Record{Raw: raw}
 	if doc.Kernel == nil {
-		return rec, nil
+		return Record{}, fmt.Errorf("%w: the record has no kernel", ErrNotFound)
+	}
+	if isUnknownType(doc.Type) || isUnknownType(doc.Kernel.Type) {
+		return Record{}, fmt.Errorf("%w: the record's type is the unknown-type marker %s", ErrNotFound, UnknownType)
 	}
 	var err error
 	if rec.ObjectType, err = idOrString(doc.Kernel.ObjectType); err != nil {
@@ -86,6 +95,51 @@ func ParseRecord(raw []byte) (Record, error) {
 		rec.Components = append(rec.Components, Component{ID: id, MediaType: cmp.Or(c.MediaType, c.MimeType, DefaultMediaType)})
 	}
 	return rec, nil
+}
+
+// ParseTypeRecord parses a type record (the façade's /fdo/types/{TypeId}): any JSON object,
+// served as it is; ObjectType is its kernel's digitalObjectType when it has one. It lists no
+// components. Errors wrap ErrMalformed.
+func ParseTypeRecord(raw []byte) (Record, error) {
+	var doc struct {
+		Kernel json.RawMessage `json:"kernel"`
+	}
+	if err := decodeObject(raw, &doc); err != nil {
+		return Record{}, fmt.Errorf("type record: %w", err)
+	}
+	rec := Record{Raw: raw}
+	var kernel struct {
+		ObjectType json.RawMessage `json:"digitalObjectType"`
+	}
+	if k := bytes.TrimSpace(doc.Kernel); len(k) > 0 && k[0] == '{' && json.Unmarshal(k, &kernel) == nil {
+		rec.ObjectType, _ = idOrString(kernel.ObjectType)
+	}
+	return rec, nil
+}
+
+// decodeObject decodes raw, which must be a JSON object, into v; errors wrap ErrMalformed.
+func decodeObject(raw []byte, v any) error {
+	trimmed := bytes.TrimSpace(raw)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return fmt.Errorf("%w: not a JSON object", ErrMalformed)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	return nil
+}
+
+// isUnknownType reports whether an "@type" value is UnknownType, alone or in a list.
+func isUnknownType(raw json.RawMessage) bool {
+	if !bytes.Contains(raw, []byte(UnknownType)) {
+		return false
+	}
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		return one == UnknownType
+	}
+	var many []string
+	return json.Unmarshal(raw, &many) == nil && slices.Contains(many, UnknownType)
 }
 
 // idOrString decodes "x" or {"@id": "x"}; absent or null gives "".

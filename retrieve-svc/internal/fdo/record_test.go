@@ -54,7 +54,6 @@ func TestParseRecord(t *testing.T) {
 			"https://fdo.example.org/fdo/types/Person", nil},
 		{"null components", `{"kernel":{"fdo:hasComponent":null}}`, "", nil},
 		{"empty list", `{"kernel":{"fdo:hasComponent":[]}}`, "", nil},
-		{"no kernel", `{"@id":"x"}`, "", nil},
 		{"one bare object", `{"kernel":{"fdo:hasComponent":{"componentId":"a.pdf","mediaType":"application/pdf"}}}`, "",
 			[]Component{{"a.pdf", "application/pdf"}}},
 		{"@id only", `{"kernel":{"fdo:hasComponent":[{"@id":"#fulltext","mediaType":"application/pdf"},{"mediaType":"x/y"}]}}`, "",
@@ -95,6 +94,31 @@ func TestParseRecordErrors(t *testing.T) {
 	}
 }
 
+// The façade answers an unknown QID with 200 and a minimal record of its unknown-type
+// marker (mardi_fdo_server's to_fdo_minimal); that, and a record without a kernel, name no
+// object.
+func TestParseRecordNotFound(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{
+		`{"@context":["https://w3id.org/fdo/context/v1",{"schema":"https://schema.org/"}],"@id":"https://portal.mardi4nfdi.de/entity/Q999999999",` +
+			`"@type":"mardi:UnknownType","kernel":{"@type":"mardi:UnknownType","name":"Q999999999","description":""},` +
+			`"access":{"accessURL":"https://portal.mardi4nfdi.de/entity/Q999999999","mediaType":"application/vnd.mardi.entity+json"},` +
+			`"prov:generatedAtTime":"","prov:wasAttributedTo":"MaRDI Knowledge Graph"}`,
+		`{"@type":["DigitalObject","mardi:UnknownType"],"kernel":{}}`,
+		`{"kernel":{"@type":"mardi:UnknownType"}}`,
+		`{"@id":"x"}`,
+		`{"@id":"x","kernel":null}`,
+	} {
+		if _, err := ParseRecord([]byte(in)); !errors.Is(err, ErrNotFound) {
+			t.Errorf("ParseRecord(%.60q…) error = %v; want ErrNotFound", in, err)
+		}
+	}
+	// A minimal record of a type the façade does not map (a bare QID as type) is a record.
+	if _, err := ParseRecord([]byte(`{"@type":"Q5","kernel":{"@type":"Q5","name":"x"}}`)); err != nil {
+		t.Errorf("minimal record of an unmapped type: %v", err)
+	}
+}
+
 func TestRecordComponent(t *testing.T) {
 	t.Parallel()
 	rec, err := ParseRecord([]byte(specRecord))
@@ -107,4 +131,34 @@ func TestRecordComponent(t *testing.T) {
 	if _, ok := rec.Component("Fulltext.pdf"); ok {
 		t.Error("Component ids are case-sensitive")
 	}
+}
+
+func TestParseTypeRecord(t *testing.T) {
+	t.Parallel()
+	for in, wantType := range map[string]string{
+		`{"@id":"x","kernel":{"digitalObjectType":"https://fdo.example.org/fdo/types/FDOType"},"applicableOperations":[]}`: "https://fdo.example.org/fdo/types/FDOType",
+		`{"@context":"https://w3id.org/fdo/context/v1","@type":"FDOType","name":"ScholarlyArticle"}`:                       "", // no kernel: still a type record
+		`{"kernel":7}`: "",
+	} {
+		rec, err := ParseTypeRecord([]byte(in))
+		if err != nil || rec.ObjectType != wantType || string(rec.Raw) != in || rec.Components != nil {
+			t.Errorf("ParseTypeRecord(%s) = %+v, %v", in, rec, err)
+		}
+	}
+	for _, in := range []string{``, `[]`, `null`, `{`} {
+		if _, err := ParseTypeRecord([]byte(in)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("ParseTypeRecord(%q) error = %v; want ErrMalformed", in, err)
+		}
+	}
+}
+
+func FuzzParseTypeRecord(f *testing.F) {
+	f.Add([]byte(`{"kernel":{"digitalObjectType":{"@id":"x"}}}`))
+	f.Add([]byte(`{"kernel":[]}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		rec, err := ParseTypeRecord(raw)
+		if err == nil && len(rec.Components) != 0 {
+			t.Fatal("a type record with components")
+		}
+	})
 }

@@ -197,3 +197,48 @@ func checkShort(id string) string {
 		return "may contain / only as derived/{workflow}/{file}"
 	}
 }
+
+// TypePrefix starts the object id of a type record: "types/ScholarlyArticle".
+const TypePrefix = "types/"
+
+// MaxTypeIDLen is the largest type id, in bytes.
+const MaxTypeIDLen = 64
+
+// TypeID returns the type id ("ScholarlyArticle") named by an object id of a type record,
+// and whether id names a type record at all. Type records are named "types/{TypeId}" (the
+// prefix in any case, as MaRDI's DOIP server accepts it) or by their URL, any http(s) URL
+// whose path ends in "/types/{TypeId}" (the form a record's digitalObjectType takes). Type
+// ids are case-sensitive: 1 to [MaxTypeIDLen] ASCII letters and digits, starting with a
+// letter. An id that names a type record with a bad type id gives ok and an *IDError.
+func TypeID(id string) (typeID string, ok bool, err error) {
+	switch {
+	case len(id) >= len(TypePrefix) && strings.EqualFold(id[:len(TypePrefix)], TypePrefix):
+		typeID = id[len(TypePrefix):]
+	case strings.HasPrefix(id, "https://") || strings.HasPrefix(id, "http://"):
+		i := strings.LastIndex(id, "/"+TypePrefix)
+		if i < 0 || strings.ContainsAny(id, "?#") {
+			return "", false, nil
+		}
+		typeID = id[i+1+len(TypePrefix):]
+	default:
+		return "", false, nil
+	}
+	if reason := checkTypeID(typeID); reason != "" {
+		return "", true, &IDError{ID: id, Reason: reason}
+	}
+	return typeID, true, nil
+}
+
+func checkTypeID(s string) string {
+	if s == "" || len(s) > MaxTypeIDLen {
+		return fmt.Sprintf("want types/ followed by a type id of 1 to %d letters and digits", MaxTypeIDLen)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		isLetter := c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z'
+		if !isLetter && (i == 0 || c < '0' || c > '9') {
+			return "a type id is letters and digits, starting with a letter"
+		}
+	}
+	return ""
+}

@@ -41,6 +41,8 @@ type Server struct {
 	retrievev1.UnimplementedRetrieveServiceServer
 
 	records *fdo.Cache
+	// types holds type records, keyed by type id; nil: object ids "types/…" are NotFound.
+	types   *fdo.Cache
 	bucket  storage.ReadBucket
 	branch  string
 	logger  *slog.Logger
@@ -64,8 +66,16 @@ func NewServer(records *fdo.Cache, bucket storage.ReadBucket, branch string, log
 	return s
 }
 
-// GetRecord implements [retrievev1.RetrieveServiceServer].
+// GetRecord implements [retrievev1.RetrieveServiceServer]. An object id "types/{TypeId}" (or
+// a type's URL) asks for a type record: its object id is "types/{TypeId}", its record the type
+// record as served, and it has no components.
 func (s *Server) GetRecord(ctx context.Context, req *retrievev1.GetRecordRequest) (*retrievev1.GetRecordResponse, error) {
+	if typeID, ok, err := parseTypeID(req.GetObjectId()); ok {
+		if err != nil {
+			return nil, err
+		}
+		return s.getTypeRecord(ctx, typeID)
+	}
 	qid, err := normalize(req.GetObjectId())
 	if err != nil {
 		return nil, err
@@ -112,8 +122,44 @@ func (s *Server) componentSize(ctx context.Context, qid, id string) *int64 {
 	return proto.Int64(info.Size)
 }
 
-// PurgeRecord implements [retrievev1.RetrieveServiceServer].
+// getTypeRecord answers GetRecord for a type record.
+func (s *Server) getTypeRecord(ctx context.Context, typeID string) (*retrievev1.GetRecordResponse, error) {
+	id := objectid.TypePrefix + typeID
+	if s.types == nil {
+		return nil, status.Errorf(codes.NotFound, "no object %s: this service serves no type records", id)
+	}
+	rec, cached, err := s.types.Record(ctx, typeID)
+	if err != nil {
+		return nil, s.recordError(ctx, id, err)
+	}
+	s.logger.DebugContext(ctx, "type record served", slog.String("object", id), slog.Bool("cached", cached))
+	return &retrievev1.GetRecordResponse{ObjectId: id, RecordJson: rec.Raw, ObjectType: rec.ObjectType, Cached: cached}, nil
+}
+
+// parseTypeID maps [objectid.TypeID] to a status error.
+func parseTypeID(id string) (string, bool, error) {
+	t, ok, err := objectid.TypeID(id)
+	if err != nil {
+		var idErr *objectid.IDError
+		if errors.As(err, &idErr) {
+			return "", true, status.Errorf(codes.InvalidArgument, "invalid object id %s: %s", objectid.Quote(id), idErr.Reason)
+		}
+		return "", true, status.Errorf(codes.InvalidArgument, "invalid object id %s", objectid.Quote(id))
+	}
+	return t, ok, nil
+}
+
+// PurgeRecord implements [retrievev1.RetrieveServiceServer]. Purging "types/{TypeId}" drops
+// the cached type record.
 func (s *Server) PurgeRecord(ctx context.Context, req *retrievev1.PurgeRecordRequest) (*retrievev1.PurgeRecordResponse, error) {
+	if t, ok, err := parseTypeID(req.GetObjectId()); ok {
+		if err != nil {
+			return nil, err
+		}
+		purged := s.types != nil && s.types.Purge(t)
+		s.logger.InfoContext(ctx, "type record purged", slog.String("object", objectid.TypePrefix+t), slog.Bool("purged", purged))
+		return &retrievev1.PurgeRecordResponse{Purged: purged}, nil
+	}
 	qid, err := normalize(req.GetObjectId())
 	if err != nil {
 		return nil, err
@@ -516,6 +562,12 @@ func MediaTypeOf(id string) string {
 		}
 	}
 	return fdo.DefaultMediaType
+}
+
+// WithTypes serves type records ("types/{TypeId}") from types, a cache keyed by type id (see
+// [fdo.NewTypeCache]).
+func WithTypes(types *fdo.Cache) Option {
+	return func(s *Server) { s.types = types }
 }
 
 // WithPresign lets callers that allow it read components straight from storage through

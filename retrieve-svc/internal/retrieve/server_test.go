@@ -24,6 +24,7 @@ import (
 
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/fdo"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/objectid"
+	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/sampledata"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage/storagemem"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
@@ -723,5 +724,61 @@ func BenchmarkStreamComponent(b *testing.B) {
 		if n != size {
 			b.Fatalf("%d bytes; want %d", n, size)
 		}
+	}
+}
+
+// Type records are served as "types/{TypeId}" (or by URL) from their own cache, verbatim,
+// without components; purge drops them; the façade's unknown-type record is NotFound.
+func TestTypeRecords(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	if _, err := sampledata.Seed(root); err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(filepath.Join(root, "records", "types", "ScholarlyArticle.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, nil, WithTypes(fdo.NewTypeCache(fdo.NewDir(root), time.Hour, 10)))
+	f.writeRecord(t, "Q9", `{"@id":"https://portal.mardi4nfdi.de/entity/Q9","@type":"mardi:UnknownType",`+
+		`"kernel":{"@type":"mardi:UnknownType","name":"Q9","description":""}}`)
+	f.writeRecord(t, "Q10", `{"@id":"x"}`)
+	ctx := t.Context()
+	for i, id := range []string{"types/ScholarlyArticle", "TYPES/ScholarlyArticle", "https://fdo.example.org/fdo/types/ScholarlyArticle"} {
+		resp, err := f.client.GetRecord(ctx, &retrievev1.GetRecordRequest{ObjectId: id, WithComponentSizes: true})
+		if err != nil {
+			t.Fatalf("GetRecord(%s): %v", id, err)
+		}
+		if resp.GetObjectId() != "types/ScholarlyArticle" || !bytes.Equal(resp.GetRecordJson(), want) ||
+			len(resp.GetComponents()) != 0 || resp.GetCached() != (i > 0) ||
+			resp.GetObjectType() != "https://fdo.example.org/fdo/types/FDOType" {
+			t.Errorf("GetRecord(%s) = id %q, type %q, %d components, cached %v", id, resp.GetObjectId(), resp.GetObjectType(),
+				len(resp.GetComponents()), resp.GetCached())
+		}
+	}
+	p, err := f.client.PurgeRecord(ctx, &retrievev1.PurgeRecordRequest{ObjectId: "types/ScholarlyArticle"})
+	if err != nil || !p.GetPurged() {
+		t.Errorf("PurgeRecord(types/ScholarlyArticle) = %v, %v; want purged", p, err)
+	}
+	if resp, err := f.client.GetRecord(ctx, &retrievev1.GetRecordRequest{ObjectId: "types/ScholarlyArticle"}); err != nil || resp.GetCached() {
+		t.Errorf("after purge: %v, %v; want a fresh read", resp, err)
+	}
+	for id, code := range map[string]codes.Code{
+		"types/Unicorn":          codes.NotFound,
+		"types/scholarlyarticle": codes.NotFound, // type ids are case-sensitive
+		"types/../Q123":          codes.InvalidArgument,
+		"types/":                 codes.InvalidArgument,
+		"Q9":                     codes.NotFound, // the façade's unknown-type marker
+		"Q10":                    codes.NotFound, // no kernel
+	} {
+		_, err := f.client.GetRecord(ctx, &retrievev1.GetRecordRequest{ObjectId: id})
+		if status.Code(err) != code {
+			t.Errorf("GetRecord(%s) = %v; want %s", id, err, code)
+		}
+	}
+	// Without type records configured, a type id is NotFound, not an invalid QID.
+	plain := newFixture(t, nil)
+	if _, err := plain.client.GetRecord(ctx, &retrievev1.GetRecordRequest{ObjectId: "types/Dataset"}); status.Code(err) != codes.NotFound {
+		t.Errorf("no type source: %v; want NotFound", err)
 	}
 }

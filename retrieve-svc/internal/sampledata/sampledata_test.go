@@ -22,6 +22,13 @@ var seeded = []string{
 	"records/Q123.json",
 	"records/Q456.json",
 	"records/Q6190920.json",
+	"records/types/Dataset.json",
+	"records/types/Formula.json",
+	"records/types/Person.json",
+	"records/types/ScholarlyArticle.json",
+	"records/types/SoftwareApplication.json",
+	"records/types/SoftwareSourceCode.json",
+	"records/types/Workflow.json",
 }
 
 const (
@@ -436,6 +443,63 @@ func TestCSV(t *testing.T) {
 			if _, err := strconv.ParseFloat(cell, 64); err != nil {
 				t.Errorf("row %d, column %s: %v", i+1, header[j+1], err)
 			}
+		}
+	}
+}
+
+// The type records have the façade's shape, one per type the façade knows, and every
+// sample record's digitalObjectType has one.
+func TestTypeRecords(t *testing.T) {
+	t.Parallel()
+	fsys := FS()
+	names, err := fs.Glob(fsys, "records/types/*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != 7 {
+		t.Errorf("type records: %v, want the seven types of the façade", names)
+	}
+	for _, name := range names {
+		id := strings.TrimSuffix(path.Base(name), ".json")
+		data, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec struct {
+			ID     string `json:"@id"`
+			Type   string `json:"@type"`
+			Kernel struct {
+				ID                string `json:"@id"`
+				PrimaryIdentifier string `json:"primaryIdentifier"`
+			} `json:"kernel"`
+			Label      string                    `json:"label"`
+			Ops        []string                  `json:"applicableOperations"`
+			Properties map[string]map[string]any `json:"propertyMappings"`
+		}
+		if err := json.Unmarshal(data, &rec); err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if rec.ID != typeURL+id || rec.Kernel.ID != rec.ID || rec.Type != "DigitalObjectType" ||
+			rec.Kernel.PrimaryIdentifier != "mardi:types/"+id || rec.Label == "" || len(rec.Properties) == 0 {
+			t.Errorf("%s: unexpected shape: %+v", name, rec)
+		}
+		if !slices.Contains(rec.Ops, "0.DOIP/Op.Retrieve") || slices.Contains(rec.Ops, "0.MaRDI/Op.Invoke") != (id == "ScholarlyArticle") {
+			t.Errorf("%s: applicableOperations %v", name, rec.Ops)
+		}
+	}
+	for _, qid := range []string{"Q123", "Q456", "Q6190920"} {
+		data, err := fs.ReadFile(fsys, "records/"+qid+".json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec record
+		if err := json.Unmarshal(data, &rec); err != nil {
+			t.Fatal(err)
+		}
+		typ := strings.TrimPrefix(rec.Kernel.DigitalObjectType, typeURL)
+		if _, err := fs.Stat(fsys, "records/types/"+typ+".json"); err != nil {
+			t.Errorf("%s: no type record for %s: %v", qid, rec.Kernel.DigitalObjectType, err)
 		}
 	}
 }

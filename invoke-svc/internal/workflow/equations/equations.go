@@ -85,7 +85,9 @@ func (r *Runner) Description() string {
 
 // InputMediaTypes implements [workflow.Runner].
 func (r *Runner) InputMediaTypes() []string {
-	return []string{"application/pdf", "application/x-tex", "text/x-tex", "application/gzip", "application/x-gzip", "application/zip"}
+	// application/x-tar is what the FDO façade sends for a .tar.gz or .tgz source archive
+	// (Python's mimetypes names the archive, not its compression).
+	return []string{"application/pdf", "application/x-tex", "text/x-tex", "application/gzip", "application/x-gzip", "application/x-tar", "application/zip"}
 }
 
 // params are the workflow's params.
@@ -138,7 +140,7 @@ func kindOf(c *retrievev1.Component) sourceKind {
 	case mt == "application/x-tex" || mt == "text/x-tex" || strings.HasSuffix(id, ".tex"):
 		return kindLaTeX
 	case strings.HasSuffix(id, ".tar.gz") || strings.HasSuffix(id, ".tgz") || strings.HasSuffix(id, ".zip") ||
-		mt == "application/gzip" || mt == "application/x-gzip" || mt == "application/zip":
+		strings.HasSuffix(id, ".tar") || mt == "application/gzip" || mt == "application/x-gzip" || mt == "application/x-tar" || mt == "application/zip":
 		return kindArchive
 	case mt == "application/pdf" || strings.HasSuffix(id, ".pdf"):
 		return kindPDF

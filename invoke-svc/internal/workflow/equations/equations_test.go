@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -199,5 +200,25 @@ func TestErrors(t *testing.T) {
 	_, _, err := run(t, &Runner{Store: st, Extractor: &fakeExtractor{err: errors.New("garbled xref")}}, "Q2", `{}`)
 	if !errors.Is(err, workflow.ErrBadParams) || !strings.Contains(err.Error(), "garbled xref") || st.writes != 0 {
 		t.Errorf("unreadable source: err = %v, %d writes (want none)", err, st.writes)
+	}
+}
+
+// The media types the FDO façade really sends for source archives (Python's mimetypes:
+// application/x-tar for .tar.gz and .tgz) are read as archives, and are listed as inputs.
+func TestArchiveMediaTypesOfTheFacade(t *testing.T) {
+	t.Parallel()
+	for _, c := range []*retrievev1.Component{
+		{ComponentId: "source.tar.gz", MediaType: "application/x-tar"},
+		{ComponentId: "src", MediaType: "application/x-tar"},
+		{ComponentId: "src", MediaType: "application/gzip"},
+		{ComponentId: "src", MediaType: "application/x-gzip"},
+		{ComponentId: "paper.tar", MediaType: "application/octet-stream"},
+	} {
+		if k := kindOf(c); k != kindArchive {
+			t.Errorf("kindOf(%s, %s) = %v; want an archive", c.GetComponentId(), c.GetMediaType(), k)
+		}
+		if !slices.Contains((&Runner{}).InputMediaTypes(), c.GetMediaType()) && c.GetMediaType() != "application/octet-stream" {
+			t.Errorf("%s is not an input media type", c.GetMediaType())
+		}
 	}
 }
