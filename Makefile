@@ -49,7 +49,18 @@ run: build ## Start retrieve-svc, invoke-svc and the gateway on the embedded def
 
 .PHONY: test
 test: ## Unit tests of every module, with the race detector (the end-to-end tests run too, under -short they skip)
+	@$(lakefs-notice)
 	go test -race -count=1 $(PKGS)
+
+# go test shows a passing package's output only under -v, so the e2e suite's own notice about a
+# missing lakeFS would go unseen: make says it before the tests run.
+define lakefs-notice
+test -x $(BIN)/lakefs -a -x $(BIN)/lakectl || { \
+  echo "*********************************************************************************"; \
+  echo "* lakeFS is not installed in $(TMP)/bin: THE REAL-LAKEFS END-TO-END SUITE WILL SKIP."; \
+  echo "* Run make tools (it installs lakeFS $(LAKEFS_VERSION)) to run it."; \
+  echo "*********************************************************************************"; }
+endef
 
 .PHONY: test-short
 test-short: ## Unit tests only: end-to-end tests skip under -short

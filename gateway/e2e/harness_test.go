@@ -32,6 +32,7 @@ func TestMain(m *testing.M) {
 		fmt.Println("e2e: skipped under -short")
 		os.Exit(m.Run())
 	}
+	lakeFSNotice()
 	dir, err := os.MkdirTemp("", "doip-e2e-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
