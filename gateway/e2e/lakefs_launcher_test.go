@@ -80,15 +80,17 @@ type lakeFS struct {
 // startLakeFS starts lakeFS on a free loopback port and sets up the repository with the
 // sample objects, as the compose setup job does. It skips the test, loudly, when lakeFS is
 // not installed.
-func startLakeFS(t *testing.T) *lakeFS {
+func startLakeFS(t testing.TB) *lakeFS {
 	t.Helper()
 	return startLakeFSWithKey(t, lakeFSKey)
 }
 
 // startLakeFSWithKey is startLakeFS with another admin access key id.
-func startLakeFSWithKey(t *testing.T, key string) *lakeFS {
+func startLakeFSWithKey(t testing.TB, key string) *lakeFS {
 	t.Helper()
-	skipShort(t)
+	if testing.Short() {
+		t.Skip("end-to-end test: skipped under -short")
+	}
 	bin, ctl, err := lakeFSBin()
 	if err != nil {
 		if os.Getenv("CI") != "" { // CI installs the tools first: a missing lakeFS is a failure there
@@ -134,7 +136,7 @@ func (l *lakeFS) env() []string {
 }
 
 // start runs lakefs and waits until /_health answers.
-func (l *lakeFS) start(t *testing.T) {
+func (l *lakeFS) start(t testing.TB) {
 	t.Helper()
 	l.mu.Lock()
 	cmd := exec.Command(l.bin, "run")
@@ -168,7 +170,7 @@ func (l *lakeFS) start(t *testing.T) {
 }
 
 // stop ends lakefs with SIGTERM, killing it after 20 s.
-func (l *lakeFS) stop(t *testing.T) {
+func (l *lakeFS) stop(t testing.TB) {
 	l.mu.Lock()
 	cmd, done := l.cmd, l.done
 	l.mu.Unlock()
@@ -219,7 +221,7 @@ func (l *lakeFS) logText() string {
 	return l.logs.String()
 }
 
-func (l *lakeFS) lakectl(t *testing.T, args ...string) (string, error) {
+func (l *lakeFS) lakectl(t testing.TB, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
@@ -234,7 +236,7 @@ func (l *lakeFS) lakectl(t *testing.T, args ...string) (string, error) {
 	return string(out), err
 }
 
-func (l *lakeFS) mustLakectl(t *testing.T, args ...string) string {
+func (l *lakeFS) mustLakectl(t testing.TB, args ...string) string {
 	t.Helper()
 	out, err := l.lakectl(t, args...)
 	if err != nil {
@@ -244,7 +246,7 @@ func (l *lakeFS) mustLakectl(t *testing.T, args ...string) string {
 }
 
 // api calls lakeFS's REST API and decodes the JSON answer into out.
-func (l *lakeFS) api(t *testing.T, method, path string, out any) int {
+func (l *lakeFS) api(t testing.TB, method, path string, out any) int {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), method, l.url()+"/api/v1"+path, nil)
 	if err != nil {
