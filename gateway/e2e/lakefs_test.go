@@ -27,6 +27,7 @@ import (
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/client"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
+	"github.com/fdo-doip/doip-gateway/shared/lakefstest"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 )
 
@@ -83,11 +84,11 @@ func bigFile(t testing.TB, n int64) (string, string) {
 
 // startLakeFSSystem starts retrieve-svc on lakeFS (STORAGE=lakefs, records from dataDir),
 // one invoke-svc and the gateway.
-func startLakeFSSystem(t testing.TB, l *lakeFS, dataDir string, retrieveEnv ...string) *system {
+func startLakeFSSystem(t testing.TB, l *lakefstest.Server, dataDir string, retrieveEnv ...string) *system {
 	t.Helper()
 	s := &system{dataDir: dataDir}
-	env := append([]string{"STORAGE=lakefs", "LAKEFS_URL=" + l.url(), "LAKEFS_REPO=" + lakeFSRepo, "LAKEFS_BRANCH=" + lakeFSBranch,
-		"LAKEFS_USER=" + lakeFSKey, "LAKEFS_PASSWORD=" + lakeFSSecret}, retrieveEnv...)
+	env := append([]string{"STORAGE=lakefs", "LAKEFS_URL=" + l.URL(), "LAKEFS_REPO=" + lakefstest.Repo, "LAKEFS_BRANCH=" + lakefstest.Branch,
+		"LAKEFS_USER=" + lakefstest.AccessKey, "LAKEFS_PASSWORD=" + lakefstest.SecretKey}, retrieveEnv...)
 	s.retrieve = start(t, "retrieve-svc", 1, []string{"--listen", "127.0.0.1:0", "--data-dir", dataDir, "--s3-timeout", "5s"}, env...)
 	s.invoke = start(t, "invoke-svc", 1, []string{"--listen", "127.0.0.1:0", "--retrieve-addr", s.retrieve.addr("grpc")})
 	s.workers = []*proc{s.invoke}
@@ -150,14 +151,14 @@ type lakeFSCommit struct {
 }
 
 // noLeftovers checks that main has nothing staged and that no run branch is left.
-func noLeftovers(t *testing.T, l *lakeFS) {
+func noLeftovers(t *testing.T, l *lakefstest.Server) {
 	t.Helper()
 	var diff struct {
 		Results []struct {
 			Path string `json:"path"`
 		} `json:"results"`
 	}
-	if code := l.api(t, http.MethodGet, "/repositories/"+lakeFSRepo+"/branches/"+lakeFSBranch+"/diff", &diff); code != http.StatusOK || len(diff.Results) != 0 {
+	if code := l.API(t, http.MethodGet, "/repositories/"+lakefstest.Repo+"/branches/"+lakefstest.Branch+"/diff", &diff); code != http.StatusOK || len(diff.Results) != 0 {
 		t.Errorf("main has uncommitted changes (HTTP %d): %+v", code, diff.Results)
 	}
 	var branches struct {
@@ -165,7 +166,7 @@ func noLeftovers(t *testing.T, l *lakeFS) {
 			ID string `json:"id"`
 		} `json:"results"`
 	}
-	l.api(t, http.MethodGet, "/repositories/"+lakeFSRepo+"/branches?show_hidden=true&amount=1000", &branches)
+	l.API(t, http.MethodGet, "/repositories/"+lakefstest.Repo+"/branches?show_hidden=true&amount=1000", &branches)
 	for _, b := range branches.Results {
 		if strings.HasPrefix(b.ID, "doip-run-") {
 			t.Errorf("run branch %s left behind", b.ID)
@@ -184,10 +185,10 @@ func TestRealLakeFS(t *testing.T) {
 
 	const bigSize = 200 << 20
 	bigPath, bigSum := bigFile(t, bigSize)
-	l.mustLakectl(t, "fs", "upload", "--no-progress", "--source", bigPath, "lakefs://"+lakeFSRepo+"/"+lakeFSBranch+"/00/09/00/Q900/components/big.bin")
-	l.mustLakectl(t, "commit", "lakefs://"+lakeFSRepo+"/"+lakeFSBranch, "--message", "a 200 MiB component")
+	l.MustLakectl(t, "fs", "upload", "--no-progress", "--source", bigPath, "lakefs://"+lakefstest.Repo+"/"+lakefstest.Branch+"/00/09/00/Q900/components/big.bin")
+	l.MustLakectl(t, "commit", "lakefs://"+lakefstest.Repo+"/"+lakefstest.Branch, "--message", "a 200 MiB component")
 	var head lakeFSCommit
-	l.api(t, http.MethodGet, "/repositories/"+lakeFSRepo+"/commits/"+lakeFSBranch, &head)
+	l.API(t, http.MethodGet, "/repositories/"+lakefstest.Repo+"/commits/"+lakefstest.Branch, &head)
 	if len(head.ID) != 64 || len(head.Parents) != 1 {
 		t.Fatalf("head of main: %+v", head)
 	}
@@ -257,7 +258,7 @@ func TestRealLakeFS(t *testing.T) {
 		if !strings.Contains(s.retrieve.logText(), `"msg":"component handed off"`) {
 			t.Error("big.bin was not handed off to a presigned lakeFS URL")
 		}
-		t.Logf("lakeFS RSS after serving 200 MiB: %d MiB", l.rss()>>20)
+		t.Logf("lakeFS RSS after serving 200 MiB: %d MiB", l.RSS()>>20)
 	})
 
 	var v1, v2 string
@@ -280,7 +281,7 @@ func TestRealLakeFS(t *testing.T) {
 		}
 		v1 = invoke(map[string]any{})
 		var commit lakeFSCommit
-		if code := l.api(t, http.MethodGet, "/repositories/"+lakeFSRepo+"/commits/"+v1, &commit); code != http.StatusOK {
+		if code := l.API(t, http.MethodGet, "/repositories/"+lakefstest.Repo+"/commits/"+v1, &commit); code != http.StatusOK {
 			t.Fatalf("commit %s: HTTP %d", v1, code)
 		}
 		for _, k := range []string{"workflow", "object", "params_sha256", "source_component", "source_sha256", "request_id", "client"} {
@@ -354,15 +355,15 @@ func TestRealLakeFS(t *testing.T) {
 		waitReady(t, s.retrieve, http.StatusOK)
 		// A key lakeFS does not know: not ready, and the reason says so.
 		stranger := start(t, "retrieve-svc", 1, []string{"--listen", "127.0.0.1:0", "--data-dir", s.dataDir},
-			"STORAGE=lakefs", "LAKEFS_URL="+l.url(), "LAKEFS_REPO="+lakeFSRepo, "LAKEFS_USER=unknown-key", "LAKEFS_PASSWORD="+lakeFSSecret)
+			"STORAGE=lakefs", "LAKEFS_URL="+l.URL(), "LAKEFS_REPO="+lakefstest.Repo, "LAKEFS_USER=unknown-key", "LAKEFS_PASSWORD="+lakefstest.SecretKey)
 		if body := waitReady(t, stranger, http.StatusServiceUnavailable); !strings.Contains(body, "rejected this service's credentials") {
 			t.Errorf("/readyz with an unknown key: %q, want the cause", body)
 		}
 		// Compose's old default: a lakeFS made with a 21-character key. lakectl (the REST
 		// API) takes it, so the setup succeeds; lakeFS's S3 gateway does not.
-		old := startLakeFSWithKey(t, "local-only-access-key")
+		old := startLakeFS(t, lakefstest.WithAccessKey("local-only-access-key"))
 		bad := start(t, "retrieve-svc", 1, []string{"--listen", "127.0.0.1:0", "--data-dir", s.dataDir},
-			"STORAGE=lakefs", "LAKEFS_URL="+old.url(), "LAKEFS_REPO="+lakeFSRepo, "LAKEFS_USER=local-only-access-key", "LAKEFS_PASSWORD="+lakeFSSecret)
+			"STORAGE=lakefs", "LAKEFS_URL="+old.URL(), "LAKEFS_REPO="+lakefstest.Repo, "LAKEFS_USER=local-only-access-key", "LAKEFS_PASSWORD="+lakefstest.SecretKey)
 		body := waitReady(t, bad, http.StatusServiceUnavailable)
 		if !strings.Contains(body, "access key id") || !strings.Contains(body, "3 to 20") {
 			t.Errorf("/readyz with a 21-character key: %q, want the cause", body)
@@ -388,14 +389,14 @@ func TestRealLakeFS(t *testing.T) {
 	})
 
 	t.Run("lakeFS stopped and started again", func(t *testing.T) {
-		l.stop(t)
+		l.Stop(t)
 		waitReady(t, s.retrieve, http.StatusServiceUnavailable)
 		begin := time.Now()
 		_, err := retrieveAt(t.Context(), c, "Q123", "main-pdf", "")
 		if o := outcome(t, err, time.Since(begin)); o != "unavailable" {
 			t.Errorf("lakeFS down: %s (%v), want Unavailable", o, err)
 		}
-		l.start(t)
+		l.Restart(t)
 		waitReady(t, s.retrieve, http.StatusOK)
 		retrieveUntilOK(t, s, client.Request{Op: doip.OpRetrieve, ObjectID: "Q123", Metadata: map[string]any{"element": "main-pdf"}})
 		c := s.dial(t)
@@ -405,7 +406,7 @@ func TestRealLakeFS(t *testing.T) {
 		}
 	})
 
-	if strings.Contains(s.retrieve.logText(), lakeFSSecret) {
+	if strings.Contains(s.retrieve.logText(), lakefstest.SecretKey) {
 		t.Error("the lakeFS secret appears in retrieve-svc's logs")
 	}
 }
@@ -429,11 +430,11 @@ func (c countingWriter) Write(p []byte) (int, error) {
 //	go test -run '^$' -bench LakeFS512MiB -benchtime 3x ./gateway/e2e/
 func BenchmarkLakeFS512MiB(b *testing.B) {
 	const size = 512 << 20
-	const key = lakeFSBranch + "/00/09/00/Q900/components/big.bin"
+	const key = lakefstest.Branch + "/00/09/00/Q900/components/big.bin"
 	l := startLakeFS(b)
 	path, _ := bigFile(b, size)
-	l.mustLakectl(b, "fs", "upload", "--no-progress", "--source", path, "lakefs://"+lakeFSRepo+"/"+key)
-	l.mustLakectl(b, "commit", "lakefs://"+lakeFSRepo+"/"+lakeFSBranch, "--message", "a 512 MiB component")
+	l.MustLakectl(b, "fs", "upload", "--no-progress", "--source", path, "lakefs://"+lakefstest.Repo+"/"+key)
+	l.MustLakectl(b, "commit", "lakefs://"+lakefstest.Repo+"/"+lakefstest.Branch, "--message", "a 512 MiB component")
 	s := startLakeFSSystem(b, l, lakeFSRecords(b))
 
 	b.Run("gateway", func(b *testing.B) {
@@ -452,16 +453,16 @@ func BenchmarkLakeFS512MiB(b *testing.B) {
 				b.Fatalf("%d bytes: %v", n, err)
 			}
 		}
-		b.ReportMetric(float64(l.rss())/(1<<20), "lakefs-rss-MiB")
+		b.ReportMetric(float64(l.RSS())/(1<<20), "lakefs-rss-MiB")
 	})
 	b.Run("direct-s3", func(b *testing.B) {
-		mc, err := minio.New(l.addr, &minio.Options{Creds: credentials.NewStaticV4(lakeFSKey, lakeFSSecret, ""), BucketLookup: minio.BucketLookupPath, Region: "us-east-1"})
+		mc, err := minio.New(l.Addr, &minio.Options{Creds: credentials.NewStaticV4(lakefstest.AccessKey, lakefstest.SecretKey, ""), BucketLookup: minio.BucketLookupPath, Region: "us-east-1"})
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.SetBytes(size)
 		for b.Loop() {
-			obj, err := mc.GetObject(b.Context(), lakeFSRepo, key, minio.GetObjectOptions{})
+			obj, err := mc.GetObject(b.Context(), lakefstest.Repo, key, minio.GetObjectOptions{})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -471,6 +472,6 @@ func BenchmarkLakeFS512MiB(b *testing.B) {
 				b.Fatalf("%d bytes: %v", n, err)
 			}
 		}
-		b.ReportMetric(float64(l.rss())/(1<<20), "lakefs-rss-MiB")
+		b.ReportMetric(float64(l.RSS())/(1<<20), "lakefs-rss-MiB")
 	})
 }
