@@ -89,7 +89,7 @@ func (c *Client) DeleteBranch(ctx context.Context, branch string) error {
 // CommitBranch commits what is staged on branch, with message and metadata.
 func (c *Client) CommitBranch(ctx context.Context, branch, message string, metadata map[string]string) (Commit, error) {
 	var out Commit
-	body := map[string]any{"message": message, "metadata": metadata}
+	body := map[string]any{"message": message, "metadata": orEmpty(metadata)}
 	err := c.do(ctx, "commit "+branch, http.MethodPost, "/repositories/"+esc(c.repo)+"/branches/"+esc(branch)+"/commits", body, http.StatusCreated, &out)
 	return out, err
 }
@@ -106,7 +106,7 @@ type MergeOptions struct {
 
 // Merge merges source (a ref) into the branch dest and returns the new commit's id.
 func (c *Client) Merge(ctx context.Context, source, dest string, opts MergeOptions) (string, error) {
-	body := map[string]any{"message": opts.Message, "metadata": opts.Metadata, "squash_merge": opts.Squash}
+	body := map[string]any{"message": opts.Message, "metadata": orEmpty(opts.Metadata), "squash_merge": opts.Squash}
 	if opts.Strategy != "" {
 		body["strategy"] = opts.Strategy
 	}
@@ -128,6 +128,14 @@ func (c *Client) Check(ctx context.Context) error {
 }
 
 func esc(s string) string { return url.PathEscape(s) }
+
+// orEmpty is m, or an empty map for nil: lakeFS refuses a null metadata.
+func orEmpty(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
 
 // do makes one request and decodes a JSON answer into out (when not nil).
 func (c *Client) do(ctx context.Context, what, method, path string, body any, want int, out any) error {

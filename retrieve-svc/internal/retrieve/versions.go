@@ -35,6 +35,9 @@ func (s *Server) reader(ctx context.Context, version string) (storage.ReadBucket
 		return nil, "", status.Errorf(codes.InvalidArgument, "invalid version %s: want a commit id, tag or branch name", objectid.Quote(version))
 	case errors.Is(err, storage.ErrNotExist) && version != "":
 		return nil, "", status.Errorf(codes.NotFound, "no version %s", objectid.Quote(version))
+	case errors.Is(err, storage.ErrNotExist):
+		// The configured branch holds nothing yet (an empty folder): read it as it is.
+		return s.bucket, "", nil
 	}
 	return nil, "", s.storageError(ctx, s.logger.With(slog.String("version", want)), err)
 }

@@ -98,8 +98,9 @@ func (b *Bucket) commit(ctx context.Context, id string) (commitFile, error) {
 	return c, nil
 }
 
-// At implements [storage.Versioner]. A branch reads the folder as it is (its head is the
-// commit id reported, "" before the first commit); a commit id reads that commit.
+// At implements [storage.Versioner]. A branch (a folder of the root, or one with commits)
+// reads the folder as it is (its head is the commit id reported, "" before the first
+// commit); a commit id reads that commit.
 func (b *Bucket) At(ctx context.Context, version string) (storage.ReadBucket, string, error) {
 	switch {
 	case commitIDRE.MatchString(version):
@@ -112,6 +113,11 @@ func (b *Bucket) At(ctx context.Context, version string) (storage.ReadBucket, st
 		id, err := b.head(ctx, version)
 		if err != nil {
 			return nil, "", err
+		}
+		if id == "" { // no commit yet: a branch is its folder
+			if fi, err := b.root.Stat(version); err != nil || !fi.IsDir() {
+				return nil, "", fmt.Errorf("storageos: version %q: no such branch: %w", version, storage.ErrNotExist)
+			}
 		}
 		return b, id, nil
 	}
