@@ -197,8 +197,9 @@ func TestComposeRetrieveUsesLakeFS(t *testing.T) {
 	if err != nil || u.Scheme != "http" || u.Hostname() != "lakefs" || u.Port() != "8000" {
 		t.Errorf("retrieve-svc LAKEFS_URL %q, want http://lakefs:8000", env(t, rs, "LAKEFS_URL"))
 	}
-	if got := env(t, rs, "STORAGE"); got != "s3" {
-		t.Errorf("retrieve-svc STORAGE %q, want s3", got)
+	// lakefs, not s3: derived outputs become commits, and reads can name versions.
+	if got := env(t, rs, "STORAGE"); got != "lakefs" {
+		t.Errorf("retrieve-svc STORAGE %q, want lakefs", got)
 	}
 	for _, key := range []string{"LAKEFS_REPO", "LAKEFS_BRANCH", "LAKEFS_USER", "LAKEFS_PASSWORD"} {
 		if env(t, rs, key) == "" {
