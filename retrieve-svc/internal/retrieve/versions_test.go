@@ -4,25 +4,20 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/fdo"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/objectid"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage/storageos"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
-	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
 	"github.com/fdo-doip/doip-gateway/shared/requestid"
 )
 
@@ -46,20 +41,8 @@ func newFolderClient(t *testing.T) (retrievev1.RetrieveServiceClient, string) {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(t.Output(), nil))
-	srv := grpcapp.NewServer()
-	retrievev1.RegisterRetrieveServiceServer(srv.GRPC, NewServer(fdo.NewCache(fdo.NewDir(dir), time.Hour, 100), b, "main", logger,
-		WithComponentCache(1<<20, 1<<10, time.Hour)))
-	lis := bufconn.Listen(1 << 20)
-	go srv.GRPC.Serve(lis)
-	t.Cleanup(srv.GRPC.Stop)
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return retrievev1.NewRetrieveServiceClient(conn), dir
+	return serve(t, NewServer(fdo.NewCache(fdo.NewDir(dir), time.Hour, 100), b, "main", logger,
+		WithComponentCache(1<<20, 1<<10, time.Hour))), dir
 }
 
 type file struct {

@@ -122,6 +122,19 @@ type Txn interface {
 	Abort(ctx context.Context) error
 }
 
+// ErrTxnEnded is returned (wrapped) by a [Txn] used after Commit or Abort.
+var ErrTxnEnded = errors.New("storage: the transaction has ended")
+
+// TxnKey checks that key belongs to branch, as every key a [Txn] writes must, and returns the
+// key without its branch segment. The error wraps ErrInvalidKey.
+func TxnKey(key, branch string) (string, error) {
+	b, rest := SplitBranch(key)
+	if b != branch {
+		return "", fmt.Errorf("%w %q: the transaction writes to branch %q", ErrInvalidKey, key, branch)
+	}
+	return rest, nil
+}
+
 // SplitBranch returns a key's first segment (the branch or version) and the rest.
 func SplitBranch(key string) (branch, rest string) {
 	branch, rest, _ = strings.Cut(key, "/")

@@ -180,9 +180,9 @@ type txn struct {
 }
 
 func (t *txn) Put(ctx context.Context, key string, r io.Reader, size int64) (storage.ObjectInfo, error) {
-	branch, rest := storage.SplitBranch(key)
-	if branch != t.branch {
-		return storage.ObjectInfo{}, fmt.Errorf("%w %q: the transaction writes to branch %q", storage.ErrInvalidKey, key, t.branch)
+	rest, err := storage.TxnKey(key, t.branch)
+	if err != nil {
+		return storage.ObjectInfo{}, err
 	}
 	info, err := t.b.Bucket.Put(ctx, t.run+"/"+rest, r, size)
 	info.Key = key
@@ -193,7 +193,7 @@ func (t *txn) Commit(ctx context.Context, message string, metadata map[string]st
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.done {
-		return "", errors.New("storagelakefs: the transaction has ended")
+		return "", fmt.Errorf("storagelakefs: %w", storage.ErrTxnEnded)
 	}
 	t.done = true
 	defer t.cleanup(ctx)

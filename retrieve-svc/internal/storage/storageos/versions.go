@@ -228,9 +228,9 @@ func (t *txn) Put(ctx context.Context, key string, r io.Reader, size int64) (sto
 	if err := storage.ValidateKey(key); err != nil {
 		return storage.ObjectInfo{}, fmt.Errorf("storageos: %w", err)
 	}
-	branch, rest := storage.SplitBranch(key)
-	if branch != t.branch {
-		return storage.ObjectInfo{}, fmt.Errorf("%w %q: the transaction writes to branch %q", storage.ErrInvalidKey, key, t.branch)
+	rest, err := storage.TxnKey(key, t.branch)
+	if err != nil {
+		return storage.ObjectInfo{}, err
 	}
 	t.mu.Lock()
 	n := len(t.order)
@@ -244,7 +244,7 @@ func (t *txn) Put(ctx context.Context, key string, r io.Reader, size int64) (sto
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.done {
-		return storage.ObjectInfo{}, errors.New("storageos: the transaction has ended")
+		return storage.ObjectInfo{}, fmt.Errorf("storageos: %w", storage.ErrTxnEnded)
 	}
 	if _, dup := t.files[rest]; !dup {
 		t.order = append(t.order, rest)
@@ -258,7 +258,7 @@ func (t *txn) Commit(ctx context.Context, message string, metadata map[string]st
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.done {
-		return "", errors.New("storageos: the transaction has ended")
+		return "", fmt.Errorf("storageos: %w", storage.ErrTxnEnded)
 	}
 	t.done = true
 	defer t.b.removeAll(t.dir)

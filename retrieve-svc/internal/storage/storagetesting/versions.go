@@ -144,8 +144,8 @@ func testAbortLeavesNothing(t *testing.T, b VersionedBucket) {
 	if err := tx.Abort(t.Context()); err != nil {
 		t.Errorf("second Abort: %v", err)
 	}
-	if _, err := tx.Commit(t.Context(), "late", nil); err == nil {
-		t.Error("Commit after Abort succeeded")
+	if _, err := tx.Commit(t.Context(), "late", nil); !errors.Is(err, storage.ErrTxnEnded) {
+		t.Errorf("Commit after Abort: %v, want ErrTxnEnded", err)
 	}
 	wantNotExist(t, b, keyC)
 	// A later commit does not take the aborted file along.
