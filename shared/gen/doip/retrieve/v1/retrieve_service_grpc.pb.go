@@ -51,7 +51,8 @@ type RetrieveServiceClient interface {
 	// WriteComponent stores a derived component of an object, all or nothing: the first
 	// message is a header naming the object, the workflow and the file; the others carry the
 	// bytes. The component appears whole under components/derived/{workflow}/{path}, or not at
-	// all. Afterwards it is retrievable by its file name like any component.
+	// all. Afterwards it is retrievable by its file name like any component. On storage that
+	// keeps versions the write is one commit of its own, whose id the answer carries.
 	WriteComponent(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[WriteComponentRequest, WriteComponentResponse], error)
 	// CommitComponents stores several derived components of one object as one commit, all or
 	// none: the first message is a commit header (the object, the workflow, the commit's
@@ -155,7 +156,8 @@ type RetrieveServiceServer interface {
 	// WriteComponent stores a derived component of an object, all or nothing: the first
 	// message is a header naming the object, the workflow and the file; the others carry the
 	// bytes. The component appears whole under components/derived/{workflow}/{path}, or not at
-	// all. Afterwards it is retrievable by its file name like any component.
+	// all. Afterwards it is retrievable by its file name like any component. On storage that
+	// keeps versions the write is one commit of its own, whose id the answer carries.
 	WriteComponent(grpc.ClientStreamingServer[WriteComponentRequest, WriteComponentResponse]) error
 	// CommitComponents stores several derived components of one object as one commit, all or
 	// none: the first message is a commit header (the object, the workflow, the commit's
