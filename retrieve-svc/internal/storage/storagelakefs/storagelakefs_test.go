@@ -2,9 +2,11 @@ package storagelakefs_test
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -80,6 +82,66 @@ func TestConformance(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestConcurrentCommits: runs that commit at the same time, to the same key and to keys of
+// their own, all succeed; the branch ends with every run's own file and one run's shared
+// file, and each run's commit holds exactly what that run wrote.
+func TestConcurrentCommits(t *testing.T) {
+	srv := lakefstest.Start(t)
+	b := newBucketOn(t, srv)
+	const runs = 4
+	ids := make([]string, runs)
+	var wg sync.WaitGroup
+	errs := make(chan error, runs)
+	for i := range runs {
+		wg.Go(func() {
+			tx, err := b.Begin(t.Context(), "main")
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer tx.Abort(t.Context())
+			for _, kv := range [][2]string{{"main/x/shared.json", fmt.Sprint(i)}, {fmt.Sprintf("main/x/own-%d.json", i), fmt.Sprint(i)}} {
+				if _, err := tx.Put(t.Context(), kv[0], strings.NewReader(kv[1]), int64(len(kv[1]))); err != nil {
+					errs <- err
+					return
+				}
+			}
+			ids[i], err = tx.Commit(t.Context(), fmt.Sprint("run ", i), nil)
+			if err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for i, id := range ids {
+		rb, _, err := b.At(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, key := range []string{"main/x/shared.json", fmt.Sprintf("main/x/own-%d.json", i)} {
+			rc, _, err := rb.Get(t.Context(), key)
+			if err != nil {
+				t.Errorf("run %d: %s at its commit: %v", i, key, err)
+				continue
+			}
+			got, _ := io.ReadAll(rc)
+			rc.Close()
+			if string(got) != fmt.Sprint(i) {
+				t.Errorf("run %d: %s at its commit = %q", i, key, got)
+			}
+		}
+	}
+	for i := range runs {
+		if _, err := b.Stat(t.Context(), fmt.Sprintf("main/x/own-%d.json", i)); err != nil {
+			t.Errorf("own-%d.json on the branch: %v", i, err)
+		}
+	}
 }
 
 // TestRefusedKeys: a key lakeFS does not know is named as rejected by the API; an access key
