@@ -93,7 +93,8 @@ func startLakeFSSystem(t testing.TB, l *lakefstest.Server, dataDir string, retri
 	s.invoke = start(t, "invoke-svc", 1, []string{"--listen", "127.0.0.1:0", "--retrieve-addr", s.retrieve.addr("grpc")})
 	s.workers = []*proc{s.invoke}
 	s.gateway = start(t, "doip-gateway", 2, []string{"--host", "127.0.0.1", "--port", "0", "--retrieve-addr", s.retrieve.addr("grpc"),
-		"--invoke-addr", s.invoke.addr("grpc"), "--call-timeout", "8s", "--tls-mode", "off"})
+		"--invoke-addr", s.invoke.addr("grpc"), "--call-timeout", "8s",
+		"--tls-cert", filepath.Join(t.TempDir(), "none.crt"), "--tls-key", filepath.Join(t.TempDir(), "none.key")}) // plaintext, or TLS with a certificate made at start-up
 	return s
 }
 
@@ -312,6 +313,30 @@ func TestRealLakeFS(t *testing.T) {
 			t.Errorf("equations.json at the first run's commit: %v, changed bytes", err)
 		}
 		noLeftovers(t, l)
+	})
+
+	t.Run("standard DOIP at a version", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		sc, err := client.DialStandard(ctx, s.segmentsAddr(), insecureTLS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sc.Close()
+		resp, err := sc.Do(ctx, client.StdRequest{TargetID: "Q123", OperationID: "0.DOIP/Op.Retrieve",
+			Attributes: map[string]any{"element": "equations.json", "version": v1}}, nil)
+		if err != nil || len(resp.Bytes) != 1 || !bytes.Equal(resp.Bytes[0], first) || string(resp.Attributes["version"]) != `"`+v1+`"` {
+			t.Fatalf("equations.json at %s over standard DOIP: %v", v1, err)
+		}
+		resp, err = sc.Do(ctx, client.StdRequest{TargetID: "Q123", OperationID: "0.DOIP/Op.Retrieve", Attributes: map[string]any{"version": v1}}, nil)
+		var do struct {
+			Attributes struct {
+				Version string `json:"version"`
+			} `json:"attributes"`
+		}
+		if err != nil || json.Unmarshal(resp.Output, &do) != nil || do.Attributes.Version != v1 {
+			t.Errorf("the digital object at %s: %v, version %q", v1, err, do.Attributes.Version)
+		}
 	})
 
 	t.Run("a failed commit leaves nothing staged", func(t *testing.T) {
