@@ -82,7 +82,12 @@ func (s *Server) GetRecord(ctx context.Context, req *retrievev1.GetRecordRequest
 	}
 	rb, version, err := s.reader(ctx, req.GetVersion())
 	if err != nil {
-		return nil, err
+		if req.GetVersion() != "" || ctx.Err() != nil {
+			return nil, err
+		}
+		// Storage is down (logged by reader), the record source is not: the record still,
+		// naming no version.
+		rb = s.bucket
 	}
 	resp := &retrievev1.GetRecordResponse{
 		Version:    version,

@@ -3,6 +3,7 @@ package retrieve
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/fdo"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/objectid"
+	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage/storageos"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"github.com/fdo-doip/doip-gateway/shared/requestid"
@@ -213,4 +215,30 @@ func wantCode(t *testing.T, err error, code codes.Code, msg string) {
 	if st, ok := status.FromError(err); !ok || st.Code() != code || !strings.Contains(st.Message(), msg) {
 		t.Errorf("error = %v; want %s with %q", err, code, msg)
 	}
+}
+
+// downVersioner is a versioned bucket whose version lookups fail as a storage that is down.
+type downVersioner struct{ *storageos.Bucket }
+
+func (downVersioner) At(context.Context, string) (storage.ReadBucket, string, error) {
+	return nil, "", errors.New("lakefs: unavailable")
+}
+
+// TestRecordWhileStorageIsDown: the record comes from its own source, so it is served while
+// storage cannot resolve versions, naming none; a read at a named version fails.
+func TestRecordWhileStorageIsDown(t *testing.T) {
+	t.Parallel()
+	_, dir := newFolderClient(t)
+	b, err := storageos.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	c := serve(t, NewServer(fdo.NewCache(fdo.NewDir(dir), time.Hour, 100), downVersioner{b}, "main", slog.New(slog.NewTextHandler(t.Output(), nil))))
+	rec, err := c.GetRecord(t.Context(), &retrievev1.GetRecordRequest{ObjectId: "Q123"})
+	if err != nil || rec.GetVersion() != "" || rec.GetObjectId() != "Q123" {
+		t.Errorf("record while storage is down: %v, %v", rec, err)
+	}
+	_, err = c.GetRecord(t.Context(), &retrievev1.GetRecordRequest{ObjectId: "Q123", Version: "main"})
+	wantCode(t, err, codes.Unavailable, "component storage unavailable")
 }
