@@ -312,6 +312,12 @@ func TestRealLakeFS(t *testing.T) {
 		if err != nil || !bytes.Equal(old.Components[0].Content, first) {
 			t.Errorf("equations.json at the first run's commit: %v, changed bytes", err)
 		}
+		// A tag names the commit as well.
+		l.MustLakectl(t, "tag", "create", "lakefs://"+lakefstest.Repo+"/first-run", "lakefs://"+lakefstest.Repo+"/"+v1)
+		tagged, err := retrieveAt(t.Context(), c, "Q123", "equations.json", "first-run")
+		if err != nil || !bytes.Equal(tagged.Components[0].Content, first) {
+			t.Errorf("equations.json at the tag first-run: %v", err)
+		}
 		noLeftovers(t, l)
 	})
 
