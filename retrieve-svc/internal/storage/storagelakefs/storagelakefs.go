@@ -4,7 +4,8 @@
 //
 //   - Reads at a version: lakeFS's S3 gateway reads any ref as the first key segment, so a
 //     view at a version replaces the branch segment of each key by the commit id the
-//     version resolves to (GET /repositories/{repo}/commits/{ref}).
+//     version resolves to (GET /repositories/{repo}/commits/{ref}). Branches and tags are
+//     resolved on every read; a commit id only the first time (commits never change).
 //   - Writes as commits: a transaction creates a short-lived hidden branch from the target
 //     branch ("doip-run-" and 16 random hex digits), stages its objects there through the
 //     S3 gateway, commits that branch with the metadata, squash-merges it into the target
@@ -54,7 +55,16 @@ type Bucket struct {
 	*storages3.Bucket
 	api    *lakefs.Client
 	logger *slog.Logger
+
+	mu      sync.Mutex
+	commits map[string]bool // commit ids known to exist: commits never change, so they are not asked again
 }
+
+// maxKnownCommits bounds Bucket.commits; when it is full it starts afresh.
+const maxKnownCommits = 4096
+
+// commitIDRE is a full lakeFS commit id.
+var commitIDRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 var (
 	_ storage.Bucket    = (*Bucket)(nil)
@@ -68,7 +78,7 @@ func New(s3 *storages3.Bucket, api *lakefs.Client, logger *slog.Logger) *Bucket 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Bucket{Bucket: s3, api: api, logger: logger}
+	return &Bucket{Bucket: s3, api: api, logger: logger, commits: map[string]bool{}}
 }
 
 // Check looks at the repository through both doors: the S3 gateway (a HEAD of the bucket)
@@ -100,12 +110,26 @@ func (b *Bucket) At(ctx context.Context, version string) (storage.ReadBucket, st
 	if err := CheckVersion(version); err != nil {
 		return nil, "", err
 	}
+	b.mu.Lock()
+	known := b.commits[version]
+	b.mu.Unlock()
+	if known {
+		return &view{b: b.Bucket, ref: version}, version, nil
+	}
 	c, err := b.api.GetCommit(ctx, version)
 	if err != nil {
 		if errors.Is(err, lakefs.ErrNotFound) || errors.Is(err, lakefs.ErrBadRequest) {
 			return nil, "", fmt.Errorf("storagelakefs: version %q: %w", version, storage.ErrNotExist)
 		}
 		return nil, "", fmt.Errorf("storagelakefs: version %q: %w", version, err)
+	}
+	if commitIDRE.MatchString(c.ID) {
+		b.mu.Lock()
+		if len(b.commits) >= maxKnownCommits {
+			clear(b.commits)
+		}
+		b.commits[c.ID] = true
+		b.mu.Unlock()
 	}
 	return &view{b: b.Bucket, ref: c.ID}, c.ID, nil
 }
