@@ -59,7 +59,9 @@ type RetrieveServiceClient interface {
 	// message and metadata); then, per file, a file header followed by its chunks. When the
 	// stream ends cleanly, every file becomes visible together in one new version, whose id
 	// the answer carries; if anything fails (a short file, a broken stream, storage), none
-	// does and nothing is left behind that a later commit could sweep in.
+	// does and nothing is left behind that a later commit could sweep in. (On storage without
+	// versions, plain S3, each file is stored whole as it arrives, and the answer names no
+	// version: files before a failure stay.)
 	CommitComponents(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[CommitComponentsRequest, CommitComponentsResponse], error)
 }
 
@@ -164,7 +166,9 @@ type RetrieveServiceServer interface {
 	// message and metadata); then, per file, a file header followed by its chunks. When the
 	// stream ends cleanly, every file becomes visible together in one new version, whose id
 	// the answer carries; if anything fails (a short file, a broken stream, storage), none
-	// does and nothing is left behind that a later commit could sweep in.
+	// does and nothing is left behind that a later commit could sweep in. (On storage without
+	// versions, plain S3, each file is stored whole as it arrives, and the answer names no
+	// version: files before a failure stay.)
 	CommitComponents(grpc.ClientStreamingServer[CommitComponentsRequest, CommitComponentsResponse]) error
 	mustEmbedUnimplementedRetrieveServiceServer()
 }
