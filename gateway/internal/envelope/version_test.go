@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 )
@@ -46,4 +47,29 @@ func TestResponsePartsVersion(t *testing.T) {
 			t.Errorf("%s at %q: %s, %v; want %s", tc.record, tc.version, meta, err, tc.want)
 		}
 	}
+}
+
+// FuzzWithVersion: whatever record a source sends, naming the version never panics, and a
+// record that is a JSON object stays one, with the version as "version".
+func FuzzWithVersion(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a":1}`, ` {"version":1, "b":[2]} `, `[1]`, `"x"`, `{`, ``, `{"a":"\u00e9"}`} {
+		f.Add([]byte(s), "c0ffee")
+	}
+	f.Fuzz(func(t *testing.T, record []byte, version string) {
+		out, err := withVersion(record, version)
+		if err != nil {
+			return
+		}
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(record, &obj) != nil || obj == nil {
+			return // not an object: returned as it came
+		}
+		var got map[string]any
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatalf("withVersion(%q) = %q: not JSON: %v", record, out, err)
+		}
+		if got["version"] != version && utf8.ValidString(version) { // JSON replaces invalid UTF-8
+			t.Errorf("withVersion(%q) = %q: version %v, want %q", record, out, got["version"], version)
+		}
+	})
 }
