@@ -59,9 +59,19 @@ s3_note = @if [ -z "$${VERSITYGW:-}" ] && ! command -v versitygw >/dev/null; the
 .PHONY: test
 test: ## Unit tests of every module, with the race detector (the end-to-end tests run too, under -short they skip)
 	$(s3_note)
-	@test -x $(BIN)/lakefs -a -x $(BIN)/lakectl || command -v lakefs >/dev/null || \
-	  echo "*** lakeFS not found: the docker-compose.yml run (deploy TestComposeRun) is SKIPPED; make tools installs lakefs and lakectl ***"
+	@$(lakefs-notice)
 	go test -race -count=1 $(PKGS)
+
+# go test shows a passing package's output only under -v, so the e2e suite's own notice about a
+# missing lakeFS would go unseen: make says it before the tests run.
+define lakefs-notice
+test -x $(BIN)/lakefs -a -x $(BIN)/lakectl || { \
+  echo "*********************************************************************************"; \
+  echo "* lakeFS is not installed in $(TMP)/bin: THE REAL-LAKEFS END-TO-END SUITE AND THE"; \
+  echo "* NATIVE RUN OF docker-compose.yml (deploy TestComposeRun) WILL SKIP."; \
+  echo "* Run make tools (it installs lakeFS $(LAKEFS_VERSION)) to run it."; \
+  echo "*********************************************************************************"; }
+endef
 
 .PHONY: test-short
 test-short: ## Unit tests only: end-to-end tests skip under -short

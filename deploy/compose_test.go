@@ -197,8 +197,9 @@ func TestComposeRetrieveUsesLakeFS(t *testing.T) {
 	if err != nil || u.Scheme != "http" || u.Hostname() != "lakefs" || u.Port() != "8000" {
 		t.Errorf("retrieve-svc LAKEFS_URL %q, want http://lakefs:8000", env(t, rs, "LAKEFS_URL"))
 	}
-	if got := env(t, rs, "STORAGE"); got != "s3" {
-		t.Errorf("retrieve-svc STORAGE %q, want s3", got)
+	// lakefs, not s3: derived outputs become commits, and reads can name versions.
+	if got := env(t, rs, "STORAGE"); got != "lakefs" {
+		t.Errorf("retrieve-svc STORAGE %q, want lakefs", got)
 	}
 	for _, key := range []string{"LAKEFS_REPO", "LAKEFS_BRANCH", "LAKEFS_USER", "LAKEFS_PASSWORD"} {
 		if env(t, rs, key) == "" {
@@ -594,4 +595,39 @@ func rawEnvironment(v any) map[string]string {
 		}
 	}
 	return out
+}
+
+// accessKeyVars name the environment variables that carry the lakeFS access key id.
+var accessKeyVars = map[string]bool{
+	"LAKEFS_USER": true, "LAKEFS_INSTALLATION_ACCESS_KEY_ID": true, "LAKECTL_CREDENTIALS_ACCESS_KEY_ID": true,
+}
+
+// TestComposeAccessKeyLength: lakeFS's S3 gateway accepts SigV4 access key ids of 3 to 20
+// characters only (its REST API takes longer ones). A longer default made every component
+// read fail with "400 MissingFields" while lakectl, and so the setup job, worked.
+func TestComposeAccessKeyLength(t *testing.T) {
+	t.Parallel()
+	raw := rawCompose(t)
+	services, _ := raw["services"].(map[string]any)
+	checked := 0
+	for name, sv := range services {
+		s, _ := sv.(map[string]any)
+		for key, str := range rawEnvironment(s["environment"]) {
+			if !accessKeyVars[key] {
+				continue
+			}
+			checked++
+			m := variableRef.FindStringSubmatch(str)
+			if m == nil || m[1] != "LAKEFS_USER" {
+				t.Errorf("%s %s = %q: want ${LAKEFS_USER:-...}, so that every service uses the same key", name, key, str)
+				continue
+			}
+			if n := len(m[3]); n < 3 || n > 20 {
+				t.Errorf("%s %s: default access key id %q has %d characters; lakeFS's S3 gateway accepts 3 to 20", name, key, m[3], n)
+			}
+		}
+	}
+	if checked < 3 {
+		t.Errorf("found %d access key ids, want 3 (lakefs, lakefs-setup, retrieve-svc)", checked)
+	}
 }

@@ -32,6 +32,7 @@ func TestMain(m *testing.M) {
 		fmt.Println("e2e: skipped under -short")
 		os.Exit(m.Run())
 	}
+	lakeFSNotice()
 	dir, err := os.MkdirTemp("", "doip-e2e-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -86,7 +87,7 @@ type proc struct {
 
 // start runs bin with args and env, and waits until it has logged "listening" wantAddrs
 // times. Its logs are kept and shown when the test fails.
-func start(t *testing.T, bin string, wantAddrs int, args []string, env ...string) *proc {
+func start(t testing.TB, bin string, wantAddrs int, args []string, env ...string) *proc {
 	t.Helper()
 	p := &proc{name: bin, addrs: map[string]string{}, ready: make(chan struct{}), done: make(chan struct{})}
 	p.cmd = exec.Command(filepath.Join(binDir, bin), args...)
@@ -158,7 +159,7 @@ func (p *proc) addr(name string) string {
 }
 
 // stop sends SIGTERM and waits for a graceful exit, killing after 20 s.
-func (p *proc) stop(t *testing.T) {
+func (p *proc) stop(t testing.TB) {
 	select {
 	case <-p.done:
 		return

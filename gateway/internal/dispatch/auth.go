@@ -3,6 +3,7 @@ package dispatch
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 )
@@ -46,4 +47,15 @@ func (d *Dispatcher) authenticate(req *doip.Request) error {
 		return doip.Errorf(doip.KindUnauthenticated, "%s needs a token: send it as \"token\" (binary and length-prefixed forms) or in \"authentication\" (standard DOIP)", req.Op)
 	}
 	return doip.Errorf(doip.KindUnauthenticated, "the token given for %s is not valid", req.Op)
+}
+
+// clientIdentity names a client for the records of what it made (the metadata of commits):
+// "token:" and the first 8 bytes of the SHA-256 of its token in hex, or "anonymous". The
+// token itself never leaves the gateway.
+func clientIdentity(token string) string {
+	if token == "" {
+		return "anonymous"
+	}
+	sum := sha256.Sum256([]byte(token))
+	return "token:" + hex.EncodeToString(sum[:8])
 }

@@ -16,7 +16,7 @@ func (d *Dispatcher) retrieveComponent(ctx context.Context, w gateway.ResponseWr
 	if req.ObjectID == "" {
 		return doip.Errorf(doip.KindBadRequest, "no object id given")
 	}
-	sreq := &retrievev1.StreamComponentRequest{ObjectId: req.ObjectID, ComponentId: req.Element}
+	sreq := &retrievev1.StreamComponentRequest{ObjectId: req.ObjectID, ComponentId: req.Element, Version: req.Version}
 	if req.Range != nil {
 		sreq.Range = &retrievev1.ByteRange{Start: req.Range.Start, End: req.Range.End}
 	}
@@ -31,6 +31,7 @@ func (d *Dispatcher) retrieveComponent(ctx context.Context, w gateway.ResponseWr
 		Filename:  hdr.GetFilename(),
 		Size:      hdr.GetSize(),
 		Body:      body,
+		Version:   hdr.GetVersion(),
 	}})
 }
 
@@ -171,10 +172,11 @@ func (b *streamBody) WriteTo(w io.Writer) (int64, error) {
 func (b *streamBody) close() { b.cancel() }
 
 // lazyComponent returns a reader that opens the component's stream on its first read, so a
-// response can list many components without holding a stream open for each.
-func (d *Dispatcher) lazyComponent(ctx context.Context, objectID, componentID string, size int64) io.Reader {
+// response can list many components without holding a stream open for each. A version
+// reads the component as it is there (the record's, so that sizes and bytes agree).
+func (d *Dispatcher) lazyComponent(ctx context.Context, objectID, componentID string, size int64, version string) io.Reader {
 	return &lazyBody{open: func() (componentReader, error) {
-		body, hdr, err := d.openComponent(ctx, &retrievev1.StreamComponentRequest{ObjectId: objectID, ComponentId: componentID})
+		body, hdr, err := d.openComponent(ctx, &retrievev1.StreamComponentRequest{ObjectId: objectID, ComponentId: componentID, Version: version})
 		if err != nil {
 			return nil, err
 		}

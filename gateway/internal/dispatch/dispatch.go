@@ -171,7 +171,7 @@ func (d *Dispatcher) listOps(ctx context.Context, w gateway.ResponseWriter, req 
 	wfs := d.workflows(ctx)
 	list := &doip.OperationList{Operations: Operations, Workflows: workflowNames(wfs)}
 	if !d.isServiceTarget(req.ObjectID) {
-		rec, err := d.getRecord(ctx, req.ObjectID, false)
+		rec, err := d.getRecord(ctx, req.ObjectID, false, "")
 		if err != nil {
 			return err
 		}
@@ -262,13 +262,13 @@ func (d *Dispatcher) refreshWorkflows(done chan struct{}) {
 	close(done)
 }
 
-func (d *Dispatcher) getRecord(ctx context.Context, objectID string, sizes bool) (*retrievev1.GetRecordResponse, error) {
+func (d *Dispatcher) getRecord(ctx context.Context, objectID string, sizes bool, version string) (*retrievev1.GetRecordResponse, error) {
 	if objectID == "" {
 		return nil, doip.Errorf(doip.KindBadRequest, "no object id given")
 	}
 	cctx, cancel := context.WithTimeout(ctx, d.callTimeout())
 	defer cancel()
-	rec, err := d.Retrieve.GetRecord(cctx, &retrievev1.GetRecordRequest{ObjectId: objectID, WithComponentSizes: sizes})
+	rec, err := d.Retrieve.GetRecord(cctx, &retrievev1.GetRecordRequest{ObjectId: objectID, WithComponentSizes: sizes, Version: version})
 	if err != nil {
 		return nil, errorFromStatus(err, "retrieve service")
 	}
@@ -276,11 +276,11 @@ func (d *Dispatcher) getRecord(ctx context.Context, objectID string, sizes bool)
 }
 
 func (d *Dispatcher) retrieveRecord(ctx context.Context, w gateway.ResponseWriter, req *doip.Request) error {
-	rec, err := d.getRecord(ctx, req.ObjectID, req.ElementSizes || req.IncludeElementData)
+	rec, err := d.getRecord(ctx, req.ObjectID, req.ElementSizes || req.IncludeElementData, req.Version)
 	if err != nil {
 		return err
 	}
-	r := &doip.Record{ObjectID: rec.GetObjectId(), JSON: rec.GetRecordJson(), Type: rec.GetObjectType()}
+	r := &doip.Record{ObjectID: rec.GetObjectId(), JSON: rec.GetRecordJson(), Type: rec.GetObjectType(), Version: rec.GetVersion()}
 	for _, c := range rec.GetComponents() {
 		size := int64(-1)
 		if c.Size != nil {
@@ -299,7 +299,7 @@ func (d *Dispatcher) retrieveRecord(ctx context.Context, w gateway.ResponseWrite
 		}
 		resp.Elements = append(resp.Elements, doip.ComponentBody{
 			ID: c.ID, MediaType: c.MediaType, Filename: c.Filename, Size: c.Size,
-			Body: d.lazyComponent(ctx, req.ObjectID, c.ID, c.Size),
+			Body: d.lazyComponent(ctx, req.ObjectID, c.ID, c.Size, r.Version), Version: r.Version,
 		})
 	}
 	return w.Respond(resp)

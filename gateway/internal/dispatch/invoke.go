@@ -66,14 +66,15 @@ func (d *Dispatcher) invoke(ctx context.Context, w gateway.ResponseWriter, req *
 	if err != nil {
 		return errorFromStatus(err, "invoke service")
 	}
-	res := &doip.InvokeResult{Workflow: req.Workflow, Result: result.GetResultJson(), Cached: result.GetCached()}
+	res := &doip.InvokeResult{Workflow: req.Workflow, Result: result.GetResultJson(), Cached: result.GetCached(), Version: result.GetVersion()}
 	if !json.Valid(res.Result) {
 		res.Result = json.RawMessage(`{}`)
 	}
 	// Open every derived component's stream before the answer starts, so that a backend
 	// failing now is an error reply rather than a connection cut in the middle of an answer.
 	for _, dc := range derived {
-		body, hdr, err := d.openComponent(ctx, &retrievev1.StreamComponentRequest{ObjectId: req.ObjectID, ComponentId: dc.GetComponentId()})
+		// At the run's commit: a later run may have changed the branch meanwhile.
+		body, hdr, err := d.openComponent(ctx, &retrievev1.StreamComponentRequest{ObjectId: req.ObjectID, ComponentId: dc.GetComponentId(), Version: dc.GetVersion()})
 		if err != nil {
 			return err
 		}
@@ -87,6 +88,7 @@ func (d *Dispatcher) invoke(ctx context.Context, w gateway.ResponseWriter, req *
 			Filename:  dc.GetComponentId(),
 			Size:      dc.GetSize(),
 			Body:      body,
+			Version:   dc.GetVersion(),
 		})
 	}
 	return w.Respond(&doip.Response{Op: req.Op, ObjectID: req.ObjectID, Invoke: res})
@@ -98,7 +100,7 @@ const maxInvokeAttempts = 3
 // invokeOnce runs the workflow on one worker and collects its derived components and result.
 // Progress goes to the client as it arrives.
 func (d *Dispatcher) invokeOnce(ctx context.Context, w gateway.ResponseWriter, req *doip.Request, params json.RawMessage) ([]*invokev1.DerivedComponent, *invokev1.Result, error) {
-	stream, err := d.Invoke.Invoke(ctx, &invokev1.InvokeRequest{ObjectId: req.ObjectID, Workflow: req.Workflow, ParamsJson: params})
+	stream, err := d.Invoke.Invoke(ctx, &invokev1.InvokeRequest{ObjectId: req.ObjectID, Workflow: req.Workflow, ParamsJson: params, Client: clientIdentity(req.Token)})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -48,7 +48,7 @@ func (d *Dispatcher) applicableOperations(ctx context.Context, objectType string
 	if !isTypeRecordID(objectType) {
 		return nil, false
 	}
-	rec, err := d.getRecord(ctx, objectType, false)
+	rec, err := d.getRecord(ctx, objectType, false, "")
 	if err != nil {
 		if e := doip.AsError(err); e.Kind != doip.KindNotFound {
 			d.logger().WarnContext(ctx, "type record unavailable; operations not filtered by type",

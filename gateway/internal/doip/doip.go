@@ -102,6 +102,9 @@ type Request struct {
 	Element string
 	// Range, with Element, asks for a byte range only.
 	Range *Range
+	// Version asks a retrieve for the record's components as they are at a version: a commit
+	// id, a tag or a branch of the storage ("" means the current branch).
+	Version string
 	// IncludeElementData asks a retrieve for the record and every element's bytes.
 	IncludeElementData bool
 	// ElementSizes says the answer to a retrieve lists each component's size, which costs a
@@ -169,6 +172,9 @@ type Record struct {
 	// Type is the record's digitalObjectType, possibly empty.
 	Type       string
 	Components []ComponentInfo
+	// Version is the version (commit id) the components' bytes come from; empty when the
+	// storage keeps no versions.
+	Version string
 }
 
 // ComponentInfo describes a component listed in a record.
@@ -190,6 +196,8 @@ type ComponentBody struct {
 	Filename  string
 	Size      int64
 	Body      io.Reader
+	// Version is the version (commit id) the bytes come from; empty when unknown.
+	Version string
 }
 
 // InvokeResult answers an invoke.
@@ -200,6 +208,9 @@ type InvokeResult struct {
 	// Derived holds the derived components with their bytes.
 	Derived []ComponentBody
 	Cached  bool
+	// Version is the commit that holds the derived components; empty when the storage keeps
+	// no versions.
+	Version string
 }
 
 // PurgeResult answers a purge.

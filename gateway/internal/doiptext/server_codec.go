@@ -359,8 +359,14 @@ func requiredString(fields map[string]json.RawMessage, key string) (string, erro
 	return s, nil
 }
 
-// retrieveAttributes reads a retrieve's "element", "includeElementData" and "range".
+// retrieveAttributes reads a retrieve's "element", "includeElementData", "range" and
+// "version".
 func retrieveAttributes(req *doip.Request, attrs map[string]json.RawMessage) error {
+	if raw, ok := present(attrs, "version"); ok {
+		if raw[0] != '"' || json.Unmarshal(raw, &req.Version) != nil {
+			return badRequest("attributes.version must be a string (a commit id, tag or branch), not %s", describeJSON(raw))
+		}
+	}
 	if raw, ok := present(attrs, "element"); ok {
 		if raw[0] != '"' || json.Unmarshal(raw, &req.Element) != nil {
 			return badRequest("attributes.element must be a string, not %s", describeJSON(raw))
@@ -527,6 +533,8 @@ type digitalObject struct {
 
 type doAttributes struct {
 	Content json.RawMessage `json:"content,omitempty"`
+	// Version is the version the elements' bytes come from.
+	Version string `json:"version,omitempty"`
 }
 
 type elementInfo struct {
@@ -539,6 +547,7 @@ type elementInfo struct {
 type fileAttributes struct {
 	Filename  string `json:"filename"`
 	MediaType string `json:"mediaType,omitempty"`
+	Version   string `json:"version,omitempty"`
 }
 
 // WriteResponse writes a successful answer (status 0.DOIP/Status.001):
@@ -593,7 +602,7 @@ func (c *ServerCodec) WriteResponse(req *doip.Request, resp *doip.Response) erro
 		return c.wr.End()
 	case resp.Component != nil:
 		cb := resp.Component
-		ok.Attributes = fileAttributes{Filename: filename(cb), MediaType: cb.MediaType}
+		ok.Attributes = fileAttributes{Filename: filename(cb), MediaType: cb.MediaType, Version: cb.Version}
 		if err := c.wr.WriteJSON(ok); err != nil {
 			return err
 		}
@@ -606,7 +615,8 @@ func (c *ServerCodec) WriteResponse(req *doip.Request, resp *doip.Response) erro
 		ok.Attributes = struct {
 			Workflow string `json:"workflow"`
 			Cached   bool   `json:"cached"`
-		}{inv.Workflow, inv.Cached}
+			Version  string `json:"version,omitempty"`
+		}{inv.Workflow, inv.Cached, inv.Version}
 		result := []byte("null")
 		if len(inv.Result) > 0 {
 			var err error
@@ -706,7 +716,7 @@ func operationIDs(l *doip.OperationList) []string {
 
 func recordDO(req *doip.Request, resp *doip.Response) digitalObject {
 	rec := resp.Record
-	do := digitalObject{ID: rec.ObjectID, Type: rec.Type, Attributes: doAttributes{Content: rec.JSON},
+	do := digitalObject{ID: rec.ObjectID, Type: rec.Type, Attributes: doAttributes{Content: rec.JSON, Version: rec.Version},
 		Elements: make([]elementInfo, 0, len(rec.Components))}
 	if do.ID == "" {
 		do.ID = resp.ObjectID

@@ -45,6 +45,7 @@ type requestMeta struct {
 	Workflow    string          `json:"workflow"`
 	Params      json.RawMessage `json:"params"`
 	Token       string          `json:"token"`
+	Version     string          `json:"version"`
 	Auth        struct {
 		Token string `json:"token"`
 	} `json:"authentication"`
@@ -83,6 +84,7 @@ func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 		req.Element = cmp.Or(req.Element, m.Element, m.ComponentID)
 		req.Workflow = cmp.Or(req.Workflow, m.Workflow)
 		req.Token = cmp.Or(req.Token, m.Token, m.Auth.Token)
+		req.Version = cmp.Or(req.Version, m.Version)
 		if req.Params == nil && len(m.Params) > 0 && !bytes.Equal(m.Params, []byte("null")) {
 			req.Params = m.Params
 		}
@@ -191,6 +193,11 @@ func ResponseParts(resp *doip.Response) (meta json.RawMessage, comps []doip.Comp
 		v = helloMeta{Operation: "list_operations", Operations: resp.Operations.Operations, Workflows: resp.Operations.Workflows}
 	case resp.Record != nil:
 		meta, comps = resp.Record.JSON, resp.Elements
+		if resp.Record.Version != "" {
+			if meta, err = withVersion(meta, resp.Record.Version); err != nil {
+				return nil, nil, nil, err
+			}
+		}
 	case resp.Component != nil:
 		comps = []doip.ComponentBody{*resp.Component}
 	case resp.Invoke != nil:
@@ -200,7 +207,8 @@ func ResponseParts(resp *doip.Response) (meta json.RawMessage, comps []doip.Comp
 			Workflow  string          `json:"workflow"`
 			Result    json.RawMessage `json:"result"`
 			Cached    bool            `json:"cached,omitempty"`
-		}{"invoke", inv.Workflow, inv.Result, inv.Cached}
+			Version   string          `json:"version,omitempty"`
+		}{"invoke", inv.Workflow, inv.Result, inv.Cached, inv.Version}
 		comps, workflow = inv.Derived, inv.Result
 	case resp.Purge != nil:
 		v = struct {
@@ -217,6 +225,36 @@ func ResponseParts(resp *doip.Response) (meta json.RawMessage, comps []doip.Comp
 		}
 	}
 	return meta, comps, workflow, nil
+}
+
+// withVersion adds "version" as the first member of a record's JSON object (replacing one
+// the record has), so that the binary framings name the version the components come from. A
+// record that is not a JSON object is returned unchanged.
+func withVersion(record json.RawMessage, version string) (json.RawMessage, error) {
+	trimmed := bytes.TrimSpace(record)
+	if len(trimmed) < 2 || trimmed[0] != '{' {
+		return record, nil
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(trimmed, &fields); err != nil {
+		return record, nil
+	}
+	if _, ok := fields["version"]; ok {
+		delete(fields, "version")
+		if trimmed, err := json.Marshal(fields); err == nil {
+			record = trimmed
+		}
+	}
+	v, err := marshal(version)
+	if err != nil {
+		return nil, err
+	}
+	rest := bytes.TrimSpace(record)[1:]
+	out := append(append([]byte(`{"version":`), v...), ',')
+	if bytes.HasPrefix(bytes.TrimSpace(rest), []byte("}")) {
+		out = out[:len(out)-1]
+	}
+	return append(out, rest...), nil
 }
 
 // ErrorJSON renders an error as the MaRDI framings carry it: {"error":KIND,"message":TEXT}.

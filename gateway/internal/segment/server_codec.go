@@ -48,6 +48,7 @@ type wireRequest struct {
 	Workflow         json.RawMessage `json:"workflow"`
 	Params           json.RawMessage `json:"params"`
 	Token            json.RawMessage `json:"token"`
+	Version          json.RawMessage `json:"version"`
 }
 
 // wireAttributes is the "attributes" object of a request.
@@ -58,6 +59,7 @@ type wireAttributes struct {
 	Workflow         json.RawMessage `json:"workflow"`
 	Params           json.RawMessage `json:"params"`
 	Token            json.RawMessage `json:"token"`
+	Version          json.RawMessage `json:"version"`
 }
 
 // ReadRequest reads one request: its first segment, a JSON object, and then every further
@@ -138,6 +140,9 @@ func parseRequest(b []byte) (*doip.Request, error) {
 		return nil, err
 	}
 	if req.Params, err = firstObject(field{"attributes.params", a.Params}, field{"params", w.Params}); err != nil {
+		return nil, err
+	}
+	if req.Version, err = firstString(field{"attributes.version", a.Version}, field{"version", w.Version}); err != nil {
 		return nil, err
 	}
 	return req, nil

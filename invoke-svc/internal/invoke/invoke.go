@@ -121,7 +121,7 @@ func (s *Server) Invoke(req *invokev1.InvokeRequest, stream grpc.ServerStreaming
 	logger.DebugContext(ctx, "invoke start")
 	start := time.Now()
 	em := &emitter{stream: stream}
-	result, err := run(ctx, runner, workflow.Input{ObjectID: req.GetObjectId(), Params: params}, em)
+	result, err := run(ctx, runner, workflow.Input{ObjectID: req.GetObjectId(), Params: params, Client: clientOf(req.GetClient())}, em)
 	em.close()
 	took := time.Since(start)
 	s.metrics.ran(name, took.Seconds())
@@ -157,7 +157,7 @@ func (s *Server) Invoke(req *invokev1.InvokeRequest, stream grpc.ServerStreaming
 	}
 	cached := isCached(result)
 	if err := stream.Send(&invokev1.InvokeResponse{Msg: &invokev1.InvokeResponse_Result{
-		Result: &invokev1.Result{ResultJson: result, Cached: cached},
+		Result: &invokev1.Result{ResultJson: result, Cached: cached, Version: versionOf(result)},
 	}}); err != nil {
 		logger.InfoContext(ctx, "invoke result not sent", slog.Any("err", err))
 		s.metrics.done(name, resultCanceled)
@@ -253,6 +253,7 @@ func (e *emitter) Derived(d workflow.DerivedComponent) error {
 			Size:        d.Size,
 			StorageKey:  d.StorageKey,
 			Sha256:      d.SHA256,
+			Version:     d.Version,
 		},
 	}}, true)
 }
@@ -286,4 +287,27 @@ func isCached(result json.RawMessage) bool {
 		Cached bool `json:"cached"`
 	}
 	return json.Unmarshal(result, &r) == nil && r.Cached
+}
+
+// clientOf is the client identity to record: what the gateway sent when it is short
+// printable ASCII, else "unknown".
+func clientOf(c string) string {
+	if c == "" || len(c) > 128 {
+		return "unknown"
+	}
+	for i := 0; i < len(c); i++ {
+		if c[i] < ' ' || c[i] > '~' {
+			return "unknown"
+		}
+	}
+	return c
+}
+
+// versionOf reads the result's "version" (the commit of its derived components), if any.
+func versionOf(result json.RawMessage) string {
+	var r struct {
+		Version string `json:"version"`
+	}
+	_ = json.Unmarshal(result, &r)
+	return r.Version
 }

@@ -544,3 +544,38 @@ func TestInvokeWaitingForASlotEndsUnavailable(t *testing.T) {
 		t.Errorf("at most %d runs overlapped, want 1", m)
 	}
 }
+
+// TestInvokeVersionAndClient: the client the gateway names reaches the run (a malformed one
+// as "unknown"), and the result's "version" (the commit of the derived components) is the
+// Result's version, as is a derived component's.
+func TestInvokeVersionAndClient(t *testing.T) {
+	t.Parallel()
+	var clients []string
+	fake := stub{name: "fake", RunF: func(ctx context.Context, in workflow.Input, emit workflow.Emitter) (json.RawMessage, error) {
+		clients = append(clients, in.Client)
+		if err := emit.Derived(workflow.DerivedComponent{ComponentID: "out.json", Version: "c0ffee"}); err != nil {
+			return nil, err
+		}
+		return json.RawMessage(`{"workflow":"fake","version":"c0ffee"}`), nil
+	}}
+	c := serve(t, newServer(t, 1, fake))
+	for _, client := range []string{"token:0123456789abcdef", "bad\nclient"} {
+		stream, err := c.Invoke(t.Context(), &invokev1.InvokeRequest{ObjectId: "Q123", Workflow: "fake", Client: client})
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs, err := drain(stream)
+		if err != nil || len(msgs) != 2 {
+			t.Fatalf("stream: %v, %v", msgs, err)
+		}
+		if v := msgs[0].GetDerived().GetVersion(); v != "c0ffee" {
+			t.Errorf("derived version %q", v)
+		}
+		if v := msgs[1].GetResult().GetVersion(); v != "c0ffee" {
+			t.Errorf("result version %q", v)
+		}
+	}
+	if len(clients) != 2 || clients[0] != "token:0123456789abcdef" || clients[1] != "unknown" {
+		t.Errorf("clients seen by the runs: %q", clients)
+	}
+}

@@ -124,3 +124,46 @@ func (s *Store) Write(ctx context.Context, objectID, wf, path, mediaType string,
 	}
 	return resp, nil
 }
+
+// File is one derived component of a commit.
+type File struct {
+	Path      string // below the workflow's folder, e.g. "equations.json"
+	MediaType string
+	Data      []byte
+}
+
+// Commit stores files as derived components of an object, all in one commit with metadata
+// or none (see RetrieveService.CommitComponents), and returns what was stored and the
+// version (commit id) that holds it.
+func (s *Store) Commit(ctx context.Context, objectID, wf string, metadata map[string]string, files []File) (*retrievev1.CommitComponentsResponse, error) {
+	what := fmt.Sprintf("committing %d derived components of %s", len(files), objectID)
+	stream, err := s.c.CommitComponents(ctx)
+	if err != nil {
+		return nil, classify(err, what)
+	}
+	err = stream.Send(&retrievev1.CommitComponentsRequest{Msg: &retrievev1.CommitComponentsRequest_Commit{Commit: &retrievev1.CommitHeader{
+		ObjectId: objectID, Workflow: wf, Metadata: metadata,
+	}}})
+	for _, f := range files {
+		if err != nil {
+			break
+		}
+		err = stream.Send(&retrievev1.CommitComponentsRequest{Msg: &retrievev1.CommitComponentsRequest_File{File: &retrievev1.WriteComponentHeader{
+			Path: f.Path, MediaType: f.MediaType, Size: int64(len(f.Data)),
+		}}})
+		for rest := f.Data; err == nil && len(rest) > 0; {
+			n := min(len(rest), ChunkSize)
+			err = stream.Send(&retrievev1.CommitComponentsRequest{Msg: &retrievev1.CommitComponentsRequest_Chunk{Chunk: rest[:n]}})
+			rest = rest[n:]
+		}
+	}
+	// A Send error means the server ended the call; CloseAndRecv tells why.
+	resp, rerr := stream.CloseAndRecv()
+	if rerr != nil {
+		return nil, classify(rerr, what)
+	}
+	if len(resp.GetComponents()) != len(files) {
+		return nil, fmt.Errorf("%s: the answer lists %d components", what, len(resp.GetComponents()))
+	}
+	return resp, nil
+}

@@ -54,6 +54,9 @@ type Input struct {
 	// Params are the workflow's params as one JSON object; never empty (the service passes
 	// {} when the client sent none).
 	Params json.RawMessage
+	// Client is who asked, as the gateway knows the client ("anonymous" or a token's
+	// fingerprint); recorded with the commit of the derived components. Never a secret.
+	Client string
 }
 
 // Emitter receives what a run reports while it runs, in order. Implementations are safe for
@@ -80,4 +83,6 @@ type DerivedComponent struct {
 	SHA256 string
 	// Size is the size in bytes.
 	Size int64
+	// Version is the commit that holds these bytes; empty when storage keeps no versions.
+	Version string
 }

@@ -20,15 +20,18 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/config"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/fdo"
+	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/lakefs"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/retrieve"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/sampledata"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage"
+	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage/storagelakefs"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage/storageos"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage/storages3"
 	"github.com/fdo-doip/doip-gateway/shared/admin"
@@ -72,9 +75,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	logger := slogapp.New(stderr, cfg.LogLevel, cfg.LogFormat, "retrieve-svc")
 	logger.Debug("configuration", slog.Any("config", cfg))
 
-	var bucket storage.Bucket
+	var (
+		bucket  storage.Bucket
+		checker interface{ Check(context.Context) error } // storage to look at for readiness; nil: none
+	)
 	storageAttrs := []any{slog.String("storage", cfg.Storage)}
-	if cfg.Storage == config.StorageS3 {
+	if cfg.Storage == config.StorageS3 || cfg.Storage == config.StorageLakeFS {
 		b, err := storages3.New(ctx, storages3.Options{
 			Endpoint:  cfg.LakeFSURL,
 			Bucket:    cfg.LakeFSRepo,
@@ -87,7 +93,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 			return err
 		}
 		defer b.Close()
-		bucket = b
+		bucket, checker = b, b
+		if cfg.Storage == config.StorageLakeFS {
+			api, err := lakefs.New(lakeFSAPIURL(cfg.LakeFSURL), cfg.LakeFSRepo, cfg.LakeFSUser, cfg.LakeFSPassword, nil)
+			if err != nil {
+				return err
+			}
+			lb := storagelakefs.New(b, api, logger)
+			bucket, checker = lb, lb
+		}
 		storageAttrs = append(storageAttrs, slog.String("s3_endpoint", b.Endpoint()), slog.String("bucket", b.Name()))
 		// One look at the bucket, in the background: the service starts while S3 is down,
 		// and a wrong repository or key shows in the log right away.
@@ -95,7 +109,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		defer checked.Wait()
 		checkCtx, cancelCheck := context.WithCancel(ctx)
 		defer cancelCheck()
-		checked.Go(func() { checkBucket(checkCtx, b, logger) })
+		checked.Go(func() { checkBucket(checkCtx, checker, b.Endpoint(), b.Name(), logger) })
 	} else {
 		if cfg.SeedSamples {
 			if err := seed(cfg.DataDir, logger); err != nil {
@@ -165,7 +179,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	logger.Info("listening", attrs...)
 	var adminAddr net.Addr
 	if cfg.AdminAddr != "" {
-		adm, err := admin.Start(ctx, cfg.AdminAddr, admin.NewHandler(reg, srv.Ready, logger), logger)
+		adm, err := admin.Start(ctx, cfg.AdminAddr, admin.NewHandler(reg, readiness(srv.Ready, checker), logger), logger)
 		if err != nil {
 			_ = lis.Close()
 			return err
@@ -190,16 +204,66 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	return nil
 }
 
-// checkBucket logs whether the S3 bucket answers; it never stops the service.
-func checkBucket(ctx context.Context, b *storages3.Bucket, logger *slog.Logger) {
+// checkBucket logs whether the S3 bucket (and the lakeFS API) answers; it never stops the
+// service.
+func checkBucket(ctx context.Context, b interface{ Check(context.Context) error }, endpoint, bucket string, logger *slog.Logger) {
 	if err := b.Check(ctx); err != nil {
 		if ctx.Err() == nil {
-			logger.WarnContext(ctx, "s3 bucket not usable yet", slog.String("s3_endpoint", b.Endpoint()),
-				slog.String("bucket", b.Name()), slog.Any("err", err))
+			logger.WarnContext(ctx, "s3 bucket not usable yet", slog.String("s3_endpoint", endpoint),
+				slog.String("bucket", bucket), slog.Any("err", err))
 		}
 		return
 	}
-	logger.InfoContext(ctx, "s3 bucket ok", slog.String("s3_endpoint", b.Endpoint()), slog.String("bucket", b.Name()))
+	logger.InfoContext(ctx, "s3 bucket ok", slog.String("s3_endpoint", endpoint), slog.String("bucket", bucket))
+}
+
+// readyCheckTTL is how long one look at storage answers /readyz, so that probes do not
+// become storage traffic.
+const readyCheckTTL = 5 * time.Second
+
+// readiness is ready, and then, where storage can be checked, storage answering with this
+// service's credentials (a HEAD of the bucket; for lakeFS the repository through its API
+// too). The storage check's result is kept for readyCheckTTL. The reason names the cause
+// (retrieve.StorageCause), never a key.
+func readiness(ready admin.ReadyFunc, storage interface{ Check(context.Context) error }) admin.ReadyFunc {
+	if storage == nil {
+		return ready
+	}
+	var (
+		mu      sync.Mutex
+		checked time.Time
+		last    error
+	)
+	return func(ctx context.Context) error {
+		if err := ready(ctx); err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(checked) > readyCheckTTL {
+			last = storage.Check(ctx)
+			checked = time.Now()
+			if ctx.Err() != nil {
+				checked = time.Time{}
+			}
+		}
+		if last != nil {
+			return fmt.Errorf("component storage not usable%s", retrieve.StorageCause(last))
+		}
+		return nil
+	}
+}
+
+// lakeFSAPIURL is the lakeFS URL with a scheme (lakefs.New wants one): ParseEndpoint's rule
+// for URLs without one.
+func lakeFSAPIURL(raw string) string {
+	if strings.Contains(raw, "://") {
+		return raw
+	}
+	if _, secure, err := storages3.ParseEndpoint(raw); err == nil && !secure {
+		return "http://" + raw
+	}
+	return "https://" + raw
 }
 
 // seed writes the sample objects into dir when it is missing or empty; a dir with anything in

@@ -30,7 +30,8 @@ import (
 // Storage backends for component bytes.
 const (
 	StorageFolder = "folder" // the folder at DataDir
-	StorageS3     = "s3"     // lakeFS through its S3 gateway
+	StorageS3     = "s3"     // any S3 server, lakeFS's S3 gateway included, without versions
+	StorageLakeFS = "lakefs" // lakeFS: bytes through its S3 gateway, commits and versions through its API
 )
 
 // Config is the configuration of one retrieve-svc process.
@@ -48,7 +49,7 @@ type Config struct {
 	DrainTimeout time.Duration  // how long in-flight RPCs may run on shutdown
 	AdminAddr    string         // admin HTTP address (/metrics, /healthz, /readyz); empty: none
 
-	Storage        string        // StorageFolder or StorageS3
+	Storage        string        // StorageFolder, StorageS3 or StorageLakeFS
 	LakeFSURL      string        // the S3 endpoint: lakeFS's URL, with or without scheme
 	LakeFSRepo     string        // the lakeFS repository, which is the S3 bucket
 	LakeFSUser     string        // the access key id
@@ -157,13 +158,13 @@ var settings = []setting{
 		c.AdminAddr = v
 		return nil
 	}, false},
-	{"storage", "STORAGE", "auto", "component storage: folder or s3; auto is s3 when --lakefs-url / LAKEFS_URL is set, else folder", false, func(c *Config, v string) error {
+	{"storage", "STORAGE", "auto", "component storage: folder, s3 (plain S3) or lakefs (S3 gateway plus commits and versions); auto is s3 when --lakefs-url / LAKEFS_URL is set, else folder", false, func(c *Config, v string) error {
 		switch v = strings.ToLower(v); v {
 		case "auto":
 			v = ""
-		case StorageFolder, StorageS3:
+		case StorageFolder, StorageS3, StorageLakeFS:
 		default:
-			return errors.New("want folder, s3 or auto")
+			return errors.New("want folder, s3, lakefs or auto")
 		}
 		c.Storage = v
 		return nil
@@ -403,7 +404,7 @@ func (c *Config) resolveStorage(from map[string]string) []error {
 			}
 		}
 	}
-	if c.Storage != StorageS3 {
+	if c.Storage != StorageS3 && c.Storage != StorageLakeFS {
 		return nil
 	}
 	var errs []error
@@ -417,7 +418,7 @@ func (c *Config) resolveStorage(from map[string]string) []error {
 		{"LAKEFS_PASSWORD", c.LakeFSPassword == ""},
 	} {
 		if m.missing {
-			errs = append(errs, fmt.Errorf("config: storage s3 (from %s) needs %s", why, m.name))
+			errs = append(errs, fmt.Errorf("config: storage %s (from %s) needs %s", c.Storage, why, m.name))
 		}
 	}
 	return errs

@@ -282,7 +282,7 @@ func TestLoadStorageErrors(t *testing.T) {
 			"needs --lakefs-repo / LAKEFS_REPO", "needs --lakefs-user / LAKEFS_USER", "needs LAKEFS_PASSWORD"}},
 		{"auto s3 without credentials", nil, env("LAKEFS_URL", "http://h:8000", "LAKEFS_REPO", "sandbox"), []string{
 			"storage s3 (from auto, as LAKEFS_URL is set) needs --lakefs-user / LAKEFS_USER", "needs LAKEFS_PASSWORD"}},
-		{"bad storage", nil, env("STORAGE", "tape"), []string{`--storage / STORAGE = "tape" (from environment STORAGE): want folder, s3 or auto`}},
+		{"bad storage", nil, env("STORAGE", "tape"), []string{`--storage / STORAGE = "tape" (from environment STORAGE): want folder, s3, lakefs or auto`}},
 		{"bad url scheme", nil, s3env("LAKEFS_URL", "ftp://h"), []string{`--lakefs-url / LAKEFS_URL = "ftp://h" (from environment LAKEFS_URL)`}},
 		{"url with a path", []string{"--lakefs-url=http://h/some/path"}, s3env(), []string{`--lakefs-url`, `must not have a path`}},
 		{"url with user info", nil, s3env("LAKEFS_URL", "http://key:pw@h:8000"), []string{`--lakefs-url`, `must not contain user info`}},

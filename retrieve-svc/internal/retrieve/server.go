@@ -3,8 +3,12 @@
 //
 // Status messages for NotFound, InvalidArgument and OutOfRange reach DOIP clients verbatim, so
 // they name the id or range that was wrong and nothing else: no paths, keys or backend
-// addresses. The details go to the logger under "err". Derived components are written
-// through WriteComponent (write.go).
+// addresses. The details go to the logger under "err".
+//
+// Versions: on a bucket that keeps them ([storage.Versioner]), every read names the commit its
+// bytes come from. A request without a version reads the configured branch's last commit
+// (objects staged on the branch but not committed are not served); one with a version reads
+// that commit, tag or branch. Writes become commits: derived components through WriteComponent and CommitComponents (write.go).
 package retrieve
 
 import (
@@ -25,8 +29,10 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/fdo"
+	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/lakefs"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/objectid"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage"
+	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage/storages3"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 )
 
@@ -84,7 +90,17 @@ func (s *Server) GetRecord(ctx context.Context, req *retrievev1.GetRecordRequest
 	if err != nil {
 		return nil, s.recordError(ctx, qid, err)
 	}
+	rb, version, err := s.reader(ctx, req.GetVersion())
+	if err != nil {
+		if req.GetVersion() != "" || ctx.Err() != nil {
+			return nil, err
+		}
+		// Storage is down (logged by reader), the record source is not: the record still,
+		// naming no version.
+		rb = s.bucket
+	}
 	resp := &retrievev1.GetRecordResponse{
+		Version:    version,
 		ObjectId:   qid,
 		RecordJson: rec.Raw,
 		ObjectType: rec.ObjectType,
@@ -94,7 +110,7 @@ func (s *Server) GetRecord(ctx context.Context, req *retrievev1.GetRecordRequest
 	for _, c := range rec.Components {
 		pc := &retrievev1.Component{ComponentId: c.ID, MediaType: c.MediaType, Filename: Filename(c.ID, c.MediaType)}
 		if req.GetWithComponentSizes() {
-			pc.Size = s.componentSize(ctx, qid, c.ID)
+			pc.Size = s.componentSize(ctx, rb, qid, c.ID)
 		}
 		resp.Components = append(resp.Components, pc)
 	}
@@ -105,13 +121,13 @@ func (s *Server) GetRecord(ctx context.Context, req *retrievev1.GetRecordRequest
 
 // componentSize returns the stored size of a listed component, or nil when it is not stored,
 // its id is not one storage can hold, or storage fails (logged).
-func (s *Server) componentSize(ctx context.Context, qid, id string) *int64 {
+func (s *Server) componentSize(ctx context.Context, rb storage.ReadBucket, qid, id string) *int64 {
 	short, err := objectid.ResolveComponentID(qid, id)
 	if err != nil {
 		s.logger.WarnContext(ctx, "record lists an unusable component id", slog.String("object", qid), slog.Any("err", err))
 		return nil
 	}
-	info, err := s.bucket.Stat(ctx, objectid.ComponentKey(s.branch, qid, short))
+	info, err := rb.Stat(ctx, objectid.ComponentKey(s.branch, qid, short))
 	if err != nil {
 		if !errors.Is(err, storage.ErrNotExist) {
 			s.logger.WarnContext(ctx, "component size unknown", slog.String("object", qid),
@@ -191,8 +207,15 @@ func (s *Server) StreamComponent(req *retrievev1.StreamComponentRequest, stream 
 	if err != nil {
 		return s.recordError(ctx, qid, err)
 	}
+	rb, version, err := s.reader(ctx, req.GetVersion())
+	if err != nil {
+		return err
+	}
 	key := objectid.ComponentKey(s.branch, qid, id)
 	log := s.logger.With(slog.String("object", qid), slog.String("component", id))
+	if version != "" {
+		log = log.With(slog.String("version", version))
+	}
 
 	var (
 		info      storage.ObjectInfo
@@ -204,7 +227,7 @@ func (s *Server) StreamComponent(req *retrievev1.StreamComponentRequest, stream 
 	} else {
 		if !objectid.IsDerived(id) {
 			// A derived output named by its file name alone: the newest one of that name.
-			derived, _, found, err := s.resolveDerived(ctx, qid, id)
+			derived, _, found, err := s.resolveDerived(ctx, rb, qid, id)
 			if err != nil {
 				return s.storageError(ctx, log, err)
 			}
@@ -214,7 +237,7 @@ func (s *Server) StreamComponent(req *retrievev1.StreamComponentRequest, stream 
 			id, key = derived, objectid.ComponentKey(s.branch, qid, derived)
 		}
 		// Derived outputs are not listed in the record: storage is their authority.
-		info, err = s.bucket.Stat(ctx, key)
+		info, err = rb.Stat(ctx, key)
 		if errors.Is(err, storage.ErrNotExist) {
 			return status.Errorf(codes.NotFound, "object %s has no component %s", qid, objectid.Quote(id))
 		}
@@ -227,24 +250,31 @@ func (s *Server) StreamComponent(req *retrievev1.StreamComponentRequest, stream 
 
 	rng := req.GetRange()
 	whole := rng == nil || (rng.Start == nil && rng.End == nil)
-	if data, cinfo, ok := s.blobs.get(key); ok {
-		return s.sendFromMemory(stream, log, qid, id, mediaType, rng, data, cinfo, true)
+	// Cached bytes are keyed by the commit they come from, so no write can make them stale;
+	// without versions, writes drop what they replace.
+	cacheKey := key
+	if version != "" {
+		_, rest := storage.SplitBranch(key)
+		cacheKey = version + "/" + rest
 	}
-	if ps, ok := s.bucket.(storage.Presigner); ok && req.GetAllowDirect() && s.presignExpiry > 0 {
+	if data, cinfo, ok := s.blobs.get(cacheKey); ok {
+		return s.sendFromMemory(stream, log, qid, id, mediaType, rng, data, cinfo, true, version)
+	}
+	if ps, ok := rb.(storage.Presigner); ok && req.GetAllowDirect() && s.presignExpiry > 0 {
 		if !haveInfo {
-			if info, err = s.bucket.Stat(ctx, key); err != nil {
+			if info, err = rb.Stat(ctx, key); err != nil {
 				return s.notStoredOr(ctx, log, qid, id, err)
 			}
 			haveInfo = true
 		}
 		if !s.blobs.fits(info.Size) { // small ones are read and cached below instead
-			return s.handOff(stream, ps, log, key, id, mediaType, rng, info, haveInfo, qid)
+			return s.handOff(stream, ps, log, key, id, mediaType, rng, info, qid, version)
 		}
 	}
 	var rc io.ReadCloser
 	var offset, n int64
 	if whole {
-		rc, info, err = s.bucket.Get(ctx, key)
+		rc, info, err = rb.Get(ctx, key)
 		if err != nil {
 			return s.notStoredOr(ctx, log, qid, id, err)
 		}
@@ -257,13 +287,13 @@ func (s *Server) StreamComponent(req *retrievev1.StreamComponentRequest, stream 
 			if int64(len(data)) != info.Size {
 				return status.Errorf(codes.Internal, "component %s of %s changed while it was read", objectid.Quote(id), qid)
 			}
-			s.blobs.put(key, data, info)
-			return s.sendFromMemory(stream, log, qid, id, mediaType, rng, data, info, false)
+			s.blobs.put(cacheKey, data, info)
+			return s.sendFromMemory(stream, log, qid, id, mediaType, rng, data, info, false, version)
 		}
 		n = info.Size
 	} else {
 		if !haveInfo {
-			info, err = s.bucket.Stat(ctx, key)
+			info, err = rb.Stat(ctx, key)
 			if err != nil {
 				return s.notStoredOr(ctx, log, qid, id, err)
 			}
@@ -272,7 +302,7 @@ func (s *Server) StreamComponent(req *retrievev1.StreamComponentRequest, stream 
 		if err != nil {
 			return err
 		}
-		rc, err = s.bucket.GetRange(ctx, key, offset, n)
+		rc, err = rb.GetRange(ctx, key, offset, n)
 		if err != nil {
 			return s.notStoredOr(ctx, log, qid, id, err)
 		}
@@ -286,6 +316,7 @@ func (s *Server) StreamComponent(req *retrievev1.StreamComponentRequest, stream 
 			Size:        n,
 			Filename:    Filename(path.Base(id), mediaType),
 			TotalSize:   info.Size,
+			Version:     version,
 		},
 	}})
 	if err != nil {
@@ -304,7 +335,7 @@ func (s *Server) StreamComponent(req *retrievev1.StreamComponentRequest, stream 
 // sendFromMemory answers a component stream from bytes held in memory (the small-component
 // cache), honouring a range.
 func (s *Server) sendFromMemory(stream grpc.ServerStreamingServer[retrievev1.StreamComponentResponse], log *slog.Logger,
-	qid, id, mediaType string, rng *retrievev1.ByteRange, data []byte, info storage.ObjectInfo, hit bool) error {
+	qid, id, mediaType string, rng *retrievev1.ByteRange, data []byte, info storage.ObjectInfo, hit bool, version string) error {
 	ctx := stream.Context()
 	offset, n := int64(0), int64(len(data))
 	if rng != nil && (rng.Start != nil || rng.End != nil) {
@@ -314,7 +345,7 @@ func (s *Server) sendFromMemory(stream grpc.ServerStreamingServer[retrievev1.Str
 		}
 	}
 	if err := stream.Send(&retrievev1.StreamComponentResponse{Msg: &retrievev1.StreamComponentResponse_Header{
-		Header: &retrievev1.ComponentHeader{ComponentId: id, MediaType: mediaType, Size: n, Filename: Filename(path.Base(id), mediaType), TotalSize: info.Size},
+		Header: &retrievev1.ComponentHeader{ComponentId: id, MediaType: mediaType, Size: n, Filename: Filename(path.Base(id), mediaType), TotalSize: info.Size, Version: version},
 	}}); err != nil {
 		return err
 	}
@@ -328,16 +359,11 @@ func (s *Server) sendFromMemory(stream grpc.ServerStreamingServer[retrievev1.Str
 }
 
 // handOff answers a component stream with a presigned URL instead of the bytes: one stat
-// (the object must exist, and its size goes into the header), then the header alone.
+// (made by the caller: the object must exist, and its size goes into the header), then the
+// header alone.
 func (s *Server) handOff(stream grpc.ServerStreamingServer[retrievev1.StreamComponentResponse], ps storage.Presigner, log *slog.Logger,
-	key, id, mediaType string, rng *retrievev1.ByteRange, info storage.ObjectInfo, haveInfo bool, qid string) error {
+	key, id, mediaType string, rng *retrievev1.ByteRange, info storage.ObjectInfo, qid, version string) error {
 	ctx := stream.Context()
-	if !haveInfo {
-		var err error
-		if info, err = s.bucket.Stat(ctx, key); err != nil {
-			return s.notStoredOr(ctx, log, qid, id, err)
-		}
-	}
 	offset, n := int64(0), info.Size
 	if rng != nil && (rng.Start != nil || rng.End != nil) {
 		var err error
@@ -352,7 +378,7 @@ func (s *Server) handOff(stream grpc.ServerStreamingServer[retrievev1.StreamComp
 	if err := stream.Send(&retrievev1.StreamComponentResponse{Msg: &retrievev1.StreamComponentResponse_Header{
 		Header: &retrievev1.ComponentHeader{
 			ComponentId: id, MediaType: mediaType, Size: n, Filename: Filename(path.Base(id), mediaType),
-			TotalSize: info.Size, DirectUrl: u, Offset: offset,
+			TotalSize: info.Size, DirectUrl: u, Offset: offset, Version: version,
 		},
 	}}); err != nil {
 		return err
@@ -494,7 +520,23 @@ func (s *Server) storageError(ctx context.Context, log *slog.Logger, err error) 
 		return status.FromContextError(ctx.Err()).Err()
 	}
 	log.ErrorContext(ctx, "storage failed", slog.Any("err", err))
-	return status.Error(codes.Unavailable, "component storage unavailable")
+	return status.Error(codes.Unavailable, "component storage unavailable"+StorageCause(err))
+}
+
+// StorageCause says in a few words why storage failed, for messages that clients and the
+// readiness probe see: rejected credentials (with lakeFS's rule on access key ids when that
+// is the reason), else nothing. It never names keys, hosts or secrets.
+func StorageCause(err error) string {
+	switch {
+	case errors.Is(err, storages3.ErrAccessDenied) && strings.Contains(err.Error(), "the S3 gateway rejected the access key id"):
+		return fmt.Sprintf(": the S3 gateway rejected this service's access key id (lakeFS wants %d to %d characters)",
+			storages3.MinLakeFSKeyLen, storages3.MaxLakeFSKeyLen)
+	case errors.Is(err, storages3.ErrAccessDenied):
+		return ": the S3 gateway rejected this service's credentials"
+	case errors.Is(err, lakefs.ErrUnauthorized):
+		return ": the lakeFS API rejected this service's credentials"
+	}
+	return ""
 }
 
 // Filename returns a file name for a component: the id's last segment if it has an

@@ -115,8 +115,15 @@ func newFixture(t testing.TB, src fdo.Source, opts ...Option) *fixture {
 	f.put(t, "Q124", "fulltext.pdf", []byte("another object"))
 
 	logger := slog.New(slog.NewTextHandler(io.MultiWriter(f.logs, t.Output()), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	f.client = serve(t, NewServer(fdo.NewCache(src, time.Hour, 100), presigning{f.bucket}, "main", logger, append([]Option{WithPresign(time.Minute)}, opts...)...))
+	return f
+}
+
+// serve runs s on an in-memory listener until the test ends and returns a client of it.
+func serve(t testing.TB, s *Server) retrievev1.RetrieveServiceClient {
+	t.Helper()
 	srv := grpcapp.NewServer()
-	retrievev1.RegisterRetrieveServiceServer(srv.GRPC, NewServer(fdo.NewCache(src, time.Hour, 100), presigning{f.bucket}, "main", logger, append([]Option{WithPresign(time.Minute)}, opts...)...))
+	retrievev1.RegisterRetrieveServiceServer(srv.GRPC, s)
 	lis := bufconn.Listen(1 << 20)
 	go srv.GRPC.Serve(lis)
 	t.Cleanup(srv.GRPC.Stop)
@@ -127,8 +134,7 @@ func newFixture(t testing.TB, src fdo.Source, opts ...Option) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	f.client = retrievev1.NewRetrieveServiceClient(conn)
-	return f
+	return retrievev1.NewRetrieveServiceClient(conn)
 }
 
 func (f *fixture) writeRecord(t testing.TB, qid, body string) {

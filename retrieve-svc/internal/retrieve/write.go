@@ -51,13 +51,15 @@ func checkDerivedPath(workflow, p string) error {
 }
 
 // WriteComponent implements [retrievev1.RetrieveServiceServer]: it stores a derived
-// component all or nothing, through the bucket's Put.
+// component all or nothing, through the bucket's Put, or, on a bucket with versions, as a
+// commit of its own.
 func (s *Server) WriteComponent(stream grpc.ClientStreamingServer[retrievev1.WriteComponentRequest, retrievev1.WriteComponentResponse]) error {
 	ctx := stream.Context()
 	wb, ok := s.bucket.(storage.WriteBucket)
 	if !ok {
 		return status.Error(codes.Unimplemented, "this storage is read-only")
 	}
+	var tx storage.Txn
 	first, err := stream.Recv()
 	if err != nil {
 		if errors.Is(err, io.EOF) {
@@ -85,8 +87,19 @@ func (s *Server) WriteComponent(stream grpc.ClientStreamingServer[retrievev1.Wri
 		return status.Errorf(codes.InvalidArgument, "derived component path %s is not a valid key", objectid.Quote(h.GetPath()))
 	}
 	log := s.logger.With(slog.String("object", qid), slog.String("workflow", h.GetWorkflow()), slog.String("path", h.GetPath()))
-	src := &chunkReader{stream: stream, hash: sha256.New(), max: size}
-	info, err := wb.Put(ctx, key, src, size)
+	src := &chunkReader{recv: func() ([]byte, bool, error) {
+		msg, err := stream.Recv()
+		return msg.GetChunk(), msg.GetHeader() != nil, err
+	}, hash: sha256.New(), max: size}
+	put := wb.Put
+	if v, ok := s.bucket.(storage.Versioner); ok {
+		if tx, err = v.Begin(ctx, s.branch); err != nil {
+			return s.storageError(ctx, log, err)
+		}
+		defer tx.Abort(ctx)
+		put = tx.Put
+	}
+	info, err := put(ctx, key, src, size)
 	if err != nil {
 		if src.err != nil {
 			err = src.err
@@ -104,24 +117,37 @@ func (s *Server) WriteComponent(stream grpc.ClientStreamingServer[retrievev1.Wri
 		}
 		return status.Error(codes.Unavailable, "component storage unavailable")
 	}
+	sum := hex.EncodeToString(src.hash.Sum(nil))
+	version := ""
+	if tx != nil {
+		meta := map[string]string{"workflow": h.GetWorkflow(), "object": qid}
+		s.addRequestID(ctx, meta)
+		if version, err = tx.Commit(ctx, commitMessage(qid, h.GetWorkflow(), ""), meta); err != nil {
+			return s.storageError(ctx, log, err)
+		}
+	}
 	s.metrics.stored(info.Size)
 	s.blobs.drop(key) // the cache must not serve what this write replaced
-	sum := hex.EncodeToString(src.hash.Sum(nil))
-	log.InfoContext(ctx, "derived component written", slog.Int64("bytes", info.Size), slog.String("sha256", sum))
+	log.InfoContext(ctx, "derived component written", slog.Int64("bytes", info.Size), slog.String("sha256", sum), slog.String("version", version))
 	return stream.SendAndClose(&retrievev1.WriteComponentResponse{
 		ComponentId: path.Base(h.GetPath()),
 		StorageKey:  key,
 		Size:        info.Size,
 		Sha256:      sum,
+		Version:     version,
 	})
 }
 
 var errTooMany = errors.New("more bytes than the header announced")
 
-// chunkReader reads the chunks of a WriteComponent stream, hashing them and refusing more
-// than max bytes. err keeps the stream's own failure, which is reported over Put's wrapping.
+// chunkReader reads the chunks of an upload stream, hashing them and refusing more than max
+// bytes. recv returns the next message's chunk, or reports a header instead. With exact set,
+// it ends after max bytes without asking for more (the next message starts another file);
+// else it reads to the stream's end. err keeps the stream's own failure, which is reported
+// over Put's wrapping.
 type chunkReader struct {
-	stream grpc.ClientStreamingServer[retrievev1.WriteComponentRequest, retrievev1.WriteComponentResponse]
+	recv   func() (chunk []byte, header bool, err error)
+	exact  bool
 	hash   hash.Hash
 	buf    []byte
 	n, max int64
@@ -130,7 +156,10 @@ type chunkReader struct {
 
 func (c *chunkReader) Read(p []byte) (int, error) {
 	for len(c.buf) == 0 {
-		msg, err := c.stream.Recv()
+		if c.exact && c.n == c.max {
+			return 0, io.EOF
+		}
+		chunk, header, err := c.recv()
 		if errors.Is(err, io.EOF) {
 			return 0, io.EOF
 		}
@@ -138,11 +167,14 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 			c.err = err
 			return 0, err
 		}
-		if msg.GetHeader() != nil {
-			c.err = status.Error(codes.InvalidArgument, "a second header arrived after the first")
+		if header {
+			c.err = status.Error(codes.InvalidArgument, "a header arrived before the bytes of the file before it")
+			if !c.exact {
+				c.err = status.Error(codes.InvalidArgument, "a second header arrived after the first")
+			}
 			return 0, c.err
 		}
-		c.buf = msg.GetChunk()
+		c.buf = chunk
 		if c.n += int64(len(c.buf)); c.n > c.max {
 			c.err = fmt.Errorf("%w: %d bytes", errTooMany, c.max)
 			return 0, c.err
@@ -157,8 +189,8 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 // resolveDerived finds a derived component by its file name: the newest
 // derived/{workflow}/{file} of the object. It reports false when there is none, or when the
 // storage cannot list.
-func (s *Server) resolveDerived(ctx context.Context, qid, file string) (string, storage.ObjectInfo, bool, error) {
-	l, ok := s.bucket.(storage.Lister)
+func (s *Server) resolveDerived(ctx context.Context, rb storage.ReadBucket, qid, file string) (string, storage.ObjectInfo, bool, error) {
+	l, ok := rb.(storage.Lister)
 	if !ok || strings.Contains(file, "/") {
 		return "", storage.ObjectInfo{}, false, nil
 	}

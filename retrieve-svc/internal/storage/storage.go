@@ -6,7 +6,8 @@
 // in-memory backend for tests (storagemem) and an S3/lakeFS backend are interchangeable:
 // keys are slash-separated, objects are written whole in one call, and ranged reads are
 // offset/length pairs. storagetesting holds the conformance suite every backend runs.
-// Listing, deletion and versioning are not part of the interfaces.
+// Listing, presigning and versions are optional capabilities ([Lister], [Presigner],
+// [Versioner]), found by type assertion; deletion is not part of the interfaces.
 package storage
 
 import (
@@ -85,6 +86,59 @@ type Presigner interface {
 	// Presign returns a URL for an HTTP GET of key, valid for expiry. It does not check that
 	// the object exists.
 	Presign(ctx context.Context, key string, expiry time.Duration) (string, error)
+}
+
+// ErrInvalidVersion is returned (wrapped) for a version that is not a usable commit id, tag or
+// branch name.
+var ErrInvalidVersion = errors.New("storage: invalid version")
+
+// Versioner is a bucket that keeps versions: every write becomes a commit with an id, and
+// reads can ask for the objects as they were at a commit, tag or branch. Backends implement
+// it where that exists (lakeFS, and the folder backend's commit log); callers check for it
+// with a type assertion.
+//
+// Keys keep their layout: their first segment names the branch ("main/00/01/23/Q123/…").
+type Versioner interface {
+	// At returns the bucket as it is at version (a commit id, a tag or a branch), and the
+	// commit id version names. Keys given to the view start with a branch segment, which the
+	// view replaces by the commit: the same key reads the same object at another version.
+	// An unknown version gives an error wrapping ErrNotExist, a malformed one
+	// ErrInvalidVersion.
+	At(ctx context.Context, version string) (ReadBucket, string, error)
+	// Begin starts a transaction that writes to branch.
+	Begin(ctx context.Context, branch string) (Txn, error)
+}
+
+// Txn collects writes that become visible together, as one commit, or not at all.
+type Txn interface {
+	// Put stores an object as [WriteBucket.Put] does, but visible only after Commit. Its
+	// key's first segment is the branch given to Begin.
+	Put(ctx context.Context, key string, r io.Reader, size int64) (ObjectInfo, error)
+	// Commit makes every Put visible on the branch at once, as one new commit with message
+	// and metadata, and returns its id. A failed Commit leaves nothing visible and nothing
+	// pending that a later commit could take along.
+	Commit(ctx context.Context, message string, metadata map[string]string) (string, error)
+	// Abort discards every Put. It may be called after Commit, and then does nothing.
+	Abort(ctx context.Context) error
+}
+
+// ErrTxnEnded is returned (wrapped) by a [Txn] used after Commit or Abort.
+var ErrTxnEnded = errors.New("storage: the transaction has ended")
+
+// TxnKey checks that key belongs to branch, as every key a [Txn] writes must, and returns the
+// key without its branch segment. The error wraps ErrInvalidKey.
+func TxnKey(key, branch string) (string, error) {
+	b, rest := SplitBranch(key)
+	if b != branch {
+		return "", fmt.Errorf("%w %q: the transaction writes to branch %q", ErrInvalidKey, key, branch)
+	}
+	return rest, nil
+}
+
+// SplitBranch returns a key's first segment (the branch or version) and the rest.
+func SplitBranch(key string) (branch, rest string) {
+	branch, rest, _ = strings.Cut(key, "/")
+	return branch, rest
 }
 
 // Bucket reads and writes.

@@ -7,7 +7,9 @@
 // the component id and the params (without "force"). A repeated invoke returns that stored
 // result with "cached": true unless params.force is set. Every run also (re)writes
 // derived/equation_extraction/equations.json, the latest result, which clients retrieve as
-// the component "equations.json".
+// the component "equations.json". Both files of a run go into one commit through the retrieve
+// service (CommitComponents), all or nothing, with metadata naming the params' SHA-256, the
+// source component and its SHA-256, and the client; the result's "version" is that commit.
 //
 // Not handled here: the extraction itself (package eqextract), and the Ollama backend's HTTP
 // client (package ollama).
@@ -27,6 +29,7 @@ import (
 	"strings"
 
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/eqextract"
+	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/objectstore"
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/workflow"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 )
@@ -48,6 +51,7 @@ type Store interface {
 	Record(ctx context.Context, objectID string) (*retrievev1.GetRecordResponse, error)
 	Read(ctx context.Context, objectID, componentID string, max int64) ([]byte, *retrievev1.ComponentHeader, error)
 	Write(ctx context.Context, objectID, wf, path, mediaType string, data []byte) (*retrievev1.WriteComponentResponse, error)
+	Commit(ctx context.Context, objectID, wf string, metadata map[string]string, files []objectstore.File) (*retrievev1.CommitComponentsResponse, error)
 }
 
 // Extractor finds equations. [Builtin] is the real one.
@@ -227,6 +231,9 @@ type result struct {
 	UncertainPages    []int     `json:"uncertainPages,omitempty"`
 	Cached            bool      `json:"cached"`
 	DerivedComponents []derived `json:"derivedComponents"`
+	// Version is the commit that holds the derived components; absent when storage keeps
+	// no versions.
+	Version string `json:"version,omitempty"`
 }
 
 // Run implements [workflow.Runner].
@@ -289,28 +296,36 @@ func (r *Runner) Run(ctx context.Context, in workflow.Input, emit workflow.Emitt
 			return nil, err
 		}
 		doc = append(doc, '\n')
-		if err := emit.Progress("write", "storing "+runFile, 0.8); err != nil {
-			return nil, err
-		}
-		if _, err := r.Store.Write(ctx, qid, Name, runFile, "application/json", doc); err != nil {
-			return nil, err
-		}
 	}
-	if err := emit.Progress("write", "storing "+OutputFile, 0.9); err != nil {
+	// One commit holds the run's files: the keyed result (unless it was already stored) and
+	// the latest equations.json, or neither.
+	files := []objectstore.File{{Path: OutputFile, MediaType: "application/json", Data: doc}}
+	if !cached {
+		files = append([]objectstore.File{{Path: runFile, MediaType: "application/json", Data: doc}}, files...)
+	}
+	if err := emit.Progress("write", fmt.Sprintf("committing %d files", len(files)), 0.9); err != nil {
 		return nil, err
 	}
-	latest, err := r.Store.Write(ctx, qid, Name, OutputFile, "application/json", doc)
+	paramsSum := sha256.Sum256(in.Params)
+	commit, err := r.Store.Commit(ctx, qid, Name, map[string]string{
+		"params_sha256":    hex.EncodeToString(paramsSum[:]),
+		"source_component": comp.GetComponentId(),
+		"source_sha256":    srcSHA,
+		"client":           in.Client,
+		"cached":           fmt.Sprint(cached),
+	}, files)
 	if err != nil {
 		return nil, err
 	}
+	latest := commit.GetComponents()[len(files)-1]
 	d := derived{ComponentID: OutputFile, MediaType: "application/json", Size: latest.GetSize(), StorageKey: latest.GetStorageKey(), SHA256: latest.GetSha256()}
-	if err := emit.Derived(workflow.DerivedComponent{ComponentID: d.ComponentID, MediaType: d.MediaType, StorageKey: d.StorageKey, SHA256: d.SHA256, Size: d.Size}); err != nil {
+	if err := emit.Derived(workflow.DerivedComponent{ComponentID: d.ComponentID, MediaType: d.MediaType, StorageKey: d.StorageKey, SHA256: d.SHA256, Size: d.Size, Version: commit.GetVersion()}); err != nil {
 		return nil, err
 	}
 	return json.Marshal(result{
 		Workflow: Name, SourceObject: qid, SourceComponent: comp.GetComponentId(), Backend: out.Backend,
 		EquationCount: len(out.Equations), UncertainPages: out.UncertainPages, Cached: cached,
-		DerivedComponents: []derived{d},
+		DerivedComponents: []derived{d}, Version: commit.GetVersion(),
 	})
 }
 

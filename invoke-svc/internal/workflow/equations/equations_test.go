@@ -13,12 +13,14 @@ import (
 	"testing"
 
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/eqextract"
+	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/objectstore"
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/workflow"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 )
 
 // fakeStore keeps components and derived writes in memory.
 type fakeStore struct {
+	commits []map[string]string // the metadata of each commit
 	mu      sync.Mutex
 	records map[string][]*retrievev1.Component
 	data    map[string][]byte // "Q1/id" → bytes; derived as "Q1/derived/wf/file"
@@ -64,6 +66,23 @@ func (s *fakeStore) Write(_ context.Context, id, wf, p, mt string, data []byte) 
 	s.data[id+"/derived/"+wf+"/"+p] = append([]byte(nil), data...)
 	sum := sha256.Sum256(data)
 	return &retrievev1.WriteComponentResponse{ComponentId: p, StorageKey: "k/" + id + "/" + wf + "/" + p, Size: int64(len(data)), Sha256: hex.EncodeToString(sum[:])}, nil
+}
+
+// Commit stores each file as Write does (counted as a write each) and keeps the metadata.
+func (s *fakeStore) Commit(ctx context.Context, id, wf string, meta map[string]string, files []objectstore.File) (*retrievev1.CommitComponentsResponse, error) {
+	resp := &retrievev1.CommitComponentsResponse{}
+	for _, f := range files {
+		w, err := s.Write(ctx, id, wf, f.Path, f.MediaType, f.Data)
+		if err != nil {
+			return nil, err
+		}
+		resp.Components = append(resp.Components, w)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.commits = append(s.commits, meta)
+	resp.Version = fmt.Sprintf("commit-%d", len(s.commits))
+	return resp, nil
 }
 
 // fakeExtractor counts calls and returns fixed equations.
@@ -220,5 +239,39 @@ func TestArchiveMediaTypesOfTheFacade(t *testing.T) {
 		if !slices.Contains((&Runner{}).InputMediaTypes(), c.GetMediaType()) && c.GetMediaType() != "application/octet-stream" {
 			t.Errorf("%s is not an input media type", c.GetMediaType())
 		}
+	}
+}
+
+// TestOneCommitPerRun: each run's files go into one commit, whose metadata names the params,
+// the source and the client, and whose version the result and the derived component carry.
+func TestOneCommitPerRun(t *testing.T) {
+	t.Parallel()
+	st := newStore()
+	r := &Runner{Store: st, Extractor: &fakeExtractor{}}
+	em := &emitter{}
+	raw, err := r.Run(t.Context(), workflow.Input{ObjectID: "Q1", Params: json.RawMessage(`{}`), Client: "token:ab12cd34"}, em)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res result
+	if err := json.Unmarshal(raw, &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.commits) != 1 || st.writes != 2 || res.Version != "commit-1" || em.derived[0].Version != "commit-1" {
+		t.Fatalf("%d commits of %d files, result version %q, derived %+v", len(st.commits), st.writes, res.Version, em.derived)
+	}
+	sum := sha256.Sum256([]byte(`{}`))
+	want := map[string]string{"params_sha256": hex.EncodeToString(sum[:]), "source_component": "source.tex", "client": "token:ab12cd34", "cached": "false"}
+	for k, v := range want {
+		if st.commits[0][k] != v {
+			t.Errorf("metadata %s = %q, want %q", k, st.commits[0][k], v)
+		}
+	}
+	if len(st.commits[0]["source_sha256"]) != 64 {
+		t.Errorf("metadata source_sha256 = %q", st.commits[0]["source_sha256"])
+	}
+	// The cached run commits the latest result alone.
+	if _, _, err := run(t, r, "Q1", `{}`); err != nil || len(st.commits) != 2 || st.writes != 3 || st.commits[1]["cached"] != "true" {
+		t.Errorf("cached run: %v, %d commits, %d writes", err, len(st.commits), st.writes)
 	}
 }

@@ -139,3 +139,8 @@ func TestSymlinkEscape(t *testing.T) {
 		t.Errorf("the file outside the root changed: %q", data)
 	}
 }
+
+func TestVersionerConformance(t *testing.T) {
+	t.Parallel()
+	storagetesting.RunVersionerTests(t, func(t *testing.T) storagetesting.VersionedBucket { return newBucket(t, t.TempDir()) })
+}

@@ -64,6 +64,13 @@ const (
 	maxParts          = 10000   // S3's most parts in one upload
 )
 
+// The lengths of an access key id that lakeFS's S3 gateway accepts (its SigV4 parser matches
+// the id with .{3,20}); the REST API accepts others.
+const (
+	MinLakeFSKeyLen = 3
+	MaxLakeFSKeyLen = 20
+)
+
 // ErrAccessDenied is returned (wrapped) when S3 rejects the credentials (InvalidAccessKeyId,
 // SignatureDoesNotMatch) or denies the request (AccessDenied, HTTP 401 or 403).
 var ErrAccessDenied = errors.New("access denied (check the access key, the secret key and their permissions)")
@@ -103,6 +110,7 @@ type Bucket struct {
 	timeout   time.Duration
 	partSize  uint64
 	logger    *slog.Logger
+	keyLen    int // the access key id's length, for the hint of a rejected one
 }
 
 var _ storage.Bucket = (*Bucket)(nil)
@@ -159,6 +167,7 @@ func New(ctx context.Context, opts Options, logger *slog.Logger) (*Bucket, error
 		timeout:   timeout,
 		partSize:  partSize,
 		logger:    logger,
+		keyLen:    len(opts.AccessKey),
 	}, nil
 }
 
@@ -682,6 +691,11 @@ func (b *Bucket) fail(ctx context.Context, op, key string, err error) error {
 	}
 	ae := &apiError{er}
 	switch {
+	case er.StatusCode == http.StatusBadRequest && (b.keyLen < MinLakeFSKeyLen || b.keyLen > MaxLakeFSKeyLen):
+		// lakeFS's S3 gateway matches the key id with .{3,20} and answers any other length
+		// with 400 MissingFields (no body at all to a HEAD), while its API takes the key.
+		return fmt.Errorf("%s: %w: the S3 gateway rejected the access key id: lakeFS wants %d to %d characters, this one has %d: %w",
+			what, ErrAccessDenied, MinLakeFSKeyLen, MaxLakeFSKeyLen, b.keyLen, ae)
 	case er.StatusCode == http.StatusUnauthorized || er.StatusCode == http.StatusForbidden || deniedCodes[er.Code]:
 		return fmt.Errorf("%s: %w: %w", what, ErrAccessDenied, ae)
 	case er.StatusCode == http.StatusNotFound || notFoundCodes[er.Code]:

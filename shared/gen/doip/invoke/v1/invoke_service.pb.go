@@ -180,7 +180,10 @@ type InvokeRequest struct {
 	// The workflow name, e.g. "equation_extraction".
 	Workflow string `protobuf:"bytes,2,opt,name=workflow,proto3" json:"workflow,omitempty"`
 	// The workflow's params as one JSON object, UTF-8; empty means {}.
-	ParamsJson    []byte `protobuf:"bytes,3,opt,name=params_json,json=paramsJson,proto3" json:"params_json,omitempty"`
+	ParamsJson []byte `protobuf:"bytes,3,opt,name=params_json,json=paramsJson,proto3" json:"params_json,omitempty"`
+	// Who asked, as the gateway knows the client (a fingerprint of its token, or
+	// "anonymous"); recorded with the commit of the derived components. Never a secret.
+	Client        string `protobuf:"bytes,4,opt,name=client,proto3" json:"client,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -234,6 +237,13 @@ func (x *InvokeRequest) GetParamsJson() []byte {
 		return x.ParamsJson
 	}
 	return nil
+}
+
+func (x *InvokeRequest) GetClient() string {
+	if x != nil {
+		return x.Client
+	}
+	return ""
 }
 
 // InvokeResponse is one message of an invoke stream.
@@ -417,7 +427,9 @@ type DerivedComponent struct {
 	// Where it is stored: the storage key below the bucket or root folder.
 	StorageKey string `protobuf:"bytes,4,opt,name=storage_key,json=storageKey,proto3" json:"storage_key,omitempty"`
 	// The SHA-256 of the bytes, lower-case hex.
-	Sha256        string `protobuf:"bytes,5,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	Sha256 string `protobuf:"bytes,5,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	// The version (commit id) that holds these bytes; empty when the storage keeps no versions.
+	Version       string `protobuf:"bytes,6,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -487,6 +499,13 @@ func (x *DerivedComponent) GetSha256() string {
 	return ""
 }
 
+func (x *DerivedComponent) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
 // Result is the outcome of a run.
 type Result struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -494,7 +513,10 @@ type Result struct {
 	// and the derived components.
 	ResultJson []byte `protobuf:"bytes,1,opt,name=result_json,json=resultJson,proto3" json:"result_json,omitempty"`
 	// True when the stored result of an earlier identical run was returned.
-	Cached        bool `protobuf:"varint,2,opt,name=cached,proto3" json:"cached,omitempty"`
+	Cached bool `protobuf:"varint,2,opt,name=cached,proto3" json:"cached,omitempty"`
+	// The version (commit id) the run's derived components were committed in, or, for a
+	// cached result, the version read; empty when the storage keeps no versions.
+	Version       string `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -543,6 +565,13 @@ func (x *Result) GetCached() bool {
 	return false
 }
 
+func (x *Result) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
 var File_doip_invoke_v1_invoke_service_proto protoreflect.FileDescriptor
 
 const file_doip_invoke_v1_invoke_service_proto_rawDesc = "" +
@@ -554,12 +583,13 @@ const file_doip_invoke_v1_invoke_service_proto_rawDesc = "" +
 	"\bWorkflow\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12*\n" +
-	"\x11input_media_types\x18\x03 \x03(\tR\x0finputMediaTypes\"i\n" +
+	"\x11input_media_types\x18\x03 \x03(\tR\x0finputMediaTypes\"\x81\x01\n" +
 	"\rInvokeRequest\x12\x1b\n" +
 	"\tobject_id\x18\x01 \x01(\tR\bobjectId\x12\x1a\n" +
 	"\bworkflow\x18\x02 \x01(\tR\bworkflow\x12\x1f\n" +
 	"\vparams_json\x18\x03 \x01(\fR\n" +
-	"paramsJson\"\xbf\x01\n" +
+	"paramsJson\x12\x16\n" +
+	"\x06client\x18\x04 \x01(\tR\x06client\"\xbf\x01\n" +
 	"\x0eInvokeResponse\x126\n" +
 	"\bprogress\x18\x01 \x01(\v2\x18.doip.invoke.v1.ProgressH\x00R\bprogress\x12<\n" +
 	"\aderived\x18\x02 \x01(\v2 .doip.invoke.v1.DerivedComponentH\x00R\aderived\x120\n" +
@@ -568,7 +598,7 @@ const file_doip_invoke_v1_invoke_service_proto_rawDesc = "" +
 	"\bProgress\x12\x14\n" +
 	"\x05stage\x18\x01 \x01(\tR\x05stage\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x1a\n" +
-	"\bfraction\x18\x03 \x01(\x01R\bfraction\"\xa1\x01\n" +
+	"\bfraction\x18\x03 \x01(\x01R\bfraction\"\xbb\x01\n" +
 	"\x10DerivedComponent\x12!\n" +
 	"\fcomponent_id\x18\x01 \x01(\tR\vcomponentId\x12\x1d\n" +
 	"\n" +
@@ -576,11 +606,13 @@ const file_doip_invoke_v1_invoke_service_proto_rawDesc = "" +
 	"\x04size\x18\x03 \x01(\x03R\x04size\x12\x1f\n" +
 	"\vstorage_key\x18\x04 \x01(\tR\n" +
 	"storageKey\x12\x16\n" +
-	"\x06sha256\x18\x05 \x01(\tR\x06sha256\"A\n" +
+	"\x06sha256\x18\x05 \x01(\tR\x06sha256\x12\x18\n" +
+	"\aversion\x18\x06 \x01(\tR\aversion\"[\n" +
 	"\x06Result\x12\x1f\n" +
 	"\vresult_json\x18\x01 \x01(\fR\n" +
 	"resultJson\x12\x16\n" +
-	"\x06cached\x18\x02 \x01(\bR\x06cached2\xb8\x01\n" +
+	"\x06cached\x18\x02 \x01(\bR\x06cached\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\tR\aversion2\xb8\x01\n" +
 	"\rInvokeService\x12\\\n" +
 	"\rListWorkflows\x12$.doip.invoke.v1.ListWorkflowsRequest\x1a%.doip.invoke.v1.ListWorkflowsResponse\x12I\n" +
 	"\x06Invoke\x12\x1d.doip.invoke.v1.InvokeRequest\x1a\x1e.doip.invoke.v1.InvokeResponse0\x01B\xc7\x01\n" +

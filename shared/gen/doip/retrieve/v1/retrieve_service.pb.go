@@ -33,8 +33,11 @@ type GetRecordRequest struct {
 	ObjectId string `protobuf:"bytes,1,opt,name=object_id,json=objectId,proto3" json:"object_id,omitempty"`
 	// Look up the stored size of each listed component (one stat per component).
 	WithComponentSizes bool `protobuf:"varint,2,opt,name=with_component_sizes,json=withComponentSizes,proto3" json:"with_component_sizes,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The version whose component sizes are wanted: a commit id, a tag or a branch; empty
+	// means the configured branch.
+	Version       string `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetRecordRequest) Reset() {
@@ -81,6 +84,13 @@ func (x *GetRecordRequest) GetWithComponentSizes() bool {
 	return false
 }
 
+func (x *GetRecordRequest) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
 // GetRecordResponse carries one FDO record.
 type GetRecordResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -94,7 +104,10 @@ type GetRecordResponse struct {
 	// The components the record lists in kernel["fdo:hasComponent"], in record order.
 	Components []*Component `protobuf:"bytes,4,rep,name=components,proto3" json:"components,omitempty"`
 	// Whether the record came from the cache rather than from its source.
-	Cached        bool `protobuf:"varint,5,opt,name=cached,proto3" json:"cached,omitempty"`
+	Cached bool `protobuf:"varint,5,opt,name=cached,proto3" json:"cached,omitempty"`
+	// The version the component bytes come from: the commit id the asked version (or the
+	// configured branch) resolves to; empty when the storage keeps no versions.
+	Version       string `protobuf:"bytes,6,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -162,6 +175,13 @@ func (x *GetRecordResponse) GetCached() bool {
 		return x.Cached
 	}
 	return false
+}
+
+func (x *GetRecordResponse) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
 }
 
 // Component describes one bitstream component of an object.
@@ -250,7 +270,10 @@ type StreamComponentRequest struct {
 	Range *ByteRange `protobuf:"bytes,3,opt,name=range,proto3" json:"range,omitempty"`
 	// The caller can fetch the bytes itself from a presigned URL (see ComponentHeader.direct_url),
 	// which takes this service out of the data path of large objects.
-	AllowDirect   bool `protobuf:"varint,4,opt,name=allow_direct,json=allowDirect,proto3" json:"allow_direct,omitempty"`
+	AllowDirect bool `protobuf:"varint,4,opt,name=allow_direct,json=allowDirect,proto3" json:"allow_direct,omitempty"`
+	// The version to read: a commit id, a tag or a branch; empty means the configured branch.
+	// An unknown version answers NOT_FOUND, a malformed one INVALID_ARGUMENT.
+	Version       string `protobuf:"bytes,5,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -311,6 +334,13 @@ func (x *StreamComponentRequest) GetAllowDirect() bool {
 		return x.AllowDirect
 	}
 	return false
+}
+
+func (x *StreamComponentRequest) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
 }
 
 // ByteRange selects bytes as DOIP's "range" attribute does: inclusive, the first byte is 0.
@@ -473,7 +503,9 @@ type ComponentHeader struct {
 	// is a capability: do not log it.
 	DirectUrl string `protobuf:"bytes,6,opt,name=direct_url,json=directUrl,proto3" json:"direct_url,omitempty"`
 	// The first byte to read from direct_url (a Range request), with size bytes from it.
-	Offset        int64 `protobuf:"varint,7,opt,name=offset,proto3" json:"offset,omitempty"`
+	Offset int64 `protobuf:"varint,7,opt,name=offset,proto3" json:"offset,omitempty"`
+	// The commit id the bytes come from; empty when the storage keeps no versions.
+	Version       string `protobuf:"bytes,8,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -555,6 +587,13 @@ func (x *ComponentHeader) GetOffset() int64 {
 		return x.Offset
 	}
 	return 0
+}
+
+func (x *ComponentHeader) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
 }
 
 // PurgeRecordRequest names the object whose cached record is dropped.
@@ -829,7 +868,9 @@ type WriteComponentResponse struct {
 	// The size in bytes.
 	Size int64 `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
 	// The SHA-256 of the bytes, lower-case hex.
-	Sha256        string `protobuf:"bytes,4,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	Sha256 string `protobuf:"bytes,4,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	// The version (commit id) the write made; empty when the storage keeps no versions.
+	Version       string `protobuf:"bytes,5,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -892,14 +933,257 @@ func (x *WriteComponentResponse) GetSha256() string {
 	return ""
 }
 
+func (x *WriteComponentResponse) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+// CommitComponentsRequest is one message of a commit: a commit header, then per file a file
+// header and its chunks.
+type CommitComponentsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What this message carries.
+	//
+	// Types that are valid to be assigned to Msg:
+	//
+	//	*CommitComponentsRequest_Commit
+	//	*CommitComponentsRequest_File
+	//	*CommitComponentsRequest_Chunk
+	Msg           isCommitComponentsRequest_Msg `protobuf_oneof:"msg"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitComponentsRequest) Reset() {
+	*x = CommitComponentsRequest{}
+	mi := &file_doip_retrieve_v1_retrieve_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitComponentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitComponentsRequest) ProtoMessage() {}
+
+func (x *CommitComponentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_doip_retrieve_v1_retrieve_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitComponentsRequest.ProtoReflect.Descriptor instead.
+func (*CommitComponentsRequest) Descriptor() ([]byte, []int) {
+	return file_doip_retrieve_v1_retrieve_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *CommitComponentsRequest) GetMsg() isCommitComponentsRequest_Msg {
+	if x != nil {
+		return x.Msg
+	}
+	return nil
+}
+
+func (x *CommitComponentsRequest) GetCommit() *CommitHeader {
+	if x != nil {
+		if x, ok := x.Msg.(*CommitComponentsRequest_Commit); ok {
+			return x.Commit
+		}
+	}
+	return nil
+}
+
+func (x *CommitComponentsRequest) GetFile() *WriteComponentHeader {
+	if x != nil {
+		if x, ok := x.Msg.(*CommitComponentsRequest_File); ok {
+			return x.File
+		}
+	}
+	return nil
+}
+
+func (x *CommitComponentsRequest) GetChunk() []byte {
+	if x != nil {
+		if x, ok := x.Msg.(*CommitComponentsRequest_Chunk); ok {
+			return x.Chunk
+		}
+	}
+	return nil
+}
+
+type isCommitComponentsRequest_Msg interface {
+	isCommitComponentsRequest_Msg()
+}
+
+type CommitComponentsRequest_Commit struct {
+	// Always the first message, and only the first.
+	Commit *CommitHeader `protobuf:"bytes,1,opt,name=commit,proto3,oneof"`
+}
+
+type CommitComponentsRequest_File struct {
+	// Starts the next file. Its object_id and workflow are empty or the commit's.
+	File *WriteComponentHeader `protobuf:"bytes,2,opt,name=file,proto3,oneof"`
+}
+
+type CommitComponentsRequest_Chunk struct {
+	// Bytes of the current file, at most 256 KiB per message.
+	Chunk []byte `protobuf:"bytes,3,opt,name=chunk,proto3,oneof"`
+}
+
+func (*CommitComponentsRequest_Commit) isCommitComponentsRequest_Msg() {}
+
+func (*CommitComponentsRequest_File) isCommitComponentsRequest_Msg() {}
+
+func (*CommitComponentsRequest_Chunk) isCommitComponentsRequest_Msg() {}
+
+// CommitHeader names what a commit stores and what it records about how it was made.
+type CommitHeader struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The object the components derive from, e.g. "Q123".
+	ObjectId string `protobuf:"bytes,1,opt,name=object_id,json=objectId,proto3" json:"object_id,omitempty"`
+	// The workflow that made them, e.g. "equation_extraction".
+	Workflow string `protobuf:"bytes,2,opt,name=workflow,proto3" json:"workflow,omitempty"`
+	// A one-line commit message; a default naming the object and workflow when empty.
+	Message string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	// Recorded with the commit, e.g. "params_sha256", "source_component", "source_sha256",
+	// "client". Keys are 1 to 64 letters, digits, '_', '-' or '.'; values at most 1024 bytes;
+	// at most 32 entries. The service adds "workflow", "object" and "request_id" itself.
+	Metadata      map[string]string `protobuf:"bytes,4,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitHeader) Reset() {
+	*x = CommitHeader{}
+	mi := &file_doip_retrieve_v1_retrieve_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitHeader) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitHeader) ProtoMessage() {}
+
+func (x *CommitHeader) ProtoReflect() protoreflect.Message {
+	mi := &file_doip_retrieve_v1_retrieve_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitHeader.ProtoReflect.Descriptor instead.
+func (*CommitHeader) Descriptor() ([]byte, []int) {
+	return file_doip_retrieve_v1_retrieve_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *CommitHeader) GetObjectId() string {
+	if x != nil {
+		return x.ObjectId
+	}
+	return ""
+}
+
+func (x *CommitHeader) GetWorkflow() string {
+	if x != nil {
+		return x.Workflow
+	}
+	return ""
+}
+
+func (x *CommitHeader) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *CommitHeader) GetMetadata() map[string]string {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+// CommitComponentsResponse describes the commit and what it stored.
+type CommitComponentsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The version (commit id) that holds the files; empty when the storage keeps no versions.
+	Version string `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	// The stored files, in the order they were sent.
+	Components    []*WriteComponentResponse `protobuf:"bytes,2,rep,name=components,proto3" json:"components,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitComponentsResponse) Reset() {
+	*x = CommitComponentsResponse{}
+	mi := &file_doip_retrieve_v1_retrieve_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitComponentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitComponentsResponse) ProtoMessage() {}
+
+func (x *CommitComponentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_doip_retrieve_v1_retrieve_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitComponentsResponse.ProtoReflect.Descriptor instead.
+func (*CommitComponentsResponse) Descriptor() ([]byte, []int) {
+	return file_doip_retrieve_v1_retrieve_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *CommitComponentsResponse) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *CommitComponentsResponse) GetComponents() []*WriteComponentResponse {
+	if x != nil {
+		return x.Components
+	}
+	return nil
+}
+
 var File_doip_retrieve_v1_retrieve_service_proto protoreflect.FileDescriptor
 
 const file_doip_retrieve_v1_retrieve_service_proto_rawDesc = "" +
 	"\n" +
-	"'doip/retrieve/v1/retrieve_service.proto\x12\x10doip.retrieve.v1\"a\n" +
+	"'doip/retrieve/v1/retrieve_service.proto\x12\x10doip.retrieve.v1\"{\n" +
 	"\x10GetRecordRequest\x12\x1b\n" +
 	"\tobject_id\x18\x01 \x01(\tR\bobjectId\x120\n" +
-	"\x14with_component_sizes\x18\x02 \x01(\bR\x12withComponentSizes\"\xc7\x01\n" +
+	"\x14with_component_sizes\x18\x02 \x01(\bR\x12withComponentSizes\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\tR\aversion\"\xe1\x01\n" +
 	"\x11GetRecordResponse\x12\x1b\n" +
 	"\tobject_id\x18\x01 \x01(\tR\bobjectId\x12\x1f\n" +
 	"\vrecord_json\x18\x02 \x01(\fR\n" +
@@ -909,19 +1193,21 @@ const file_doip_retrieve_v1_retrieve_service_proto_rawDesc = "" +
 	"\n" +
 	"components\x18\x04 \x03(\v2\x1b.doip.retrieve.v1.ComponentR\n" +
 	"components\x12\x16\n" +
-	"\x06cached\x18\x05 \x01(\bR\x06cached\"\x8b\x01\n" +
+	"\x06cached\x18\x05 \x01(\bR\x06cached\x12\x18\n" +
+	"\aversion\x18\x06 \x01(\tR\aversion\"\x8b\x01\n" +
 	"\tComponent\x12!\n" +
 	"\fcomponent_id\x18\x01 \x01(\tR\vcomponentId\x12\x1d\n" +
 	"\n" +
 	"media_type\x18\x02 \x01(\tR\tmediaType\x12\x17\n" +
 	"\x04size\x18\x03 \x01(\x03H\x00R\x04size\x88\x01\x01\x12\x1a\n" +
 	"\bfilename\x18\x04 \x01(\tR\bfilenameB\a\n" +
-	"\x05_size\"\xae\x01\n" +
+	"\x05_size\"\xc8\x01\n" +
 	"\x16StreamComponentRequest\x12\x1b\n" +
 	"\tobject_id\x18\x01 \x01(\tR\bobjectId\x12!\n" +
 	"\fcomponent_id\x18\x02 \x01(\tR\vcomponentId\x121\n" +
 	"\x05range\x18\x03 \x01(\v2\x1b.doip.retrieve.v1.ByteRangeR\x05range\x12!\n" +
-	"\fallow_direct\x18\x04 \x01(\bR\vallowDirect\"O\n" +
+	"\fallow_direct\x18\x04 \x01(\bR\vallowDirect\x12\x18\n" +
+	"\aversion\x18\x05 \x01(\tR\aversion\"O\n" +
 	"\tByteRange\x12\x19\n" +
 	"\x05start\x18\x01 \x01(\x03H\x00R\x05start\x88\x01\x01\x12\x15\n" +
 	"\x03end\x18\x02 \x01(\x03H\x01R\x03end\x88\x01\x01B\b\n" +
@@ -930,7 +1216,7 @@ const file_doip_retrieve_v1_retrieve_service_proto_rawDesc = "" +
 	"\x17StreamComponentResponse\x12;\n" +
 	"\x06header\x18\x01 \x01(\v2!.doip.retrieve.v1.ComponentHeaderH\x00R\x06header\x12\x16\n" +
 	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x05\n" +
-	"\x03msg\"\xd9\x01\n" +
+	"\x03msg\"\xf3\x01\n" +
 	"\x0fComponentHeader\x12!\n" +
 	"\fcomponent_id\x18\x01 \x01(\tR\vcomponentId\x12\x1d\n" +
 	"\n" +
@@ -941,7 +1227,8 @@ const file_doip_retrieve_v1_retrieve_service_proto_rawDesc = "" +
 	"total_size\x18\x05 \x01(\x03R\ttotalSize\x12\x1d\n" +
 	"\n" +
 	"direct_url\x18\x06 \x01(\tR\tdirectUrl\x12\x16\n" +
-	"\x06offset\x18\a \x01(\x03R\x06offset\"1\n" +
+	"\x06offset\x18\a \x01(\x03R\x06offset\x12\x18\n" +
+	"\aversion\x18\b \x01(\tR\aversion\"1\n" +
 	"\x12PurgeRecordRequest\x12\x1b\n" +
 	"\tobject_id\x18\x01 \x01(\tR\bobjectId\"-\n" +
 	"\x13PurgeRecordResponse\x12\x16\n" +
@@ -956,18 +1243,38 @@ const file_doip_retrieve_v1_retrieve_service_proto_rawDesc = "" +
 	"\x04path\x18\x03 \x01(\tR\x04path\x12\x1d\n" +
 	"\n" +
 	"media_type\x18\x04 \x01(\tR\tmediaType\x12\x12\n" +
-	"\x04size\x18\x05 \x01(\x03R\x04size\"\x88\x01\n" +
+	"\x04size\x18\x05 \x01(\x03R\x04size\"\xa2\x01\n" +
 	"\x16WriteComponentResponse\x12!\n" +
 	"\fcomponent_id\x18\x01 \x01(\tR\vcomponentId\x12\x1f\n" +
 	"\vstorage_key\x18\x02 \x01(\tR\n" +
 	"storageKey\x12\x12\n" +
 	"\x04size\x18\x03 \x01(\x03R\x04size\x12\x16\n" +
-	"\x06sha256\x18\x04 \x01(\tR\x06sha2562\x94\x03\n" +
+	"\x06sha256\x18\x04 \x01(\tR\x06sha256\x12\x18\n" +
+	"\aversion\x18\x05 \x01(\tR\aversion\"\xb0\x01\n" +
+	"\x17CommitComponentsRequest\x128\n" +
+	"\x06commit\x18\x01 \x01(\v2\x1e.doip.retrieve.v1.CommitHeaderH\x00R\x06commit\x12<\n" +
+	"\x04file\x18\x02 \x01(\v2&.doip.retrieve.v1.WriteComponentHeaderH\x00R\x04file\x12\x16\n" +
+	"\x05chunk\x18\x03 \x01(\fH\x00R\x05chunkB\x05\n" +
+	"\x03msg\"\xe8\x01\n" +
+	"\fCommitHeader\x12\x1b\n" +
+	"\tobject_id\x18\x01 \x01(\tR\bobjectId\x12\x1a\n" +
+	"\bworkflow\x18\x02 \x01(\tR\bworkflow\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\x12H\n" +
+	"\bmetadata\x18\x04 \x03(\v2,.doip.retrieve.v1.CommitHeader.MetadataEntryR\bmetadata\x1a;\n" +
+	"\rMetadataEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"~\n" +
+	"\x18CommitComponentsResponse\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\tR\aversion\x12H\n" +
+	"\n" +
+	"components\x18\x02 \x03(\v2(.doip.retrieve.v1.WriteComponentResponseR\n" +
+	"components2\x81\x04\n" +
 	"\x0fRetrieveService\x12T\n" +
 	"\tGetRecord\x12\".doip.retrieve.v1.GetRecordRequest\x1a#.doip.retrieve.v1.GetRecordResponse\x12h\n" +
 	"\x0fStreamComponent\x12(.doip.retrieve.v1.StreamComponentRequest\x1a).doip.retrieve.v1.StreamComponentResponse0\x01\x12Z\n" +
 	"\vPurgeRecord\x12$.doip.retrieve.v1.PurgeRecordRequest\x1a%.doip.retrieve.v1.PurgeRecordResponse\x12e\n" +
-	"\x0eWriteComponent\x12'.doip.retrieve.v1.WriteComponentRequest\x1a(.doip.retrieve.v1.WriteComponentResponse(\x01B\xd7\x01\n" +
+	"\x0eWriteComponent\x12'.doip.retrieve.v1.WriteComponentRequest\x1a(.doip.retrieve.v1.WriteComponentResponse(\x01\x12k\n" +
+	"\x10CommitComponents\x12).doip.retrieve.v1.CommitComponentsRequest\x1a*.doip.retrieve.v1.CommitComponentsResponse(\x01B\xd7\x01\n" +
 	"\x14com.doip.retrieve.v1B\x14RetrieveServiceProtoP\x01ZGgithub.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1;retrievev1\xa2\x02\x03DRX\xaa\x02\x10Doip.Retrieve.V1\xca\x02\x10Doip\\Retrieve\\V1\xe2\x02\x1cDoip\\Retrieve\\V1\\GPBMetadata\xea\x02\x12Doip::Retrieve::V1b\x06proto3"
 
 var (
@@ -982,39 +1289,49 @@ func file_doip_retrieve_v1_retrieve_service_proto_rawDescGZIP() []byte {
 	return file_doip_retrieve_v1_retrieve_service_proto_rawDescData
 }
 
-var file_doip_retrieve_v1_retrieve_service_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_doip_retrieve_v1_retrieve_service_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_doip_retrieve_v1_retrieve_service_proto_goTypes = []any{
-	(*GetRecordRequest)(nil),        // 0: doip.retrieve.v1.GetRecordRequest
-	(*GetRecordResponse)(nil),       // 1: doip.retrieve.v1.GetRecordResponse
-	(*Component)(nil),               // 2: doip.retrieve.v1.Component
-	(*StreamComponentRequest)(nil),  // 3: doip.retrieve.v1.StreamComponentRequest
-	(*ByteRange)(nil),               // 4: doip.retrieve.v1.ByteRange
-	(*StreamComponentResponse)(nil), // 5: doip.retrieve.v1.StreamComponentResponse
-	(*ComponentHeader)(nil),         // 6: doip.retrieve.v1.ComponentHeader
-	(*PurgeRecordRequest)(nil),      // 7: doip.retrieve.v1.PurgeRecordRequest
-	(*PurgeRecordResponse)(nil),     // 8: doip.retrieve.v1.PurgeRecordResponse
-	(*WriteComponentRequest)(nil),   // 9: doip.retrieve.v1.WriteComponentRequest
-	(*WriteComponentHeader)(nil),    // 10: doip.retrieve.v1.WriteComponentHeader
-	(*WriteComponentResponse)(nil),  // 11: doip.retrieve.v1.WriteComponentResponse
+	(*GetRecordRequest)(nil),         // 0: doip.retrieve.v1.GetRecordRequest
+	(*GetRecordResponse)(nil),        // 1: doip.retrieve.v1.GetRecordResponse
+	(*Component)(nil),                // 2: doip.retrieve.v1.Component
+	(*StreamComponentRequest)(nil),   // 3: doip.retrieve.v1.StreamComponentRequest
+	(*ByteRange)(nil),                // 4: doip.retrieve.v1.ByteRange
+	(*StreamComponentResponse)(nil),  // 5: doip.retrieve.v1.StreamComponentResponse
+	(*ComponentHeader)(nil),          // 6: doip.retrieve.v1.ComponentHeader
+	(*PurgeRecordRequest)(nil),       // 7: doip.retrieve.v1.PurgeRecordRequest
+	(*PurgeRecordResponse)(nil),      // 8: doip.retrieve.v1.PurgeRecordResponse
+	(*WriteComponentRequest)(nil),    // 9: doip.retrieve.v1.WriteComponentRequest
+	(*WriteComponentHeader)(nil),     // 10: doip.retrieve.v1.WriteComponentHeader
+	(*WriteComponentResponse)(nil),   // 11: doip.retrieve.v1.WriteComponentResponse
+	(*CommitComponentsRequest)(nil),  // 12: doip.retrieve.v1.CommitComponentsRequest
+	(*CommitHeader)(nil),             // 13: doip.retrieve.v1.CommitHeader
+	(*CommitComponentsResponse)(nil), // 14: doip.retrieve.v1.CommitComponentsResponse
+	nil,                              // 15: doip.retrieve.v1.CommitHeader.MetadataEntry
 }
 var file_doip_retrieve_v1_retrieve_service_proto_depIdxs = []int32{
 	2,  // 0: doip.retrieve.v1.GetRecordResponse.components:type_name -> doip.retrieve.v1.Component
 	4,  // 1: doip.retrieve.v1.StreamComponentRequest.range:type_name -> doip.retrieve.v1.ByteRange
 	6,  // 2: doip.retrieve.v1.StreamComponentResponse.header:type_name -> doip.retrieve.v1.ComponentHeader
 	10, // 3: doip.retrieve.v1.WriteComponentRequest.header:type_name -> doip.retrieve.v1.WriteComponentHeader
-	0,  // 4: doip.retrieve.v1.RetrieveService.GetRecord:input_type -> doip.retrieve.v1.GetRecordRequest
-	3,  // 5: doip.retrieve.v1.RetrieveService.StreamComponent:input_type -> doip.retrieve.v1.StreamComponentRequest
-	7,  // 6: doip.retrieve.v1.RetrieveService.PurgeRecord:input_type -> doip.retrieve.v1.PurgeRecordRequest
-	9,  // 7: doip.retrieve.v1.RetrieveService.WriteComponent:input_type -> doip.retrieve.v1.WriteComponentRequest
-	1,  // 8: doip.retrieve.v1.RetrieveService.GetRecord:output_type -> doip.retrieve.v1.GetRecordResponse
-	5,  // 9: doip.retrieve.v1.RetrieveService.StreamComponent:output_type -> doip.retrieve.v1.StreamComponentResponse
-	8,  // 10: doip.retrieve.v1.RetrieveService.PurgeRecord:output_type -> doip.retrieve.v1.PurgeRecordResponse
-	11, // 11: doip.retrieve.v1.RetrieveService.WriteComponent:output_type -> doip.retrieve.v1.WriteComponentResponse
-	8,  // [8:12] is the sub-list for method output_type
-	4,  // [4:8] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	13, // 4: doip.retrieve.v1.CommitComponentsRequest.commit:type_name -> doip.retrieve.v1.CommitHeader
+	10, // 5: doip.retrieve.v1.CommitComponentsRequest.file:type_name -> doip.retrieve.v1.WriteComponentHeader
+	15, // 6: doip.retrieve.v1.CommitHeader.metadata:type_name -> doip.retrieve.v1.CommitHeader.MetadataEntry
+	11, // 7: doip.retrieve.v1.CommitComponentsResponse.components:type_name -> doip.retrieve.v1.WriteComponentResponse
+	0,  // 8: doip.retrieve.v1.RetrieveService.GetRecord:input_type -> doip.retrieve.v1.GetRecordRequest
+	3,  // 9: doip.retrieve.v1.RetrieveService.StreamComponent:input_type -> doip.retrieve.v1.StreamComponentRequest
+	7,  // 10: doip.retrieve.v1.RetrieveService.PurgeRecord:input_type -> doip.retrieve.v1.PurgeRecordRequest
+	9,  // 11: doip.retrieve.v1.RetrieveService.WriteComponent:input_type -> doip.retrieve.v1.WriteComponentRequest
+	12, // 12: doip.retrieve.v1.RetrieveService.CommitComponents:input_type -> doip.retrieve.v1.CommitComponentsRequest
+	1,  // 13: doip.retrieve.v1.RetrieveService.GetRecord:output_type -> doip.retrieve.v1.GetRecordResponse
+	5,  // 14: doip.retrieve.v1.RetrieveService.StreamComponent:output_type -> doip.retrieve.v1.StreamComponentResponse
+	8,  // 15: doip.retrieve.v1.RetrieveService.PurgeRecord:output_type -> doip.retrieve.v1.PurgeRecordResponse
+	11, // 16: doip.retrieve.v1.RetrieveService.WriteComponent:output_type -> doip.retrieve.v1.WriteComponentResponse
+	14, // 17: doip.retrieve.v1.RetrieveService.CommitComponents:output_type -> doip.retrieve.v1.CommitComponentsResponse
+	13, // [13:18] is the sub-list for method output_type
+	8,  // [8:13] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_doip_retrieve_v1_retrieve_service_proto_init() }
@@ -1032,13 +1349,18 @@ func file_doip_retrieve_v1_retrieve_service_proto_init() {
 		(*WriteComponentRequest_Header)(nil),
 		(*WriteComponentRequest_Chunk)(nil),
 	}
+	file_doip_retrieve_v1_retrieve_service_proto_msgTypes[12].OneofWrappers = []any{
+		(*CommitComponentsRequest_Commit)(nil),
+		(*CommitComponentsRequest_File)(nil),
+		(*CommitComponentsRequest_Chunk)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_doip_retrieve_v1_retrieve_service_proto_rawDesc), len(file_doip_retrieve_v1_retrieve_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

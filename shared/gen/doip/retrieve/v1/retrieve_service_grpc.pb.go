@@ -24,10 +24,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	RetrieveService_GetRecord_FullMethodName       = "/doip.retrieve.v1.RetrieveService/GetRecord"
-	RetrieveService_StreamComponent_FullMethodName = "/doip.retrieve.v1.RetrieveService/StreamComponent"
-	RetrieveService_PurgeRecord_FullMethodName     = "/doip.retrieve.v1.RetrieveService/PurgeRecord"
-	RetrieveService_WriteComponent_FullMethodName  = "/doip.retrieve.v1.RetrieveService/WriteComponent"
+	RetrieveService_GetRecord_FullMethodName        = "/doip.retrieve.v1.RetrieveService/GetRecord"
+	RetrieveService_StreamComponent_FullMethodName  = "/doip.retrieve.v1.RetrieveService/StreamComponent"
+	RetrieveService_PurgeRecord_FullMethodName      = "/doip.retrieve.v1.RetrieveService/PurgeRecord"
+	RetrieveService_WriteComponent_FullMethodName   = "/doip.retrieve.v1.RetrieveService/WriteComponent"
+	RetrieveService_CommitComponents_FullMethodName = "/doip.retrieve.v1.RetrieveService/CommitComponents"
 )
 
 // RetrieveServiceClient is the client API for RetrieveService service.
@@ -50,8 +51,18 @@ type RetrieveServiceClient interface {
 	// WriteComponent stores a derived component of an object, all or nothing: the first
 	// message is a header naming the object, the workflow and the file; the others carry the
 	// bytes. The component appears whole under components/derived/{workflow}/{path}, or not at
-	// all. Afterwards it is retrievable by its file name like any component.
+	// all. Afterwards it is retrievable by its file name like any component. On storage that
+	// keeps versions the write is one commit of its own, whose id the answer carries.
 	WriteComponent(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[WriteComponentRequest, WriteComponentResponse], error)
+	// CommitComponents stores several derived components of one object as one commit, all or
+	// none: the first message is a commit header (the object, the workflow, the commit's
+	// message and metadata); then, per file, a file header followed by its chunks. When the
+	// stream ends cleanly, every file becomes visible together in one new version, whose id
+	// the answer carries; if anything fails (a short file, a broken stream, storage), none
+	// does and nothing is left behind that a later commit could sweep in. (On storage without
+	// versions, plain S3, each file is stored whole as it arrives, and the answer names no
+	// version: files before a failure stay.)
+	CommitComponents(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[CommitComponentsRequest, CommitComponentsResponse], error)
 }
 
 type retrieveServiceClient struct {
@@ -114,6 +125,19 @@ func (c *retrieveServiceClient) WriteComponent(ctx context.Context, opts ...grpc
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type RetrieveService_WriteComponentClient = grpc.ClientStreamingClient[WriteComponentRequest, WriteComponentResponse]
 
+func (c *retrieveServiceClient) CommitComponents(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[CommitComponentsRequest, CommitComponentsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &RetrieveService_ServiceDesc.Streams[2], RetrieveService_CommitComponents_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[CommitComponentsRequest, CommitComponentsResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RetrieveService_CommitComponentsClient = grpc.ClientStreamingClient[CommitComponentsRequest, CommitComponentsResponse]
+
 // RetrieveServiceServer is the server API for RetrieveService service.
 // All implementations must embed UnimplementedRetrieveServiceServer
 // for forward compatibility.
@@ -134,8 +158,18 @@ type RetrieveServiceServer interface {
 	// WriteComponent stores a derived component of an object, all or nothing: the first
 	// message is a header naming the object, the workflow and the file; the others carry the
 	// bytes. The component appears whole under components/derived/{workflow}/{path}, or not at
-	// all. Afterwards it is retrievable by its file name like any component.
+	// all. Afterwards it is retrievable by its file name like any component. On storage that
+	// keeps versions the write is one commit of its own, whose id the answer carries.
 	WriteComponent(grpc.ClientStreamingServer[WriteComponentRequest, WriteComponentResponse]) error
+	// CommitComponents stores several derived components of one object as one commit, all or
+	// none: the first message is a commit header (the object, the workflow, the commit's
+	// message and metadata); then, per file, a file header followed by its chunks. When the
+	// stream ends cleanly, every file becomes visible together in one new version, whose id
+	// the answer carries; if anything fails (a short file, a broken stream, storage), none
+	// does and nothing is left behind that a later commit could sweep in. (On storage without
+	// versions, plain S3, each file is stored whole as it arrives, and the answer names no
+	// version: files before a failure stay.)
+	CommitComponents(grpc.ClientStreamingServer[CommitComponentsRequest, CommitComponentsResponse]) error
 	mustEmbedUnimplementedRetrieveServiceServer()
 }
 
@@ -157,6 +191,9 @@ func (UnimplementedRetrieveServiceServer) PurgeRecord(context.Context, *PurgeRec
 }
 func (UnimplementedRetrieveServiceServer) WriteComponent(grpc.ClientStreamingServer[WriteComponentRequest, WriteComponentResponse]) error {
 	return status.Error(codes.Unimplemented, "method WriteComponent not implemented")
+}
+func (UnimplementedRetrieveServiceServer) CommitComponents(grpc.ClientStreamingServer[CommitComponentsRequest, CommitComponentsResponse]) error {
+	return status.Error(codes.Unimplemented, "method CommitComponents not implemented")
 }
 func (UnimplementedRetrieveServiceServer) mustEmbedUnimplementedRetrieveServiceServer() {}
 func (UnimplementedRetrieveServiceServer) testEmbeddedByValue()                         {}
@@ -233,6 +270,13 @@ func _RetrieveService_WriteComponent_Handler(srv interface{}, stream grpc.Server
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type RetrieveService_WriteComponentServer = grpc.ClientStreamingServer[WriteComponentRequest, WriteComponentResponse]
 
+func _RetrieveService_CommitComponents_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(RetrieveServiceServer).CommitComponents(&grpc.GenericServerStream[CommitComponentsRequest, CommitComponentsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RetrieveService_CommitComponentsServer = grpc.ClientStreamingServer[CommitComponentsRequest, CommitComponentsResponse]
+
 // RetrieveService_ServiceDesc is the grpc.ServiceDesc for RetrieveService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -258,6 +302,11 @@ var RetrieveService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "WriteComponent",
 			Handler:       _RetrieveService_WriteComponent_Handler,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "CommitComponents",
+			Handler:       _RetrieveService_CommitComponents_Handler,
 			ClientStreams: true,
 		},
 	},
