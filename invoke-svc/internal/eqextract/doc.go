@@ -78,6 +78,12 @@
 // budget and the deadline that every read of the input checks, by a scan of the
 // cross-reference data before parsing, and by caps on page content and glyph counts. Work
 // inside the reader that does not read the input is not interrupted by the deadline.
+// ToUnicode CMaps are read by this package's own parser (cmap.go), never by the reader's,
+// which trusts announced entry counts and decodes without limit: it reads at most
+// MaxCMapBytes decoded bytes, MaxCMapEntries entries and a bounded operand stack. Layout
+// takes on at most MaxLayoutRows baselines a page, and a result holds at most MaxEquations
+// equations on every path. A font or page over a budget makes its page uncertain, with a
+// warning naming the budget; the equation budget fails the call with ErrTooLarge.
 //
 // # Quality
 //

@@ -65,6 +65,18 @@ var (
 	MaxPageContentBytes int64 = 8 << 20
 	// MaxPDFObjects caps the cross-reference table size the PDF reader is allowed to allocate.
 	MaxPDFObjects int64 = 1 << 21
+	// MaxCMapBytes caps the decoded bytes of one ToUnicode CMap (the largest real ones, for
+	// CJK fonts, are about 1 MiB). A font over it makes its page uncertain.
+	MaxCMapBytes int64 = 4 << 20
+	// MaxCMapEntries caps the bfchar and bfrange entries of one ToUnicode CMap.
+	MaxCMapEntries = 1 << 17
+	// MaxLayoutRows caps the baseline rows of one page that layout analysis takes on; a
+	// page with more (a page of text has about 50, a dense table a few hundred) is reported
+	// uncertain. Grouping rows into bands compares neighbouring rows, so the cap bounds the
+	// work of a page whose glyphs all overlap.
+	MaxLayoutRows = 2000
+	// MaxEquations caps the equations of one result, on every path.
+	MaxEquations = 20000
 )
 
 // NormalizeNumber maps an equation number or tag to a comparable form: no spaces, no

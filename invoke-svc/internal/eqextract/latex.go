@@ -567,6 +567,12 @@ func (p *parser) display(env string, begin, bs, be int) {
 		} else {
 			_, eq.Line = p.line(skipBlanks(p.t, group[0].start))
 		}
+		if len(p.eqs) >= MaxEquations {
+			if p.err == nil {
+				p.err = fmt.Errorf("%w: equation budget of %d exceeded at line %d", ErrTooLarge, MaxEquations, eq.Line)
+			}
+			return
+		}
 		p.eqs = append(p.eqs, eq)
 		emitted++
 	}

@@ -71,7 +71,19 @@ func FromPDFContext(ctx context.Context, r io.ReaderAt, size int64, pages []int)
 			res.UncertainPages = append(res.UncertainPages, pn)
 			continue
 		}
-		res.Equations = append(res.Equations, findEquations(pg)...)
+		eqs, err := findEquations(ctx, pg)
+		if err != nil {
+			if ctx.Err() != nil {
+				return Result{}, fmt.Errorf("eqextract: page %d: %w", pn, ctx.Err())
+			}
+			res.UncertainPages = append(res.UncertainPages, pn)
+			res.Warnings = appendWarning(res.Warnings, fmt.Sprintf("page %d: %v", pn, err))
+			continue
+		}
+		if len(res.Equations)+len(eqs) > MaxEquations {
+			return Result{}, fmt.Errorf("%w: equation budget of %d exceeded on page %d", ErrTooLarge, MaxEquations, pn)
+		}
+		res.Equations = append(res.Equations, eqs...)
 	}
 	sort.Ints(res.UncertainPages)
 	return res, nil
