@@ -52,6 +52,20 @@ func GlyphColumn(n int) []byte {
 	return onePage(flate(b.String()), stream(plainCMap, ""))
 }
 
+// GlyphGrid is a PDF with one page of rows baselines 0.5 pt apart, each of perRow glyphs,
+// at font size 1000: a page just under a cap on baselines can still hold many glyphs per
+// baseline.
+func GlyphGrid(rows, perRow int) []byte {
+	var b strings.Builder
+	b.WriteString("BT /F1 1000 Tf 100 700 Td\n")
+	line := "(" + strings.Repeat("x", perRow) + ") Tj 0 -0.5 Td\n"
+	for range rows {
+		b.WriteString(line)
+	}
+	b.WriteString("ET\n")
+	return onePage(flate(b.String()), stream(plainCMap, ""))
+}
+
 // ExpandingArchive is a .tar.gz LaTeX source whose main file holds n one-character display
 // equations ($$a$$): a few KiB compressed, n equations to report.
 func ExpandingArchive(n int) []byte {

@@ -75,6 +75,10 @@ var (
 	// uncertain. Grouping rows into bands compares neighbouring rows, so the cap bounds the
 	// work of a page whose glyphs all overlap.
 	MaxLayoutRows = 2000
+	// MaxLayoutWork caps the layout work of one page: the rows of each band times its
+	// glyphs, summed over the bands (number finding compares each row with the band's
+	// glyphs). Pages of papers need a few thousand.
+	MaxLayoutWork = 2_000_000
 	// MaxEquations caps the equations of one result, on every path.
 	MaxEquations = 20000
 )

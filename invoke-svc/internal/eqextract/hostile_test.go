@@ -29,6 +29,8 @@ func TestHostilePDFs(t *testing.T) {
 		{"content deflate bomb", hostileinput.ContentDeflateBomb(64 << 20), "page content over 8388608 bytes", 64 << 20},
 		// Quadratic layout: more than 150 s before.
 		{"150k glyphs one per baseline", hostileinput.GlyphColumn(150_000), "layout budget of 2000 baselines", 256 << 20},
+		// 1999 baselines of 10 glyphs, all overlapping: 50 s before.
+		{"1999 overlapping rows of 10 glyphs", hostileinput.GlyphGrid(1999, 10), "layout budget of 2000000 row-glyph comparisons", 64 << 20},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var (

@@ -57,6 +57,17 @@ func findEquations(ctx context.Context, p *pageText) ([]Equation, error) {
 	}
 	body := bodySize(p.glyphs)
 	cols := splitColumns(p, body)
+	// Number finding looks, for each row of a band, at every glyph of the band: rows ×
+	// glyphs, summed over the bands, is the page's layout work.
+	work := 0
+	for _, c := range cols {
+		for _, b := range c.bands {
+			work += len(b.rows) * len(b.gs)
+		}
+	}
+	if work > MaxLayoutWork {
+		return nil, fmt.Errorf("%w: layout budget of %d row-glyph comparisons a page exceeded (%d)", ErrTooComplex, MaxLayoutWork, work)
+	}
 	var out []Equation
 	for _, c := range cols {
 		if err := ctx.Err(); err != nil {
