@@ -45,6 +45,8 @@ var (
 	ErrNotPDF = errors.New("eqextract: not a readable PDF")
 	// ErrBadArchive: the archive is malformed, unsafe or has no main .tex file.
 	ErrBadArchive = errors.New("eqextract: bad source archive")
+	// ErrPageRange: a page asked for is not in the PDF.
+	ErrPageRange = errors.New("eqextract: page out of range")
 )
 
 // Limits of the extractors. They are variables so that a caller (or a test) can tighten them;

@@ -49,7 +49,7 @@ func FromPDFContext(ctx context.Context, r io.ReaderAt, size int64, pages []int)
 	seen := map[int]bool{}
 	for _, pn := range want {
 		if pn < 1 || pn > n {
-			return Result{}, fmt.Errorf("eqextract: page %d out of range 1..%d", pn, n)
+			return Result{}, fmt.Errorf("%w: page %d, the PDF has pages 1..%d", ErrPageRange, pn, n)
 		}
 		if seen[pn] {
 			continue

@@ -108,7 +108,12 @@ var sentinels = map[string]error{
 	"too_complex": eqextract.ErrTooComplex,
 	"not_pdf":     eqextract.ErrNotPDF,
 	"bad_archive": eqextract.ErrBadArchive,
+	"page_range":  eqextract.ErrPageRange,
 }
+
+// ErrChild is wrapped by the errors of a child that failed for a reason that is neither
+// its input nor a budget (it could not start, or answered nonsense).
+var ErrChild = errors.New("extractproc: child failed")
 
 // childError is an extraction error reported by the child: its message, wrapping the
 // sentinel of its kind (nil for others).
@@ -160,13 +165,13 @@ func (x *Extractor) Extract(ctx context.Context, kind Kind, name string, pages [
 	}
 	var rep reply
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
-		return eqextract.Result{}, fmt.Errorf("extractproc: the child's answer (%d bytes) is not JSON: %v", stdout.Len(), err)
+		return eqextract.Result{}, fmt.Errorf("%w: its answer (%d bytes) is not JSON: %v", ErrChild, stdout.Len(), err)
 	}
 	if rep.Error != nil {
 		return eqextract.Result{}, &childError{msg: rep.Error.Message, sentinel: sentinels[rep.Error.Kind]}
 	}
 	if rep.Result == nil {
-		return eqextract.Result{}, errors.New("extractproc: the child answered neither a result nor an error")
+		return eqextract.Result{}, fmt.Errorf("%w: it answered neither a result nor an error", ErrChild)
 	}
 	return *rep.Result, nil
 }
@@ -187,7 +192,7 @@ func (x *Extractor) childFailed(runErr error, st *os.ProcessState, stderr string
 	case ws.Signaled() && (ws.Signal() == syscall.SIGXCPU || ws.Signal() == syscall.SIGKILL) && cpu >= x.CPU-time.Second/2:
 		return fmt.Errorf("%w: CPU-time budget of %v", workflow.ErrBudget, x.CPU)
 	}
-	return fmt.Errorf("extractproc: child failed: %v: %s", runErr, firstLine(stderr))
+	return fmt.Errorf("%w: %v: %s", ErrChild, runErr, firstLine(stderr))
 }
 
 func firstLine(s string) string {
