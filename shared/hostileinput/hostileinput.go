@@ -52,6 +52,39 @@ func GlyphColumn(n int) []byte {
 	return onePage(flate(b.String()), stream(plainCMap, ""))
 }
 
+// SlowPages is a PDF of n pages that all draw one content stream of size bytes of numeric
+// operands (compressed twice): every page costs the interpreter the whole stream again, so
+// the file stays a few KiB while the work grows with n.
+func SlowPages(n int, size int64) []byte {
+	kids := make([]string, n)
+	for i := range kids {
+		kids[i] = fmt.Sprintf("%d 0 R", 4+i)
+	}
+	objs := []string{
+		"<< /Type /Catalog /Pages 2 0 R >>",
+		fmt.Sprintf("<< /Type /Pages /Kids [%s] /Count %d >>", strings.Join(kids, " "), n),
+	}
+	content := doubleFlate("1 ", size/2)
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.4\n")
+	var offs []int
+	add := func(body string) {
+		offs = append(offs, b.Len())
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", len(offs), body)
+	}
+	for _, o := range objs {
+		add(o)
+	}
+	offs = append(offs, b.Len())
+	fmt.Fprintf(&b, "3 0 obj\n<< /Length %d %s >>\nstream\n", len(content.data), content.dict)
+	b.Write(content.data)
+	b.WriteString("\nendstream\nendobj\n")
+	for range n {
+		add("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 3 0 R >>")
+	}
+	return finish(&b, offs)
+}
+
 // GlyphGrid is a PDF with one page of rows baselines 0.5 pt apart, each of perRow glyphs,
 // at font size 1000: a page just under a cap on baselines can still hold many glyphs per
 // baseline.
@@ -149,11 +182,16 @@ func onePage(contents, toUnicode pdfStream) []byte {
 		b.Write(s.data)
 		b.WriteString("\nendstream\nendobj\n")
 	}
+	return finish(&b, offs)
+}
+
+// finish appends the cross-reference table of the objects at offs, and the trailer.
+func finish(b *bytes.Buffer, offs []int) []byte {
 	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(offs)+1)
+	fmt.Fprintf(b, "xref\n0 %d\n0000000000 65535 f \n", len(offs)+1)
 	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n \n", o)
+		fmt.Fprintf(b, "%010d 00000 n \n", o)
 	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(offs)+1, xref)
+	fmt.Fprintf(b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(offs)+1, xref)
 	return b.Bytes()
 }

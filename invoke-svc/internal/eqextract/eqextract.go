@@ -65,6 +65,11 @@ var (
 	// MaxPageContentBytes caps the decoded content stream of one page; larger pages are
 	// reported as uncertain.
 	MaxPageContentBytes int64 = 8 << 20
+	// MaxPDFContentBytes caps the decoded content streams of all pages of one PDF (a
+	// paper's pages hold tens of KiB each; a page repeated many times, or one content stream
+	// drawn by every page, would otherwise cost the interpreter its size once per page).
+	// Past it the call fails with ErrTooComplex.
+	MaxPDFContentBytes int64 = 64 << 20
 	// MaxPDFObjects caps the cross-reference table size the PDF reader is allowed to allocate.
 	MaxPDFObjects int64 = 1 << 21
 	// MaxCMapBytes caps the decoded bytes of one ToUnicode CMap (the largest real ones, for

@@ -63,6 +63,9 @@ func FromPDFContext(ctx context.Context, r io.ReaderAt, size int64, pages []int)
 			if ctx.Err() != nil {
 				return Result{}, fmt.Errorf("eqextract: page %d: %w", pn, ctx.Err())
 			}
+			if errors.Is(err, errDocContent) {
+				return Result{}, err
+			}
 			res.UncertainPages = append(res.UncertainPages, pn)
 			res.Warnings = appendWarning(res.Warnings, fmt.Sprintf("page %d: %v", pn, err))
 			continue
@@ -133,7 +136,12 @@ type pdfDoc struct {
 	pages   []pdf.Value
 	size    int64
 	perPage int64
+	content int64 // decoded content bytes of the pages read so far
 }
+
+// errDocContent is wrapped when the pages of one document decode to more content than
+// MaxPDFContentBytes: the whole call fails, since every further page would add to it.
+var errDocContent = fmt.Errorf("%w: content budget", ErrTooComplex)
 
 // protect runs f and turns a panic into an error.
 func protect(f func()) (err error) {
@@ -296,8 +304,12 @@ func (d *pdfDoc) page(ctx context.Context, num int) (*pageText, error) {
 				pt.width, pt.height = w, h
 			}
 		}
-		if err := checkContentSize(v.Key("Contents")); err != nil {
+		n, err := checkContentSize(v.Key("Contents"))
+		if err != nil {
 			panic(err)
+		}
+		if d.content += n; d.content > MaxPDFContentBytes {
+			panic(errAbort{fmt.Errorf("%w of %d decoded bytes for the document exceeded at page %d", errDocContent, MaxPDFContentBytes, num)})
 		}
 		gs, bad, gerr = pageGlyphs(ctx, v)
 	})
@@ -321,23 +333,23 @@ func inherited(v pdf.Value, key string) pdf.Value {
 }
 
 // checkContentSize decodes the page's content streams once with a cap, so that the reader
-// is never handed a decompression bomb.
-func checkContentSize(c pdf.Value) error {
+// is never handed a decompression bomb, and returns their decoded size.
+func checkContentSize(c pdf.Value) (int64, error) {
 	var streams []pdf.Value
 	switch c.Kind() {
 	case pdf.Stream:
 		streams = []pdf.Value{c}
 	case pdf.Array:
 		if c.Len() > 10000 {
-			return fmt.Errorf("%w: %d content streams", ErrTooLarge, c.Len())
+			return 0, fmt.Errorf("%w: %d content streams", ErrTooLarge, c.Len())
 		}
 		for i := 0; i < c.Len(); i++ {
 			streams = append(streams, c.Index(i))
 		}
 	case pdf.Null:
-		return nil
+		return 0, nil
 	default:
-		return errors.New("page contents are not a stream")
+		return 0, errors.New("page contents are not a stream")
 	}
 	var total int64
 	for _, s := range streams {
@@ -346,13 +358,13 @@ func checkContentSize(c pdf.Value) error {
 		rc.Close()
 		total += n
 		if total > MaxPageContentBytes {
-			return fmt.Errorf("%w: page content over %d bytes", ErrTooLarge, MaxPageContentBytes)
+			return total, fmt.Errorf("%w: page content over %d bytes", ErrTooLarge, MaxPageContentBytes)
 		}
 		if err != nil {
-			return fmt.Errorf("page content: %v", err)
+			return total, fmt.Errorf("page content: %v", err)
 		}
 	}
-	return nil
+	return total, nil
 }
 
 // mappable reports whether s is real text: not the replacement character, not a control
