@@ -52,9 +52,9 @@ func GlyphColumn(n int) []byte {
 	return onePage(flate(b.String()), stream(plainCMap, ""))
 }
 
-// SlowPages is a PDF of n pages that all draw one content stream of size bytes of numeric
-// operands (compressed twice): every page costs the interpreter the whole stream again, so
-// the file stays a few KiB while the work grows with n.
+// SlowPages is a PDF of n pages that all draw one content stream of size bytes of path
+// operators ("0 0 m", compressed twice): every page costs the interpreter the whole stream
+// again, so the file stays a few KiB while the work grows with n.
 func SlowPages(n int, size int64) []byte {
 	kids := make([]string, n)
 	for i := range kids {
@@ -64,7 +64,7 @@ func SlowPages(n int, size int64) []byte {
 		"<< /Type /Catalog /Pages 2 0 R >>",
 		fmt.Sprintf("<< /Type /Pages /Kids [%s] /Count %d >>", strings.Join(kids, " "), n),
 	}
-	content := doubleFlate("1 ", size/2)
+	content := doubleFlate("0 0 m\n", size/6)
 	var b bytes.Buffer
 	b.WriteString("%PDF-1.4\n")
 	var offs []int

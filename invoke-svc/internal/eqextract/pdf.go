@@ -305,11 +305,11 @@ func (d *pdfDoc) page(ctx context.Context, num int) (*pageText, error) {
 			}
 		}
 		n, err := checkContentSize(v.Key("Contents"))
-		if err != nil {
-			panic(err)
-		}
 		if d.content += n; d.content > MaxPDFContentBytes {
 			panic(errAbort{fmt.Errorf("%w of %d decoded bytes for the document exceeded at page %d", errDocContent, MaxPDFContentBytes, num)})
+		}
+		if err != nil {
+			panic(err)
 		}
 		gs, bad, gerr = pageGlyphs(ctx, v)
 	})
@@ -352,9 +352,10 @@ func checkContentSize(c pdf.Value) (int64, error) {
 		return 0, errors.New("page contents are not a stream")
 	}
 	var total int64
+	ops := &operandRuns{}
 	for _, s := range streams {
 		rc := s.Reader()
-		n, err := io.Copy(io.Discard, io.LimitReader(rc, MaxPageContentBytes-total+1))
+		n, err := io.Copy(ops, io.LimitReader(rc, MaxPageContentBytes-total+1))
 		rc.Close()
 		total += n
 		if total > MaxPageContentBytes {
@@ -363,8 +364,54 @@ func checkContentSize(c pdf.Value) (int64, error) {
 		if err != nil {
 			return total, fmt.Errorf("page content: %v", err)
 		}
+		if ops.longest > maxOperandRun {
+			return total, fmt.Errorf("%w: operand budget: a run of more than %d operands without an operator", ErrTooComplex, maxOperandRun)
+		}
 	}
 	return total, nil
+}
+
+// maxOperandRun bounds the numeric operands in a row that page content may hold: the
+// reader's interpreter keeps them all on its stack until the next operator (an operator
+// takes at most 6; a run of millions costs hundreds of MiB and seconds).
+const maxOperandRun = 1 << 16
+
+// operandRuns is a writer that measures the longest run of numeric tokens in what it is
+// given, across writes.
+type operandRuns struct {
+	inToken, numeric bool
+	run, longest     int
+}
+
+func (o *operandRuns) Write(p []byte) (int, error) {
+	for _, c := range p {
+		switch {
+		case c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f' || c == 0:
+			if o.inToken {
+				o.endToken()
+			}
+		case c >= '0' && c <= '9' || c == '.' || c == '-' || c == '+':
+			if !o.inToken {
+				o.inToken, o.numeric = true, true
+			}
+		default:
+			if !o.inToken {
+				o.inToken = true
+			}
+			o.numeric = false
+		}
+	}
+	return len(p), nil
+}
+
+func (o *operandRuns) endToken() {
+	if o.numeric {
+		o.run++
+		o.longest = max(o.longest, o.run)
+	} else {
+		o.run = 0
+	}
+	o.inToken, o.numeric = false, false
 }
 
 // mappable reports whether s is real text: not the replacement character, not a control

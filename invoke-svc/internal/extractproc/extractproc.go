@@ -235,7 +235,7 @@ func (h *headWriter) String() string { return string(h.buf) }
 // addressSpaceSlack is what the child's address space may hold beyond its memory budget
 // and what it had mapped at start: goroutine stacks, the runtime's own structures, and the
 // reservations of a heap that grows in 64 MiB arenas.
-const addressSpaceSlack = 256 << 20
+const addressSpaceSlack = 128 << 20
 
 // Serve is the child's main: it reads a Request and the source from stdin, sets its own
 // limits, extracts, and writes the reply to stdout. It returns the exit status.

@@ -89,13 +89,13 @@ func TestExtractErrors(t *testing.T) {
 }
 
 // A child that allocates past its budget dies of it; the run fails naming the budget.
-// Page content of 8 MiB of numeric operands is within the page-content cap, and the PDF
-// reader keeps every operand on its stack: far more than 64 MiB.
+// A 16 MiB LaTeX source of one-character displays (within the LaTeX size cap) takes about
+// 250 MiB to scan: far more than 64 MiB.
 func TestExtractMemoryBudget(t *testing.T) {
 	t.Parallel()
-	pdf := hostileinput.ContentDeflateBomb(eqextract.MaxPageContentBytes - 64)
+	a := hostileinput.ExpandingArchive(2_600_000)
 	x := newExtractor(t, extractproc.Limits{Memory: 64 << 20, CPU: 30 * time.Second, Wall: 60 * time.Second})
-	_, err := x.Extract(t.Context(), extractproc.KindPDF, "bomb.pdf", nil, pdf)
+	_, err := x.Extract(t.Context(), extractproc.KindArchive, "src.tar.gz", nil, a)
 	if !errors.Is(err, workflow.ErrBudget) || !strings.Contains(err.Error(), "memory budget of 64 MiB") {
 		t.Errorf("err = %v, want the memory budget", err)
 	}
@@ -104,7 +104,7 @@ func TestExtractMemoryBudget(t *testing.T) {
 // A child that runs past its wall time is killed; so is one whose caller leaves.
 func TestExtractWallTimeAndCancel(t *testing.T) {
 	t.Parallel()
-	slow := hostileinput.GlyphColumn(150_000) // about a second of work
+	slow := hostileinput.SlowPages(40, 8<<20-64) // seconds of work
 	x := newExtractor(t, extractproc.Limits{Memory: 512 << 20, CPU: 30 * time.Second, Wall: 50 * time.Millisecond})
 	_, err := x.Extract(t.Context(), extractproc.KindPDF, "slow.pdf", nil, slow)
 	if !errors.Is(err, workflow.ErrBudget) || !strings.Contains(err.Error(), "wall-time budget of 50ms") {
@@ -135,7 +135,7 @@ func TestExtractWallTimeAndCancel(t *testing.T) {
 // A child that uses up its CPU time is killed by its rlimit.
 func TestExtractCPUBudget(t *testing.T) {
 	t.Parallel()
-	src := hostileinput.ContentDeflateBomb(eqextract.MaxPageContentBytes - 64)
+	src := hostileinput.SlowPages(40, 8<<20-64) // 64 MiB of content to interpret: seconds of CPU
 	var cpu time.Duration
 	x := newExtractor(t, extractproc.Limits{Memory: 1 << 30, CPU: time.Second, Wall: 60 * time.Second})
 	x.Stats = func(_ extractproc.Kind, _ int64, c time.Duration) { cpu = c }
