@@ -308,7 +308,10 @@ func (d *pdfDoc) page(ctx context.Context, num int) (*pageText, error) {
 		if d.content += n; d.content > MaxPDFContentBytes {
 			panic(errAbort{fmt.Errorf("%w of %d decoded bytes for the document exceeded at page %d", errDocContent, MaxPDFContentBytes, num)})
 		}
-		if err != nil {
+		switch {
+		case errors.Is(err, ErrTooLarge), errors.Is(err, ErrTooComplex):
+			panic(errAbort{err}) // a budget, not a malformed page
+		case err != nil:
 			panic(err)
 		}
 		gs, bad, gerr = pageGlyphs(ctx, v)
