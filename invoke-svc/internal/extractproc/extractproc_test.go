@@ -93,6 +93,9 @@ func TestExtractErrors(t *testing.T) {
 // 250 MiB to scan: far more than 64 MiB.
 func TestExtractMemoryBudget(t *testing.T) {
 	t.Parallel()
+	if raceEnabled {
+		t.Skip("the race detector's shadow memory does not fit the child's address-space limit")
+	}
 	a := hostileinput.ExpandingArchive(2_600_000)
 	x := newExtractor(t, extractproc.Limits{Memory: 64 << 20, CPU: 30 * time.Second, Wall: 60 * time.Second})
 	_, err := x.Extract(t.Context(), extractproc.KindArchive, "src.tar.gz", nil, a)
