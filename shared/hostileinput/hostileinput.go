@@ -42,15 +42,7 @@ func ContentDeflateBomb(n int64) []byte {
 // GlyphColumn is a PDF with one page of n glyphs, each on a baseline of its own 0.5 pt
 // below the last, at font size 1000: every glyph's extent overlaps every other's, so
 // layout that compares rows pairwise is quadratic.
-func GlyphColumn(n int) []byte {
-	var b strings.Builder
-	b.WriteString("BT /F1 1000 Tf 100 700 Td\n")
-	for range n {
-		b.WriteString("(x) Tj 0 -0.5 Td\n")
-	}
-	b.WriteString("ET\n")
-	return onePage(flate(b.String()), stream(plainCMap, ""))
-}
+func GlyphColumn(n int) []byte { return GlyphGrid(n, 1) }
 
 // SlowPages is a PDF of n pages that all draw one content stream of size bytes of path
 // operators ("0 0 m", compressed twice): every page costs the interpreter the whole stream
