@@ -8,6 +8,7 @@
 //     single-file source, picks the main file (\documentclass and \begin{document}) and
 //     inlines \input, \include and \subfile from the archive.
 //   - FromPDF(r, size, pages) and FromPDFContext(ctx, ...) find the displays of a PDF.
+//   - FromLaTeXContext and FromArchiveContext are the LaTeX paths bounded by a context.
 //
 // Each returns a Result: the equations in document order, the pages whose text could not be
 // trusted (UncertainPages), the page count (PDF), and warnings. Errors wrap ErrTooLarge,

@@ -124,3 +124,18 @@ func TestHostileSharedContent(t *testing.T) {
 		t.Errorf("err = %v, want the document's content budget", err)
 	}
 }
+
+// The LaTeX paths stop when their context ends.
+func TestLaTeXContextCancelled(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	src := []byte(strings.Repeat("x ", 1<<18))
+	if _, err := FromLaTeXContext(ctx, src); !errors.Is(err, context.Canceled) {
+		t.Errorf("FromLaTeXContext after cancel: %v", err)
+	}
+	a := hostileinput.ExpandingArchive(20_000)
+	if _, err := FromArchiveContext(ctx, bytes.NewReader(a), int64(len(a)), "src.tar.gz"); !errors.Is(err, context.Canceled) {
+		t.Errorf("FromArchiveContext after cancel: %v", err)
+	}
+}

@@ -8,18 +8,18 @@ import (
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/extractproc"
 )
 
-// Builtin is the [Extractor] of package eqextract, in this process. The PDF path stops when
-// ctx is done; the LaTeX paths are linear in their capped input and are not interrupted.
+// Builtin is the [Extractor] of package eqextract, in this process; every path stops when
+// ctx is done.
 type Builtin struct{}
 
 // FromLaTeX implements [Extractor].
-func (Builtin) FromLaTeX(_ context.Context, src []byte) (eqextract.Result, error) {
-	return eqextract.FromLaTeX(src)
+func (Builtin) FromLaTeX(ctx context.Context, src []byte) (eqextract.Result, error) {
+	return eqextract.FromLaTeXContext(ctx, src)
 }
 
 // FromArchive implements [Extractor].
-func (Builtin) FromArchive(_ context.Context, data []byte, name string) (eqextract.Result, error) {
-	return eqextract.FromArchive(bytes.NewReader(data), int64(len(data)), name)
+func (Builtin) FromArchive(ctx context.Context, data []byte, name string) (eqextract.Result, error) {
+	return eqextract.FromArchiveContext(ctx, bytes.NewReader(data), int64(len(data)), name)
 }
 
 // FromPDF implements [Extractor].
