@@ -12,8 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
 	"github.com/fdo-doip/doip-gateway/gateway/internal/client"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
+	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
 	"github.com/fdo-doip/doip-gateway/shared/hostileinput"
 )
 
@@ -322,4 +326,60 @@ func TestHostileWorkflowAbandonedRunFreesSlot(t *testing.T) {
 	}
 	s.workersAlive(t, "an abandoned run")
 	s.noHalfWritten(t)
+}
+
+// The worker's side of a departed client, over real gRPC: the first message of an admitted
+// run is the "accepted" event; when the caller cancels the call, the worker kills the
+// extraction child and its only slot admits the next call at once.
+func TestHostileWorkflowCancelledCallFreesSlot(t *testing.T) {
+	skipShort(t)
+	t.Parallel()
+	s := startWorkflowSystem(t, 1, []string{"MAX_CONCURRENT=1"})
+	s.stage(t, "Q9301", "slow.pdf", "application/pdf", hostileinput.SlowPages(40, 8<<20-64))
+	conn, err := grpc.NewClient(s.invoke.addr("grpc"), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c := invokev1.NewInvokeServiceClient(conn)
+	accepted := func(ctx context.Context, obj string) grpc.ServerStreamingClient[invokev1.InvokeResponse] {
+		t.Helper()
+		stream, err := c.Invoke(ctx, &invokev1.InvokeRequest{ObjectId: obj, Workflow: "equation_extraction"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := stream.Recv()
+		if err != nil || m.GetProgress().GetStage() != "accepted" {
+			t.Fatalf("first message of %s = %v, %v; want the accepted event", obj, m, err)
+		}
+		return stream
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	accepted(ctx, "Q9301")
+	// Wait until the extraction child runs, then leave.
+	pid := s.invoke.cmd.Process.Pid
+	for wait := time.Now().Add(10 * time.Second); len(children(pid)) == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(wait) {
+			t.Fatal("no extraction child started within 10 s")
+		}
+	}
+	cancel()
+	// The single slot admits the next call: its accepted event arrives although the slow
+	// run had seconds of work left.
+	next, cancelNext := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancelNext()
+	stream := accepted(next, "Q123")
+	for {
+		m, err := stream.Recv()
+		if err != nil {
+			t.Fatalf("the next run: %v", err)
+		}
+		if m.GetResult() != nil {
+			break
+		}
+	}
+	if kids := children(pid); len(kids) > 0 {
+		t.Errorf("after the cancelled run and the next one, the worker still has children %v", kids)
+	}
+	s.workersAlive(t, "a cancelled call")
 }
