@@ -139,3 +139,42 @@ func TestLaTeXContextCancelled(t *testing.T) {
 		t.Errorf("FromArchiveContext after cancel: %v", err)
 	}
 }
+
+// The page-content scan reads content as the reader's lexer does. Regression: content
+// ending inside a hex string ("<\x00\x00\x00\x00", found by FuzzPageContent) made the
+// reader's lexer loop forever, deaf to the deadline.
+func TestContentScan(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		in       string
+		longest  int
+		unclosed bool
+	}{
+		{"1 2 3 m 4 5 l", 3, false},
+		{"(1 2 3 4 5) Tj 1 2", 2, false},
+		{"% 1 2 3 4 5 6\n7 8", 2, false},
+		{"<< /A 1 >> BDC 1 2 3 4", 4, false},
+		{"<0102> Tj", 0, false},
+		{"(a \\) 1 2 3", 0, false},
+		{"<\x00\x00\x00\x00", 0, true},
+		{"1 2 <", 2, true},
+		{"[<01> 1 2 3 (x)] TJ", 3, false},
+	} {
+		var o contentScan
+		// One byte at a time: the state carries across writes.
+		for i := range len(tt.in) {
+			_, _ = o.Write([]byte{tt.in[i]})
+		}
+		o.endToken()
+		if o.longest != tt.longest || o.unterminatedHex() != tt.unclosed {
+			t.Errorf("%q: longest run %d, unterminated hex %v; want %d, %v", tt.in, o.longest, o.unterminatedHex(), tt.longest, tt.unclosed)
+		}
+	}
+	pdf := onePage("BT /F1 10 Tf (a) Tj ET <\x00\x00\x00\x00", helv)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	res, err := FromPDFContext(ctx, bytes.NewReader(pdf), int64(len(pdf)), nil)
+	if err != nil || len(res.UncertainPages) != 1 || !strings.Contains(strings.Join(res.Warnings, ";"), "ends inside a hex string") {
+		t.Errorf("unterminated hex string: %+v, %v", res, err)
+	}
+}

@@ -355,7 +355,7 @@ func checkContentSize(c pdf.Value) (int64, error) {
 		return 0, errors.New("page contents are not a stream")
 	}
 	var total int64
-	ops := &operandRuns{}
+	ops := &contentScan{}
 	for _, s := range streams {
 		rc := s.Reader()
 		n, err := io.Copy(ops, io.LimitReader(rc, MaxPageContentBytes-total+1))
@@ -367,9 +367,13 @@ func checkContentSize(c pdf.Value) (int64, error) {
 		if err != nil {
 			return total, fmt.Errorf("page content: %v", err)
 		}
+		ops.endToken()
 		if ops.longest > maxOperandRun {
 			return total, fmt.Errorf("%w: operand budget: a run of more than %d operands without an operator", ErrTooComplex, maxOperandRun)
 		}
+	}
+	if ops.unterminatedHex() {
+		return total, errors.New("page content ends inside a hex string")
 	}
 	return total, nil
 }
@@ -379,43 +383,107 @@ func checkContentSize(c pdf.Value) (int64, error) {
 // takes at most 6; a run of millions costs hundreds of MiB and seconds).
 const maxOperandRun = 1 << 16
 
-// operandRuns is a writer that measures the longest run of numeric tokens in what it is
-// given, across writes.
-type operandRuns struct {
-	inToken, numeric bool
-	run, longest     int
+// contentScan is a writer that reads page content as the reader's lexer will, across
+// writes: it measures the longest run of numeric tokens (outside strings and comments), and
+// whether the content ends inside a hex string, on which the reader's lexer loops forever.
+type contentScan struct {
+	state        int  // scanNormal, scanComment, scanLiteral, scanHex
+	lt           bool // a '<' was the last byte in scanNormal: a hex string or "<<"
+	depth        int  // parentheses open in scanLiteral
+	escape       bool // a backslash was the last byte in scanLiteral
+	inToken      bool
+	numeric      bool
+	run, longest int
 }
 
-func (o *operandRuns) Write(p []byte) (int, error) {
+const (
+	scanNormal = iota
+	scanComment
+	scanLiteral
+	scanHex
+)
+
+func (o *contentScan) Write(p []byte) (int, error) {
 	for _, c := range p {
+		switch o.state {
+		case scanComment:
+			if c == '\n' || c == '\r' {
+				o.state = scanNormal
+			}
+			continue
+		case scanLiteral:
+			switch {
+			case o.escape:
+				o.escape = false
+			case c == '\\':
+				o.escape = true
+			case c == '(':
+				o.depth++
+			case c == ')':
+				if o.depth--; o.depth == 0 {
+					o.state = scanNormal
+				}
+			}
+			continue
+		case scanHex:
+			if c == '>' {
+				o.state = scanNormal
+			}
+			continue
+		}
+		if o.lt {
+			o.lt = false
+			if c != '<' { // "<<" opens a dictionary; anything else a hex string
+				o.state = scanHex
+				if c == '>' {
+					o.state = scanNormal
+				}
+			}
+			continue
+		}
 		switch {
 		case c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f' || c == 0:
-			if o.inToken {
-				o.endToken()
-			}
+			o.endToken()
 		case c >= '0' && c <= '9' || c == '.' || c == '-' || c == '+':
 			if !o.inToken {
 				o.inToken, o.numeric = true, true
 			}
-		default:
-			if !o.inToken {
-				o.inToken = true
+		case c == '%', c == '(', c == '<':
+			o.endToken()
+			o.other()
+			switch c {
+			case '%':
+				o.state = scanComment
+			case '(':
+				o.state, o.depth = scanLiteral, 1
+			default:
+				o.lt = true
 			}
-			o.numeric = false
+		default:
+			o.inToken, o.numeric = true, false
 		}
 	}
 	return len(p), nil
 }
 
-func (o *operandRuns) endToken() {
-	if o.numeric {
-		o.run++
-		o.longest = max(o.longest, o.run)
-	} else {
-		o.run = 0
+// endToken ends the token being read, if any.
+func (o *contentScan) endToken() {
+	if o.inToken {
+		if o.numeric {
+			o.run++
+			o.longest = max(o.longest, o.run)
+		} else {
+			o.run = 0
+		}
 	}
 	o.inToken, o.numeric = false, false
 }
+
+// other counts a token that is not a number (a string, a dictionary).
+func (o *contentScan) other() { o.run = 0 }
+
+// unterminatedHex reports content that ends inside a hex string.
+func (o *contentScan) unterminatedHex() bool { return o.lt || o.state == scanHex }
 
 // mappable reports whether s is real text: not the replacement character, not a control
 // or private-use code point.
