@@ -4,8 +4,9 @@
 // serves gRPC health and reflection. It is stateless, so any number of replicas can run
 // behind one gateway.
 //
-// The workflows are equation_extraction and echo (which returns its params, for checking a
-// deployment).
+// Its workflows are echo, which returns its params, for checking a deployment, and
+// equation_extraction. Run as "invoke-svc extract", it is the child process that one
+// extraction runs in (package extractproc), reading its request on stdin.
 // Flags and environment variables are described by `invoke-svc -h` and in README.md.
 //
 // An admin HTTP server on --admin-addr (127.0.0.1:9552) serves /metrics, /healthz and
@@ -22,10 +23,13 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
+	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/admission"
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/config"
+	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/extractproc"
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/invoke"
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/objectstore"
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/ollama"
@@ -47,6 +51,10 @@ import (
 const adminShutdownTimeout = 5 * time.Second
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == extractproc.ChildArg {
+		// A child extractor started by this binary's own workflows (package extractproc).
+		os.Exit(extractproc.Serve(os.Stdin, os.Stdout, os.Stderr))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr)
 	stop()
@@ -96,10 +104,36 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return fmt.Errorf("retrieve-svc at %s: %w", cfg.RetrieveAddr, err)
 	}
 	defer retrieveConn.Close()
+	// The process's own memory budget: the runtime's soft limit, and what runs are admitted
+	// by. Extraction runs in a child process with budgets of its own, unless turned off.
+	lim := cfg.Limits
+	debug.SetMemoryLimit(lim.MemoryLimit)
+	var extractor equations.Extractor = equations.Builtin{}
+	if lim.Isolation == "process" {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("extract-isolation process: finding this binary: %w", err)
+		}
+		extractor = equations.Isolated{X: &extractproc.Extractor{
+			Exe: exe,
+			Env: []string{}, // the child needs no configuration, and gets no secret
+			Limits: extractproc.Limits{
+				Memory: lim.ExtractMemory, CPU: lim.ExtractCPU, Wall: lim.ExtractTimeout,
+			},
+			Stats: func(kind extractproc.Kind, maxRSS int64, cpu time.Duration) {
+				logger.Debug("extraction child done", slog.String("kind", string(kind)),
+					slog.Int64("max_rss", maxRSS), slog.Duration("cpu", cpu))
+			},
+		}}
+	}
 	eq := &equations.Runner{
-		Store:     objectstore.New(retrievev1.NewRetrieveServiceClient(retrieveConn)),
-		Extractor: equations.Builtin{},
-		Logger:    logger,
+		Store:        objectstore.New(retrievev1.NewRetrieveServiceClient(retrieveConn)),
+		Extractor:    extractor,
+		MaxSource:    lim.MaxSource,
+		MaxDerived:   lim.MaxDerived,
+		DerivedSlots: lim.DerivedSlots,
+		Admit:        admission.New(lim.MemoryLimit),
+		Logger:       logger,
 	}
 	if cfg.Ollama.Enabled() {
 		oc, err := ollama.New(ollama.Options{Host: cfg.Ollama.Host, Model: cfg.Ollama.Model, APIKey: cfg.Ollama.APIKey.Reveal()}, logger)

@@ -88,7 +88,10 @@ func TestRunServesUntilCancelled(t *testing.T) {
 		t.Fatalf("Invoke: %v", err)
 	}
 	msg, err := stream.Recv()
-	if err != nil {
+	if err != nil || msg.GetProgress().GetStage() != "accepted" {
+		t.Fatalf("first message = %v, %v; want the accepted event", msg, err)
+	}
+	if msg, err = stream.Recv(); err != nil {
 		t.Fatalf("Recv: %v", err)
 	}
 	if got, want := string(msg.GetResult().GetResultJson()), `{"workflow":"echo","sourceObject":"Q123","params":{}}`; got != want {

@@ -45,6 +45,29 @@ type Config struct {
 	AdminAddr string
 	// Ollama is the optional model backend of the workflows.
 	Ollama Ollama
+	// Limits bound the work of each run.
+	Limits Limits
+}
+
+// Limits bound the memory, time and output of the workflow runs of one process.
+type Limits struct {
+	// MemoryLimit is this process's memory budget in bytes: the Go runtime's soft limit,
+	// and the budget that runs are admitted by (their expected size in this process).
+	MemoryLimit int64
+	// Isolation is "process" (extraction runs in a child process with the Extract*
+	// budgets) or "none" (in this process, bounded only by the extractor's own budgets).
+	Isolation string
+	// ExtractMemory, ExtractCPU and ExtractTimeout bound one child process: memory in
+	// bytes, CPU time, and wall time.
+	ExtractMemory  int64
+	ExtractCPU     time.Duration
+	ExtractTimeout time.Duration
+	// MaxSource caps the bytes of a source a run reads.
+	MaxSource int64
+	// MaxDerived caps the bytes of one derived document.
+	MaxDerived int64
+	// DerivedSlots is how many stored results of a workflow one object may hold.
+	DerivedSlots int
 }
 
 // Ollama configures the optional Ollama backend. Host empty means no Ollama.
@@ -72,6 +95,16 @@ func (c Config) LogValue() slog.Value {
 		slog.String("log_format", string(c.LogFormat)),
 		slog.Duration("drain_timeout", c.DrainTimeout),
 		slog.String("admin_addr", c.AdminAddr),
+		slog.Group("limits",
+			slog.Int64("memory_limit", c.Limits.MemoryLimit),
+			slog.String("isolation", c.Limits.Isolation),
+			slog.Int64("extract_memory", c.Limits.ExtractMemory),
+			slog.Duration("extract_cpu", c.Limits.ExtractCPU),
+			slog.Duration("extract_timeout", c.Limits.ExtractTimeout),
+			slog.Int64("max_source", c.Limits.MaxSource),
+			slog.Int64("max_derived", c.Limits.MaxDerived),
+			slog.Int("derived_slots", c.Limits.DerivedSlots),
+		),
 		slog.Group("ollama",
 			slog.String("host", c.Ollama.Host),
 			slog.String("model", c.Ollama.Model),
@@ -142,6 +175,47 @@ var settings = []setting{
 		set: func(c *Config, v string) (err error) { c.DrainTimeout, err = parsePositiveDuration(v); return err }},
 	{flag: "admin-addr", env: "ADMIN_ADDR", def: "127.0.0.1:9552", usage: "admin HTTP address, host:port, serving /metrics, /healthz and /readyz; empty disables",
 		set: func(c *Config, v string) (err error) { c.AdminAddr, err = parseAdminAddr(v); return err }},
+	{flag: "memory-limit", env: "MEMORY_LIMIT", def: "1GiB", usage: "memory budget of this process (the Go runtime's soft limit; runs are admitted by their expected size within it), e.g. 1GiB",
+		set: func(c *Config, v string) (err error) {
+			c.Limits.MemoryLimit, err = parseSizeAtLeast(v, 64<<20)
+			return err
+		}},
+	{flag: "extract-isolation", env: "EXTRACT_ISOLATION", def: "process", usage: "process (each extraction in a child process with its own memory, CPU and time budget) or none",
+		set: func(c *Config, v string) error {
+			switch v = strings.TrimSpace(v); v {
+			case "process", "none":
+				c.Limits.Isolation = v
+				return nil
+			}
+			return errors.New("want process or none")
+		}},
+	{flag: "extract-memory", env: "EXTRACT_MEMORY", def: "1GiB", usage: "memory budget of one extraction's child process",
+		set: func(c *Config, v string) (err error) {
+			c.Limits.ExtractMemory, err = parseSizeAtLeast(v, 64<<20)
+			return err
+		}},
+	{flag: "extract-cpu", env: "EXTRACT_CPU", def: "90s", usage: "CPU-time budget of one extraction's child process (whole seconds)",
+		set: func(c *Config, v string) (err error) {
+			c.Limits.ExtractCPU, err = parsePositiveDuration(v)
+			if err == nil && c.Limits.ExtractCPU < time.Second {
+				err = errors.New("want at least 1s")
+			}
+			return err
+		}},
+	{flag: "extract-timeout", env: "EXTRACT_TIMEOUT", def: "2m", usage: "wall-time budget of one extraction",
+		set: func(c *Config, v string) (err error) {
+			c.Limits.ExtractTimeout, err = parsePositiveDuration(v)
+			return err
+		}},
+	{flag: "max-source", env: "MAX_SOURCE", def: "64MiB", usage: "largest source component a run reads",
+		set: func(c *Config, v string) (err error) { c.Limits.MaxSource, err = parseSizeAtLeast(v, 1); return err }},
+	{flag: "max-derived", env: "MAX_DERIVED", def: "16MiB", usage: "largest derived document a run writes",
+		set: func(c *Config, v string) (err error) {
+			c.Limits.MaxDerived, err = parseSizeAtLeast(v, 1<<10)
+			return err
+		}},
+	{flag: "derived-slots", env: "DERIVED_SLOTS", def: "16", usage: "stored results one object may hold per workflow (distinct params share them)",
+		set: func(c *Config, v string) (err error) { c.Limits.DerivedSlots, err = parseMaxConcurrent(v); return err }},
 	{env: "OLLAMA_HOST", usage: "Ollama base URL, e.g. http://127.0.0.1:11434; empty for none",
 		set: func(c *Config, v string) (err error) { c.Ollama.Host, err = parseOllamaHost(v); return err }},
 	{env: "OLLAMA_MODEL", usage: "Ollama model the workflows ask",
@@ -383,4 +457,16 @@ func parseOllamaHost(v string) (string, error) {
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	return u.String(), nil
+}
+
+// parseSizeAtLeast reads a size (configfile.ParseSize) of at least min bytes.
+func parseSizeAtLeast(v string, min int64) (int64, error) {
+	n, err := configfile.ParseSize(v)
+	if err != nil {
+		return 0, fmt.Errorf("%w: want a size such as 512MiB or 1GiB", err)
+	}
+	if n > 1<<50 || int64(n) < min {
+		return 0, fmt.Errorf("want a size from %d bytes to 1 PiB", min)
+	}
+	return int64(n), nil
 }

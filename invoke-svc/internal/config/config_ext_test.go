@@ -29,7 +29,14 @@ func defaults() config.Config {
 		LogFormat:     slogapp.FormatAuto,
 		DrainTimeout:  10 * time.Second,
 		AdminAddr:     "127.0.0.1:9552",
+		Limits:        defaultLimits,
 	}
+}
+
+var defaultLimits = config.Limits{
+	MemoryLimit: 1 << 30, Isolation: "process",
+	ExtractMemory: 1 << 30, ExtractCPU: 90 * time.Second, ExtractTimeout: 2 * time.Minute,
+	MaxSource: 64 << 20, MaxDerived: 16 << 20, DerivedSlots: 16,
 }
 
 // with returns the defaults changed by f.
@@ -71,6 +78,7 @@ func TestLoad(t *testing.T) {
 				DrainTimeout:  time.Minute,
 				AdminAddr:     "0.0.0.0:9100",
 				Ollama:        config.Ollama{Host: "http://ollama:11434", Model: "qwen2.5vl:7b", APIKey: "sk-123"},
+				Limits:        defaultLimits,
 			},
 		},
 		{
@@ -85,7 +93,17 @@ func TestLoad(t *testing.T) {
 				LogFormat:     slogapp.FormatText,
 				DrainTimeout:  250 * time.Millisecond,
 				AdminAddr:     "",
+				Limits:        defaultLimits,
 			},
+		},
+		{
+			name: "limits",
+			args: []string{"--memory-limit", "512MiB", "--extract-isolation", "none", "--extract-cpu", "30s", "--derived-slots", "4"},
+			env:  map[string]string{"EXTRACT_MEMORY": "256m", "EXTRACT_TIMEOUT": "45s", "MAX_SOURCE": "8MiB", "MAX_DERIVED": "1 MiB"},
+			want: with(func(c *config.Config) {
+				c.Limits = config.Limits{MemoryLimit: 512 << 20, Isolation: "none", ExtractMemory: 256 << 20, ExtractCPU: 30 * time.Second,
+					ExtractTimeout: 45 * time.Second, MaxSource: 8 << 20, MaxDerived: 1 << 20, DerivedSlots: 4}
+			}),
 		},
 		{
 			name: "flags override environment",
@@ -164,6 +182,11 @@ func TestLoadErrors(t *testing.T) {
 		{name: "ollama no host", env: map[string]string{"OLLAMA_HOST": "http://:11434"}, want: []string{"OLLAMA_HOST", "host is empty"}},
 		{name: "admin addr without port", args: []string{"--admin-addr", "9552"}, want: []string{`--admin-addr / ADMIN_ADDR: value "9552" from flag --admin-addr: want host:port, or empty to disable`}},
 		{name: "admin addr bad port", env: map[string]string{"ADMIN_ADDR": "127.0.0.1:99999"}, want: []string{"ADMIN_ADDR", `port "99999"`}},
+		{name: "memory limit unit", env: map[string]string{"MEMORY_LIMIT": "1TB"}, want: []string{`--memory-limit / MEMORY_LIMIT: value "1TB" from environment variable MEMORY_LIMIT: unknown unit`}},
+		{name: "memory limit too small", args: []string{"--extract-memory", "1MiB"}, want: []string{"--extract-memory", "want a size from 67108864 bytes"}},
+		{name: "isolation", args: []string{"--extract-isolation", "docker"}, want: []string{"--extract-isolation", "want process or none"}},
+		{name: "extract cpu", env: map[string]string{"EXTRACT_CPU": "500ms"}, want: []string{"EXTRACT_CPU", "at least 1s"}},
+		{name: "derived slots", args: []string{"--derived-slots", "0"}, want: []string{"--derived-slots", "at least 1"}},
 		{name: "unknown flag", args: []string{"--port", "1"}, want: []string{"flag provided but not defined: -port"}},
 		{name: "flag without value", args: []string{"--listen"}, want: []string{"flag needs an argument: -listen"}},
 		{name: "extra arguments", args: []string{"serve"}, want: []string{`unexpected arguments ["serve"]`}},

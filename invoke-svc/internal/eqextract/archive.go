@@ -5,6 +5,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,12 @@ import (
 // \documentclass and \begin{document} (if several, the shallowest, then main.tex or
 // ms.tex, then the largest); its \input and \include are inlined from the archive.
 func FromArchive(r io.ReaderAt, size int64, name string) (Result, error) {
+	return FromArchiveContext(context.Background(), r, size, name)
+}
+
+// FromArchiveContext is FromArchive bounded by ctx: when ctx is done the scan stops with
+// ctx's error.
+func FromArchiveContext(ctx context.Context, r io.ReaderAt, size int64, name string) (Result, error) {
 	if size <= 0 {
 		return Result{}, fmt.Errorf("%w: %s is empty", ErrBadArchive, name)
 	}
@@ -47,7 +54,7 @@ func FromArchive(r io.ReaderAt, size int64, name string) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("%s: %w", name, err)
 	}
-	l := &lexer{max: MaxLaTeXBytes, files: []string{main}}
+	l := &lexer{ctx: ctx, max: MaxLaTeXBytes, files: []string{main}}
 	dir := path.Dir(main)
 	l.resolve = func(_, target string) (string, []byte, bool) {
 		target = strings.Trim(strings.TrimSpace(target), `"`)

@@ -3,6 +3,7 @@ package eqextract
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 
@@ -44,7 +45,8 @@ type fontInfo struct {
 	widths   []float64
 	defWidth float64
 	cidW     map[int]float64
-	enc      pdf.TextEncoding
+	enc      pdf.TextEncoding // the reader's encodings, for fonts without a ToUnicode CMap
+	cmap     *toUnicode       // the font's ToUnicode CMap, read by parseToUnicode
 	cache    map[int]string
 }
 
@@ -76,22 +78,39 @@ func (f *fontInfo) decode(code int) string {
 		raw = string([]byte{byte(code)})
 	}
 	s := ""
-	if f.enc != nil {
+	switch {
+	case f.cmap != nil:
+		s = f.cmap.lookup(uint32(code), len(raw))
+	case f.enc != nil:
 		s = f.enc.Decode(raw)
 	}
 	f.cache[code] = s
 	return s
 }
 
-func loadFont(v pdf.Value) *fontInfo {
+// loadFont reads a font dictionary. Its text mapping follows the reader's choice (the
+// /Encoding, else the ToUnicode CMap), but a ToUnicode CMap is read by parseToUnicode,
+// within its budgets, and never by the reader.
+func loadFont(v pdf.Value) (*fontInfo, error) {
 	f := &fontInfo{cache: map[int]string{}, defWidth: 1000}
 	name := v.Key("BaseFont").Name()
 	if i := strings.IndexByte(name, '+'); i >= 0 {
 		name = name[i+1:]
 	}
 	f.name = name
-	font := pdf.Font{V: v}
-	f.enc = font.Encoder()
+	enc := v.Key("Encoding")
+	if tu := v.Key("ToUnicode"); tu.Kind() == pdf.Stream && (enc.Kind() == pdf.Null || enc.Kind() == pdf.Name && enc.Name() == "Identity-H") {
+		rc := tu.Reader()
+		m, err := parseToUnicode(rc)
+		rc.Close()
+		if err != nil {
+			return nil, fmt.Errorf("font %s: %w", name, err)
+		}
+		f.cmap = m
+	} else {
+		font := pdf.Font{V: v}
+		f.enc = font.Encoder()
+	}
 	if v.Key("Subtype").Name() == "Type0" {
 		f.twoByte = true
 		f.cidW = map[int]float64{}
@@ -130,7 +149,7 @@ func loadFont(v pdf.Value) *fontInfo {
 			i += 3
 			ops++
 		}
-		return f
+		return f, nil
 	}
 	f.first = int(v.Key("FirstChar").Int64())
 	ws := v.Key("Widths")
@@ -142,7 +161,7 @@ func loadFont(v pdf.Value) *fontInfo {
 	for i := 0; i < n; i++ {
 		f.widths[i] = ws.Index(i).Float64()
 	}
-	return f
+	return f, nil
 }
 
 type textState struct {
@@ -255,8 +274,8 @@ func pageGlyphs(ctx context.Context, v pdf.Value) ([]glyph, int, error) {
 					fv := fontsDict.Key(name)
 					if fv.IsNull() {
 						f = nil
-					} else {
-						f = loadFont(fv)
+					} else if f, err = loadFont(fv); err != nil {
+						panic(errAbort{err})
 					}
 					fonts[name] = f
 				}

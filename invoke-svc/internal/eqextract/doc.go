@@ -8,6 +8,7 @@
 //     single-file source, picks the main file (\documentclass and \begin{document}) and
 //     inlines \input, \include and \subfile from the archive.
 //   - FromPDF(r, size, pages) and FromPDFContext(ctx, ...) find the displays of a PDF.
+//   - FromLaTeXContext and FromArchiveContext are the LaTeX paths bounded by a context.
 //
 // Each returns a Result: the equations in document order, the pages whose text could not be
 // trusted (UncertainPages), the page count (PDF), and warnings. Errors wrap ErrTooLarge,
@@ -78,6 +79,12 @@
 // budget and the deadline that every read of the input checks, by a scan of the
 // cross-reference data before parsing, and by caps on page content and glyph counts. Work
 // inside the reader that does not read the input is not interrupted by the deadline.
+// ToUnicode CMaps are read by this package's own parser (cmap.go), never by the reader's,
+// which trusts announced entry counts and decodes without limit: it reads at most
+// MaxCMapBytes decoded bytes, MaxCMapEntries entries and a bounded operand stack. Layout
+// takes on at most MaxLayoutRows baselines a page, and a result holds at most MaxEquations
+// equations on every path. A font or page over a budget makes its page uncertain, with a
+// warning naming the budget; the equation budget fails the call with ErrTooLarge.
 //
 // # Quality
 //

@@ -45,6 +45,8 @@ var (
 	ErrNotPDF = errors.New("eqextract: not a readable PDF")
 	// ErrBadArchive: the archive is malformed, unsafe or has no main .tex file.
 	ErrBadArchive = errors.New("eqextract: bad source archive")
+	// ErrPageRange: a page asked for is not in the PDF.
+	ErrPageRange = errors.New("eqextract: page out of range")
 )
 
 // Limits of the extractors. They are variables so that a caller (or a test) can tighten them;
@@ -63,8 +65,29 @@ var (
 	// MaxPageContentBytes caps the decoded content stream of one page; larger pages are
 	// reported as uncertain.
 	MaxPageContentBytes int64 = 8 << 20
+	// MaxPDFContentBytes caps the decoded content streams of all pages of one PDF (a
+	// paper's pages hold tens of KiB each; a page repeated many times, or one content stream
+	// drawn by every page, would otherwise cost the interpreter its size once per page).
+	// Past it the call fails with ErrTooComplex.
+	MaxPDFContentBytes int64 = 64 << 20
 	// MaxPDFObjects caps the cross-reference table size the PDF reader is allowed to allocate.
 	MaxPDFObjects int64 = 1 << 21
+	// MaxCMapBytes caps the decoded bytes of one ToUnicode CMap (the largest real ones, for
+	// CJK fonts, are about 1 MiB). A font over it makes its page uncertain.
+	MaxCMapBytes int64 = 4 << 20
+	// MaxCMapEntries caps the bfchar and bfrange entries of one ToUnicode CMap.
+	MaxCMapEntries = 1 << 17
+	// MaxLayoutRows caps the baseline rows of one page that layout analysis takes on; a
+	// page with more (a page of text has about 50, a dense table a few hundred) is reported
+	// uncertain. Grouping rows into bands compares neighbouring rows, so the cap bounds the
+	// work of a page whose glyphs all overlap.
+	MaxLayoutRows = 2000
+	// MaxLayoutWork caps the layout work of one page: the rows of each band times its
+	// glyphs, summed over the bands (number finding compares each row with the band's
+	// glyphs). Pages of papers need a few thousand.
+	MaxLayoutWork = 2_000_000
+	// MaxEquations caps the equations of one result, on every path.
+	MaxEquations = 20000
 )
 
 // NormalizeNumber maps an equation number or tag to a comparable form: no spaces, no

@@ -2,6 +2,7 @@ package eqextract
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -24,7 +25,13 @@ var displayEnvs = map[string]bool{
 // FromLaTeX extracts the display equations of one LaTeX file. \input and \include are not
 // followed (use FromArchive for a whole source tree).
 func FromLaTeX(src []byte) (Result, error) {
-	l := &lexer{max: MaxLaTeXBytes, files: []string{""}}
+	return FromLaTeXContext(context.Background(), src)
+}
+
+// FromLaTeXContext is FromLaTeX bounded by ctx: when ctx is done the scan stops with ctx's
+// error.
+func FromLaTeXContext(ctx context.Context, src []byte) (Result, error) {
+	l := &lexer{ctx: ctx, max: MaxLaTeXBytes, files: []string{""}}
 	if len(src) > MaxLaTeXBytes {
 		return Result{}, fmt.Errorf("%w: LaTeX source has %d bytes, limit %d", ErrTooLarge, len(src), MaxLaTeXBytes)
 	}
@@ -32,11 +39,15 @@ func FromLaTeX(src []byte) (Result, error) {
 	return parseClean(l)
 }
 
+// ctxCheckEvery is how many steps of the LaTeX lexer or parser pass between two looks at
+// the context.
+const ctxCheckEvery = 1 << 16
+
 func parseClean(l *lexer) (Result, error) {
 	if l.err != nil {
 		return Result{}, l.err
 	}
-	p := &parser{t: l.out, lx: l, budget: 64*len(l.out) + 1<<20}
+	p := &parser{ctx: l.ctx, t: l.out, lx: l, budget: 64*len(l.out) + 1<<20}
 	p.run()
 	if p.err != nil {
 		return Result{}, p.err
@@ -49,6 +60,8 @@ func parseClean(l *lexer) (Result, error) {
 }
 
 type parser struct {
+	ctx      context.Context
+	steps    int
 	t        []byte
 	lx       *lexer
 	eqs      []Equation
@@ -86,6 +99,11 @@ func (p *parser) spend(n int) bool {
 	p.budget -= n
 	if p.budget < 0 && p.err == nil {
 		p.err = fmt.Errorf("%w: LaTeX scan budget exhausted", ErrTooComplex)
+	}
+	if p.steps++; p.steps%ctxCheckEvery == 0 && p.err == nil {
+		if err := p.ctx.Err(); err != nil {
+			p.err = fmt.Errorf("eqextract: LaTeX scan: %w", err)
+		}
 	}
 	return p.err == nil
 }
@@ -566,6 +584,12 @@ func (p *parser) display(env string, begin, bs, be int) {
 			_, eq.Line = p.line(begin)
 		} else {
 			_, eq.Line = p.line(skipBlanks(p.t, group[0].start))
+		}
+		if len(p.eqs) >= MaxEquations {
+			if p.err == nil {
+				p.err = fmt.Errorf("%w: equation budget of %d exceeded at line %d", ErrTooLarge, MaxEquations, eq.Line)
+			}
+			return
 		}
 		p.eqs = append(p.eqs, eq)
 		emitted++

@@ -225,7 +225,8 @@ func TestHostileLaTeX(t *testing.T) {
 		t.Parallel()
 		src := []byte(strings.Repeat(`\begin{equation} $$ \[ x `, 200000))
 		start := time.Now()
-		if _, err := FromLaTeX(src); err != nil {
+		// The displays the openers make exceed the equation budget, which ends the scan.
+		if _, err := FromLaTeX(src); err != nil && !errors.Is(err, ErrTooLarge) {
 			t.Fatal(err)
 		}
 		if d := time.Since(start); d > 10*time.Second {

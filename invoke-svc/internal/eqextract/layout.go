@@ -1,6 +1,8 @@
 package eqextract
 
 import (
+	"context"
+	"fmt"
 	"math"
 	"regexp"
 	"sort"
@@ -44,17 +46,55 @@ type column struct {
 	bands       []*band
 }
 
-func findEquations(p *pageText) []Equation {
+// findEquations finds the displays of one page. It fails when the page has more than
+// MaxLayoutRows baselines, and when ctx is done.
+func findEquations(ctx context.Context, p *pageText) ([]Equation, error) {
 	if len(p.glyphs) == 0 {
-		return nil
+		return nil, nil
+	}
+	if n := countRows(p.glyphs, MaxLayoutRows); n > MaxLayoutRows {
+		return nil, fmt.Errorf("%w: layout budget of %d baselines a page exceeded", ErrTooComplex, MaxLayoutRows)
 	}
 	body := bodySize(p.glyphs)
 	cols := splitColumns(p, body)
+	// Number finding looks, for each row of a band, at every glyph of the band: rows ×
+	// glyphs, summed over the bands, is the page's layout work.
+	work := 0
+	for _, c := range cols {
+		for _, b := range c.bands {
+			work += len(b.rows) * len(b.gs)
+		}
+	}
+	if work > MaxLayoutWork {
+		return nil, fmt.Errorf("%w: layout budget of %d row-glyph comparisons a page exceeded (%d)", ErrTooComplex, MaxLayoutWork, work)
+	}
 	var out []Equation
 	for _, c := range cols {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		out = append(out, c.equations(p.num, body)...)
 	}
-	return out
+	return out, nil
+}
+
+// countRows counts the baselines of gs the way makeRows groups them, stopping past limit.
+func countRows(gs []glyph, limit int) int {
+	ys := make([]float64, len(gs))
+	for i, g := range gs {
+		ys[i] = g.y
+	}
+	sort.Sort(sort.Reverse(sort.Float64Slice(ys)))
+	n, top := 0, 0.0
+	for i, y := range ys {
+		if i == 0 || top-y > 0.3 { // as makeRows: more than 0.3 below the row's first baseline
+			top = y
+			if n++; n > limit {
+				break
+			}
+		}
+	}
+	return n
 }
 
 // bodySize is the most common glyph size (by glyph count), the size of the running text.

@@ -2,6 +2,7 @@ package eqextract
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"sort"
 )
@@ -27,6 +28,8 @@ type checkpoint struct {
 }
 
 type lexer struct {
+	ctx      context.Context // never nil
+	steps    int
 	out      []byte
 	cps      []checkpoint
 	files    []string
@@ -84,6 +87,12 @@ func (l *lexer) lex(fi int, data []byte) {
 	for i := 0; i < n; {
 		if l.err != nil {
 			return
+		}
+		if l.steps++; l.steps%ctxCheckEvery == 0 {
+			if err := l.ctx.Err(); err != nil {
+				l.err = fmt.Errorf("eqextract: LaTeX scan: %w", err)
+				return
+			}
 		}
 		if len(l.out) > l.max {
 			l.err = fmt.Errorf("%w: LaTeX source over %d bytes", ErrTooLarge, l.max)

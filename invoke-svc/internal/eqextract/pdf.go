@@ -49,7 +49,7 @@ func FromPDFContext(ctx context.Context, r io.ReaderAt, size int64, pages []int)
 	seen := map[int]bool{}
 	for _, pn := range want {
 		if pn < 1 || pn > n {
-			return Result{}, fmt.Errorf("eqextract: page %d out of range 1..%d", pn, n)
+			return Result{}, fmt.Errorf("%w: page %d, the PDF has pages 1..%d", ErrPageRange, pn, n)
 		}
 		if seen[pn] {
 			continue
@@ -63,6 +63,9 @@ func FromPDFContext(ctx context.Context, r io.ReaderAt, size int64, pages []int)
 			if ctx.Err() != nil {
 				return Result{}, fmt.Errorf("eqextract: page %d: %w", pn, ctx.Err())
 			}
+			if errors.Is(err, errDocContent) {
+				return Result{}, err
+			}
 			res.UncertainPages = append(res.UncertainPages, pn)
 			res.Warnings = appendWarning(res.Warnings, fmt.Sprintf("page %d: %v", pn, err))
 			continue
@@ -71,7 +74,19 @@ func FromPDFContext(ctx context.Context, r io.ReaderAt, size int64, pages []int)
 			res.UncertainPages = append(res.UncertainPages, pn)
 			continue
 		}
-		res.Equations = append(res.Equations, findEquations(pg)...)
+		eqs, err := findEquations(ctx, pg)
+		if err != nil {
+			if ctx.Err() != nil {
+				return Result{}, fmt.Errorf("eqextract: page %d: %w", pn, ctx.Err())
+			}
+			res.UncertainPages = append(res.UncertainPages, pn)
+			res.Warnings = appendWarning(res.Warnings, fmt.Sprintf("page %d: %v", pn, err))
+			continue
+		}
+		if len(res.Equations)+len(eqs) > MaxEquations {
+			return Result{}, fmt.Errorf("%w: equation budget of %d exceeded on page %d", ErrTooLarge, MaxEquations, pn)
+		}
+		res.Equations = append(res.Equations, eqs...)
 	}
 	sort.Ints(res.UncertainPages)
 	return res, nil
@@ -121,7 +136,12 @@ type pdfDoc struct {
 	pages   []pdf.Value
 	size    int64
 	perPage int64
+	content int64 // decoded content bytes of the pages read so far
 }
+
+// errDocContent is wrapped when the pages of one document decode to more content than
+// MaxPDFContentBytes: the whole call fails, since every further page would add to it.
+var errDocContent = fmt.Errorf("%w: content budget", ErrTooComplex)
 
 // protect runs f and turns a panic into an error.
 func protect(f func()) (err error) {
@@ -284,7 +304,14 @@ func (d *pdfDoc) page(ctx context.Context, num int) (*pageText, error) {
 				pt.width, pt.height = w, h
 			}
 		}
-		if err := checkContentSize(v.Key("Contents")); err != nil {
+		n, err := checkContentSize(v.Key("Contents"))
+		if d.content += n; d.content > MaxPDFContentBytes {
+			panic(errAbort{fmt.Errorf("%w of %d decoded bytes for the document exceeded at page %d", errDocContent, MaxPDFContentBytes, num)})
+		}
+		switch {
+		case errors.Is(err, ErrTooLarge), errors.Is(err, ErrTooComplex):
+			panic(errAbort{err}) // a budget, not a malformed page
+		case err != nil:
 			panic(err)
 		}
 		gs, bad, gerr = pageGlyphs(ctx, v)
@@ -309,39 +336,154 @@ func inherited(v pdf.Value, key string) pdf.Value {
 }
 
 // checkContentSize decodes the page's content streams once with a cap, so that the reader
-// is never handed a decompression bomb.
-func checkContentSize(c pdf.Value) error {
+// is never handed a decompression bomb, and returns their decoded size.
+func checkContentSize(c pdf.Value) (int64, error) {
 	var streams []pdf.Value
 	switch c.Kind() {
 	case pdf.Stream:
 		streams = []pdf.Value{c}
 	case pdf.Array:
 		if c.Len() > 10000 {
-			return fmt.Errorf("%w: %d content streams", ErrTooLarge, c.Len())
+			return 0, fmt.Errorf("%w: %d content streams", ErrTooLarge, c.Len())
 		}
 		for i := 0; i < c.Len(); i++ {
 			streams = append(streams, c.Index(i))
 		}
 	case pdf.Null:
-		return nil
+		return 0, nil
 	default:
-		return errors.New("page contents are not a stream")
+		return 0, errors.New("page contents are not a stream")
 	}
 	var total int64
+	ops := &contentScan{}
 	for _, s := range streams {
 		rc := s.Reader()
-		n, err := io.Copy(io.Discard, io.LimitReader(rc, MaxPageContentBytes-total+1))
+		n, err := io.Copy(ops, io.LimitReader(rc, MaxPageContentBytes-total+1))
 		rc.Close()
 		total += n
 		if total > MaxPageContentBytes {
-			return fmt.Errorf("%w: page content over %d bytes", ErrTooLarge, MaxPageContentBytes)
+			return total, fmt.Errorf("%w: page content over %d bytes", ErrTooLarge, MaxPageContentBytes)
 		}
 		if err != nil {
-			return fmt.Errorf("page content: %v", err)
+			return total, fmt.Errorf("page content: %v", err)
+		}
+		ops.endToken()
+		if ops.longest > maxOperandRun {
+			return total, fmt.Errorf("%w: operand budget: a run of more than %d operands without an operator", ErrTooComplex, maxOperandRun)
 		}
 	}
-	return nil
+	if ops.unterminatedHex() {
+		return total, errors.New("page content ends inside a hex string")
+	}
+	return total, nil
 }
+
+// maxOperandRun bounds the numeric operands in a row that page content may hold: the
+// reader's interpreter keeps them all on its stack until the next operator (an operator
+// takes at most 6; a run of millions costs hundreds of MiB and seconds).
+const maxOperandRun = 1 << 16
+
+// contentScan is a writer that reads page content as the reader's lexer will, across
+// writes: it measures the longest run of numeric tokens (outside strings and comments), and
+// whether the content ends inside a hex string, on which the reader's lexer loops forever.
+type contentScan struct {
+	state        int  // scanNormal, scanComment, scanLiteral, scanHex
+	lt           bool // a '<' was the last byte in scanNormal: a hex string or "<<"
+	depth        int  // parentheses open in scanLiteral
+	escape       bool // a backslash was the last byte in scanLiteral
+	inToken      bool
+	numeric      bool
+	run, longest int
+}
+
+const (
+	scanNormal = iota
+	scanComment
+	scanLiteral
+	scanHex
+)
+
+func (o *contentScan) Write(p []byte) (int, error) {
+	for _, c := range p {
+		switch o.state {
+		case scanComment:
+			if c == '\n' || c == '\r' {
+				o.state = scanNormal
+			}
+			continue
+		case scanLiteral:
+			switch {
+			case o.escape:
+				o.escape = false
+			case c == '\\':
+				o.escape = true
+			case c == '(':
+				o.depth++
+			case c == ')':
+				if o.depth--; o.depth == 0 {
+					o.state = scanNormal
+				}
+			}
+			continue
+		case scanHex:
+			if c == '>' {
+				o.state = scanNormal
+			}
+			continue
+		}
+		if o.lt {
+			o.lt = false
+			if c != '<' { // "<<" opens a dictionary; anything else a hex string
+				o.state = scanHex
+				if c == '>' {
+					o.state = scanNormal
+				}
+			}
+			continue
+		}
+		switch {
+		case c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f' || c == 0:
+			o.endToken()
+		case c >= '0' && c <= '9' || c == '.' || c == '-' || c == '+':
+			if !o.inToken {
+				o.inToken, o.numeric = true, true
+			}
+		case c == '%', c == '(', c == '<':
+			o.endToken()
+			o.other()
+			switch c {
+			case '%':
+				o.state = scanComment
+			case '(':
+				o.state, o.depth = scanLiteral, 1
+			default:
+				o.lt = true
+			}
+		default:
+			o.inToken, o.numeric = true, false
+		}
+	}
+	return len(p), nil
+}
+
+// endToken ends the token being read, if any.
+func (o *contentScan) endToken() {
+	if o.inToken {
+		if o.numeric {
+			o.run++
+			o.longest = max(o.longest, o.run)
+		} else {
+			o.run = 0
+		}
+	}
+	o.inToken, o.numeric = false, false
+}
+
+// other counts a token that is not a number (a string, a dictionary).
+func (o *contentScan) other() { o.run = 0 }
+
+// unterminatedHex reports content that ends inside a hex string.
+func (o *contentScan) unterminatedHex() bool { return o.lt || o.state == scanHex }
 
 // mappable reports whether s is real text: not the replacement character, not a control
 // or private-use code point.

@@ -6,13 +6,23 @@
 // The status codes are fixed here, at the boundary, and nowhere else:
 //
 //   - INVALID_ARGUMENT: empty object_id or workflow, params_json that is not one JSON object,
-//     or a runner error wrapping [workflow.ErrBadParams] (its message is passed on);
-//   - NOT_FOUND: a workflow this worker does not have (the message lists the ones it has);
+//     or a runner error wrapping [workflow.ErrBadParams] (the message starts "bad params: ")
+//     or [workflow.ErrBadSource] (the message starts "bad source ", then the component);
+//   - NOT_FOUND: a workflow this worker does not have (the message lists the ones it has), or
+//     a runner error wrapping [workflow.ErrNotFound] (an unknown object or component);
+//   - RESOURCE_EXHAUSTED: a runner error wrapping [workflow.ErrBudget]; the message names the
+//     budget and its value;
 //   - UNAVAILABLE: every run slot stayed busy until the request ended, so the workflow never
-//     started and the request may be retried on another worker;
+//     started, or a backend the run needs (retrieve-svc) is down; the request may be retried
+//     on another worker;
 //   - CANCELLED or DEADLINE_EXCEEDED: the request ended while its workflow ran;
-//   - INTERNAL: any other runner failure, a runner panic, or a result that is not a JSON
-//     object; the message only names the workflow, the details go to the log.
+//   - INTERNAL: storage refused a read or write ([workflow.ErrStorage]), any other runner
+//     failure, a runner panic, or a result that is not a JSON object; the message only names
+//     the workflow, the details go to the log.
+//
+// The first message of every admitted run is a progress event with stage "accepted", sent
+// as soon as the run has its slot and before any work: a caller that has received nothing
+// knows that no work began.
 //
 // The package does not cache results (Result.cached is always false) and does not read or
 // write storage; runners do their own I/O.
@@ -121,6 +131,11 @@ func (s *Server) Invoke(req *invokev1.InvokeRequest, stream grpc.ServerStreaming
 	logger.DebugContext(ctx, "invoke start")
 	start := time.Now()
 	em := &emitter{stream: stream}
+	if err := em.Progress(StageAccepted, "the run has a slot on this worker", 0); err != nil {
+		logger.InfoContext(ctx, "invoke gone before it started", slog.Any("err", err))
+		s.metrics.done(name, resultCanceled)
+		return status.FromContextError(context.Cause(ctx)).Err()
+	}
 	result, err := run(ctx, runner, workflow.Input{ObjectID: req.GetObjectId(), Params: params, Client: clientOf(req.GetClient())}, em)
 	em.close()
 	took := time.Since(start)
@@ -136,7 +151,15 @@ func (s *Server) Invoke(req *invokev1.InvokeRequest, stream grpc.ServerStreaming
 	case errors.Is(err, workflow.ErrBadParams):
 		logger.InfoContext(ctx, "invoke rejected", slog.Any("err", err))
 		s.metrics.done(name, resultBadParams)
+		return status.Error(codes.InvalidArgument, "bad params: "+strings.TrimPrefix(err.Error(), workflow.ErrBadParams.Error()+": "))
+	case errors.Is(err, workflow.ErrBadSource):
+		logger.InfoContext(ctx, "invoke source unreadable", slog.Any("err", err))
+		s.metrics.done(name, resultBadSource)
 		return status.Error(codes.InvalidArgument, err.Error())
+	case errors.Is(err, workflow.ErrBudget):
+		logger.WarnContext(ctx, "invoke over budget", slog.Duration("took", took), slog.Any("err", err))
+		s.metrics.done(name, resultBudget)
+		return status.Error(codes.ResourceExhausted, err.Error())
 	case errors.Is(err, workflow.ErrNotFound):
 		logger.InfoContext(ctx, "invoke found nothing to work on", slog.Any("err", err))
 		s.metrics.done(name, resultNotFound)
@@ -145,6 +168,10 @@ func (s *Server) Invoke(req *invokev1.InvokeRequest, stream grpc.ServerStreaming
 		logger.WarnContext(ctx, "invoke backend unavailable", slog.Any("err", err))
 		s.metrics.done(name, resultUnavailable)
 		return status.Errorf(codes.Unavailable, "workflow %q: a backend is unavailable", name)
+	case errors.Is(err, workflow.ErrStorage):
+		logger.ErrorContext(ctx, "workflow storage failed", slog.Duration("took", took), slog.Any("err", err))
+		s.metrics.done(name, resultFailed)
+		return status.Errorf(codes.Internal, "workflow %q: storage failed", name)
 	case err != nil:
 		logger.ErrorContext(ctx, "workflow failed", slog.Duration("took", took), slog.Any("err", err))
 		s.metrics.done(name, resultFailed)
@@ -172,6 +199,9 @@ func (s *Server) Invoke(req *invokev1.InvokeRequest, stream grpc.ServerStreaming
 		slog.Int("derived", em.derived), slog.Int("result_bytes", len(result)))
 	return nil
 }
+
+// StageAccepted is the stage of the first progress event of every admitted run.
+const StageAccepted = "accepted"
 
 // acquire takes a run slot, waiting until one is free or ctx is done. The returned function
 // gives the slot back.

@@ -148,9 +148,11 @@ func collect(ctx context.Context, t *testing.T, c invokev1.InvokeServiceClient, 
 	return drain(stream)
 }
 
+// drain reads a stream to its end. The "accepted" event that opens every admitted run is
+// checked and left out of the messages returned.
 func drain(stream grpc.ServerStreamingClient[invokev1.InvokeResponse]) ([]*invokev1.InvokeResponse, error) {
 	var msgs []*invokev1.InvokeResponse
-	for {
+	for first := true; ; first = false {
 		m, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
 			return msgs, nil
@@ -158,8 +160,32 @@ func drain(stream grpc.ServerStreamingClient[invokev1.InvokeResponse]) ([]*invok
 		if err != nil {
 			return msgs, err
 		}
+		if first && isAccepted(m) {
+			continue
+		}
+		if isAccepted(m) {
+			return msgs, fmt.Errorf("an accepted event after %d other messages", len(msgs))
+		}
 		msgs = append(msgs, m)
 	}
+}
+
+func isAccepted(m *invokev1.InvokeResponse) bool {
+	return m.GetProgress() != nil && m.GetProgress().GetStage() == invoke.StageAccepted
+}
+
+// startedStream opens an invoke stream and reads its first message, which must be the
+// "accepted" event.
+func startedStream(ctx context.Context, t *testing.T, c invokev1.InvokeServiceClient, req *invokev1.InvokeRequest) grpc.ServerStreamingClient[invokev1.InvokeResponse] {
+	t.Helper()
+	stream, err := c.Invoke(ctx, req)
+	if err != nil {
+		t.Fatalf("Invoke: %v", err)
+	}
+	if m := recv(t, stream); !isAccepted(m) {
+		t.Fatalf("first message = %v, want the accepted event", m)
+	}
+	return stream
 }
 
 func recv(t *testing.T, stream grpc.ServerStreamingClient[invokev1.InvokeResponse]) *invokev1.InvokeResponse {
@@ -237,6 +263,11 @@ func TestInvokeErrors(t *testing.T) {
 	c := serve(t, newServer(t, 2,
 		echo.New(),
 		returning("bad_params", "", badParams),
+		returning("bad_source", "", fmt.Errorf("%w main-pdf: eqextract: not a readable PDF: no %%PDF- header", workflow.ErrBadSource)),
+		returning("over_budget", "", fmt.Errorf("%w: memory budget of 512 MiB", workflow.ErrBudget)),
+		returning("storage", "", fmt.Errorf("%w: writing Q1: Internal: disk full at /secret/path", workflow.ErrStorage)),
+		returning("retrieve_down", "", fmt.Errorf("%w: reading Q1: connection refused at /secret/path", workflow.ErrUnavailable)),
+		returning("no_component", "", fmt.Errorf("%w: object Q1 has no component \"x.pdf\"", workflow.ErrNotFound)),
 		returning("fail", "", errors.New("disk full at /secret/path")),
 		returning("bad_result", `[1,2]`, nil),
 		returning("no_result", "", nil),
@@ -256,7 +287,7 @@ func TestInvokeErrors(t *testing.T) {
 			name: "unknown workflow",
 			req:  &invokev1.InvokeRequest{ObjectId: "Q1", Workflow: "nope"},
 			code: codes.NotFound,
-			msg:  []string{`unknown workflow "nope"`, "available: bad_params, bad_result, echo, emit_then_fail, fail, no_result, panic"},
+			msg:  []string{`unknown workflow "nope"`, "available: bad_params, bad_result, bad_source, echo, emit_then_fail, fail, no_component, no_result, over_budget, panic, retrieve_down, storage"},
 		},
 		{
 			name: "params array",
@@ -276,6 +307,11 @@ func TestInvokeErrors(t *testing.T) {
 			code: codes.InvalidArgument,
 			msg:  []string{"bad params: page must be a number"},
 		},
+		{name: "bad source", req: &invokev1.InvokeRequest{ObjectId: "Q1", Workflow: "bad_source"}, code: codes.InvalidArgument, msg: []string{"bad source main-pdf: ", "no %PDF- header"}},
+		{name: "over budget", req: &invokev1.InvokeRequest{ObjectId: "Q1", Workflow: "over_budget"}, code: codes.ResourceExhausted, msg: []string{"budget exceeded: memory budget of 512 MiB"}},
+		{name: "storage refuses", req: &invokev1.InvokeRequest{ObjectId: "Q1", Workflow: "storage"}, code: codes.Internal, msg: []string{`workflow "storage": storage failed`}},
+		{name: "retrieve down", req: &invokev1.InvokeRequest{ObjectId: "Q1", Workflow: "retrieve_down"}, code: codes.Unavailable, msg: []string{`workflow "retrieve_down": a backend is unavailable`}},
+		{name: "component unknown", req: &invokev1.InvokeRequest{ObjectId: "Q1", Workflow: "no_component"}, code: codes.NotFound, msg: []string{`object Q1 has no component "x.pdf"`}},
 		{name: "runner fails", req: &invokev1.InvokeRequest{ObjectId: "Q1", Workflow: "fail"}, code: codes.Internal, msg: []string{`workflow "fail" failed`}},
 		{
 			name:     "runner fails after emitting",
@@ -381,12 +417,9 @@ func TestInvokeStreamsAsEmitted(t *testing.T) {
 		return json.RawMessage(`{"workflow":"fake","params":` + string(in.Params) + `}`), nil
 	}}
 	c := serve(t, newServer(t, 1, fake))
-	stream, err := c.Invoke(t.Context(), &invokev1.InvokeRequest{ObjectId: "Q123", Workflow: "fake"})
-	if err != nil {
-		t.Fatalf("Invoke: %v", err)
-	}
+	stream := startedStream(t.Context(), t, c, &invokev1.InvokeRequest{ObjectId: "Q123", Workflow: "fake"})
 	if got, want := recv(t, stream), progressMsg("read", "reading Q123", 0.25); !proto.Equal(got, want) {
-		t.Errorf("first message = %v, want %v", got, want)
+		t.Errorf("second message = %v, want %v", got, want)
 	}
 	wantDerived := &invokev1.InvokeResponse{Msg: &invokev1.InvokeResponse_Derived{Derived: &invokev1.DerivedComponent{
 		ComponentId: derived.ComponentID,
@@ -396,7 +429,7 @@ func TestInvokeStreamsAsEmitted(t *testing.T) {
 		Sha256:      derived.SHA256,
 	}}}
 	if got := recv(t, stream); !proto.Equal(got, wantDerived) {
-		t.Errorf("second message = %v, want %v", got, wantDerived)
+		t.Errorf("third message = %v, want %v", got, wantDerived)
 	}
 	close(proceed)
 	rest, err := drain(stream)
@@ -445,6 +478,10 @@ func TestInvokeCancelStopsTheRun(t *testing.T) {
 	stream, err := c.Invoke(ctx, &invokev1.InvokeRequest{ObjectId: "Q1", Workflow: "block"})
 	if err != nil {
 		t.Fatalf("Invoke: %v", err)
+	}
+	// The accepted event arrives before the runner has done anything.
+	if m := recv(t, stream); !isAccepted(m) {
+		t.Fatalf("first message = %v, want the accepted event", m)
 	}
 	<-b.started
 	cancel()

@@ -20,6 +20,8 @@ const (
 	resultOK          = "ok"          // a result computed and sent
 	resultCached      = "cached"      // a stored result found and sent ("cached": true)
 	resultBadParams   = "bad_params"  // params rejected, before or by the runner
+	resultBadSource   = "bad_source"  // the source is malformed (a PDF, archive or LaTeX file)
+	resultBudget      = "over_budget" // the run exceeded a budget (memory, time, bytes, output, quota)
 	resultNotFound    = "not_found"   // the object or a component the run needs is missing
 	resultUnavailable = "unavailable" // a backend the run needs is down
 	resultBusy        = "busy"        // no run slot became free before the request ended; not run
@@ -27,7 +29,7 @@ const (
 	resultFailed      = "failed"      // anything else: a runner error or panic, a bad result
 )
 
-var allResults = []string{resultOK, resultCached, resultBadParams, resultNotFound, resultUnavailable, resultBusy, resultCanceled, resultFailed}
+var allResults = []string{resultOK, resultCached, resultBadParams, resultBadSource, resultBudget, resultNotFound, resultUnavailable, resultBusy, resultCanceled, resultFailed}
 
 // NewMetrics registers workflow_runs_total{workflow,result} and
 // workflow_duration_seconds{workflow} with reg. It panics if they are already registered
@@ -36,7 +38,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "workflow_runs_total",
-			Help: "Workflow invocations, by workflow and result: ok, cached, bad_params, not_found, unavailable, busy, canceled or failed.",
+			Help: "Workflow invocations, by workflow and result: ok, cached, bad_params, bad_source, over_budget, not_found, unavailable, busy, canceled or failed.",
 		}, []string{"workflow", "result"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "workflow_duration_seconds",

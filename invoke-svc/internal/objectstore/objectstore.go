@@ -4,7 +4,8 @@
 //
 // Errors are classified for the invoke service: an unknown object or component wraps
 // workflow.ErrNotFound, a retrieve service that is down or slow wraps
-// workflow.ErrUnavailable, a source over the size limit wraps workflow.ErrBadParams.
+// workflow.ErrUnavailable, storage that is full, unwritable or refuses a path wraps
+// workflow.ErrStorage, and a source over the size limit wraps workflow.ErrBudget.
 package objectstore
 
 import (
@@ -44,10 +45,14 @@ func classify(err error, what string) error {
 		return fmt.Errorf("%w: %s", workflow.ErrNotFound, st.Message())
 	case codes.InvalidArgument, codes.OutOfRange:
 		return fmt.Errorf("%w: %s", workflow.ErrBadParams, st.Message())
-	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted:
+	case codes.Unavailable, codes.DeadlineExceeded:
 		return fmt.Errorf("%w: %s: %s", workflow.ErrUnavailable, what, st.Message())
 	case codes.Canceled:
 		return context.Canceled
+	case codes.Internal, codes.ResourceExhausted, codes.PermissionDenied, codes.FailedPrecondition, codes.DataLoss:
+		// Storage full or unwritable, or a path that would escape the object: another worker
+		// would meet the same storage.
+		return fmt.Errorf("%w: %s: %s: %s", workflow.ErrStorage, what, st.Code(), st.Message())
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
@@ -79,7 +84,7 @@ func (s *Store) Read(ctx context.Context, objectID, componentID string, max int6
 		return nil, nil, fmt.Errorf("%s: the stream began without a header", what)
 	}
 	if h.GetSize() > max {
-		return nil, nil, fmt.Errorf("%w: component %s of %s is %d bytes, more than the %d this workflow reads", workflow.ErrBadParams, componentID, objectID, h.GetSize(), max)
+		return nil, nil, fmt.Errorf("%w: source size budget of %d bytes: component %s of %s has %d", workflow.ErrBudget, max, componentID, objectID, h.GetSize())
 	}
 	data := make([]byte, 0, h.GetSize())
 	for {

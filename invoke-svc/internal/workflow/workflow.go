@@ -28,6 +28,25 @@ var ErrNotFound = errors.New("workflow: not found")
 // answers UNAVAILABLE, and the gateway may try another worker.
 var ErrUnavailable = errors.New("workflow: unavailable")
 
+// ErrBadSource reports a source the workflow cannot read: a malformed PDF, archive or LaTeX
+// file. Runners wrap it with the component and the problem
+// (fmt.Errorf("%w %s: %v", workflow.ErrBadSource, "main-pdf", err), which reads "bad source
+// main-pdf: …"); the service answers INVALID_ARGUMENT with the error's message.
+var ErrBadSource = errors.New("bad source")
+
+// ErrBudget reports a run that exceeded one of its budgets: memory, CPU or wall time,
+// decompressed bytes, interpreter operations, output size, the derived-output quota of the
+// object. Runners wrap it with the budget's name and value
+// (fmt.Errorf("%w: memory budget of 512 MiB", workflow.ErrBudget)); the service answers
+// RESOURCE_EXHAUSTED with the error's message. Another worker would fail the same way, so
+// the gateway does not retry.
+var ErrBudget = errors.New("budget exceeded")
+
+// ErrStorage reports that storage refused what the run needs: it is full or unwritable, or a
+// path would escape the object's folder. The service answers INTERNAL (the details go to the
+// log only), and the gateway does not retry.
+var ErrStorage = errors.New("workflow: storage failed")
+
 // Runner runs one workflow.
 //
 // A Runner is shared by all concurrent invocations, so Run must be safe for concurrent use.

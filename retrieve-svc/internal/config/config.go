@@ -229,36 +229,8 @@ var settings = []setting{
 
 var repoRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{2,62}$`)
 
-// parseSize reads a number of bytes with an optional unit: B, KiB, MiB, GiB (also K, M, G,
-// KB, MB, GB, all powers of 1024), case-insensitive.
-func parseSize(v string) (uint64, error) {
-	v = strings.TrimSpace(v)
-	i := strings.IndexFunc(v, func(r rune) bool { return r < '0' || r > '9' })
-	num, unit := v, ""
-	if i >= 0 {
-		num, unit = v[:i], strings.TrimSpace(v[i:])
-	}
-	n, err := strconv.ParseUint(num, 10, 64)
-	if err != nil {
-		return 0, errors.New("not a size")
-	}
-	var shift uint
-	switch strings.ToLower(unit) {
-	case "", "b":
-	case "k", "kb", "kib":
-		shift = 10
-	case "m", "mb", "mib":
-		shift = 20
-	case "g", "gb", "gib":
-		shift = 30
-	default:
-		return 0, errors.New("unknown unit")
-	}
-	if n > (1<<64-1)>>shift {
-		return 0, errors.New("too large")
-	}
-	return n << shift, nil
-}
+// parseSize reads a number of bytes with an optional unit (configfile.ParseSize).
+func parseSize(v string) (uint64, error) { return configfile.ParseSize(v) }
 
 var branchRE = regexp.MustCompile(`^\w[-\w]*$`)
 

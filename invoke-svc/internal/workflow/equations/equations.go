@@ -3,13 +3,25 @@
 // display equations, and stores them as the derived component equations.json.
 //
 // Runs are idempotent and cached: the result of one (source bytes, params) pair is stored
-// as derived/equation_extraction/equations-{key}.json, where key hashes the source's SHA-256,
-// the component id and the params (without "force"). A repeated invoke returns that stored
-// result with "cached": true unless params.force is set. Every run also (re)writes
-// derived/equation_extraction/equations.json, the latest result, which clients retrieve as
-// the component "equations.json". Both files of a run go into one commit through the retrieve
-// service (CommitComponents), all or nothing, with metadata naming the params' SHA-256, the
-// source component and its SHA-256, and the client; the result's "version" is that commit.
+// as derived/equation_extraction/equations-{slot}.json. The key of a result hashes the
+// source's SHA-256, the component id and the params that change the result: pages and
+// backend for a PDF, backend only for LaTeX sources (pages have no effect there), never
+// "force". The slot is the key modulo [Runner.DerivedSlots] (16 by default), so an object
+// holds at most that many stored results besides equations.json, whatever params clients
+// send; the stored document carries its key, and a result is taken from a slot only when
+// its key matches (else it is recomputed and replaces the slot's). A repeated invoke
+// returns the stored result with "cached": true unless params.force is set. Every run also
+// (re)writes derived/equation_extraction/equations.json, the latest result, which clients
+// retrieve as the component "equations.json". Both files of a run go into one commit through
+// the retrieve service (CommitComponents), all or nothing, with metadata naming the params'
+// SHA-256, the source component and its SHA-256, and the client; the result's "version" is
+// that commit. A document over [Runner.MaxDerived] bytes is not written: the run fails with
+// workflow.ErrBudget.
+//
+// Errors: a source the extractor cannot read wraps workflow.ErrBadSource ("bad source
+// main-pdf: …"); one over an extraction budget (eqextract.ErrTooLarge, ErrTooComplex, or a
+// child process's memory, CPU or wall budget) wraps workflow.ErrBudget; pages outside the
+// PDF wrap workflow.ErrBadParams.
 //
 // Not handled here: the extraction itself (package eqextract), and the Ollama backend's HTTP
 // client (package ollama).
@@ -26,9 +38,11 @@ import (
 	"log/slog"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/eqextract"
+	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/extractproc"
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/objectstore"
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/workflow"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
@@ -54,11 +68,20 @@ type Store interface {
 	Commit(ctx context.Context, objectID, wf string, metadata map[string]string, files []objectstore.File) (*retrievev1.CommitComponentsResponse, error)
 }
 
-// Extractor finds equations. [Builtin] is the real one.
+// Extractor finds equations. [Builtin] runs package eqextract in this process,
+// [Isolated] in a child process with budgets of its own. Each method returns promptly once
+// ctx is done.
 type Extractor interface {
-	FromLaTeX(src []byte) (eqextract.Result, error)
-	FromArchive(data []byte, name string) (eqextract.Result, error)
-	FromPDF(data []byte, pages []int) (eqextract.Result, error)
+	FromLaTeX(ctx context.Context, src []byte) (eqextract.Result, error)
+	FromArchive(ctx context.Context, data []byte, name string) (eqextract.Result, error)
+	FromPDF(ctx context.Context, data []byte, pages []int) (eqextract.Result, error)
+}
+
+// Admitter admits a run by the memory it is expected to need in this process, waiting
+// while others hold the budget; it fails with workflow.ErrBudget when the run could never
+// fit. See package admission.
+type Admitter interface {
+	Acquire(ctx context.Context, n int64, what string) (release func(), err error)
 }
 
 // Refiner improves a PDF result with a model (the Ollama backend); it returns the
@@ -74,8 +97,21 @@ type Runner struct {
 	// Ollama, when not nil, serves params.backend "ollama".
 	Ollama    Refiner
 	MaxSource int64
-	Logger    *slog.Logger
+	// MaxDerived caps the size of a derived document (DefaultMaxDerived when 0).
+	MaxDerived int64
+	// DerivedSlots is how many stored results an object may hold (DefaultDerivedSlots
+	// when 0).
+	DerivedSlots int
+	// Admit, when not nil, admits each run by its expected memory before the source is read.
+	Admit  Admitter
+	Logger *slog.Logger
 }
+
+// DefaultMaxDerived is the default cap of a derived document.
+const DefaultMaxDerived = 16 << 20
+
+// DefaultDerivedSlots is the default number of stored results per object.
+const DefaultDerivedSlots = 16
 
 var _ workflow.Runner = (*Runner)(nil)
 
@@ -186,12 +222,22 @@ func chooseSource(rec *retrievev1.GetRecordResponse, want string) (*retrievev1.C
 	return best, bestKind, nil
 }
 
-// cacheKey names one (source, params) pair.
-func cacheKey(sourceSHA, componentID string, p params) string {
+// cacheKey names one (source, params) pair by what changes the result: the pages matter
+// for a PDF only, and force never does.
+func cacheKey(sourceSHA, componentID string, kind sourceKind, p params) string {
 	p.Force = false
+	if kind != kindPDF {
+		p.Pages = nil
+	}
 	js, _ := json.Marshal(p)
 	sum := sha256.Sum256([]byte(sourceSHA + "\x00" + componentID + "\x00" + string(js)))
 	return hex.EncodeToString(sum[:8])
+}
+
+// slotFile is the stored result file of a key: one of slots per object.
+func slotFile(key string, slots int) string {
+	n, _ := strconv.ParseUint(key, 16, 64)
+	return fmt.Sprintf("equations-%02d.json", n%uint64(slots))
 }
 
 // output is the equations.json document. It has no timestamps: the same inputs give the same
@@ -203,6 +249,7 @@ type output struct {
 	SourceComponent string               `json:"sourceComponent"`
 	SourceMediaType string               `json:"sourceMediaType"`
 	SourceSHA256    string               `json:"sourceSha256"`
+	CacheKey        string               `json:"cacheKey,omitempty"`
 	Method          string               `json:"method"`
 	Backend         string               `json:"backend"`
 	Note            string               `json:"note,omitempty"`
@@ -261,13 +308,35 @@ func (r *Runner) Run(ctx context.Context, in workflow.Input, emit workflow.Emitt
 	if max <= 0 {
 		max = DefaultMaxSource
 	}
+	maxDerived := r.MaxDerived
+	if maxDerived <= 0 {
+		maxDerived = DefaultMaxDerived
+	}
+	if r.Admit != nil {
+		// In this process a run holds the source, its result and the document, each at
+		// most once more while it is encoded or sent.
+		size := comp.GetSize()
+		if size <= 0 || size > max {
+			size = max
+		}
+		release, err := r.Admit.Acquire(ctx, 2*size+2*maxDerived, fmt.Sprintf("%s of %s (%d bytes)", comp.GetComponentId(), qid, comp.GetSize()))
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+	}
 	src, hdr, err := r.Store.Read(ctx, qid, comp.GetComponentId(), max)
 	if err != nil {
 		return nil, err
 	}
 	sum := sha256.Sum256(src)
 	srcSHA := hex.EncodeToString(sum[:])
-	runFile := "equations-" + cacheKey(srcSHA, comp.GetComponentId(), p) + ".json"
+	key := cacheKey(srcSHA, comp.GetComponentId(), kind, p)
+	slots := r.DerivedSlots
+	if slots <= 0 {
+		slots = DefaultDerivedSlots
+	}
+	runFile := slotFile(key, slots)
 
 	var (
 		doc    []byte
@@ -275,11 +344,11 @@ func (r *Runner) Run(ctx context.Context, in workflow.Input, emit workflow.Emitt
 		out    output
 	)
 	if !p.Force {
-		stored, _, err := r.Store.Read(ctx, qid, path.Join("derived", Name, runFile), max)
+		stored, _, err := r.Store.Read(ctx, qid, path.Join("derived", Name, runFile), maxDerived)
 		switch {
-		case err == nil && json.Unmarshal(stored, &out) == nil:
+		case err == nil && json.Unmarshal(stored, &out) == nil && out.CacheKey == key:
 			doc, cached = stored, true
-		case err != nil && !errors.Is(err, workflow.ErrNotFound):
+		case err != nil && !errors.Is(err, workflow.ErrNotFound) && !errors.Is(err, workflow.ErrBudget):
 			return nil, err
 		}
 	}
@@ -291,11 +360,15 @@ func (r *Runner) Run(ctx context.Context, in workflow.Input, emit workflow.Emitt
 		if err != nil {
 			return nil, err
 		}
-		out.SourceObject, out.SourceComponent, out.SourceSHA256 = qid, comp.GetComponentId(), srcSHA
+		out.SourceObject, out.SourceComponent, out.SourceSHA256, out.CacheKey = qid, comp.GetComponentId(), srcSHA, key
 		if doc, err = json.MarshalIndent(out, "", "  "); err != nil {
 			return nil, err
 		}
 		doc = append(doc, '\n')
+		if int64(len(doc)) > maxDerived {
+			return nil, fmt.Errorf("%w: derived-output budget of %d bytes: %s of %s would be %d bytes (%d equations)",
+				workflow.ErrBudget, maxDerived, OutputFile, qid, len(doc), len(out.Equations))
+		}
 	}
 	// One commit holds the run's files: the keyed result (unless it was already stored) and
 	// the latest equations.json, or neither.
@@ -350,16 +423,16 @@ func (r *Runner) extract(ctx context.Context, kind sourceKind, src []byte, comp 
 	switch kind {
 	case kindLaTeX:
 		out.Method = "latex"
-		res, err = r.Extractor.FromLaTeX(src)
+		res, err = r.Extractor.FromLaTeX(ctx, src)
 	case kindArchive:
 		out.Method = "latex"
-		res, err = r.Extractor.FromArchive(src, comp.GetComponentId())
+		res, err = r.Extractor.FromArchive(ctx, src, comp.GetComponentId())
 	default:
 		out.Method = "pdf-layout"
-		res, err = r.Extractor.FromPDF(src, p.Pages)
+		res, err = r.Extractor.FromPDF(ctx, src, p.Pages)
 	}
 	if err != nil {
-		return out, fmt.Errorf("%w: %s of %s cannot be read: %v", workflow.ErrBadParams, comp.GetComponentId(), hdr.GetComponentId(), err)
+		return out, classifyExtractError(ctx, hdr.GetComponentId(), err)
 	}
 	if p.Backend == "ollama" {
 		switch {
@@ -382,4 +455,23 @@ func (r *Runner) extract(ctx context.Context, kind sourceKind, src []byte, comp 
 	}
 	out.Count = len(out.Equations)
 	return out, nil
+}
+
+// classifyExtractError says what an extraction error means for the client: the context's
+// end, a budget, bad params (pages outside the PDF), a process failure (as it is), or a
+// source that cannot be read.
+func classifyExtractError(ctx context.Context, component string, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, workflow.ErrBudget):
+		return fmt.Errorf("%w while extracting from %s", err, component)
+	case errors.Is(err, eqextract.ErrTooLarge), errors.Is(err, eqextract.ErrTooComplex):
+		return fmt.Errorf("%w: %s: %s", workflow.ErrBudget, component, strings.TrimPrefix(err.Error(), "eqextract: "))
+	case errors.Is(err, eqextract.ErrPageRange):
+		return fmt.Errorf("%w: %s: %s", workflow.ErrBadParams, component, strings.TrimPrefix(err.Error(), "eqextract: "))
+	case errors.Is(err, extractproc.ErrChild):
+		return err
+	}
+	return fmt.Errorf("%w %s: %s", workflow.ErrBadSource, component, strings.TrimPrefix(err.Error(), "eqextract: "))
 }

@@ -13,9 +13,11 @@ import (
 	"testing"
 
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/eqextract"
+	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/extractproc"
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/objectstore"
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/workflow"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
+	"google.golang.org/protobuf/proto"
 )
 
 // fakeStore keeps components and derived writes in memory.
@@ -98,17 +100,17 @@ func (f *fakeExtractor) record(what string) {
 	f.calls = append(f.calls, what)
 }
 
-func (f *fakeExtractor) FromLaTeX([]byte) (eqextract.Result, error) {
+func (f *fakeExtractor) FromLaTeX(context.Context, []byte) (eqextract.Result, error) {
 	f.record("latex")
 	return eqextract.Result{Equations: []eqextract.Equation{{Number: "1", LaTeX: "a", Label: "eq:a"}}}, f.err
 }
 
-func (f *fakeExtractor) FromArchive([]byte, string) (eqextract.Result, error) {
+func (f *fakeExtractor) FromArchive(context.Context, []byte, string) (eqextract.Result, error) {
 	f.record("archive")
 	return eqextract.Result{}, f.err
 }
 
-func (f *fakeExtractor) FromPDF(_ []byte, pages []int) (eqextract.Result, error) {
+func (f *fakeExtractor) FromPDF(_ context.Context, _ []byte, pages []int) (eqextract.Result, error) {
 	f.record(fmt.Sprint("pdf", pages))
 	return eqextract.Result{Pages: 3, UncertainPages: []int{3}, Equations: []eqextract.Equation{{Page: 1, Number: "1", Text: "a = b"}}}, f.err
 }
@@ -217,7 +219,7 @@ func TestErrors(t *testing.T) {
 	}
 	st := newStore()
 	_, _, err := run(t, &Runner{Store: st, Extractor: &fakeExtractor{err: errors.New("garbled xref")}}, "Q2", `{}`)
-	if !errors.Is(err, workflow.ErrBadParams) || !strings.Contains(err.Error(), "garbled xref") || st.writes != 0 {
+	if !errors.Is(err, workflow.ErrBadSource) || !strings.HasPrefix(err.Error(), "bad source paper.pdf: garbled xref") || st.writes != 0 {
 		t.Errorf("unreadable source: err = %v, %d writes (want none)", err, st.writes)
 	}
 }
@@ -273,5 +275,133 @@ func TestOneCommitPerRun(t *testing.T) {
 	// The cached run commits the latest result alone.
 	if _, _, err := run(t, r, "Q1", `{}`); err != nil || len(st.commits) != 2 || st.writes != 3 || st.commits[1]["cached"] != "true" {
 		t.Errorf("cached run: %v, %d commits, %d writes", err, len(st.commits), st.writes)
+	}
+}
+
+// storedResults counts the per-params results an object holds.
+func (s *fakeStore) storedResults(obj string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k := range s.data {
+		if strings.HasPrefix(k, obj+"/derived/equation_extraction/equations-") {
+			n++
+		}
+	}
+	return n
+}
+
+// Pages have no effect on a LaTeX source: 200 distinct values are one result, extracted once
+// (they were 200 files before).
+func TestKeyIgnoresParamsWithoutEffect(t *testing.T) {
+	t.Parallel()
+	st, ex := newStore(), &fakeExtractor{}
+	r := &Runner{Store: st, Extractor: ex}
+	for i := 1; i <= 200; i++ {
+		if _, _, err := run(t, r, "Q1", fmt.Sprintf(`{"pages":[%d]}`, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := st.storedResults("Q1"); n != 1 || len(ex.calls) != 1 {
+		t.Errorf("%d stored results and %d extractions, want 1 and 1", n, len(ex.calls))
+	}
+}
+
+// Distinct pages of a PDF fill at most DerivedSlots files; a slot serves a result only for
+// its own key.
+func TestDerivedSlotsBoundStoredResults(t *testing.T) {
+	t.Parallel()
+	st, ex := newStore(), &fakeExtractor{}
+	r := &Runner{Store: st, Extractor: ex, DerivedSlots: 4}
+	for i := 1; i <= 40; i++ {
+		if _, _, err := run(t, r, "Q2", fmt.Sprintf(`{"pages":[%d]}`, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := st.storedResults("Q2"); n > 4 {
+		t.Errorf("%d stored results, want at most 4", n)
+	}
+	// The last one is still stored; an evicted one is recomputed, not served from another key.
+	calls := len(ex.calls)
+	if res, _, err := run(t, r, "Q2", `{"pages":[40]}`); err != nil || !res.Cached {
+		t.Errorf("pages [40] again: cached=%v, %v", res.Cached, err)
+	}
+	recomputed := 0
+	for i := 1; i <= 40; i++ {
+		res, _, err := run(t, r, "Q2", fmt.Sprintf(`{"pages":[%d]}`, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.Cached {
+			recomputed++
+		}
+	}
+	if recomputed < 36 || len(ex.calls) != calls+recomputed {
+		t.Errorf("%d of 40 recomputed (%d extractions), want at least 36", recomputed, len(ex.calls)-calls)
+	}
+}
+
+func TestDerivedOutputBudget(t *testing.T) {
+	t.Parallel()
+	st := newStore()
+	_, _, err := run(t, &Runner{Store: st, Extractor: &fakeExtractor{}, MaxDerived: 100}, "Q1", `{}`)
+	if !errors.Is(err, workflow.ErrBudget) || !strings.Contains(err.Error(), "derived-output budget of 100 bytes") || st.writes != 0 {
+		t.Errorf("err = %v, %d writes; want the derived-output budget and nothing written", err, st.writes)
+	}
+}
+
+func TestExtractErrorsClassified(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err  error
+		want error // nil: none of the workflow errors (the service answers INTERNAL)
+		text string
+	}{
+		{fmt.Errorf("%w: no %%PDF- header", eqextract.ErrNotPDF), workflow.ErrBadSource, "bad source paper.pdf: not a readable PDF: no %PDF- header"},
+		{fmt.Errorf("%w: equation budget of 20000 exceeded", eqextract.ErrTooLarge), workflow.ErrBudget, "budget exceeded: paper.pdf: input too large: equation budget of 20000"},
+		{fmt.Errorf("%w: layout budget", eqextract.ErrTooComplex), workflow.ErrBudget, "layout budget"},
+		{fmt.Errorf("%w: memory budget of 1024 MiB", workflow.ErrBudget), workflow.ErrBudget, "memory budget of 1024 MiB while extracting from paper.pdf"},
+		{fmt.Errorf("%w: page 9, the PDF has pages 1..3", eqextract.ErrPageRange), workflow.ErrBadParams, "page 9"},
+		{fmt.Errorf("%w: exit status 3", extractproc.ErrChild), nil, "exit status 3"},
+	} {
+		st := newStore()
+		_, _, err := run(t, &Runner{Store: st, Extractor: &fakeExtractor{err: tc.err}}, "Q2", `{}`)
+		for _, sentinel := range []error{workflow.ErrBadSource, workflow.ErrBudget, workflow.ErrBadParams} {
+			if errors.Is(err, sentinel) != (sentinel == tc.want) {
+				t.Errorf("%v: err = %v; errors.Is(%v) = %v", tc.err, err, sentinel, !(sentinel == tc.want))
+			}
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.text) || st.writes != 0 {
+			t.Errorf("%v: err = %v, %d writes; want one naming %q and nothing written", tc.err, err, st.writes, tc.text)
+		}
+	}
+}
+
+// admitter records what it is asked for and refuses more than max.
+type admitter struct {
+	max   int64
+	asked []int64
+}
+
+func (a *admitter) Acquire(_ context.Context, n int64, what string) (func(), error) {
+	a.asked = append(a.asked, n)
+	if n > a.max {
+		return nil, fmt.Errorf("%w: memory budget of %d bytes: %s needs about %d", workflow.ErrBudget, a.max, what, n)
+	}
+	return func() {}, nil
+}
+
+func TestAdmissionBeforeReading(t *testing.T) {
+	t.Parallel()
+	st, ex := newStore(), &fakeExtractor{}
+	st.records["Q2"][0].Size = proto.Int64(6)
+	a := &admitter{max: 1000}
+	_, _, err := run(t, &Runner{Store: st, Extractor: ex, Admit: a, MaxDerived: 1 << 10}, "Q2", `{}`)
+	if !errors.Is(err, workflow.ErrBudget) || len(ex.calls) != 0 || len(a.asked) != 1 || a.asked[0] != 2*6+2*1024 {
+		t.Errorf("err = %v, asked %v, calls %v", err, a.asked, ex.calls)
+	}
+	a.max = 1 << 30
+	if _, _, err := run(t, &Runner{Store: st, Extractor: ex, Admit: a}, "Q2", `{}`); err != nil {
+		t.Errorf("admitted run: %v", err)
 	}
 }

@@ -1,0 +1,5 @@
+//go:build !race
+
+package extractproc_test
+
+const raceEnabled = false
