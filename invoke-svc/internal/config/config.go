@@ -43,6 +43,11 @@ type Config struct {
 	// AdminAddr is the host:port of the admin HTTP server (/metrics, /healthz, /readyz);
 	// empty: no admin server.
 	AdminAddr string
+	// MaxConnectionAge ends each client connection after about this long, so that clients
+	// resolve the service's name again and spread over the replicas there are now; 0: never.
+	// MaxConnectionAgeGrace is how long the calls on such a connection may still run; 0: as
+	// long as they take.
+	MaxConnectionAge, MaxConnectionAgeGrace time.Duration
 	// Ollama is the optional model backend of the workflows.
 	Ollama Ollama
 }
@@ -72,6 +77,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("log_format", string(c.LogFormat)),
 		slog.Duration("drain_timeout", c.DrainTimeout),
 		slog.String("admin_addr", c.AdminAddr),
+		slog.Duration("max_connection_age", c.MaxConnectionAge),
+		slog.Duration("max_connection_age_grace", c.MaxConnectionAgeGrace),
 		slog.Group("ollama",
 			slog.String("host", c.Ollama.Host),
 			slog.String("model", c.Ollama.Model),
@@ -142,6 +149,16 @@ var settings = []setting{
 		set: func(c *Config, v string) (err error) { c.DrainTimeout, err = parsePositiveDuration(v); return err }},
 	{flag: "admin-addr", env: "ADMIN_ADDR", def: "127.0.0.1:9552", usage: "admin HTTP address, host:port, serving /metrics, /healthz and /readyz; empty disables",
 		set: func(c *Config, v string) (err error) { c.AdminAddr, err = parseAdminAddr(v); return err }},
+	{flag: "max-connection-age", env: "GRPC_MAX_CONNECTION_AGE", def: "0s", usage: "end each gRPC client connection after about this long, so clients re-resolve the service name and reach new replicas; 0 never",
+		set: func(c *Config, v string) (err error) {
+			c.MaxConnectionAge, err = parseNonNegativeDuration(v)
+			return err
+		}},
+	{flag: "max-connection-age-grace", env: "GRPC_MAX_CONNECTION_AGE_GRACE", def: "0s", usage: "how long the runs on a connection ended by max-connection-age may still take; 0 as long as they take",
+		set: func(c *Config, v string) (err error) {
+			c.MaxConnectionAgeGrace, err = parseNonNegativeDuration(v)
+			return err
+		}},
 	{env: "OLLAMA_HOST", usage: "Ollama base URL, e.g. http://127.0.0.1:11434; empty for none",
 		set: func(c *Config, v string) (err error) { c.Ollama.Host, err = parseOllamaHost(v); return err }},
 	{env: "OLLAMA_MODEL", usage: "Ollama model the workflows ask",
@@ -330,6 +347,17 @@ func parseMaxConcurrent(v string) (int, error) {
 		return 0, errors.New("want at least 1")
 	}
 	return n, nil
+}
+
+func parseNonNegativeDuration(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	if err != nil {
+		return 0, errors.New("want a duration such as 10s or 1m30s")
+	}
+	if d < 0 {
+		return 0, errors.New("want a duration of zero or more")
+	}
+	return d, nil
 }
 
 func parsePositiveDuration(v string) (time.Duration, error) {
