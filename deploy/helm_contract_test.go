@@ -117,23 +117,19 @@ var listenEnv = map[string]string{
 func TestHelmEnvironmentIsRead(t *testing.T) {
 	t.Parallel()
 	known := configEnv(t)
-	for name, vals := range valueSets(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			m := render(t, vals)
-			for component := range chartComponents {
-				c := container(t, deployment(t, m, component))
-				for env := range containerEnv(t, c) {
-					if !slices.Contains(known[component], env) {
-						t.Errorf("%s: the chart sets %s, which %s does not read (config.example.yaml, section %s: %v)", component, env, component, component, known[component])
-					}
-				}
-				if !slices.Equal(c.Args, []string{"--config="}) {
-					t.Errorf("%s: args %q, want [--config=]: the environment is the whole configuration", component, c.Args)
+	forEachValueSet(t, func(t *testing.T, m *manifest) {
+		for component := range chartComponents {
+			c := container(t, deployment(t, m, component))
+			for env := range containerEnv(t, c) {
+				if !slices.Contains(known[component], env) {
+					t.Errorf("%s: the chart sets %s, which %s does not read (config.example.yaml, section %s: %v)", component, env, component, component, known[component])
 				}
 			}
-		})
-	}
+			if !slices.Equal(c.Args, []string{"--config="}) {
+				t.Errorf("%s: args %q, want [--config=]: the environment is the whole configuration", component, c.Args)
+			}
+		}
+	})
 }
 
 // TestHelmPortsAndProbes: the ports the containers declare are those the binaries listen on
@@ -142,77 +138,71 @@ func TestHelmEnvironmentIsRead(t *testing.T) {
 // every interface so the kubelet reaches it.
 func TestHelmPortsAndProbes(t *testing.T) {
 	t.Parallel()
-	root := repoRoot(t)
-	for name, vals := range valueSets(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			m := render(t, vals)
-			for component := range chartComponents {
-				c := container(t, deployment(t, m, component))
-				env := containerEnv(t, c)
+	forEachValueSet(t, func(t *testing.T, m *manifest) {
+		for component := range chartComponents {
+			c := container(t, deployment(t, m, component))
+			env := containerEnv(t, c)
 
-				host, port := hostPort(t, component+" ADMIN_ADDR", env["ADMIN_ADDR"])
-				if ip := net.ParseIP(host); ip == nil || !ip.IsUnspecified() {
-					t.Errorf("%s: ADMIN_ADDR %q: the kubelet probes the pod's address; bind 0.0.0.0", component, env["ADMIN_ADDR"])
-				}
-				if got := containerPort(t, c, "admin"); got != port {
-					t.Errorf("%s: container port admin %d, ADMIN_ADDR listens on %d", component, got, port)
-				}
-				if strconv.Itoa(int(port)) != adminPort[component] {
-					t.Errorf("%s: admin port %d, the image's HEALTHCHECK asks %s", component, port, adminPort[component])
-				}
-
-				want := map[string]int32{"admin": port}
-				switch component {
-				case "gateway":
-					p, err := strconv.ParseInt(env["DOIP_PORT"], 10, 32)
-					if err != nil {
-						t.Fatalf("gateway DOIP_PORT %q: %v", env["DOIP_PORT"], err)
-					}
-					want["envelope"], want["segments"] = int32(p), int32(p)+1
-				default:
-					h, p := hostPort(t, component+" "+listenEnv[component], env[listenEnv[component]])
-					if ip := net.ParseIP(h); ip == nil || !ip.IsUnspecified() {
-						t.Errorf("%s: %s %q: other pods dial it; bind 0.0.0.0", component, listenEnv[component], env[listenEnv[component]])
-					}
-					want["grpc"] = p
-				}
-				for pname, wantPort := range want {
-					if got := containerPort(t, c, pname); got != wantPort {
-						t.Errorf("%s: container port %s is %d, the binary listens on %d", component, pname, got, wantPort)
-					}
-				}
-				for _, p := range c.Ports {
-					if p.Name == "http" {
-						continue // reserved for the HTTP port to come; off by default
-					}
-					if !slices.Contains(exposed[component], strconv.Itoa(int(p.ContainerPort))) {
-						t.Errorf("%s: container port %s %d is not among the image's EXPOSE %v", component, p.Name, p.ContainerPort, exposed[component])
-					}
-				}
-
-				probes := map[string]*corev1.Probe{"liveness": c.LivenessProbe, "readiness": c.ReadinessProbe, "startup": c.StartupProbe}
-				wantPath := map[string]string{"liveness": "/healthz", "readiness": "/readyz", "startup": "/healthz"}
-				for kind, p := range probes {
-					if p == nil || p.HTTPGet == nil {
-						t.Errorf("%s: no HTTP %s probe", component, kind)
-						continue
-					}
-					if p.HTTPGet.Port != intstr.FromString("admin") && p.HTTPGet.Port != intstr.FromInt32(port) {
-						t.Errorf("%s: %s probe on port %v, want the admin port", component, kind, p.HTTPGet.Port.String())
-					}
-					if p.HTTPGet.Path != wantPath[kind] {
-						t.Errorf("%s: %s probe asks %s, want %s", component, kind, p.HTTPGet.Path, wantPath[kind])
-					}
-					if time.Duration(p.TimeoutSeconds)*time.Second <= admin.ReadyTimeout {
-						t.Errorf("%s: %s probe timeout %ds, want more than the admin server's own %s", component, kind, p.TimeoutSeconds, admin.ReadyTimeout)
-					}
-				}
-				checkAdminPaths(t, component, c)
+			host, port := hostPort(t, component+" ADMIN_ADDR", env["ADMIN_ADDR"])
+			if ip := net.ParseIP(host); ip == nil || !ip.IsUnspecified() {
+				t.Errorf("%s: ADMIN_ADDR %q: the kubelet probes the pod's address; bind 0.0.0.0", component, env["ADMIN_ADDR"])
 			}
-			_ = root
-		})
-	}
+			if got := containerPort(t, c, "admin"); got != port {
+				t.Errorf("%s: container port admin %d, ADMIN_ADDR listens on %d", component, got, port)
+			}
+			if strconv.Itoa(int(port)) != adminPort[component] {
+				t.Errorf("%s: admin port %d, the image's HEALTHCHECK asks %s", component, port, adminPort[component])
+			}
+
+			want := map[string]int32{"admin": port}
+			switch component {
+			case "gateway":
+				p, err := strconv.ParseInt(env["DOIP_PORT"], 10, 32)
+				if err != nil {
+					t.Fatalf("gateway DOIP_PORT %q: %v", env["DOIP_PORT"], err)
+				}
+				want["envelope"], want["segments"] = int32(p), int32(p)+1
+			default:
+				h, p := hostPort(t, component+" "+listenEnv[component], env[listenEnv[component]])
+				if ip := net.ParseIP(h); ip == nil || !ip.IsUnspecified() {
+					t.Errorf("%s: %s %q: other pods dial it; bind 0.0.0.0", component, listenEnv[component], env[listenEnv[component]])
+				}
+				want["grpc"] = p
+			}
+			for pname, wantPort := range want {
+				if got := containerPort(t, c, pname); got != wantPort {
+					t.Errorf("%s: container port %s is %d, the binary listens on %d", component, pname, got, wantPort)
+				}
+			}
+			for _, p := range c.Ports {
+				if p.Name == "http" {
+					continue // reserved for the HTTP port to come; off by default
+				}
+				if !slices.Contains(exposed[component], strconv.Itoa(int(p.ContainerPort))) {
+					t.Errorf("%s: container port %s %d is not among the image's EXPOSE %v", component, p.Name, p.ContainerPort, exposed[component])
+				}
+			}
+
+			probes := map[string]*corev1.Probe{"liveness": c.LivenessProbe, "readiness": c.ReadinessProbe, "startup": c.StartupProbe}
+			wantPath := map[string]string{"liveness": "/healthz", "readiness": "/readyz", "startup": "/healthz"}
+			for kind, p := range probes {
+				if p == nil || p.HTTPGet == nil {
+					t.Errorf("%s: no HTTP %s probe", component, kind)
+					continue
+				}
+				if p.HTTPGet.Port != intstr.FromString("admin") && p.HTTPGet.Port != intstr.FromInt32(port) {
+					t.Errorf("%s: %s probe on port %v, want the admin port", component, kind, p.HTTPGet.Port.String())
+				}
+				if p.HTTPGet.Path != wantPath[kind] {
+					t.Errorf("%s: %s probe asks %s, want %s", component, kind, p.HTTPGet.Path, wantPath[kind])
+				}
+				if time.Duration(p.TimeoutSeconds)*time.Second <= admin.ReadyTimeout {
+					t.Errorf("%s: %s probe timeout %ds, want more than the admin server's own %s", component, kind, p.TimeoutSeconds, admin.ReadyTimeout)
+				}
+			}
+			checkAdminPaths(t, component, c)
+		}
+	})
 }
 
 // checkAdminPaths asks the admin handler every binary serves (shared/admin) for the paths of
@@ -285,95 +275,91 @@ func selects(selector map[string]string, d *appsv1.Deployment) bool {
 // selects the pods of exactly its own component.
 func TestHelmWiring(t *testing.T) {
 	t.Parallel()
-	for name, vals := range valueSets(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			m := render(t, vals)
-			gw := containerEnv(t, container(t, deployment(t, m, "gateway")))
-			inv := containerEnv(t, container(t, deployment(t, m, "invoke-svc")))
-			dials := []struct{ from, env, to string }{
-				{"gateway", "RETRIEVE_ADDR", "retrieve-svc"},
-				{"gateway", "INVOKE_ADDR", "invoke-svc"},
-				{"invoke-svc", "RETRIEVE_ADDR", "retrieve-svc"},
+	forEachValueSet(t, func(t *testing.T, m *manifest) {
+		gw := containerEnv(t, container(t, deployment(t, m, "gateway")))
+		inv := containerEnv(t, container(t, deployment(t, m, "invoke-svc")))
+		dials := []struct{ from, env, to string }{
+			{"gateway", "RETRIEVE_ADDR", "retrieve-svc"},
+			{"gateway", "INVOKE_ADDR", "invoke-svc"},
+			{"invoke-svc", "RETRIEVE_ADDR", "retrieve-svc"},
+		}
+		for _, d := range dials {
+			env := gw
+			if d.from == "invoke-svc" {
+				env = inv
 			}
-			for _, d := range dials {
-				env := gw
-				if d.from == "invoke-svc" {
-					env = inv
-				}
-				svc, port, dnsScheme := serviceFor(t, m, d.from+" "+d.env, env[d.env])
-				target := deployment(t, m, d.to)
-				if !selects(svc.Spec.Selector, target) {
-					t.Errorf("%s %s dials Service %s, which does not select the %s pods", d.from, d.env, svc.Name, d.to)
-				}
-				headless := svc.Spec.ClusterIP == corev1.ClusterIPNone
-				if headless != dnsScheme {
-					t.Errorf("%s %s = %q, Service %s headless %v: a headless Service is dialled as dns:/// (every pod), a ClusterIP one by name", d.from, d.env, env[d.env], svc.Name, headless)
-				}
-				c := container(t, target)
-				var sp *corev1.ServicePort
-				for i := range svc.Spec.Ports {
-					if svc.Spec.Ports[i].Port == port {
-						sp = &svc.Spec.Ports[i]
-					}
-				}
-				if sp == nil {
-					t.Errorf("%s %s: Service %s has no port %d", d.from, d.env, svc.Name, port)
-					continue
-				}
-				tp := sp.TargetPort
-				if tp.Type == intstr.String {
-					tp = intstr.FromInt32(containerPort(t, c, tp.StrVal))
-				}
-				if tp.IntVal != containerPort(t, c, "grpc") {
-					t.Errorf("%s %s: Service %s port %d goes to %d, %s listens on %d", d.from, d.env, svc.Name, port, tp.IntVal, d.to, containerPort(t, c, "grpc"))
-				}
-				if headless && port != containerPort(t, c, "grpc") {
-					t.Errorf("%s %s: a headless Service maps no ports; port %d must be the container's %d", d.from, d.env, port, containerPort(t, c, "grpc"))
+			svc, port, dnsScheme := serviceFor(t, m, d.from+" "+d.env, env[d.env])
+			target := deployment(t, m, d.to)
+			if !selects(svc.Spec.Selector, target) {
+				t.Errorf("%s %s dials Service %s, which does not select the %s pods", d.from, d.env, svc.Name, d.to)
+			}
+			headless := svc.Spec.ClusterIP == corev1.ClusterIPNone
+			if headless != dnsScheme {
+				t.Errorf("%s %s = %q, Service %s headless %v: a headless Service is dialled as dns:/// (every pod), a ClusterIP one by name", d.from, d.env, env[d.env], svc.Name, headless)
+			}
+			c := container(t, target)
+			var sp *corev1.ServicePort
+			for i := range svc.Spec.Ports {
+				if svc.Spec.Ports[i].Port == port {
+					sp = &svc.Spec.Ports[i]
 				}
 			}
-			if svc, _, _ := serviceFor(t, m, "gateway INVOKE_ADDR", gw["INVOKE_ADDR"]); svc.Spec.ClusterIP != corev1.ClusterIPNone {
-				t.Errorf("invoke-svc's Service %s is not headless: the gateway would see one address", svc.Name)
+			if sp == nil {
+				t.Errorf("%s %s: Service %s has no port %d", d.from, d.env, svc.Name, port)
+				continue
 			}
+			tp := sp.TargetPort
+			if tp.Type == intstr.String {
+				tp = intstr.FromInt32(containerPort(t, c, tp.StrVal))
+			}
+			if tp.IntVal != containerPort(t, c, "grpc") {
+				t.Errorf("%s %s: Service %s port %d goes to %d, %s listens on %d", d.from, d.env, svc.Name, port, tp.IntVal, d.to, containerPort(t, c, "grpc"))
+			}
+			if headless && port != containerPort(t, c, "grpc") {
+				t.Errorf("%s %s: a headless Service maps no ports; port %d must be the container's %d", d.from, d.env, port, containerPort(t, c, "grpc"))
+			}
+		}
+		if svc, _, _ := serviceFor(t, m, "gateway INVOKE_ADDR", gw["INVOKE_ADDR"]); svc.Spec.ClusterIP != corev1.ClusterIPNone {
+			t.Errorf("invoke-svc's Service %s is not headless: the gateway would see one address", svc.Name)
+		}
 
-			for svcName, svc := range m.services {
-				n := 0
-				for _, d := range m.deployments {
-					if selects(svc.Spec.Selector, d) {
-						n++
-					}
-				}
-				if n != 1 {
-					t.Errorf("Service %s selects the pods of %d Deployments, want 1", svcName, n)
-				}
-			}
+		for svcName, svc := range m.services {
+			n := 0
 			for _, d := range m.deployments {
-				if !selects(d.Spec.Selector.MatchLabels, d) {
-					t.Errorf("Deployment %s: its selector does not match its own pods", d.Name)
+				if selects(svc.Spec.Selector, d) {
+					n++
 				}
 			}
+			if n != 1 {
+				t.Errorf("Service %s selects the pods of %d Deployments, want 1", svcName, n)
+			}
+		}
+		for _, d := range m.deployments {
+			if !selects(d.Spec.Selector.MatchLabels, d) {
+				t.Errorf("Deployment %s: its selector does not match its own pods", d.Name)
+			}
+		}
 
-			gwSvc := m.services[objectName("gateway")]
-			if gwSvc.Spec.Type != corev1.ServiceTypeLoadBalancer && gwSvc.Spec.Type != corev1.ServiceTypeNodePort {
-				t.Errorf("gateway Service type %s, want LoadBalancer or NodePort", gwSvc.Spec.Type)
+		gwSvc := m.services[objectName("gateway")]
+		if gwSvc.Spec.Type != corev1.ServiceTypeLoadBalancer && gwSvc.Spec.Type != corev1.ServiceTypeNodePort {
+			t.Errorf("gateway Service type %s, want LoadBalancer or NodePort", gwSvc.Spec.Type)
+		}
+		var ports []int32
+		for _, p := range gwSvc.Spec.Ports {
+			ports = append(ports, p.Port)
+			if p.Name == "admin" {
+				t.Errorf("the gateway's public Service carries the admin port: it has no authentication")
 			}
-			var ports []int32
-			for _, p := range gwSvc.Spec.Ports {
-				ports = append(ports, p.Port)
-				if p.Name == "admin" {
-					t.Errorf("the gateway's public Service carries the admin port: it has no authentication")
-				}
-			}
-			gwc := container(t, deployment(t, m, "gateway"))
-			wantPorts := []int32{containerPort(t, gwc, "envelope"), containerPort(t, gwc, "segments")}
-			if slices.ContainsFunc(gwc.Ports, func(p corev1.ContainerPort) bool { return p.Name == "http" }) {
-				wantPorts = append(wantPorts, containerPort(t, gwc, "http"))
-			}
-			if !slices.Equal(ports, wantPorts) {
-				t.Errorf("gateway Service ports %v, want %v", ports, wantPorts)
-			}
-		})
-	}
+		}
+		gwc := container(t, deployment(t, m, "gateway"))
+		wantPorts := []int32{containerPort(t, gwc, "envelope"), containerPort(t, gwc, "segments")}
+		if slices.ContainsFunc(gwc.Ports, func(p corev1.ContainerPort) bool { return p.Name == "http" }) {
+			wantPorts = append(wantPorts, containerPort(t, gwc, "http"))
+		}
+		if !slices.Equal(ports, wantPorts) {
+			t.Errorf("gateway Service ports %v, want %v", ports, wantPorts)
+		}
+	})
 }
 
 // TestHelmHTTPPortOffByDefault: port 3569 is reserved for the HTTP interface the gateway does
@@ -403,46 +389,42 @@ func TestHelmHTTPPortOffByDefault(t *testing.T) {
 // a rolling update cuts one; each pod lives on past its drain.
 func TestHelmBalancingFollowsPods(t *testing.T) {
 	t.Parallel()
-	for name, vals := range valueSets(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			m := render(t, vals)
-			gw := containerEnv(t, container(t, deployment(t, m, "gateway")))
-			invokeTimeout := duration(t, "gateway INVOKE_TIMEOUT", gw["INVOKE_TIMEOUT"])
-			for component := range chartComponents {
-				d := deployment(t, m, component)
-				env := containerEnv(t, container(t, d))
-				drain := duration(t, component+" "+drainEnv[component], env[drainEnv[component]])
-				var sleep time.Duration
-				if lc := container(t, d).Lifecycle; lc != nil && lc.PreStop != nil && lc.PreStop.Sleep != nil {
-					sleep = time.Duration(lc.PreStop.Sleep.Seconds) * time.Second
+	forEachValueSet(t, func(t *testing.T, m *manifest) {
+		gw := containerEnv(t, container(t, deployment(t, m, "gateway")))
+		invokeTimeout := duration(t, "gateway INVOKE_TIMEOUT", gw["INVOKE_TIMEOUT"])
+		for component := range chartComponents {
+			d := deployment(t, m, component)
+			env := containerEnv(t, container(t, d))
+			drain := duration(t, component+" "+drainEnv[component], env[drainEnv[component]])
+			var sleep time.Duration
+			if lc := container(t, d).Lifecycle; lc != nil && lc.PreStop != nil && lc.PreStop.Sleep != nil {
+				sleep = time.Duration(lc.PreStop.Sleep.Seconds) * time.Second
+			}
+			grace := time.Duration(*d.Spec.Template.Spec.TerminationGracePeriodSeconds) * time.Second
+			if grace <= drain+sleep {
+				t.Errorf("%s: terminationGracePeriodSeconds %s, want more than the preStop sleep %s + drain %s, or the drain is killed", component, grace, sleep, drain)
+			}
+			if s := d.Spec.Strategy.RollingUpdate; s == nil || s.MaxUnavailable == nil || s.MaxUnavailable.IntValue() != 0 {
+				t.Errorf("%s: a rolling update may take pods down before their successors are ready", component)
+			}
+			if component == "gateway" {
+				continue
+			}
+			age := duration(t, component+" GRPC_MAX_CONNECTION_AGE", env["GRPC_MAX_CONNECTION_AGE"])
+			if age <= 0 || age > 5*time.Minute {
+				t.Errorf("%s: GRPC_MAX_CONNECTION_AGE %s, want a few seconds to minutes, so clients follow the replicas", component, age)
+			}
+			ageGrace := duration(t, component+" GRPC_MAX_CONNECTION_AGE_GRACE", env["GRPC_MAX_CONNECTION_AGE_GRACE"])
+			if component == "invoke-svc" {
+				if ageGrace != 0 && ageGrace < invokeTimeout {
+					t.Errorf("invoke-svc: GRPC_MAX_CONNECTION_AGE_GRACE %s is shorter than the gateway's INVOKE_TIMEOUT %s: long runs would be cut", ageGrace, invokeTimeout)
 				}
-				grace := time.Duration(*d.Spec.Template.Spec.TerminationGracePeriodSeconds) * time.Second
-				if grace <= drain+sleep {
-					t.Errorf("%s: terminationGracePeriodSeconds %s, want more than the preStop sleep %s + drain %s, or the drain is killed", component, grace, sleep, drain)
-				}
-				if s := d.Spec.Strategy.RollingUpdate; s == nil || s.MaxUnavailable == nil || s.MaxUnavailable.IntValue() != 0 {
-					t.Errorf("%s: a rolling update may take pods down before their successors are ready", component)
-				}
-				if component == "gateway" {
-					continue
-				}
-				age := duration(t, component+" GRPC_MAX_CONNECTION_AGE", env["GRPC_MAX_CONNECTION_AGE"])
-				if age <= 0 || age > 5*time.Minute {
-					t.Errorf("%s: GRPC_MAX_CONNECTION_AGE %s, want a few seconds to minutes, so clients follow the replicas", component, age)
-				}
-				ageGrace := duration(t, component+" GRPC_MAX_CONNECTION_AGE_GRACE", env["GRPC_MAX_CONNECTION_AGE_GRACE"])
-				if component == "invoke-svc" {
-					if ageGrace != 0 && ageGrace < invokeTimeout {
-						t.Errorf("invoke-svc: GRPC_MAX_CONNECTION_AGE_GRACE %s is shorter than the gateway's INVOKE_TIMEOUT %s: long runs would be cut", ageGrace, invokeTimeout)
-					}
-					if drain < invokeTimeout {
-						t.Errorf("invoke-svc: DRAIN_TIMEOUT %s is shorter than the gateway's INVOKE_TIMEOUT %s: a rolling update would cut long runs", drain, invokeTimeout)
-					}
+				if drain < invokeTimeout {
+					t.Errorf("invoke-svc: DRAIN_TIMEOUT %s is shorter than the gateway's INVOKE_TIMEOUT %s: a rolling update would cut long runs", drain, invokeTimeout)
 				}
 			}
-		})
-	}
+		}
+	})
 }
 
 // TestHelmAutoscaling: the HorizontalPodAutoscaler scales the invoke-svc Deployment (which then
@@ -523,84 +505,80 @@ func peerSelects(p networkingv1.NetworkPolicyPeer, d *appsv1.Deployment) bool {
 // reach retrieve-svc, the DOIP ports are open to all, and an admin port only to metricsFrom.
 func TestHelmNetworkPolicy(t *testing.T) {
 	t.Parallel()
-	for name, vals := range valueSets(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			m := render(t, vals)
-			want := map[string][]string{
-				"retrieve-svc": {"gateway", "invoke-svc"},
-				"invoke-svc":   {"gateway"},
-			}
-			for component := range chartComponents {
-				d := deployment(t, m, component)
-				var pol *networkingv1.NetworkPolicy
-				for _, p := range m.netpols {
-					if selects(p.Spec.PodSelector.MatchLabels, d) {
-						if pol != nil {
-							t.Fatalf("%s: several NetworkPolicies select its pods", component)
-						}
-						pol = p
+	forEachValueSet(t, func(t *testing.T, m *manifest) {
+		want := map[string][]string{
+			"retrieve-svc": {"gateway", "invoke-svc"},
+			"invoke-svc":   {"gateway"},
+		}
+		for component := range chartComponents {
+			d := deployment(t, m, component)
+			var pol *networkingv1.NetworkPolicy
+			for _, p := range m.netpols {
+				if selects(p.Spec.PodSelector.MatchLabels, d) {
+					if pol != nil {
+						t.Fatalf("%s: several NetworkPolicies select its pods", component)
 					}
-				}
-				if pol == nil {
-					t.Errorf("%s: no NetworkPolicy selects its pods", component)
-					continue
-				}
-				if !slices.Equal(pol.Spec.PolicyTypes, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}) {
-					t.Errorf("%s: policy types %v, want [Ingress]", component, pol.Spec.PolicyTypes)
-				}
-				c := container(t, d)
-				for _, rule := range pol.Spec.Ingress {
-					var named []string
-					for _, p := range rule.Ports {
-						if p.Port == nil || p.Port.Type != intstr.String {
-							t.Errorf("%s: rule port %v: name the container's port", component, p.Port)
-							continue
-						}
-						containerPort(t, c, p.Port.StrVal) // the name must exist
-						named = append(named, p.Port.StrVal)
-					}
-					switch {
-					case slices.Contains(named, "grpc"):
-						if !slices.Equal(named, []string{"grpc"}) {
-							t.Errorf("%s: the gRPC rule also opens %v", component, named)
-						}
-						var from []string
-						for _, peer := range rule.From {
-							found := false
-							for other := range chartComponents {
-								if peerSelects(peer, deployment(t, m, other)) {
-									from, found = append(from, other), true
-								}
-							}
-							if !found {
-								t.Errorf("%s: gRPC open to %+v, which is none of the chart's pods", component, peer)
-							}
-						}
-						slices.Sort(from)
-						if !slices.Equal(from, want[component]) {
-							t.Errorf("%s: gRPC reachable from %v, want %v", component, from, want[component])
-						}
-					case slices.Contains(named, "admin"):
-						if !slices.Equal(named, []string{"admin"}) || len(rule.From) == 0 {
-							t.Errorf("%s: the admin rule %+v: want the admin port alone, from metricsFrom", component, rule)
-						}
-					case component == "gateway":
-						if len(rule.From) != 0 || slices.Contains(named, "admin") {
-							t.Errorf("gateway: the DOIP rule %+v: want its ports open to all", rule)
-						}
-					default:
-						t.Errorf("%s: an ingress rule for %v", component, named)
-					}
-				}
-				if component != "gateway" && !slices.ContainsFunc(pol.Spec.Ingress, func(r networkingv1.NetworkPolicyIngressRule) bool {
-					return slices.ContainsFunc(r.Ports, func(p networkingv1.NetworkPolicyPort) bool { return p.Port != nil && p.Port.StrVal == "grpc" })
-				}) {
-					t.Errorf("%s: no rule lets its clients reach gRPC", component)
+					pol = p
 				}
 			}
-		})
-	}
+			if pol == nil {
+				t.Errorf("%s: no NetworkPolicy selects its pods", component)
+				continue
+			}
+			if !slices.Equal(pol.Spec.PolicyTypes, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}) {
+				t.Errorf("%s: policy types %v, want [Ingress]", component, pol.Spec.PolicyTypes)
+			}
+			c := container(t, d)
+			for _, rule := range pol.Spec.Ingress {
+				var named []string
+				for _, p := range rule.Ports {
+					if p.Port == nil || p.Port.Type != intstr.String {
+						t.Errorf("%s: rule port %v: name the container's port", component, p.Port)
+						continue
+					}
+					containerPort(t, c, p.Port.StrVal) // the name must exist
+					named = append(named, p.Port.StrVal)
+				}
+				switch {
+				case slices.Contains(named, "grpc"):
+					if !slices.Equal(named, []string{"grpc"}) {
+						t.Errorf("%s: the gRPC rule also opens %v", component, named)
+					}
+					var from []string
+					for _, peer := range rule.From {
+						found := false
+						for other := range chartComponents {
+							if peerSelects(peer, deployment(t, m, other)) {
+								from, found = append(from, other), true
+							}
+						}
+						if !found {
+							t.Errorf("%s: gRPC open to %+v, which is none of the chart's pods", component, peer)
+						}
+					}
+					slices.Sort(from)
+					if !slices.Equal(from, want[component]) {
+						t.Errorf("%s: gRPC reachable from %v, want %v", component, from, want[component])
+					}
+				case slices.Contains(named, "admin"):
+					if !slices.Equal(named, []string{"admin"}) || len(rule.From) == 0 {
+						t.Errorf("%s: the admin rule %+v: want the admin port alone, from metricsFrom", component, rule)
+					}
+				case component == "gateway":
+					if len(rule.From) != 0 || slices.Contains(named, "admin") {
+						t.Errorf("gateway: the DOIP rule %+v: want its ports open to all", rule)
+					}
+				default:
+					t.Errorf("%s: an ingress rule for %v", component, named)
+				}
+			}
+			if component != "gateway" && !slices.ContainsFunc(pol.Spec.Ingress, func(r networkingv1.NetworkPolicyIngressRule) bool {
+				return slices.ContainsFunc(r.Ports, func(p networkingv1.NetworkPolicyPort) bool { return p.Port != nil && p.Port.StrVal == "grpc" })
+			}) {
+				t.Errorf("%s: no rule lets its clients reach gRPC", component)
+			}
+		}
+	})
 }
 
 // TestHelmPodsMatchTheImages: the pods run as the images' user, non-root, with a read-only
@@ -610,55 +588,51 @@ func TestHelmNetworkPolicy(t *testing.T) {
 func TestHelmPodsMatchTheImages(t *testing.T) {
 	t.Parallel()
 	root := repoRoot(t)
-	for name, vals := range valueSets(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			m := render(t, vals)
-			for component, df := range ownServices {
-				stages := parseDockerfile(t, filepath.Join(root, df))
-				var user string
-				for _, in := range stages[len(stages)-1].insts {
-					if in.cmd == "USER" {
-						user = in.args
-					}
-				}
-				uid, gid, _ := strings.Cut(user, ":")
-				d := deployment(t, m, component)
-				ps := d.Spec.Template.Spec.SecurityContext
-				if ps == nil || ps.RunAsNonRoot == nil || !*ps.RunAsNonRoot || ps.RunAsUser == nil || strconv.FormatInt(*ps.RunAsUser, 10) != uid ||
-					ps.RunAsGroup == nil || strconv.FormatInt(*ps.RunAsGroup, 10) != gid {
-					t.Errorf("%s: pod security context %+v, want non-root as %s (USER in %s)", component, ps, user, df)
-				}
-				if sa := d.Spec.Template.Spec.AutomountServiceAccountToken; sa == nil || *sa {
-					t.Errorf("%s: the service account token is mounted; the pods call no Kubernetes API", component)
-				}
-				c := container(t, d)
-				sc := c.SecurityContext
-				if sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem || sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation ||
-					sc.Capabilities == nil || !slices.Contains(sc.Capabilities.Drop, "ALL") {
-					t.Errorf("%s: container security context %+v, want a read-only root, no escalation, all capabilities dropped", component, sc)
-				}
-				if repo, tag, ok := strings.Cut(c.Image[strings.LastIndex(c.Image, "/")+1:], ":"); !ok || tag == "" || tag == "latest" {
-					t.Errorf("%s: image %q (%s) is not pinned to a tag", component, c.Image, repo)
-				}
-				for _, res := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-					req, okReq := c.Resources.Requests[res]
-					lim, okLim := c.Resources.Limits[res]
-					if !okReq || !okLim || req.IsZero() {
-						t.Errorf("%s: %s request %v, limit %v: want both", component, res, req.String(), lim.String())
-					} else if lim.Cmp(req) < 0 {
-						t.Errorf("%s: %s limit %s below its request %s", component, res, lim.String(), req.String())
-					}
-				}
-				pdb, ok := m.pdbs[d.Name]
-				if !ok || !selects(pdb.Spec.Selector.MatchLabels, d) {
-					t.Errorf("%s: no PodDisruptionBudget selects its pods", component)
-				} else if pdb.Spec.MaxUnavailable == nil || pdb.Spec.MaxUnavailable.IntValue() < 1 || pdb.Spec.MinAvailable != nil {
-					t.Errorf("%s: PodDisruptionBudget %+v: want maxUnavailable of at least 1, so it never blocks a node drain", component, pdb.Spec)
+	forEachValueSet(t, func(t *testing.T, m *manifest) {
+		for component, df := range ownServices {
+			stages := parseDockerfile(t, filepath.Join(root, df))
+			var user string
+			for _, in := range stages[len(stages)-1].insts {
+				if in.cmd == "USER" {
+					user = in.args
 				}
 			}
-		})
-	}
+			uid, gid, _ := strings.Cut(user, ":")
+			d := deployment(t, m, component)
+			ps := d.Spec.Template.Spec.SecurityContext
+			if ps == nil || ps.RunAsNonRoot == nil || !*ps.RunAsNonRoot || ps.RunAsUser == nil || strconv.FormatInt(*ps.RunAsUser, 10) != uid ||
+				ps.RunAsGroup == nil || strconv.FormatInt(*ps.RunAsGroup, 10) != gid {
+				t.Errorf("%s: pod security context %+v, want non-root as %s (USER in %s)", component, ps, user, df)
+			}
+			if sa := d.Spec.Template.Spec.AutomountServiceAccountToken; sa == nil || *sa {
+				t.Errorf("%s: the service account token is mounted; the pods call no Kubernetes API", component)
+			}
+			c := container(t, d)
+			sc := c.SecurityContext
+			if sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem || sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation ||
+				sc.Capabilities == nil || !slices.Contains(sc.Capabilities.Drop, "ALL") {
+				t.Errorf("%s: container security context %+v, want a read-only root, no escalation, all capabilities dropped", component, sc)
+			}
+			if repo, tag, ok := strings.Cut(c.Image[strings.LastIndex(c.Image, "/")+1:], ":"); !ok || tag == "" || tag == "latest" {
+				t.Errorf("%s: image %q (%s) is not pinned to a tag", component, c.Image, repo)
+			}
+			for _, res := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+				req, okReq := c.Resources.Requests[res]
+				lim, okLim := c.Resources.Limits[res]
+				if !okReq || !okLim || req.IsZero() {
+					t.Errorf("%s: %s request %v, limit %v: want both", component, res, req.String(), lim.String())
+				} else if lim.Cmp(req) < 0 {
+					t.Errorf("%s: %s limit %s below its request %s", component, res, lim.String(), req.String())
+				}
+			}
+			pdb, ok := m.pdbs[d.Name]
+			if !ok || !selects(pdb.Spec.Selector.MatchLabels, d) {
+				t.Errorf("%s: no PodDisruptionBudget selects its pods", component)
+			} else if pdb.Spec.MaxUnavailable == nil || pdb.Spec.MaxUnavailable.IntValue() < 1 || pdb.Spec.MinAvailable != nil {
+				t.Errorf("%s: PodDisruptionBudget %+v: want maxUnavailable of at least 1, so it never blocks a node drain", component, pdb.Spec)
+			}
+		}
+	})
 }
 
 // TestHelmInternalTLS: with mutual TLS on, every process gets the certificate, key and CA
@@ -742,19 +716,15 @@ func TestHelmInternalTLS(t *testing.T) {
 // no value file of the chart holds one.
 func TestHelmSecrets(t *testing.T) {
 	t.Parallel()
-	for name, vals := range valueSets(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			m := render(t, vals)
-			for component := range chartComponents {
-				for key, v := range containerEnv(t, container(t, deployment(t, m, component))) {
-					if secretKey.MatchString(key) && !strings.HasPrefix(v, "secret:") {
-						t.Errorf("%s: %s is a plain value; it must come from a Secret", component, key)
-					}
+	forEachValueSet(t, func(t *testing.T, m *manifest) {
+		for component := range chartComponents {
+			for key, v := range containerEnv(t, container(t, deployment(t, m, component))) {
+				if secretKey.MatchString(key) && !strings.HasPrefix(v, "secret:") {
+					t.Errorf("%s: %s is a plain value; it must come from a Secret", component, key)
 				}
 			}
-		})
-	}
+		}
+	})
 	for _, f := range []string{filepath.Join(chartDir, "values.yaml"), productionValues} {
 		vals := readValues(t, f)
 		lk := vals["lakefs"].(map[string]any)

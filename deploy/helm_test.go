@@ -79,62 +79,50 @@ type manifest struct {
 }
 
 // newObject returns a pointer to an empty object of the API type for apiVersion and kind,
-// and the map of m it belongs in; ok is false for a type the chart should not render.
+// and a function that files it in m under name; ok is false for a type the chart should not
+// render.
 func (m *manifest) newObject(apiVersion, kind, name string) (obj any, store func(), ok bool) {
-	put := func(mp any, o any) func() {
-		return func() {
-			switch mp := mp.(type) {
-			case map[string]*appsv1.Deployment:
-				mp[name] = o.(*appsv1.Deployment)
-			case map[string]*corev1.Service:
-				mp[name] = o.(*corev1.Service)
-			case map[string]*autoscalingv2.HorizontalPodAutoscaler:
-				mp[name] = o.(*autoscalingv2.HorizontalPodAutoscaler)
-			case map[string]*policyv1.PodDisruptionBudget:
-				mp[name] = o.(*policyv1.PodDisruptionBudget)
-			case map[string]*networkingv1.NetworkPolicy:
-				mp[name] = o.(*networkingv1.NetworkPolicy)
-			case map[string]*corev1.Secret:
-				mp[name] = o.(*corev1.Secret)
-			case map[string]*corev1.ServiceAccount:
-				mp[name] = o.(*corev1.ServiceAccount)
-			case map[string]*monitoringv1.ServiceMonitor:
-				mp[name] = o.(*monitoringv1.ServiceMonitor)
-			case map[string]*certificate:
-				mp[name] = o.(*certificate)
-			}
-		}
-	}
 	switch apiVersion + " " + kind {
 	case "apps/v1 Deployment":
-		o := &appsv1.Deployment{}
-		return o, put(m.deployments, o), true
+		obj, store = slot(m.deployments, name)
 	case "v1 Service":
-		o := &corev1.Service{}
-		return o, put(m.services, o), true
+		obj, store = slot(m.services, name)
 	case "autoscaling/v2 HorizontalPodAutoscaler":
-		o := &autoscalingv2.HorizontalPodAutoscaler{}
-		return o, put(m.hpas, o), true
+		obj, store = slot(m.hpas, name)
 	case "policy/v1 PodDisruptionBudget":
-		o := &policyv1.PodDisruptionBudget{}
-		return o, put(m.pdbs, o), true
+		obj, store = slot(m.pdbs, name)
 	case "networking.k8s.io/v1 NetworkPolicy":
-		o := &networkingv1.NetworkPolicy{}
-		return o, put(m.netpols, o), true
+		obj, store = slot(m.netpols, name)
 	case "v1 Secret":
-		o := &corev1.Secret{}
-		return o, put(m.secrets, o), true
+		obj, store = slot(m.secrets, name)
 	case "v1 ServiceAccount":
-		o := &corev1.ServiceAccount{}
-		return o, put(m.serviceAccounts, o), true
+		obj, store = slot(m.serviceAccounts, name)
 	case "monitoring.coreos.com/v1 ServiceMonitor":
-		o := &monitoringv1.ServiceMonitor{}
-		return o, put(m.serviceMonitors, o), true
+		obj, store = slot(m.serviceMonitors, name)
 	case "cert-manager.io/v1 Certificate":
-		o := &certificate{}
-		return o, put(m.certificates, o), true
+		obj, store = slot(m.certificates, name)
+	default:
+		return nil, nil, false
 	}
-	return nil, nil, false
+	return obj, store, true
+}
+
+// slot returns a new T and a function that puts it into mp under name.
+func slot[T any](mp map[string]*T, name string) (any, func()) {
+	o := new(T)
+	return o, func() { mp[name] = o }
+}
+
+// forEachValueSet renders the chart with each of valueSets in a parallel subtest and calls
+// check with the result.
+func forEachValueSet(t *testing.T, check func(t *testing.T, m *manifest)) {
+	t.Helper()
+	for name, vals := range valueSets(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			check(t, render(t, vals))
+		})
+	}
 }
 
 // capabilities is the cluster the chart is rendered for.
@@ -338,25 +326,21 @@ func valueSets(t *testing.T) map[string]map[string]any {
 // installation needs are there.
 func TestHelmRendersAndDecodes(t *testing.T) {
 	t.Parallel()
-	for name, vals := range valueSets(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			m := render(t, vals)
-			for component := range chartComponents {
-				deployment(t, m, component)
-				if _, ok := m.services[objectName(component)]; !ok {
-					t.Errorf("no Service for %s", component)
-				}
-				if _, ok := m.pdbs[objectName(component)]; !ok {
-					t.Errorf("no PodDisruptionBudget for %s", component)
-				}
+	forEachValueSet(t, func(t *testing.T, m *manifest) {
+		for component := range chartComponents {
+			deployment(t, m, component)
+			if _, ok := m.services[objectName(component)]; !ok {
+				t.Errorf("no Service for %s", component)
 			}
-			if len(m.serviceAccounts) != 1 {
-				t.Errorf("%d ServiceAccounts, want 1", len(m.serviceAccounts))
+			if _, ok := m.pdbs[objectName(component)]; !ok {
+				t.Errorf("no PodDisruptionBudget for %s", component)
 			}
-			t.Logf("%d objects: %v", len(m.objects), m.objects)
-		})
-	}
+		}
+		if len(m.serviceAccounts) != 1 {
+			t.Errorf("%d ServiceAccounts, want 1", len(m.serviceAccounts))
+		}
+		t.Logf("%d objects: %v", len(m.objects), m.objects)
+	})
 }
 
 // TestHelmLint runs helm lint on the chart, with the defaults and with the production-like

@@ -349,26 +349,29 @@ func parseMaxConcurrent(v string) (int, error) {
 	return n, nil
 }
 
-func parseNonNegativeDuration(v string) (time.Duration, error) {
+// parseDuration reads a Go duration; the callers bound it.
+func parseDuration(v string) (time.Duration, error) {
 	d, err := time.ParseDuration(strings.TrimSpace(v))
 	if err != nil {
 		return 0, errors.New("want a duration such as 10s or 1m30s")
-	}
-	if d < 0 {
-		return 0, errors.New("want a duration of zero or more")
 	}
 	return d, nil
 }
 
-func parsePositiveDuration(v string) (time.Duration, error) {
-	d, err := time.ParseDuration(strings.TrimSpace(v))
-	if err != nil {
-		return 0, errors.New("want a duration such as 10s or 1m30s")
+func parseNonNegativeDuration(v string) (time.Duration, error) {
+	d, err := parseDuration(v)
+	if err == nil && d < 0 {
+		return 0, errors.New("want a duration of zero or more")
 	}
-	if d <= 0 {
+	return d, err
+}
+
+func parsePositiveDuration(v string) (time.Duration, error) {
+	d, err := parseDuration(v)
+	if err == nil && d <= 0 {
 		return 0, errors.New("want a duration above zero")
 	}
-	return d, nil
+	return d, err
 }
 
 // ollamaPort is the port Ollama listens on by default, assumed when OLLAMA_HOST has neither
