@@ -95,7 +95,7 @@ retrieve.headless is set (else one connection through the ClusterIP at a time). 
 
 {{/* The internal TLS environment of every process: the mounted Secret's files. */}}
 {{- define "doip-gateway.mtlsEnv" -}}
-{{- if .Values.mtls.enabled }}
+{{- if .Values.mtls.enabled -}}
 - name: GRPC_TLS_CERT
   value: /etc/doip/grpc-tls/tls.crt
 - name: GRPC_TLS_KEY
@@ -106,7 +106,7 @@ retrieve.headless is set (else one connection through the ClusterIP at a time). 
 {{- end }}
 
 {{- define "doip-gateway.mtlsVolumeMount" -}}
-{{- if .Values.mtls.enabled }}
+{{- if .Values.mtls.enabled -}}
 - name: grpc-tls
   mountPath: /etc/doip/grpc-tls
   readOnly: true
@@ -114,7 +114,7 @@ retrieve.headless is set (else one connection through the ClusterIP at a time). 
 {{- end }}
 
 {{- define "doip-gateway.mtlsVolume" -}}
-{{- if .Values.mtls.enabled }}
+{{- if .Values.mtls.enabled -}}
 - name: grpc-tls
   secret:
     secretName: {{ include "doip-gateway.mtlsSecret" . }}
@@ -183,7 +183,7 @@ startupProbe:
 
 {{/* A preStop sleep: the pod serves on while endpoints and load balancers let go of it. */}}
 {{- define "doip-gateway.lifecycle" -}}
-{{- if gt (int .preStopSleepSeconds) 0 }}
+{{- if gt (int .preStopSleepSeconds) 0 -}}
 lifecycle:
   preStop:
     sleep:
