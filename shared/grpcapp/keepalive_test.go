@@ -60,6 +60,7 @@ func followsReplicas(t *testing.T, wait time.Duration, opts ...grpc.ServerOption
 		resp, err := hc.Check(ctx, &healthpb.HealthCheckRequest{Service: "replica.b"})
 		cancel()
 		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
+			t.Logf("the added replica answered %s after the first call", time.Since(deadline.Add(-wait)).Round(time.Millisecond))
 			return true, asked.Load()
 		}
 		time.Sleep(20 * time.Millisecond)
