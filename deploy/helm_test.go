@@ -15,6 +15,7 @@ import (
 	"helm.sh/helm/v4/pkg/chart/v2/lint"
 	"helm.sh/helm/v4/pkg/chart/v2/lint/support"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	chartv2util "helm.sh/helm/v4/pkg/chart/v2/util"
 	"helm.sh/helm/v4/pkg/engine"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -491,5 +492,50 @@ func TestHelmChecksHaveTeeth(t *testing.T) {
 	linter := lint.RunAll(dir, nil, releaseNamespace, lint.WithKubeVersion(kv))
 	if linter.HighestSeverity < support.ErrorSev {
 		t.Errorf("helm lint passed a template that is not YAML: %v", linter.Messages)
+	}
+}
+
+// TestHelmExampleValuesExist: every key the production-like example sets is a key of
+// values.yaml (Helm ignores unknown keys, so a misspelt one would silently do nothing), except
+// inside the maps and lists that values.yaml leaves open (annotations, labels, extra
+// environment).
+func TestHelmExampleValuesExist(t *testing.T) {
+	t.Parallel()
+	var walk func(path string, example, defaults map[string]any)
+	walk = func(path string, example, defaults map[string]any) {
+		for k, v := range example {
+			d, ok := defaults[k]
+			if !ok {
+				t.Errorf("%s: %s%s is not a key of values.yaml", productionValues, path, k)
+				continue
+			}
+			em, eIsMap := v.(map[string]any)
+			dm, dIsMap := d.(map[string]any)
+			switch {
+			case eIsMap && dIsMap && len(dm) > 0:
+				walk(path+k+".", em, dm)
+			case eIsMap != dIsMap && d != nil:
+				t.Errorf("%s: %s%s is a %T, values.yaml has a %T", productionValues, path, k, v, d)
+			}
+		}
+	}
+	walk("", readValues(t, productionValues), readDefaults(t))
+}
+
+// TestHelmKubeVersion: the chart is tested against the oldest Kubernetes its kubeVersion
+// admits (so helm install refuses clusters it was not checked for), and not one older: the
+// preStop sleep it uses needs 1.30.
+func TestHelmKubeVersion(t *testing.T) {
+	t.Parallel()
+	ch, err := loader.Load(chartDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	constraint := ch.Metadata.KubeVersion
+	if !chartv2util.IsCompatibleRange(constraint, kubeVersion) {
+		t.Errorf("Chart.yaml kubeVersion %q does not admit %s, the version the tests render for", constraint, kubeVersion)
+	}
+	if chartv2util.IsCompatibleRange(constraint, "v1.29.15") {
+		t.Errorf("Chart.yaml kubeVersion %q admits 1.29, which has no preStop sleep", constraint)
 	}
 }
