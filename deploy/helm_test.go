@@ -380,7 +380,9 @@ func TestHelmRefusesBrokenValues(t *testing.T) {
 		"Ollama without a model":                        {map[string]any{"ollama": map[string]any{"host": "http://ollama:11434"}}, "ollama.model"},
 		"mutual TLS without a certificate":              {map[string]any{"mtls": map[string]any{"enabled": true}}, "mtls.secretName"},
 		"an image tagged latest":                        {map[string]any{"gateway": map[string]any{"image": map[string]any{"tag": "latest"}}}, "latest"},
-		"an unknown autoscaling metric":                 {map[string]any{"invoke": map[string]any{"autoscaling": map[string]any{"metric": "memory"}}}, "inFlight or cpu"},
+		"an unknown autoscaling metric":                 {map[string]any{"invoke": map[string]any{"autoscaling": map[string]any{"metric": "memory"}}}, "inFlight"},
+		"a misspelt key (values.schema.json)":           {map[string]any{"gateway": map[string]any{"replica": 3}}, "replica"},
+		"a port that is not a number":                   {map[string]any{"gateway": map[string]any{"port": "doip"}}, "/gateway/port"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -493,33 +495,6 @@ func TestHelmChecksHaveTeeth(t *testing.T) {
 	if linter.HighestSeverity < support.ErrorSev {
 		t.Errorf("helm lint passed a template that is not YAML: %v", linter.Messages)
 	}
-}
-
-// TestHelmExampleValuesExist: every key the production-like example sets is a key of
-// values.yaml (Helm ignores unknown keys, so a misspelt one would silently do nothing), except
-// inside the maps and lists that values.yaml leaves open (annotations, labels, extra
-// environment).
-func TestHelmExampleValuesExist(t *testing.T) {
-	t.Parallel()
-	var walk func(path string, example, defaults map[string]any)
-	walk = func(path string, example, defaults map[string]any) {
-		for k, v := range example {
-			d, ok := defaults[k]
-			if !ok {
-				t.Errorf("%s: %s%s is not a key of values.yaml", productionValues, path, k)
-				continue
-			}
-			em, eIsMap := v.(map[string]any)
-			dm, dIsMap := d.(map[string]any)
-			switch {
-			case eIsMap && dIsMap && len(dm) > 0:
-				walk(path+k+".", em, dm)
-			case eIsMap != dIsMap && d != nil:
-				t.Errorf("%s: %s%s is a %T, values.yaml has a %T", productionValues, path, k, v, d)
-			}
-		}
-	}
-	walk("", readValues(t, productionValues), readDefaults(t))
 }
 
 // TestHelmKubeVersion: the chart is tested against the oldest Kubernetes its kubeVersion
