@@ -382,6 +382,7 @@ func TestHelmRefusesBrokenValues(t *testing.T) {
 		"an image tagged latest":                        {map[string]any{"gateway": map[string]any{"image": map[string]any{"tag": "latest"}}}, "latest"},
 		"an unknown autoscaling metric":                 {map[string]any{"invoke": map[string]any{"autoscaling": map[string]any{"metric": "memory"}}}, "inFlight"},
 		"a misspelt key (values.schema.json)":           {map[string]any{"gateway": map[string]any{"replica": 3}}, "replica"},
+		"TLS required without a certificate":            {map[string]any{"gateway": map[string]any{"tls": map[string]any{"mode": "required"}}}, "gateway.tls.secretName"},
 		"a port that is not a number":                   {map[string]any{"gateway": map[string]any{"port": "doip"}}, "/gateway/port"},
 	} {
 		t.Run(name, func(t *testing.T) {
