@@ -82,6 +82,10 @@ test-short: ## Unit tests only: end-to-end tests skip under -short
 compose-config: ## Validate docker-compose.yml (no container engine needed)
 	cd deploy && go test -run TestCompose ./...
 
+.PHONY: chart-check
+chart-check: ## Render, decode and lint the Helm chart (deploy/helm/doip-gateway) and check it against the binaries (no cluster needed)
+	cd deploy && go test -count=1 -run TestHelm ./...
+
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME each
 	@for pkg in $$(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.Dir}}{{end}}' $(PKGS)); do \

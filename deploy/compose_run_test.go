@@ -174,8 +174,8 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// hostPort matches host:port in values: a service name, or an address of the container itself.
-var hostPort = regexp.MustCompile(`([A-Za-z0-9][A-Za-z0-9_.-]*):([0-9]{1,5})\b`)
+// hostPortRE matches host:port in values: a service name, or an address of the container itself.
+var hostPortRE = regexp.MustCompile(`([A-Za-z0-9][A-Za-z0-9_.-]*):([0-9]{1,5})\b`)
 
 func isSelf(host string) bool { return host == "0.0.0.0" || host == "127.0.0.1" || host == "localhost" }
 
@@ -206,7 +206,7 @@ func (r *composeRun) allocatePorts() {
 		want[svc][port] = true
 	}
 	scan := func(self, v string) {
-		for _, m := range hostPort.FindAllStringSubmatch(v, -1) {
+		for _, m := range hostPortRE.FindAllStringSubmatch(v, -1) {
 			port, _ := strconv.Atoi(m[2])
 			switch {
 			case isSelf(m[1]):
@@ -270,8 +270,8 @@ func freePortPair(t *testing.T) int {
 
 // rewriteAddrs maps service:port and the container's own addresses to loopback ports.
 func (r *composeRun) rewriteAddrs(self, v string) string {
-	return hostPort.ReplaceAllStringFunc(v, func(s string) string {
-		m := hostPort.FindStringSubmatch(s)
+	return hostPortRE.ReplaceAllStringFunc(v, func(s string) string {
+		m := hostPortRE.FindStringSubmatch(s)
 		port, _ := strconv.Atoi(m[2])
 		svc := m[1]
 		if isSelf(svc) {

@@ -5,7 +5,14 @@
 // and wiring (services, ports, health checks, start order, credentials, mounts, build
 // contexts); they do not start containers or build images.
 //
+// The tests in helm_test.go and helm_contract_test.go check the Helm chart in helm/doip-gateway
+// the same way, without a cluster: they render it with Helm's Go packages (helm.sh/helm/v4,
+// pinned in go.mod) for the default values and a production-like file, decode every object
+// into the Kubernetes API's Go types with unknown fields rejected, run helm lint, and check
+// that ports, probes and environment agree with what the binaries serve and read.
+//
 // The module also builds cmd/healthprobe, the health check binary every image carries.
 //
-// `make compose-config` runs the compose and Dockerfile checks alone.
+// `make compose-config` runs the compose and Dockerfile checks alone, `make chart-check` the
+// chart's.
 package deploy

@@ -136,6 +136,7 @@ func TestAdminMetricsAndRequestID(t *testing.T) {
 		`workflow_runs_total{result="failed",workflow="echo"} 0`,
 		`workflow_duration_seconds_count{workflow="echo"} 1`,
 		`workflow_duration_seconds_count{workflow="equation_extraction"} 1`,
+		"\nworkflow_runs_in_flight 0\n", // both runs are over
 		`grpc_server_handled_total{grpc_code="NotFound",grpc_method="Invoke",grpc_service="doip.invoke.v1.InvokeService",grpc_type="server_stream"} 1`,
 		`grpc_server_handled_total{grpc_code="OK",grpc_method="Invoke",grpc_service="doip.invoke.v1.InvokeService",grpc_type="server_stream"} 1`,
 		`grpc_client_handled_total{grpc_code="NotFound",grpc_method="GetRecord",grpc_service="doip.retrieve.v1.RetrieveService",grpc_type="unary"}`,

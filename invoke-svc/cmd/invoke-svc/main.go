@@ -148,7 +148,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return fmt.Errorf("workflows: %w", err)
 	}
 	grpcMetrics := metrics.NewGRPCServer(reg)
-	app := grpcapp.NewServer(append(grpcMetrics.ServerOptions(), tlsServerOpts...)...)
+	serverOpts := append(grpcMetrics.ServerOptions(), tlsServerOpts...)
+	serverOpts = append(serverOpts, grpcapp.MaxConnectionAge(cfg.MaxConnectionAge, cfg.MaxConnectionAgeGrace)...)
+	app := grpcapp.NewServer(serverOpts...)
 	invokev1.RegisterInvokeServiceServer(app.GRPC, invoke.NewServer(workflows, cfg.MaxConcurrent, logger,
 		invoke.WithMetrics(invoke.NewMetrics(reg))))
 	app.SetServing(invokev1.InvokeService_ServiceDesc.ServiceName)

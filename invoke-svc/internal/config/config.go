@@ -43,6 +43,11 @@ type Config struct {
 	// AdminAddr is the host:port of the admin HTTP server (/metrics, /healthz, /readyz);
 	// empty: no admin server.
 	AdminAddr string
+	// MaxConnectionAge ends each client connection after about this long, so that clients
+	// resolve the service's name again and spread over the replicas there are now; 0: never.
+	// MaxConnectionAgeGrace is how long the calls on such a connection may still run; 0: as
+	// long as they take.
+	MaxConnectionAge, MaxConnectionAgeGrace time.Duration
 	// Ollama is the optional model backend of the workflows.
 	Ollama Ollama
 	// Limits bound the work of each run.
@@ -105,6 +110,8 @@ func (c Config) LogValue() slog.Value {
 			slog.Int64("max_derived", c.Limits.MaxDerived),
 			slog.Int("derived_slots", c.Limits.DerivedSlots),
 		),
+		slog.Duration("max_connection_age", c.MaxConnectionAge),
+		slog.Duration("max_connection_age_grace", c.MaxConnectionAgeGrace),
 		slog.Group("ollama",
 			slog.String("host", c.Ollama.Host),
 			slog.String("model", c.Ollama.Model),
@@ -216,6 +223,16 @@ var settings = []setting{
 		}},
 	{flag: "derived-slots", env: "DERIVED_SLOTS", def: "16", usage: "stored results one object may hold per workflow (distinct params share them)",
 		set: func(c *Config, v string) (err error) { c.Limits.DerivedSlots, err = parseMaxConcurrent(v); return err }},
+	{flag: "max-connection-age", env: "GRPC_MAX_CONNECTION_AGE", def: "0s", usage: "end each gRPC client connection after about this long, so clients re-resolve the service name and reach new replicas; 0 never",
+		set: func(c *Config, v string) (err error) {
+			c.MaxConnectionAge, err = parseNonNegativeDuration(v)
+			return err
+		}},
+	{flag: "max-connection-age-grace", env: "GRPC_MAX_CONNECTION_AGE_GRACE", def: "0s", usage: "how long the runs on a connection ended by max-connection-age may still take; 0 as long as they take",
+		set: func(c *Config, v string) (err error) {
+			c.MaxConnectionAgeGrace, err = parseNonNegativeDuration(v)
+			return err
+		}},
 	{env: "OLLAMA_HOST", usage: "Ollama base URL, e.g. http://127.0.0.1:11434; empty for none",
 		set: func(c *Config, v string) (err error) { c.Ollama.Host, err = parseOllamaHost(v); return err }},
 	{env: "OLLAMA_MODEL", usage: "Ollama model the workflows ask",
@@ -406,15 +423,29 @@ func parseMaxConcurrent(v string) (int, error) {
 	return n, nil
 }
 
-func parsePositiveDuration(v string) (time.Duration, error) {
+// parseDuration reads a Go duration; the callers bound it.
+func parseDuration(v string) (time.Duration, error) {
 	d, err := time.ParseDuration(strings.TrimSpace(v))
 	if err != nil {
 		return 0, errors.New("want a duration such as 10s or 1m30s")
 	}
-	if d <= 0 {
+	return d, nil
+}
+
+func parseNonNegativeDuration(v string) (time.Duration, error) {
+	d, err := parseDuration(v)
+	if err == nil && d < 0 {
+		return 0, errors.New("want a duration of zero or more")
+	}
+	return d, err
+}
+
+func parsePositiveDuration(v string) (time.Duration, error) {
+	d, err := parseDuration(v)
+	if err == nil && d <= 0 {
 		return 0, errors.New("want a duration above zero")
 	}
-	return d, nil
+	return d, err
 }
 
 // ollamaPort is the port Ollama listens on by default, assumed when OLLAMA_HOST has neither

@@ -119,6 +119,8 @@ func (s *Server) Invoke(req *invokev1.InvokeRequest, stream grpc.ServerStreaming
 	}
 	logger := s.logger.With(slog.String("workflow", name), slog.String("object", req.GetObjectId()))
 
+	s.metrics.enter()
+	defer s.metrics.leave()
 	release, err := s.acquire(ctx)
 	if err != nil {
 		logger.WarnContext(ctx, "no free run slot before the request ended",

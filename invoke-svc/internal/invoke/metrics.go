@@ -13,6 +13,7 @@ import (
 type Metrics struct {
 	runs     *prometheus.CounterVec   // workflow, result
 	duration *prometheus.HistogramVec // workflow
+	inFlight prometheus.Gauge         // runs holding or waiting for a run slot
 }
 
 // The values of the result label of workflow_runs_total.
@@ -31,8 +32,8 @@ const (
 
 var allResults = []string{resultOK, resultCached, resultBadParams, resultBadSource, resultBudget, resultNotFound, resultUnavailable, resultBusy, resultCanceled, resultFailed}
 
-// NewMetrics registers workflow_runs_total{workflow,result} and
-// workflow_duration_seconds{workflow} with reg. It panics if they are already registered
+// NewMetrics registers workflow_runs_total{workflow,result},
+// workflow_duration_seconds{workflow} and workflow_runs_in_flight with reg. It panics if they are already registered
 // there.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
@@ -45,8 +46,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time a workflow ran, from its start in a run slot to its return, whatever the result.",
 			Buckets: metrics.DurationBuckets,
 		}, []string{"workflow"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: InFlightMetric,
+			Help: "Workflow runs on this worker that hold a run slot or wait for one: running plus queued. The autoscaler's measure of load.",
+		}),
 	}
-	reg.MustRegister(m.runs, m.duration)
+	reg.MustRegister(m.runs, m.duration, m.inFlight)
 	return m
 }
 
@@ -60,6 +65,23 @@ func (m *Metrics) initWorkflows(names []string) {
 		for _, r := range allResults {
 			m.runs.WithLabelValues(name, r)
 		}
+	}
+}
+
+// InFlightMetric is the name of the gauge of runs that hold or wait for a run slot; the Helm
+// chart's HorizontalPodAutoscaler scales the workers on it.
+const InFlightMetric = "workflow_runs_in_flight"
+
+// enter counts a run that starts waiting for a slot; leave counts it out again.
+func (m *Metrics) enter() {
+	if m != nil {
+		m.inFlight.Inc()
+	}
+}
+
+func (m *Metrics) leave() {
+	if m != nil {
+		m.inFlight.Dec()
 	}
 }
 

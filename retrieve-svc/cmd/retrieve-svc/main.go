@@ -156,6 +156,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if internalTLS != nil {
 		serverOpts = append(serverOpts, internalTLS.ServerOption())
 	}
+	serverOpts = append(serverOpts, grpcapp.MaxConnectionAge(cfg.MaxConnectionAge, cfg.MaxConnectionAgeGrace)...)
 	srv := grpcapp.NewServer(serverOpts...)
 	retrievev1.RegisterRetrieveServiceServer(srv.GRPC, retrieve.NewServer(records, bucket, cfg.Branch, logger,
 		retrieve.WithMetrics(retrieve.NewMetrics(reg)), retrieve.WithPresign(cfg.PresignExpiry), retrieve.WithTypes(types),

@@ -61,6 +61,11 @@ type Config struct {
 	// GRPCTLSCert, GRPCTLSKey and GRPCTLSCA turn on mutual TLS for gRPC (all or none).
 	GRPCTLSCert, GRPCTLSKey, GRPCTLSCA string
 	CacheBlobTTL                       time.Duration // how long a small component stays cached
+	// MaxConnectionAge ends each client connection after about this long, so that clients
+	// resolve the service's name again and spread over the replicas there are now; 0: never.
+	// MaxConnectionAgeGrace is how long the calls on such a connection may still run; 0: as
+	// long as they take.
+	MaxConnectionAge, MaxConnectionAgeGrace time.Duration
 }
 
 // setting is one configuration key: its flag, its environment variable, its default and how
@@ -158,6 +163,8 @@ var settings = []setting{
 		c.AdminAddr = v
 		return nil
 	}, false},
+	{"max-connection-age", "GRPC_MAX_CONNECTION_AGE", "0s", "end each gRPC client connection after about this long, so clients re-resolve the service name and reach new replicas; 0 never", false, nonNegativeDuration(func(c *Config) *time.Duration { return &c.MaxConnectionAge }), false},
+	{"max-connection-age-grace", "GRPC_MAX_CONNECTION_AGE_GRACE", "0s", "how long the calls on a connection ended by max-connection-age may still take; 0 as long as they take", false, nonNegativeDuration(func(c *Config) *time.Duration { return &c.MaxConnectionAgeGrace }), false},
 	{"storage", "STORAGE", "auto", "component storage: folder, s3 (plain S3) or lakefs (S3 gateway plus commits and versions); auto is s3 when --lakefs-url / LAKEFS_URL is set, else folder", false, func(c *Config, v string) error {
 		switch v = strings.ToLower(v); v {
 		case "auto":
