@@ -131,7 +131,11 @@ func (d *Dispatcher) ServeDOIP(ctx context.Context, w gateway.ResponseWriter, re
 		return
 	}
 	e := doip.AsError(err)
-	if e.Kind == doip.KindInternal {
+	if ctx.Err() != nil {
+		// The client left (the connection cancelled the request) or the server is closing:
+		// the backend call was cancelled with it, and nobody reads this answer.
+		d.logger().InfoContext(ctx, "request abandoned", slog.String("op", req.Op.String()), slog.String("object", req.ObjectID), slog.Any("err", context.Cause(ctx)))
+	} else if e.Kind == doip.KindInternal {
 		d.logger().ErrorContext(ctx, "request failed", slog.String("op", req.Op.String()), slog.String("object", req.ObjectID), slog.Any("err", err))
 	}
 	if werr := w.Error(e); werr != nil {
