@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -382,7 +383,6 @@ func TestInvokeWorkerConnectionCutMidRun(t *testing.T) {
 	is := &stubInvoke{invoke: func(r *invokev1.InvokeRequest, st invokev1.InvokeService_InvokeServer) error {
 		calls.Add(1)
 		_ = st.Send(&invokev1.InvokeResponse{Msg: &invokev1.InvokeResponse_Progress{Progress: &invokev1.Progress{Stage: "accepted"}}})
-		go srv.Stop() // closes every connection under the running call, as a kill would
 		<-st.Context().Done()
 		return st.Context().Err()
 	}}
@@ -396,7 +396,9 @@ func TestInvokeWorkerConnectionCutMidRun(t *testing.T) {
 	t.Cleanup(func() { cc.Close() })
 	d := newDispatcher(t, okRetrieve(nil), nil)
 	d.Invoke = invokev1.NewInvokeServiceClient(cc)
-	var r recorder
+	// Once the first message is here, every connection under the running call is closed, as
+	// a kill would.
+	r := progressHook{onProgress: func() { go srv.Stop() }}
 	d.ServeDOIP(t.Context(), &r, &doip.Request{Op: doip.OpInvoke, ObjectID: "Q1", Workflow: "equation_extraction"})
 	if r.err == nil || r.err.Kind != doip.KindUnavailable || !strings.Contains(r.err.Message, "not retried") || calls.Load() != 1 {
 		t.Errorf("answer %v after %d calls; want Unavailable, not retried, after one", r.err, calls.Load())
@@ -526,4 +528,16 @@ func TestBackendSlots(t *testing.T) {
 	if r.err != nil {
 		t.Errorf("after the slot was given back: %v", r.err)
 	}
+}
+
+// progressHook is a recorder that calls onProgress at the first progress event.
+type progressHook struct {
+	recorder
+	onProgress func()
+	once       sync.Once
+}
+
+func (p *progressHook) Progress(stage, msg string, f float64) error {
+	p.once.Do(p.onProgress)
+	return p.recorder.Progress(stage, msg, f)
 }
