@@ -10,10 +10,13 @@ import (
 	"path/filepath"
 
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/objectid"
+	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage"
 )
 
 // Dir reads records from JSON files in a folder: {root}/records/{QID}.json, the layout of the
-// folder backend when no façade is configured.
+// folder backend when no façade is configured. Files are opened within root as an
+// [os.Root] opens them, so a symbolic link under records/ may point elsewhere inside the
+// data folder but never outside it.
 type Dir struct {
 	root    string
 	maxSize int64
@@ -27,7 +30,9 @@ func NewDir(root string) *Dir {
 }
 
 // Record implements [Source]. A missing file gives ErrNotFound; a QID that is not normalised
-// ErrBadRequest; a file over the cap ErrTooLarge; other read errors ErrUnavailable.
+// ErrBadRequest; a file over the cap ErrTooLarge; a link leading out of the data folder, a
+// directory or an unreadable file an error that is none of these (an internal failure,
+// not retried); other read errors ErrUnavailable.
 func (d *Dir) Record(ctx context.Context, qid string) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -35,14 +40,19 @@ func (d *Dir) Record(ctx context.Context, qid string) ([]byte, error) {
 	if norm, err := objectid.Normalize(qid); err != nil || norm != qid {
 		return nil, fmt.Errorf("%w: %s", ErrBadRequest, objectid.Quote(qid))
 	}
-	f, err := os.Open(filepath.Join(d.root, "records", qid+".json"))
-	if errors.Is(err, fs.ErrNotExist) {
+	f, err := os.OpenInRoot(d.root, filepath.Join("records", qid+".json"))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("fdo: record %s: %w", qid, ErrNotFound)
-	}
-	if err != nil {
+	case err != nil && (errors.Is(err, fs.ErrPermission) || storage.IsEscape(err)):
+		return nil, fmt.Errorf("fdo: record %s: %w", qid, err)
+	case err != nil:
 		return nil, fmt.Errorf("fdo: record %s: %w: %w", qid, ErrUnavailable, err)
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err == nil && !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("fdo: record %s: records/%s.json is not a regular file", qid, qid)
+	}
 	data, err := io.ReadAll(io.LimitReader(f, d.maxSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("fdo: record %s: %w: %w", qid, ErrUnavailable, err)

@@ -363,6 +363,8 @@ func toStatus(ctx context.Context, err error, qid, id string, sent, n int64) err
 		return status.FromContextError(ctx.Err()).Err()
 	case errors.Is(err, errShort):
 		return status.Errorf(codes.Internal, "component %s of %s ended after %d of %d bytes", objectid.Quote(id), qid, sent, n)
+	case errors.Is(err, storage.ErrPermanent):
+		return errStoragePermanent
 	default:
 		return status.Error(codes.Unavailable, "component storage unavailable")
 	}
@@ -448,8 +450,16 @@ func (s *Server) storageError(ctx context.Context, log *slog.Logger, err error) 
 		return status.FromContextError(ctx.Err()).Err()
 	}
 	log.ErrorContext(ctx, "storage failed", slog.Any("err", err))
+	if errors.Is(err, storage.ErrPermanent) {
+		return errStoragePermanent
+	}
 	return status.Error(codes.Unavailable, "component storage unavailable")
 }
+
+// errStoragePermanent answers a storage failure that trying again cannot fix (a full or
+// read-only disk, a link leading out of the data folder): Internal, so nobody retries it.
+// The details are in the log, not in the answer.
+var errStoragePermanent = status.Error(codes.Internal, "component storage failed permanently (full, not writable, or a path out of the data folder)")
 
 // Filename returns a file name for a component: the id's last segment if it has an
 // extension ("fulltext.pdf", "archive.tar.gz"), else the id with an extension from the media
