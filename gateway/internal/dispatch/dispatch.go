@@ -38,6 +38,14 @@ var Operations = map[string]doip.Op{
 // Dispatcher routes requests to the backends. Its exported fields are set before use.
 type Dispatcher struct {
 	Retrieve retrievev1.RetrieveServiceClient
+	// RetrieveSmall, if set, is a connection to the same retrieve service with small
+	// flow-control windows. Component streams start there and move to Retrieve (large
+	// windows) once their client took FastAfter bytes (DefaultFastAfter when 0) without a
+	// write blocking for SlowWrite (DefaultSlowWrite when 0): a slow reader pins a small
+	// window in the gateway, and a fast one soon gets the large window it needs.
+	RetrieveSmall retrievev1.RetrieveServiceClient
+	SlowWrite     time.Duration
+	FastAfter     int64
 	// Invoke may be nil: then no workflow is offered and invoke answers Unsupported.
 	Invoke invokev1.InvokeServiceClient
 	// ServiceID names this DOIP service (hello, standard framing targets).

@@ -23,7 +23,14 @@ const (
 	stateActive
 )
 
-const bufSize = 64 << 10
+// The buffers of each connection. Requests are small and whole ones are read through
+// readBufSize; a larger payload is read past the buffer, straight into its destination.
+// Answers go out through writeBufSize: a component chunk larger than what is free is written
+// past it. Every connection has both, so they count in what each slow reader costs.
+const (
+	readBufSize  = 16 << 10
+	writeBufSize = 32 << 10
+)
 
 // conn is one client connection. Its fields are written by its own goroutine only, except
 // state, which Shutdown reads.
@@ -56,8 +63,8 @@ func (c *conn) serve(base context.Context) {
 		}
 		return
 	}
-	br := bufio.NewReaderSize(netConn, bufSize)
-	bw := bufio.NewWriterSize(&deadlineWriter{conn: netConn, timeout: durationOr(c.srv.WriteTimeout, DefaultWriteTimeout), out: c.out}, bufSize)
+	br := bufio.NewReaderSize(netConn, readBufSize)
+	bw := bufio.NewWriterSize(&deadlineWriter{conn: netConn, timeout: durationOr(c.srv.WriteTimeout, DefaultWriteTimeout), out: c.out}, writeBufSize)
 
 	// Wait for the first byte under the handshake deadline, then let the factory peek.
 	if !c.waitForRequest(netConn, br, durationOr(c.srv.HandshakeTimeout, DefaultHandshakeTimeout)) {

@@ -28,10 +28,14 @@ import (
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/objectid"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
+	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
 )
 
-// ChunkSize is the size of every chunk of a component stream but the last.
-const ChunkSize = 256 << 10
+// ChunkSize is the size of every chunk of a component stream but the last. It bounds what
+// a stream whose reader is slow holds here: the chunk being read, and one or two encoded
+// chunks waiting for the receiver's flow-control window, each in one 64 KiB buffer of the
+// gRPC buffer pool that shared/grpcapp installs.
+const ChunkSize = grpcapp.StreamChunkSize
 
 // ServiceName is the full gRPC name of the service, for health checks.
 const ServiceName = "doip.retrieve.v1.RetrieveService"
