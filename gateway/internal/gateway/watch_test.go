@@ -45,22 +45,17 @@ func (h *waitHandler) ServeDOIP(ctx context.Context, w ResponseWriter, req *doip
 	}
 }
 
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+// wantGone waits for h's request to end with ErrClientGone.
+func wantGone(t *testing.T, h *waitHandler) {
+	t.Helper()
+	select {
+	case cause := <-h.causes:
+		if !errors.Is(cause, ErrClientGone) {
+			t.Errorf("cause = %v, want ErrClientGone", cause)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request was not cancelled after its client left")
+	}
 }
 
 // Regression (abandoned work held for the whole invoke timeout): a client that closes or
@@ -78,8 +73,13 @@ func TestClientLeavingCancelsItsRequest(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			h := newWaitHandler()
-			var logs syncBuffer
-			s := &Server{Name: "t", Handler: h, NewCodec: newLineCodec, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+			var (
+				mu   sync.Mutex
+				logs bytes.Buffer
+			)
+			sink := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return logs.Write(p) })
+			logText := func() string { mu.Lock(); defer mu.Unlock(); return logs.String() }
+			s := &Server{Name: "t", Handler: h, NewCodec: newLineCodec, Logger: slog.New(slog.NewTextHandler(sink, nil))}
 			if tc.tls {
 				s.TLSConfig, s.TLSMode = cfg, TLSOptional
 			}
@@ -100,19 +100,12 @@ func TestClientLeavingCancelsItsRequest(t *testing.T) {
 				_ = raw.(*net.TCPConn).SetLinger(0)
 			}
 			c.Close()
-			select {
-			case cause := <-h.causes:
-				if !errors.Is(cause, ErrClientGone) {
-					t.Errorf("cause = %v, want ErrClientGone", cause)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("the request was not cancelled after its client left")
-			}
+			wantGone(t, h)
 			eventually(t, "the request logged as aborted", func() bool {
-				return strings.Contains(logs.String(), `msg="request done"`) && strings.Contains(logs.String(), "status=aborted")
+				return strings.Contains(logText(), `msg="request done"`) && strings.Contains(logText(), "status=aborted")
 			})
-			if !strings.Contains(logs.String(), "answer=Unavailable") {
-				t.Errorf("log does not say what the answer would have been:\n%s", logs.String())
+			if !strings.Contains(logText(), "answer=Unavailable") {
+				t.Errorf("log does not say what the answer would have been:\n%s", logText())
 			}
 		})
 	}
@@ -179,12 +172,5 @@ func TestWatchOnEveryRequest(t *testing.T) {
 	}
 	<-h.started
 	c.Close()
-	select {
-	case cause := <-h.causes:
-		if !errors.Is(cause, ErrClientGone) {
-			t.Errorf("cause = %v", cause)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the second request was not cancelled after its client left")
-	}
+	wantGone(t, h)
 }
