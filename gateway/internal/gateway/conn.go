@@ -25,11 +25,12 @@ const (
 
 // The buffers of each connection. Requests are small and whole ones are read through
 // readBufSize; a larger payload is read past the buffer, straight into its destination.
-// Answers go out through writeBufSize: a component chunk larger than what is free is written
-// past it. Every connection has both, so they count in what each slow reader costs.
+// Answers go out through writeBufSize, which takes a whole component chunk (just under
+// 64 KiB) with its framing per write. Every connection has both, so they count in what
+// each slow reader costs.
 const (
 	readBufSize  = 16 << 10
-	writeBufSize = 32 << 10
+	writeBufSize = 64 << 10
 )
 
 // conn is one client connection. Its fields are written by its own goroutine only, except
