@@ -203,7 +203,7 @@ func TestWorkersShareWorkAndAKilledRunIsNotRetried(t *testing.T) {
 	select {
 	case err := <-done:
 		var de *doip.Error
-		if !errors.As(err, &de) || de.Kind != doip.KindUnavailable || !strings.Contains(de.Message, "not retried") {
+		if !errors.As(err, &de) || de.Kind != doip.KindUnavailable || !strings.Contains(de.Message, "stopped; not retried") {
 			t.Errorf("invoke whose worker was killed: %v; want Unavailable, not retried", err)
 		}
 	case <-time.After(20 * time.Second):

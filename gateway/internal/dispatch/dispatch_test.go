@@ -336,7 +336,7 @@ func TestInvokeNeverRetriesABegunRunOrAPermanentFailure(t *testing.T) {
 		text      string
 	}{
 		{"worker died mid-run", true, status.Error(codes.Unavailable, "error reading from server: EOF"), doip.KindUnavailable, "stopped; not retried"},
-		{"backend lost mid-run", true, status.Error(codes.Unavailable, "retrieve-svc unavailable"), doip.KindUnavailable, "not retried"},
+		{"backend lost mid-run", true, status.Error(codes.Unavailable, "workflow \"x\": retrieve-svc at 10.0.0.7:50051 unavailable"), doip.KindUnavailable, "retrieve-svc at […] unavailable; not retried"},
 		{"bad params", false, status.Error(codes.InvalidArgument, "bad params: pages must be a list"), doip.KindBadRequest, "bad params: pages"},
 		{"bad source", true, status.Error(codes.InvalidArgument, "bad source main-pdf: not a PDF"), doip.KindBadRequest, "bad source main-pdf"},
 		{"budget", true, status.Error(codes.ResourceExhausted, "memory budget of 512 MiB exceeded"), doip.KindLimitExceeded, "memory budget"},
@@ -363,7 +363,7 @@ func TestInvokeNeverRetriesABegunRunOrAPermanentFailure(t *testing.T) {
 			if r.err == nil || r.err.Kind != tc.kind || !strings.Contains(r.err.Message, tc.text) {
 				t.Errorf("answer %v, want %s naming %q", r.err, tc.kind, tc.text)
 			}
-			if strings.Contains(r.err.Message, "/var/data") {
+			if strings.Contains(r.err.Message, "/var/data") || strings.Contains(r.err.Message, "10.0.0.7") {
 				t.Errorf("answer leaks a path: %q", r.err.Message)
 			}
 		})
@@ -400,7 +400,7 @@ func TestInvokeWorkerConnectionCutMidRun(t *testing.T) {
 	// a kill would.
 	r := progressHook{onProgress: func() { go srv.Stop() }}
 	d.ServeDOIP(t.Context(), &r, &doip.Request{Op: doip.OpInvoke, ObjectID: "Q1", Workflow: "equation_extraction"})
-	if r.err == nil || r.err.Kind != doip.KindUnavailable || !strings.Contains(r.err.Message, "not retried") || calls.Load() != 1 {
+	if r.err == nil || r.err.Kind != doip.KindUnavailable || !strings.Contains(r.err.Message, "stopped; not retried") || calls.Load() != 1 {
 		t.Errorf("answer %v after %d calls; want Unavailable, not retried, after one", r.err, calls.Load())
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/gateway"
 	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
+	"github.com/fdo-doip/doip-gateway/shared/admin"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -106,14 +107,36 @@ func retryInvoke(ctx context.Context, err error, began bool) bool {
 
 // invokeError turns the last failure of an invoke into the client's answer.
 func (d *Dispatcher) invokeError(ctx context.Context, req *doip.Request, err error, began bool) error {
-	if began && ctx.Err() == nil && status.Code(err) == codes.Unavailable {
-		// The stream broke, or the worker lost a backend, after the run began: the worker may
-		// have died of this very request, so it is not handed to another.
-		d.logger().WarnContext(ctx, "invoke stopped after it began on a worker, not retried", slog.String("object", req.ObjectID),
-			slog.String("workflow", req.Workflow), slog.Any("err", err))
+	if !began || ctx.Err() != nil || status.Code(err) != codes.Unavailable {
+		return errorFromStatus(err, "invoke service")
+	}
+	d.logger().WarnContext(ctx, "invoke failed after it began on a worker, not retried", slog.String("object", req.ObjectID),
+		slog.String("workflow", req.Workflow), slog.Any("err", err))
+	if streamBroke(err) {
+		// The worker died, perhaps of this very request: it is not handed to another.
 		return doip.Errorf(doip.KindUnavailable, "the worker running this request stopped; not retried")
 	}
-	return errorFromStatus(err, "invoke service")
+	// The worker itself answered that a backend it needs is down; its message says which
+	// (with any address taken out).
+	return doip.Errorf(doip.KindUnavailable, "%s; not retried", admin.Redact(status.Convert(err).Message()))
+}
+
+// transportFailures start the messages that gRPC itself gives a stream whose connection
+// broke, as opposed to a status the server sent.
+var transportFailures = []string{
+	"error reading from server", "transport is closing", "closing transport due to",
+	"connection error", "the connection is draining", "transport: ",
+}
+
+// streamBroke reports whether err is gRPC's own report of a broken connection.
+func streamBroke(err error) bool {
+	msg := status.Convert(err).Message()
+	for _, p := range transportFailures {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // invokeOnce runs the workflow on one worker and collects its derived components and result.
