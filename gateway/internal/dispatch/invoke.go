@@ -13,8 +13,8 @@ import (
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/gateway"
-	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
 	"github.com/fdo-doip/doip-gateway/shared/admin"
+	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
