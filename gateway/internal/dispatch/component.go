@@ -11,6 +11,7 @@ import (
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/gateway"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
+	"google.golang.org/protobuf/proto"
 )
 
 func (d *Dispatcher) retrieveComponent(ctx context.Context, w gateway.ResponseWriter, req *doip.Request) error {
@@ -266,8 +267,10 @@ func (b *streamBody) moveToLarge() error {
 	m.done = true
 	received := m.size - b.remaining + int64(len(b.buf))
 	from, last := m.start+received, m.start+m.size-1
-	req := &retrievev1.StreamComponentRequest{ObjectId: m.req.GetObjectId(), ComponentId: m.req.GetComponentId(),
-		Range: &retrievev1.ByteRange{Start: &from, End: &last}}
+	// The same request in every other field (the object, the component, whatever pins its
+	// content), for the rest of the bytes, streamed.
+	req := proto.Clone(m.req).(*retrievev1.StreamComponentRequest)
+	req.Range, req.AllowDirect = &retrievev1.ByteRange{Start: &from, End: &last}, false
 	stream, cancel, hdr, err := m.d.startStream(m.ctx, m.d.Retrieve, req)
 	if err != nil {
 		return err

@@ -22,6 +22,9 @@ func rangeRetrieve(content []byte) (*stubRetrieve, func() []int64) {
 	var starts []int64
 	rs := okRetrieve(content)
 	rs.stream = func(r *retrievev1.StreamComponentRequest, st retrievev1.RetrieveService_StreamComponentServer) error {
+		if r.GetObjectId() != "Q1" || r.GetComponentId() != "main-pdf" {
+			return status.Errorf(codes.NotFound, "no component %q of %q", r.GetComponentId(), r.GetObjectId())
+		}
 		from, to := int64(0), int64(len(content))-1
 		if rg := r.GetRange(); rg != nil {
 			if rg.Start == nil || rg.End == nil || rg.GetStart() > rg.GetEnd() || rg.GetEnd() >= int64(len(content)) {
