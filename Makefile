@@ -109,6 +109,10 @@ bench-extract: ## Score equation extraction on the corpus: LaTeX exactness, PDF 
 bench-system: build ## Start the three services with large generated components and measure them with doipbench
 	@./scripts/bench.sh
 
+.PHONY: bench-slow
+bench-slow: build ## What 200 readers at 1 KB/s cost the gateway and retrieve-svc, and a fast 512 MiB download beside it
+	@./scripts/bench-slow.sh
+
 .PHONY: lint
 lint: $(BIN)/buf ## gofmt, go vet per module, buf lint and buf format
 	@test -z "$$(gofmt -l $(MODULES))" || { gofmt -l $(MODULES); echo "gofmt: the files above need formatting"; exit 1; }

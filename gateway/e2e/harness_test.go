@@ -194,11 +194,18 @@ func startSystem(t *testing.T, gatewayArgs ...string) *system {
 // startSystemWorkers is startSystem with n invoke-svc workers behind the gateway.
 func startSystemWorkers(t *testing.T, n int, gatewayArgs ...string) *system {
 	t.Helper()
+	return startSystemWorkerEnv(t, n, nil, gatewayArgs...)
+}
+
+// startSystemWorkerEnv is startSystemWorkers with workerEnv added to each worker's
+// environment.
+func startSystemWorkerEnv(t *testing.T, n int, workerEnv []string, gatewayArgs ...string) *system {
+	t.Helper()
 	s := &system{dataDir: filepath.Join(t.TempDir(), "data")}
 	s.retrieve = start(t, "retrieve-svc", 1, []string{"--listen", "127.0.0.1:0", "--data-dir", s.dataDir})
 	var addrs []string
 	for range n {
-		w := start(t, "invoke-svc", 1, []string{"--listen", "127.0.0.1:0", "--retrieve-addr", s.retrieve.addr("grpc")})
+		w := start(t, "invoke-svc", 1, []string{"--listen", "127.0.0.1:0", "--retrieve-addr", s.retrieve.addr("grpc")}, workerEnv...)
 		s.workers = append(s.workers, w)
 		addrs = append(addrs, w.addr("grpc"))
 	}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"syscall"
@@ -122,11 +124,28 @@ func TestInvokeErrors(t *testing.T) {
 	}
 }
 
-// Two workers both take work, and an invoke survives the death of the worker running it.
-func TestWorkersShareWorkAndSurviveAKill(t *testing.T) {
+// Two workers both take work. Regression (one request kills every worker): when the worker
+// running an invoke dies after the run began, the client gets Unavailable, the invoke is not
+// handed to the other worker, and the other worker serves the next requests.
+func TestWorkersShareWorkAndAKilledRunIsNotRetried(t *testing.T) {
 	skipShort(t)
 	t.Parallel()
-	s := startSystemWorkers(t, 2)
+	// Ollama cannot run here: a stand-in that takes the request and never answers holds the
+	// run in its middle, after the worker has sent its first progress events.
+	asked, stop := make(chan struct{}, 4), make(chan struct{})
+	ollama := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case asked <- struct{}{}:
+		default:
+		}
+		select {
+		case <-r.Context().Done():
+		case <-stop:
+		}
+	}))
+	t.Cleanup(ollama.Close)
+	t.Cleanup(func() { close(stop) })
+	s := startSystemWorkerEnv(t, 2, []string{"OLLAMA_HOST=" + ollama.URL, "OLLAMA_MODEL=stand-in"})
 	// Round robin uses the workers whose connections are up; the gateway connects to both
 	// at start, so within a few rounds both must have taken work.
 	both := func() bool {
@@ -155,30 +174,56 @@ func TestWorkersShareWorkAndSurviveAKill(t *testing.T) {
 		}
 	}
 
-	// A slow run; the worker that starts it is killed; the gateway retries on the other.
+	// A run that waits on the model; the worker running it is killed.
 	c := s.dial(t)
 	done := make(chan error, 1)
 	go func() {
-		_, err := invoke(t, c, "Q123", "echo", map[string]any{"delay": "3s", "run": "slow"})
+		_, err := invoke(t, c, "Q123", "equation_extraction", map[string]any{"component": "main-pdf", "backend": "ollama"})
 		done <- err
 	}()
-	var victim *proc
-	for deadline := time.Now().Add(20 * time.Second); victim == nil && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		for _, w := range s.workers {
-			if strings.Contains(w.logText(), `"msg":"invoke start"`) && strings.Contains(w.logText(), "slow") ||
-				strings.Count(w.logText(), `"msg":"invoke start"`) > strings.Count(w.logText(), `"msg":"invoke done"`) {
-				victim = w
-			}
+	select {
+	case <-asked:
+	case err := <-done:
+		t.Fatalf("the run ended before it asked the model: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("no worker asked the model within 30s")
+	}
+	var victim, other *proc
+	for _, w := range s.workers {
+		if strings.Contains(w.logText(), `"workflow":"equation_extraction"`) {
+			victim = w
+		} else {
+			other = w
 		}
 	}
-	if victim == nil {
-		t.Fatal("no worker started the slow run")
+	if victim == nil || other == nil {
+		t.Fatal("cannot tell which worker runs the extraction")
 	}
 	_ = victim.cmd.Process.Signal(syscall.SIGKILL)
-	if err := <-done; err != nil {
-		t.Fatalf("invoke after its worker was killed: %v", err)
+	select {
+	case err := <-done:
+		var de *doip.Error
+		if !errors.As(err, &de) || de.Kind != doip.KindUnavailable || !strings.Contains(de.Message, "stopped; not retried") {
+			t.Errorf("invoke whose worker was killed: %v; want Unavailable, not retried", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no answer within 20s of the worker's death")
 	}
-	if !strings.Contains(s.gateway.logText(), "invoke failed on a worker, trying another") {
-		t.Error("the invoke succeeded without the gateway retrying it: the kill came too late to test anything")
+	if strings.Contains(other.logText(), `"workflow":"equation_extraction"`) {
+		t.Error("the killed run was handed to the other worker")
+	}
+	if strings.Contains(s.gateway.logText(), "trying another") {
+		t.Error("the gateway retried the run")
+	}
+	// The other worker is alive and serves what comes next.
+	for i := range 4 {
+		if _, err := invoke(t, s.dial(t), "Q123", "echo", map[string]any{"n": i}); err != nil {
+			t.Errorf("invoke %d after the kill: %v", i, err)
+		}
+	}
+	select {
+	case <-other.done:
+		t.Error("the other worker died too")
+	default:
 	}
 }

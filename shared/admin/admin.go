@@ -4,7 +4,8 @@
 //   - GET /metrics: the process's Prometheus registry, in the text or OpenMetrics format;
 //   - GET /healthz: 200 "ok" while the process runs (liveness);
 //   - GET /readyz: 200 "ok" when the process is ready for traffic, else 503 with the reason
-//     (readiness; a draining process is not ready).
+//     (readiness; a draining process is not ready). The reason in the body has every
+//     address, URL and path taken out ([Redact]); the whole of it is logged.
 //
 // It has no authentication: bind it to loopback or an internal network.
 package admin
@@ -17,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"regexp"
 	"sync"
 	"time"
 
@@ -56,21 +58,66 @@ func NewHandler(reg *prometheus.Registry, ready ReadyFunc, logger *slog.Logger) 
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		text(w, http.StatusOK, "ok")
 	})
+	var lastWhy lastReason
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if ready != nil {
 			ctx, cancel := context.WithTimeout(r.Context(), ReadyTimeout)
 			defer cancel()
 			if err := ready(ctx); err != nil {
-				text(w, http.StatusServiceUnavailable, "not ready: "+err.Error())
+				if lastWhy.changed(err.Error()) {
+					logger.Warn("not ready", slog.Any("err", err))
+				}
+				text(w, http.StatusServiceUnavailable, "not ready: "+Redact(err.Error()))
 				return
 			}
 		}
+		lastWhy.changed("")
 		text(w, http.StatusOK, "ok")
 	})
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		text(w, http.StatusOK, "/metrics /healthz /readyz")
 	})
 	return mux
+}
+
+// lastReason remembers the last reason for not being ready, so that frequent probes log a
+// reason once, when it changes, rather than at every probe.
+type lastReason struct {
+	mu  sync.Mutex
+	why string
+}
+
+func (l *lastReason) changed(why string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if why == l.why {
+		return false
+	}
+	l.why = why
+	return true
+}
+
+// redactions match what a readiness reason must not show to whoever can reach the admin
+// port: URLs, IPv6 and IPv4 addresses, host:port pairs and absolute paths.
+var redactions = []*regexp.Regexp{
+	regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://\S*`),
+	regexp.MustCompile(`\[[0-9A-Za-z:.%_-]+\](:\d+)?`),
+	regexp.MustCompile(`(?:[0-9A-Fa-f]{1,4})?::(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4})*)?(?:%[0-9A-Za-z_.-]+)?|(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}`),
+	regexp.MustCompile(`\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b`),
+	regexp.MustCompile(`\b[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*:\d{1,5}\b`),
+	regexp.MustCompile(`(^|[\s"'=(])/[^\s"')]+`),
+}
+
+// Redact returns s with every URL, network address and absolute path replaced by "[…]".
+func Redact(s string) string {
+	for i, re := range redactions {
+		if i == len(redactions)-1 {
+			s = re.ReplaceAllString(s, "$1[…]")
+			continue
+		}
+		s = re.ReplaceAllString(s, "[…]")
+	}
+	return s
 }
 
 func text(w http.ResponseWriter, code int, body string) {

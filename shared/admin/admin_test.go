@@ -185,3 +185,26 @@ func TestReadyFlipsOnDrain(t *testing.T) {
 		t.Errorf("/readyz after the drain = %d", code)
 	}
 }
+
+// Regression (/readyz showed the backend's address): a readiness reason is answered with
+// its addresses, URLs and paths taken out.
+func TestReadyzRevealsNoAddress(t *testing.T) {
+	t.Parallel()
+	why := `backend doip.retrieve.v1.RetrieveService: rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing: dial tcp 10.1.2.3:50051: connect: connection refused"; ` +
+		`also [fe80::1%eth0]:9000, [::1]:50051, retrieve-svc:50051, lakefs.internal.example:8000, http://user:pw@lakefs:8000/api, /var/lib/doip/data/records`
+	_, url := start(t, prometheus.NewRegistry(), func(context.Context) error { return errors.New(why) })
+	code, body := do(t, http.MethodGet, url+"/readyz")
+	if code != http.StatusServiceUnavailable || !strings.HasPrefix(body, "not ready: backend doip.retrieve.v1.RetrieveService") {
+		t.Fatalf("/readyz = %d %q", code, body)
+	}
+	for _, leak := range []string{"10.1.2.3", "50051", "fe80", "::1", "retrieve-svc:", "lakefs", "8000", "pw@", "/var/lib"} {
+		if strings.Contains(body, leak) {
+			t.Errorf("/readyz body %q shows %q", body, leak)
+		}
+	}
+	for _, keep := range []string{"Unavailable", "connection refused"} {
+		if !strings.Contains(body, keep) {
+			t.Errorf("/readyz body %q lost the reason %q", body, keep)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 )
 
 // HealthProbe asks a backend's gRPC health service whether a service is SERVING, and
@@ -47,7 +48,8 @@ func (p *HealthProbe) Check(ctx context.Context) error {
 	resp, err := p.client.Check(cctx, &healthpb.HealthCheckRequest{Service: p.service})
 	switch {
 	case err != nil:
-		p.err = fmt.Errorf("backend %s: health check failed: %w", p.name(), err)
+		// The code only: the status message of a failed connection names the address.
+		p.err = fmt.Errorf("backend %s: health check failed: %s", p.name(), status.Code(err))
 	case resp.GetStatus() != healthpb.HealthCheckResponse_SERVING:
 		p.err = fmt.Errorf("backend %s: health status %s", p.name(), resp.GetStatus())
 	default:

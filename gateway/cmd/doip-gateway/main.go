@@ -33,6 +33,7 @@ import (
 	"github.com/fdo-doip/doip-gateway/shared/metrics"
 	"github.com/fdo-doip/doip-gateway/shared/mtls"
 	"github.com/fdo-doip/doip-gateway/shared/slogapp"
+	"google.golang.org/grpc"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -50,6 +51,17 @@ func main() {
 }
 
 var errHelp = errors.New("help shown")
+
+// The flow-control windows of the second connection to retrieve-svc, on which component
+// streams start (dispatch.Dispatcher.RetrieveSmall). A stream there holds at most
+// SmallStreamWindow bytes in the gateway, plus the chunk being written (retrieve-svc's
+// chunks are just under 64 KiB), so a slow reader pins under 512 KiB here, its connection's
+// buffers included. A client that proves fast moves to the first connection, whose windows
+// of 2 MiB (shared/grpcapp) keep a stream moving on a busy machine.
+const (
+	SmallStreamWindow = 128 << 10
+	SmallConnWindow   = 8 << 20
+)
 
 // readyCacheTTL is how long the retrieve-svc health answer behind /readyz is reused.
 const readyCacheTTL = 3 * time.Second
@@ -98,8 +110,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return fmt.Errorf("retrieve-svc at %s: %w", cfg.RetrieveAddr, err)
 	}
 	defer retrieveConn.Close()
+	smallConn, err := backend.Dial(cfg.RetrieveAddr, backend.RetryOnUnavailable(retrieveService), grpcMetrics, dialTLS,
+		backend.WithDialOptions(grpc.WithInitialWindowSize(SmallStreamWindow), grpc.WithInitialConnWindowSize(SmallConnWindow)))
+	if err != nil {
+		return fmt.Errorf("retrieve-svc at %s: %w", cfg.RetrieveAddr, err)
+	}
+	defer smallConn.Close()
 	d := &dispatch.Dispatcher{
 		Retrieve:        retrievev1.NewRetrieveServiceClient(retrieveConn),
+		RetrieveSmall:   retrievev1.NewRetrieveServiceClient(smallConn),
 		ServiceID:       cfg.ServiceID,
 		Server:          "doip-gateway",
 		Version:         version,

@@ -7,6 +7,7 @@
 //	doipbench -scenario record -object Q123 -conns 16
 //	doipbench -scenario component -object Q900001 -component big.bin -conns 1 -n 3 -pids gateway=1234,retrieve-svc=1235
 //	doipbench -scenario hello-during-download -object Q900002 -component big.bin
+//	doipbench -scenario slow-readers -object Q900064 -component big.bin -conns 200 -rate 1024 -duration 30s -pids gateway=1234,retrieve-svc=1235
 //
 // Every request loop is bounded by -duration and -n; it talks only to the address given.
 package main
@@ -52,6 +53,7 @@ type config struct {
 	n         int64
 	pids      map[string]int
 	jsonOut   bool
+	rate      int
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
@@ -59,7 +61,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	var pids string
 	fs := flag.NewFlagSet("doipbench", flag.ContinueOnError)
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:3567", "gateway binary port")
-	fs.StringVar(&cfg.scenario, "scenario", "hello", "hello, record, component, or hello-during-download")
+	fs.StringVar(&cfg.scenario, "scenario", "hello", "hello, record, component, hello-during-download, or slow-readers")
 	fs.StringVar(&cfg.object, "object", "Q123", "object id for record and component scenarios")
 	fs.StringVar(&cfg.component, "component", "main-pdf", "component id for the component scenarios")
 	fs.IntVar(&cfg.conns, "conns", 1, "concurrent connections, each sending requests one after another")
@@ -67,6 +69,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.Int64Var(&cfg.n, "n", 0, "stop after this many requests in all (0: only -duration bounds)")
 	fs.StringVar(&pids, "pids", "", "name=pid,... of processes whose peak RSS to report")
 	fs.BoolVar(&cfg.jsonOut, "json", false, "print the result as one JSON object")
+	fs.IntVar(&cfg.rate, "rate", 1024, "slow-readers: bytes per second each connection reads")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -90,6 +93,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		res, err = loop(ctx, cfg, cfg.conns, componentReq(cfg))
 	case "hello-during-download":
 		res, err = helloDuringDownload(ctx, cfg)
+	case "slow-readers":
+		if cfg.rate < 1 || cfg.rate > 1<<30 {
+			return fmt.Errorf("-rate %d: want 1 to %d bytes per second", cfg.rate, 1<<30)
+		}
+		res, err = slowReaders(ctx, cfg)
 	default:
 		return fmt.Errorf("unknown scenario %q", cfg.scenario)
 	}
@@ -136,8 +144,13 @@ type result struct {
 	P99        float64          `json:"p99_ms"`
 	Max        float64          `json:"max_ms"`
 	PeakRSSMiB map[string]int64 `json:"peak_rss_mib,omitempty"`
-	FirstError string           `json:"first_error,omitempty"`
-	latencies  []time.Duration
+	// slow-readers: resident memory before the readers connected and while they all read,
+	// and the difference per reader.
+	RSSBeforeKiB map[string]int64 `json:"rss_before_kib,omitempty"`
+	RSSDuringKiB map[string]int64 `json:"rss_during_kib,omitempty"`
+	PerReaderKiB map[string]int64 `json:"per_reader_kib,omitempty"`
+	FirstError   string           `json:"first_error,omitempty"`
+	latencies    []time.Duration
 }
 
 func (r *result) finish(elapsed time.Duration) {
@@ -168,6 +181,12 @@ func (r *result) print(w io.Writer, cfg config) error {
 	slices.Sort(names)
 	for _, name := range names {
 		fmt.Fprintf(w, " rss[%s]=%dMiB", name, r.PeakRSSMiB[name])
+	}
+	for _, name := range names {
+		if per, ok := r.PerReaderKiB[name]; ok {
+			fmt.Fprintf(w, "\n  %s: rss %d KiB before, %d KiB with %d readers: %d KiB per reader",
+				name, r.RSSBeforeKiB[name], r.RSSDuringKiB[name], r.Conns, per)
+		}
 	}
 	fmt.Fprintln(w)
 	if r.FirstError != "" {
@@ -341,4 +360,101 @@ func rssKiB(pid int) int64 {
 		}
 	}
 	return 0
+}
+
+// slowReaders opens conns connections that each retrieve the component and read it at
+// cfg.rate bytes per second, the way a client on a bad link would, for cfg.duration. It
+// reports the resident memory of the given processes before the readers came and in the
+// last seconds of the run, when every reader holds its stream open, and the difference per
+// reader: what one slow stream pins in each process.
+func slowReaders(ctx context.Context, cfg config) (*result, error) {
+	res := &result{Scenario: cfg.scenario, Conns: cfg.conns, RSSBeforeKiB: map[string]int64{}, RSSDuringKiB: map[string]int64{}, PerReaderKiB: map[string]int64{}}
+	for name, pid := range cfg.pids {
+		res.RSSBeforeKiB[name] = rssKiB(pid)
+	}
+	sampler := startRSS(cfg.pids)
+	ctx, cancel := context.WithTimeout(ctx, cfg.duration)
+	defer cancel()
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		reading atomic.Int64 // readers whose answer began
+	)
+	start := time.Now()
+	for range cfg.conns {
+		wg.Go(func() {
+			c, err := client.Dial(ctx, cfg.addr, nil)
+			if err == nil {
+				defer c.Close()
+				var got int64
+				sink := &client.Sink{Open: func(string, string, int64) (io.Writer, error) {
+					reading.Add(1)
+					return &slowWriter{ctx: ctx, rate: cfg.rate, n: &got}, nil
+				}}
+				_, err = c.Do(ctx, componentReq(cfg), sink)
+				mu.Lock()
+				res.Bytes += got
+				mu.Unlock()
+			}
+			if err != nil && ctx.Err() == nil {
+				mu.Lock()
+				res.Errors++
+				res.FirstError = cmp.Or(res.FirstError, err.Error())
+				mu.Unlock()
+			}
+		})
+	}
+	// The steady state: the mean of the samples of the last quarter of the run.
+	var sums = map[string]int64{}
+	var samples int64
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-tick.C:
+			if time.Since(start) < cfg.duration*3/4 {
+				continue
+			}
+			samples++
+			for name, pid := range cfg.pids {
+				sums[name] += rssKiB(pid)
+			}
+		}
+	}
+	cancel()
+	wg.Wait()
+	res.Requests = reading.Load()
+	res.finish(time.Since(start))
+	res.PeakRSSMiB = sampler.stop()
+	for name := range cfg.pids {
+		if samples > 0 {
+			res.RSSDuringKiB[name] = sums[name] / samples
+			res.PerReaderKiB[name] = (res.RSSDuringKiB[name] - res.RSSBeforeKiB[name]) / int64(cfg.conns)
+		}
+	}
+	return res, nil
+}
+
+// slowWriter takes bytes at rate per second, in pieces of at most rate bytes.
+type slowWriter struct {
+	ctx  context.Context
+	rate int
+	n    *int64
+}
+
+func (s *slowWriter) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		k := min(len(p), s.rate)
+		select {
+		case <-s.ctx.Done():
+			return written, s.ctx.Err()
+		case <-time.After(time.Duration(k) * time.Second / time.Duration(s.rate)):
+		}
+		written += k
+		*s.n += int64(k)
+		p = p[k:]
+	}
+	return written, nil
 }

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/gateway"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
+	"google.golang.org/protobuf/proto"
 )
 
 func (d *Dispatcher) retrieveComponent(ctx context.Context, w gateway.ResponseWriter, req *doip.Request) error {
@@ -36,14 +38,53 @@ func (d *Dispatcher) retrieveComponent(ctx context.Context, w gateway.ResponseWr
 }
 
 // openComponent starts a component stream and waits, at most one call timeout, for its
-// header. The stream lives until ctx ends or the body is closed.
+// header. The stream lives until ctx ends or the body is closed. With RetrieveSmall set, the
+// stream starts there, on small windows, and moves to Retrieve once its client has proved
+// fast (see [streamBody]).
 func (d *Dispatcher) openComponent(ctx context.Context, req *retrievev1.StreamComponentRequest) (componentReader, *retrievev1.ComponentHeader, error) {
 	req.AllowDirect = d.DirectReads
+	first := d.Retrieve
+	if d.RetrieveSmall != nil {
+		first = d.RetrieveSmall
+	}
+	stream, cancel, hdr, err := d.startStream(ctx, first, req)
+	if err != nil {
+		return nil, nil, err
+	}
+	if hdr.GetDirectUrl() != "" {
+		// Handed off: the bytes come straight from storage, not through the stream.
+		cancel()
+		r, closeFn, err := d.fetchDirect(ctx, hdr)
+		if err != nil {
+			return nil, nil, err
+		}
+		return &handedOff{Reader: r, closeFn: closeFn}, hdr, nil
+	}
+	body := &streamBody{stream: stream, cancel: cancel, remaining: hdr.GetSize()}
+	if d.RetrieveSmall != nil && hdr.GetSize() > d.fastAfter() {
+		// Where the answer's bytes start in the component, to ask for the rest elsewhere.
+		start := int64(0)
+		switch r := req.GetRange(); {
+		case r == nil || (r.Start == nil && r.End == nil):
+		case r.Start != nil:
+			start = r.GetStart()
+		default:
+			start = hdr.GetTotalSize() - hdr.GetSize()
+		}
+		body.move = &streamMove{d: d, ctx: ctx, req: req, start: start, size: hdr.GetSize(), total: hdr.GetTotalSize(),
+			slowWrite: d.slowWrite(), fastAfter: d.fastAfter()}
+	}
+	return body, hdr, nil
+}
+
+// startStream calls StreamComponent on client and waits, at most one call timeout, for the
+// header, which it returns with the stream and the function that ends it.
+func (d *Dispatcher) startStream(ctx context.Context, client retrievev1.RetrieveServiceClient, req *retrievev1.StreamComponentRequest) (retrievev1.RetrieveService_StreamComponentClient, context.CancelFunc, *retrievev1.ComponentHeader, error) {
 	sctx, cancel := context.WithCancel(ctx)
-	stream, err := d.Retrieve.StreamComponent(sctx, req)
+	stream, err := client.StreamComponent(sctx, req)
 	if err != nil {
 		cancel()
-		return nil, nil, errorFromStatus(err, "retrieve service")
+		return nil, nil, nil, errorFromStatus(err, "retrieve service")
 	}
 	// The first message must come within the call timeout; after it, the client's pace rules.
 	first := make(chan error, 1)
@@ -59,28 +100,63 @@ func (d *Dispatcher) openComponent(ctx context.Context, req *retrievev1.StreamCo
 	case <-timer.C:
 		cancel()
 		<-first
-		return nil, nil, doip.Errorf(doip.KindUnavailable, "retrieve service did not answer in time")
+		return nil, nil, nil, doip.Errorf(doip.KindUnavailable, "retrieve service did not answer in time")
 	}
 	timer.Stop()
 	if err != nil {
 		cancel()
-		return nil, nil, errorFromStatus(err, "retrieve service")
+		return nil, nil, nil, errorFromStatus(err, "retrieve service")
 	}
 	hdr := msg.GetHeader()
 	if hdr == nil || hdr.GetSize() < 0 {
 		cancel()
-		return nil, nil, fmt.Errorf("component stream of %s/%s began without a header", req.GetObjectId(), req.GetComponentId())
+		return nil, nil, nil, fmt.Errorf("component stream of %s/%s began without a header", req.GetObjectId(), req.GetComponentId())
 	}
-	if hdr.GetDirectUrl() != "" {
-		// Handed off: the bytes come straight from storage, not through the stream.
-		cancel()
-		r, closeFn, err := d.fetchDirect(ctx, hdr)
-		if err != nil {
-			return nil, nil, err
-		}
-		return &handedOff{Reader: r, closeFn: closeFn}, hdr, nil
+	return stream, cancel, hdr, nil
+}
+
+// streamMove moves a component stream from the small-window connection to the large-window
+// one once its client has proved fast: it took fastAfter bytes (more than the socket
+// buffers between the gateway and a client can hold) and no write to it blocked for
+// slowWrite. The bytes not yet received are asked for again there, as a range, and the
+// first stream is cancelled. A stream whose client blocked a write stays where it is, so a
+// slow reader never pins more than a small window in the gateway.
+type streamMove struct {
+	d         *Dispatcher
+	ctx       context.Context
+	req       *retrievev1.StreamComponentRequest
+	start     int64 // where the answer starts in the component
+	size      int64 // the answer's length
+	total     int64 // the component's size
+	slowWrite time.Duration
+	fastAfter int64
+	done      bool // moved, or found slow: nothing more to decide
+}
+
+// Defaults of the fields that decide when a stream moves to the large windows.
+const (
+	// DefaultSlowWrite: a write to a client that blocks this long marks it slow. A client
+	// that takes the bytes as fast as they come never blocks that long; one on a slow link
+	// blocks far longer once its socket buffers are full.
+	DefaultSlowWrite = 500 * time.Millisecond
+	// DefaultFastAfter: a client that took this many bytes without a slow write is fast.
+	// It is more than the socket buffers of a loopback connection hold (a few MiB), so a
+	// slow reader whose first bytes only filled those buffers is not mistaken for fast.
+	DefaultFastAfter = 12 << 20
+)
+
+func (d *Dispatcher) slowWrite() time.Duration {
+	if d.SlowWrite > 0 {
+		return d.SlowWrite
 	}
-	return &streamBody{stream: stream, cancel: cancel, remaining: hdr.GetSize()}, hdr, nil
+	return DefaultSlowWrite
+}
+
+func (d *Dispatcher) fastAfter() int64 {
+	if d.FastAfter > 0 {
+		return d.FastAfter
+	}
+	return DefaultFastAfter
 }
 
 // componentReader is a component's bytes, from the retrieve stream or straight from storage.
@@ -108,11 +184,16 @@ func (h *handedOff) close() { h.closeFn() }
 // streamBody reads a component stream's chunks as an io.Reader that yields exactly the
 // size its header announced: a short or long stream is an error, never silently different
 // bytes. WriteTo hands each chunk to the writer without another copy.
+//
+// With move set, WriteTo moves the stream once to the large-window connection when its
+// client proves fast (see [streamMove]), so that a slow reader pins a small window in the
+// gateway and a fast one gets the large window it needs.
 type streamBody struct {
 	stream    retrievev1.RetrieveService_StreamComponentClient
 	cancel    context.CancelFunc
 	remaining int64
 	buf       []byte // the rest of the current chunk
+	move      *streamMove
 }
 
 var errShortStream = errors.New("component stream ended early")
@@ -158,6 +239,7 @@ func (b *streamBody) WriteTo(w io.Writer) (int64, error) {
 			}
 			continue
 		}
+		t0 := time.Now()
 		n, err := w.Write(b.buf)
 		total += int64(n)
 		b.remaining -= int64(n)
@@ -165,8 +247,45 @@ func (b *streamBody) WriteTo(w io.Writer) (int64, error) {
 		if err != nil {
 			return total, err
 		}
+		if m := b.move; m != nil && !m.done {
+			switch {
+			case time.Since(t0) >= m.slowWrite:
+				m.done = true // slow: it stays on the small windows
+			case m.size-b.remaining >= m.fastAfter && b.remaining > int64(len(b.buf)):
+				if err := b.moveToLarge(); err != nil {
+					return total, err
+				}
+			}
+		}
 	}
 	return total, nil
+}
+
+// moveToLarge asks the large-window connection for the bytes not yet received and ends the
+// current stream.
+func (b *streamBody) moveToLarge() error {
+	m := b.move
+	m.done = true
+	received := m.size - b.remaining + int64(len(b.buf))
+	from, last := m.start+received, m.start+m.size-1
+	// The same request in every other field (the object, the component, whatever pins its
+	// content), for the rest of the bytes, streamed.
+	req := proto.Clone(m.req).(*retrievev1.StreamComponentRequest)
+	req.Range, req.AllowDirect = &retrievev1.ByteRange{Start: &from, End: &last}, false
+	stream, cancel, hdr, err := m.d.startStream(m.ctx, m.d.Retrieve, req)
+	if err != nil {
+		return err
+	}
+	if want := m.size - received; hdr.GetSize() != want || hdr.GetTotalSize() != m.total {
+		cancel()
+		return fmt.Errorf("component %s of %s changed while it was read: %d of %d bytes left, the new stream has %d of %d",
+			m.req.GetComponentId(), m.req.GetObjectId(), want, m.total, hdr.GetSize(), hdr.GetTotalSize())
+	}
+	b.cancel()
+	b.stream, b.cancel = stream, cancel
+	m.d.logger().DebugContext(m.ctx, "fast client: component stream moved to the large-window connection",
+		slog.String("object", m.req.GetObjectId()), slog.Int64("from", from))
+	return nil
 }
 
 func (b *streamBody) close() { b.cancel() }

@@ -38,6 +38,14 @@ var Operations = map[string]doip.Op{
 // Dispatcher routes requests to the backends. Its exported fields are set before use.
 type Dispatcher struct {
 	Retrieve retrievev1.RetrieveServiceClient
+	// RetrieveSmall, if set, is a connection to the same retrieve service with small
+	// flow-control windows. Component streams start there and move to Retrieve (large
+	// windows) once their client took FastAfter bytes (DefaultFastAfter when 0) without a
+	// write blocking for SlowWrite (DefaultSlowWrite when 0): a slow reader pins a small
+	// window in the gateway, and a fast one soon gets the large window it needs.
+	RetrieveSmall retrievev1.RetrieveServiceClient
+	SlowWrite     time.Duration
+	FastAfter     int64
 	// Invoke may be nil: then no workflow is offered and invoke answers Unsupported.
 	Invoke invokev1.InvokeServiceClient
 	// ServiceID names this DOIP service (hello, standard framing targets).
@@ -132,7 +140,11 @@ func (d *Dispatcher) ServeDOIP(ctx context.Context, w gateway.ResponseWriter, re
 		return
 	}
 	e := doip.AsError(err)
-	if e.Kind == doip.KindInternal {
+	if ctx.Err() != nil {
+		// The client left (the connection cancelled the request) or the server is closing:
+		// the backend call was cancelled with it, and nobody reads this answer.
+		d.logger().InfoContext(ctx, "request abandoned", slog.String("op", req.Op.String()), slog.String("object", req.ObjectID), slog.Any("err", context.Cause(ctx)))
+	} else if e.Kind == doip.KindInternal {
 		d.logger().ErrorContext(ctx, "request failed", slog.String("op", req.Op.String()), slog.String("object", req.ObjectID), slog.Any("err", err))
 	}
 	if werr := w.Error(e); werr != nil {

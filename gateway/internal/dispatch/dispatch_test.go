@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -239,12 +240,13 @@ func TestErrorFromStatus(t *testing.T) {
 		codes.NotFound: doip.KindNotFound, codes.InvalidArgument: doip.KindBadRequest, codes.OutOfRange: doip.KindBadRequest,
 		codes.Unavailable: doip.KindUnavailable, codes.DeadlineExceeded: doip.KindUnavailable, codes.Unimplemented: doip.KindUnsupported,
 		codes.Unauthenticated: doip.KindUnauthenticated, codes.Internal: doip.KindInternal, codes.Unknown: doip.KindInternal,
+		codes.ResourceExhausted: doip.KindLimitExceeded,
 	} {
 		got := doip.AsError(errorFromStatus(status.Error(code, "secret detail at 10.0.0.1"), "retrieve service"))
 		if got.Kind != want {
 			t.Errorf("%s → %s, want %s", code, got.Kind, want)
 		}
-		if want != doip.KindNotFound && want != doip.KindBadRequest && want != doip.KindUnauthenticated && strings.Contains(got.Message, "10.0.0.1") {
+		if want != doip.KindNotFound && want != doip.KindBadRequest && want != doip.KindUnauthenticated && want != doip.KindLimitExceeded && strings.Contains(got.Message, "10.0.0.1") {
 			t.Errorf("%s leaks the backend's message: %q", code, got.Message)
 		}
 	}
@@ -293,32 +295,144 @@ func TestInvoke(t *testing.T) {
 	}
 }
 
-// A worker that fails with UNAVAILABLE mid-run is replaced: the invoke is tried again, and
-// gives up after a bounded number of attempts.
-func TestInvokeRetriesOnUnavailable(t *testing.T) {
+// A worker that answers UNAVAILABLE before it sent anything (refused, or no free run slot)
+// is replaced: the invoke is tried again, and gives up after a bounded number of attempts.
+func TestInvokeRetriesOnlyRunsThatHadNotBegun(t *testing.T) {
 	t.Parallel()
 	var calls atomic.Int32
 	failFirst := int32(1)
 	is := &stubInvoke{invoke: func(r *invokev1.InvokeRequest, st invokev1.InvokeService_InvokeServer) error {
-		n := calls.Add(1)
-		_ = st.Send(&invokev1.InvokeResponse{Msg: &invokev1.InvokeResponse_Progress{Progress: &invokev1.Progress{Stage: "start"}}})
-		if n <= atomic.LoadInt32(&failFirst) {
-			return status.Error(codes.Unavailable, "worker went away")
+		if n := calls.Add(1); n <= atomic.LoadInt32(&failFirst) {
+			return status.Error(codes.Unavailable, "all run slots of this worker stayed busy")
 		}
+		_ = st.Send(&invokev1.InvokeResponse{Msg: &invokev1.InvokeResponse_Progress{Progress: &invokev1.Progress{Stage: "accepted"}}})
 		return st.Send(&invokev1.InvokeResponse{Msg: &invokev1.InvokeResponse_Result{Result: &invokev1.Result{ResultJson: []byte(`{"ok":true}`)}}})
 	}}
 	d := newDispatcher(t, okRetrieve(nil), is)
 	var r recorder
 	d.ServeDOIP(t.Context(), &r, &doip.Request{Op: doip.OpInvoke, ObjectID: "Q1", Workflow: "equation_extraction"})
 	if r.err != nil || calls.Load() != 2 || string(r.resp.Invoke.Result) != `{"ok":true}` {
-		t.Fatalf("after one failure: err %v, %d calls", r.err, calls.Load())
+		t.Fatalf("after one refusal: err %v, %d calls", r.err, calls.Load())
 	}
 	calls.Store(0)
 	atomic.StoreInt32(&failFirst, 100)
 	r = recorder{}
 	d.ServeDOIP(t.Context(), &r, &doip.Request{Op: doip.OpInvoke, ObjectID: "Q1", Workflow: "equation_extraction"})
 	if r.err == nil || r.err.Kind != doip.KindUnavailable || calls.Load() != maxInvokeAttempts {
-		t.Errorf("always failing: err %v after %d calls, want Unavailable after %d", r.err, calls.Load(), maxInvokeAttempts)
+		t.Errorf("always refused: err %v after %d calls, want Unavailable after %d", r.err, calls.Load(), maxInvokeAttempts)
+	}
+}
+
+// Regression (one request kills every worker): a run that failed after the worker sent its
+// first message is never handed to another worker, whatever the code; and permanent
+// failures are not retried even before a message.
+func TestInvokeNeverRetriesABegunRunOrAPermanentFailure(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		sendFirst bool
+		err       error
+		kind      doip.ErrorKind
+		text      string
+	}{
+		{"worker died mid-run", true, status.Error(codes.Unavailable, "error reading from server: EOF"), doip.KindUnavailable, "stopped; not retried"},
+		{"backend lost mid-run", true, status.Error(codes.Unavailable, "workflow \"x\": retrieve-svc at 10.0.0.7:50051 unavailable"), doip.KindUnavailable, "retrieve-svc at […] unavailable; not retried"},
+		{"bad params", false, status.Error(codes.InvalidArgument, "bad params: pages must be a list"), doip.KindBadRequest, "bad params: pages"},
+		{"bad source", true, status.Error(codes.InvalidArgument, "bad source main-pdf: not a PDF"), doip.KindBadRequest, "bad source main-pdf"},
+		{"budget", true, status.Error(codes.ResourceExhausted, "memory budget of 512 MiB exceeded"), doip.KindLimitExceeded, "memory budget"},
+		{"storage full", true, status.Error(codes.Internal, "storage full at /var/data"), doip.KindInternal, "internal error"},
+		{"escaping path", false, status.Error(codes.Internal, "path escapes"), doip.KindInternal, "internal error"},
+		{"no object", false, status.Error(codes.NotFound, "no object Q1"), doip.KindNotFound, "no object Q1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var calls atomic.Int32
+			is := &stubInvoke{invoke: func(r *invokev1.InvokeRequest, st invokev1.InvokeService_InvokeServer) error {
+				calls.Add(1)
+				if tc.sendFirst {
+					_ = st.Send(&invokev1.InvokeResponse{Msg: &invokev1.InvokeResponse_Progress{Progress: &invokev1.Progress{Stage: "accepted"}}})
+				}
+				return tc.err
+			}}
+			d := newDispatcher(t, okRetrieve(nil), is)
+			var r recorder
+			d.ServeDOIP(t.Context(), &r, &doip.Request{Op: doip.OpInvoke, ObjectID: "Q1", Workflow: "equation_extraction"})
+			if calls.Load() != 1 {
+				t.Errorf("worker called %d times, want once", calls.Load())
+			}
+			if r.err == nil || r.err.Kind != tc.kind || !strings.Contains(r.err.Message, tc.text) {
+				t.Errorf("answer %v, want %s naming %q", r.err, tc.kind, tc.text)
+			}
+			if strings.Contains(r.err.Message, "/var/data") || strings.Contains(r.err.Message, "10.0.0.7") {
+				t.Errorf("answer leaks a path: %q", r.err.Message)
+			}
+		})
+	}
+}
+
+// A worker whose process dies in the middle of a run, over a real TCP connection: the stream
+// breaks after the first message; the gateway answers Unavailable and does not call again.
+func TestInvokeWorkerConnectionCutMidRun(t *testing.T) {
+	t.Parallel()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int32
+	srv := grpc.NewServer()
+	is := &stubInvoke{invoke: func(r *invokev1.InvokeRequest, st invokev1.InvokeService_InvokeServer) error {
+		calls.Add(1)
+		_ = st.Send(&invokev1.InvokeResponse{Msg: &invokev1.InvokeResponse_Progress{Progress: &invokev1.Progress{Stage: "accepted"}}})
+		<-st.Context().Done()
+		return st.Context().Err()
+	}}
+	invokev1.RegisterInvokeServiceServer(srv, is)
+	go func() { _ = srv.Serve(lis) }()
+	t.Cleanup(srv.Stop)
+	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	d := newDispatcher(t, okRetrieve(nil), nil)
+	d.Invoke = invokev1.NewInvokeServiceClient(cc)
+	// Once the first message is here, every connection under the running call is closed, as
+	// a kill would.
+	r := progressHook{onProgress: func() { go srv.Stop() }}
+	d.ServeDOIP(t.Context(), &r, &doip.Request{Op: doip.OpInvoke, ObjectID: "Q1", Workflow: "equation_extraction"})
+	if r.err == nil || r.err.Kind != doip.KindUnavailable || !strings.Contains(r.err.Message, "stopped; not retried") || calls.Load() != 1 {
+		t.Errorf("answer %v after %d calls; want Unavailable, not retried, after one", r.err, calls.Load())
+	}
+}
+
+// A client that leaves (its context is cancelled) cancels the worker's call at once and is
+// not retried.
+func TestInvokeCancelledWithTheClient(t *testing.T) {
+	t.Parallel()
+	started, ended := make(chan struct{}), make(chan error, 1)
+	var calls atomic.Int32
+	is := &stubInvoke{invoke: func(r *invokev1.InvokeRequest, st invokev1.InvokeService_InvokeServer) error {
+		calls.Add(1)
+		close(started)
+		<-st.Context().Done()
+		ended <- st.Context().Err()
+		return status.FromContextError(st.Context().Err()).Err()
+	}}
+	d := newDispatcher(t, okRetrieve(nil), is)
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() { <-started; cancel() }()
+	var r recorder
+	d.ServeDOIP(ctx, &r, &doip.Request{Op: doip.OpInvoke, ObjectID: "Q1", Workflow: "equation_extraction"})
+	select {
+	case err := <-ended:
+		if err == nil {
+			t.Error("worker's context ended without an error")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the worker's call was not cancelled when the client left")
+	}
+	if calls.Load() != 1 {
+		t.Errorf("worker called %d times after the client left, want once", calls.Load())
 	}
 }
 
@@ -414,4 +528,16 @@ func TestBackendSlots(t *testing.T) {
 	if r.err != nil {
 		t.Errorf("after the slot was given back: %v", r.err)
 	}
+}
+
+// progressHook is a recorder that calls onProgress at the first progress event.
+type progressHook struct {
+	recorder
+	onProgress func()
+	once       sync.Once
+}
+
+func (p *progressHook) Progress(stage, msg string, f float64) error {
+	p.once.Do(p.onProgress)
+	return p.recorder.Progress(stage, msg, f)
 }

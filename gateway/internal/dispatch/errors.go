@@ -10,9 +10,11 @@ import (
 )
 
 // errorFromStatus maps a backend's gRPC error to what the client is told: the one place
-// where gRPC codes become DOIP error kinds. Messages of NotFound, InvalidArgument and
-// OutOfRange are the backends' own, written for clients; others are replaced by a sentence
-// that names the backend, so no internal detail leaks.
+// where gRPC codes become DOIP error kinds. Messages of NotFound, InvalidArgument,
+// OutOfRange and ResourceExhausted are the backends' own, written for clients (a bad source,
+// the budget a run exceeded); others are replaced by a sentence that names the backend, so
+// no internal detail leaks. Internal (storage full or unwritable, a path that escapes its
+// folder) stays Internal: it is logged and never retried.
 func errorFromStatus(err error, backend string) error {
 	var e *doip.Error
 	if errors.As(err, &e) {
@@ -35,7 +37,7 @@ func errorFromStatus(err error, backend string) error {
 	case codes.Unimplemented:
 		return doip.Errorf(doip.KindUnsupported, "%s does not support this operation", backend)
 	case codes.ResourceExhausted:
-		return doip.Errorf(doip.KindUnavailable, "%s is busy, try again later", backend)
+		return doip.Errorf(doip.KindLimitExceeded, "%s", st.Message())
 	case codes.Unavailable:
 		return doip.Errorf(doip.KindUnavailable, "%s unavailable", backend)
 	case codes.DeadlineExceeded:

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/gateway"
+	"github.com/fdo-doip/doip-gateway/shared/admin"
 	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"google.golang.org/grpc/codes"
@@ -50,21 +51,23 @@ func (d *Dispatcher) invoke(ctx context.Context, w gateway.ResponseWriter, req *
 	var (
 		derived []*invokev1.DerivedComponent
 		result  *invokev1.Result
+		began   bool
 		err     error
 	)
-	// A worker that dies mid-run (UNAVAILABLE) is replaced by another: round robin picks the
-	// next one, and the workflows are idempotent, so the retry writes what the first run
-	// would have.
+	// A worker that refused the call or could not be reached before it sent anything
+	// (UNAVAILABLE, no stream message yet) is replaced by another: round robin picks the next
+	// one. A run that had begun is never tried again, whatever ended it: a request that made
+	// a worker die would otherwise kill every worker in turn.
 	for attempt := 1; ; attempt++ {
-		derived, result, err = d.invokeOnce(ictx, w, req, params)
-		if err == nil || attempt == maxInvokeAttempts || status.Code(err) != codes.Unavailable || ictx.Err() != nil {
+		derived, result, began, err = d.invokeOnce(ictx, w, req, params)
+		if err == nil || attempt == maxInvokeAttempts || !retryInvoke(ictx, err, began) {
 			break
 		}
-		d.logger().WarnContext(ctx, "invoke failed on a worker, trying another", slog.String("object", req.ObjectID),
+		d.logger().WarnContext(ctx, "invoke refused by a worker before it began, trying another", slog.String("object", req.ObjectID),
 			slog.String("workflow", req.Workflow), slog.Int("attempt", attempt), slog.Any("err", err))
 	}
 	if err != nil {
-		return errorFromStatus(err, "invoke service")
+		return d.invokeError(ctx, req, err, began)
 	}
 	res := &doip.InvokeResult{Workflow: req.Workflow, Result: result.GetResultJson(), Cached: result.GetCached(), Version: result.GetVersion()}
 	if !json.Valid(res.Result) {
@@ -97,31 +100,74 @@ func (d *Dispatcher) invoke(ctx context.Context, w gateway.ResponseWriter, req *
 // maxInvokeAttempts bounds how many workers one invoke is tried on.
 const maxInvokeAttempts = 3
 
+// retryInvoke reports whether an invoke that failed with err may go to another worker: only
+// when the failure is known to be transient (UNAVAILABLE), the worker had sent nothing for
+// this call (so the run never began), and the client is still waiting.
+func retryInvoke(ctx context.Context, err error, began bool) bool {
+	return !began && ctx.Err() == nil && status.Code(err) == codes.Unavailable
+}
+
+// invokeError turns the last failure of an invoke into the client's answer.
+func (d *Dispatcher) invokeError(ctx context.Context, req *doip.Request, err error, began bool) error {
+	if !began || ctx.Err() != nil || status.Code(err) != codes.Unavailable {
+		return errorFromStatus(err, "invoke service")
+	}
+	d.logger().WarnContext(ctx, "invoke failed after it began on a worker, not retried", slog.String("object", req.ObjectID),
+		slog.String("workflow", req.Workflow), slog.Any("err", err))
+	if streamBroke(err) {
+		// The worker died, perhaps of this very request: it is not handed to another.
+		return doip.Errorf(doip.KindUnavailable, "the worker running this request stopped; not retried")
+	}
+	// The worker itself answered that a backend it needs is down; its message says which
+	// (with any address taken out).
+	return doip.Errorf(doip.KindUnavailable, "%s; not retried", admin.Redact(status.Convert(err).Message()))
+}
+
+// transportFailures start the messages that gRPC itself gives a stream whose connection
+// broke, as opposed to a status the server sent.
+var transportFailures = []string{
+	"error reading from server", "transport is closing", "closing transport due to",
+	"connection error", "the connection is draining", "transport: ",
+}
+
+// streamBroke reports whether err is gRPC's own report of a broken connection.
+func streamBroke(err error) bool {
+	msg := status.Convert(err).Message()
+	for _, p := range transportFailures {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // invokeOnce runs the workflow on one worker and collects its derived components and result.
-// Progress goes to the client as it arrives.
-func (d *Dispatcher) invokeOnce(ctx context.Context, w gateway.ResponseWriter, req *doip.Request, params json.RawMessage) ([]*invokev1.DerivedComponent, *invokev1.Result, error) {
+// Progress goes to the client as it arrives. began reports whether the worker sent any
+// stream message for this call (the first is its "accepted" progress event): from then on
+// the run is the worker's, and a failure is not retried elsewhere.
+func (d *Dispatcher) invokeOnce(ctx context.Context, w gateway.ResponseWriter, req *doip.Request, params json.RawMessage) (derived []*invokev1.DerivedComponent, result *invokev1.Result, began bool, err error) {
 	stream, err := d.Invoke.Invoke(ctx, &invokev1.InvokeRequest{ObjectId: req.ObjectID, Workflow: req.Workflow, ParamsJson: params, Client: clientIdentity(req.Token)})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
-	var derived []*invokev1.DerivedComponent
 	for {
 		msg, err := stream.Recv()
 		if err == io.EOF {
-			return nil, nil, errors.New("invoke stream ended without a result")
+			return nil, nil, began, errors.New("invoke stream ended without a result")
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, began, err
 		}
+		began = true
 		switch m := msg.GetMsg().(type) {
 		case *invokev1.InvokeResponse_Progress:
 			if err := w.Progress(m.Progress.GetStage(), m.Progress.GetMessage(), m.Progress.GetFraction()); err != nil {
-				return nil, nil, err
+				return nil, nil, began, err
 			}
 		case *invokev1.InvokeResponse_Derived:
 			derived = append(derived, m.Derived)
 		case *invokev1.InvokeResponse_Result:
-			return derived, m.Result, nil
+			return derived, m.Result, began, nil
 		}
 	}
 }

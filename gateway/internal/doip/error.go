@@ -15,7 +15,8 @@ const (
 	KindNotFound        ErrorKind = "NotFound"        // unknown object, component or workflow
 	KindUnsupported     ErrorKind = "Unsupported"     // an operation this gateway does not do
 	KindUnauthenticated ErrorKind = "Unauthenticated" // missing or wrong credentials
-	KindTooLarge        ErrorKind = "TooLarge"        // a size over a configured limit
+	KindTooLarge        ErrorKind = "TooLarge"        // a request size over a configured limit
+	KindLimitExceeded   ErrorKind = "LimitExceeded"   // a run exceeded a budget (time, memory, pages, quota)
 	KindUnavailable     ErrorKind = "Unavailable"     // a backend is down or timed out
 	KindInternal        ErrorKind = "Internal"        // anything else; details are logged, not sent
 )

@@ -170,6 +170,7 @@ func OpFromID(id string) doip.Op {
 //	NotFound              0.DOIP/Status.104
 //	Unsupported           0.DOIP/Status.200
 //	Unavailable, Internal 0.DOIP/Status.500 (and any other kind)
+//	LimitExceeded         0.DOIP/Status.500, its message naming the budget
 func StatusFor(kind doip.ErrorKind) string {
 	switch kind {
 	case doip.KindBadRequest, doip.KindTooLarge:

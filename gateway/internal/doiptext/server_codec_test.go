@@ -280,6 +280,7 @@ func TestStatusFor(t *testing.T) {
 		doip.KindUnsupported:     "0.DOIP/Status.200",
 		doip.KindUnavailable:     "0.DOIP/Status.500",
 		doip.KindInternal:        "0.DOIP/Status.500",
+		doip.KindLimitExceeded:   "0.DOIP/Status.500",
 		"SomethingNew":           "0.DOIP/Status.500",
 	} {
 		if got := StatusFor(kind); got != want {
@@ -525,7 +526,7 @@ func TestRequestIDEcho(t *testing.T) {
 
 func TestWriteErrorStatuses(t *testing.T) {
 	req := &doip.Request{RequestID: "r"}
-	for _, kind := range []doip.ErrorKind{doip.KindBadRequest, doip.KindTooLarge, doip.KindUnauthenticated, doip.KindNotFound, doip.KindUnsupported, doip.KindUnavailable, doip.KindInternal} {
+	for _, kind := range []doip.ErrorKind{doip.KindBadRequest, doip.KindTooLarge, doip.KindUnauthenticated, doip.KindNotFound, doip.KindUnsupported, doip.KindUnavailable, doip.KindInternal, doip.KindLimitExceeded} {
 		got := answer(t, Options{}, req, nil, doip.Errorf(kind, "m <&> \"q\""))
 		want := `{"requestId":"r","status":"` + StatusFor(kind) + `","attributes":{"message":"m <&> \"q\""}}` + "\n#\n#\n"
 		if string(got) != want {

@@ -23,7 +23,15 @@ const (
 	stateActive
 )
 
-const bufSize = 64 << 10
+// The buffers of each connection. Requests are small and whole ones are read through
+// readBufSize; a larger payload is read past the buffer, straight into its destination.
+// Answers go out through writeBufSize, which takes a whole component chunk (just under
+// 64 KiB) with its framing per write. Every connection has both, so they count in what
+// each slow reader costs.
+const (
+	readBufSize  = 16 << 10
+	writeBufSize = 64 << 10
+)
 
 // conn is one client connection. Its fields are written by its own goroutine only, except
 // state, which Shutdown reads.
@@ -56,8 +64,8 @@ func (c *conn) serve(base context.Context) {
 		}
 		return
 	}
-	br := bufio.NewReaderSize(netConn, bufSize)
-	bw := bufio.NewWriterSize(&deadlineWriter{conn: netConn, timeout: durationOr(c.srv.WriteTimeout, DefaultWriteTimeout), out: c.out}, bufSize)
+	br := bufio.NewReaderSize(netConn, readBufSize)
+	bw := bufio.NewWriterSize(&deadlineWriter{conn: netConn, timeout: durationOr(c.srv.WriteTimeout, DefaultWriteTimeout), out: c.out}, writeBufSize)
 
 	// Wait for the first byte under the handshake deadline, then let the factory peek.
 	if !c.waitForRequest(netConn, br, durationOr(c.srv.HandshakeTimeout, DefaultHandshakeTimeout)) {
@@ -88,7 +96,7 @@ func (c *conn) serve(base context.Context) {
 			return
 		}
 		_ = netConn.SetReadDeadline(time.Time{})
-		if !c.handle(ctx, codec, bw, req) {
+		if !c.handle(ctx, netConn, br, codec, bw, req) {
 			return
 		}
 		if !codec.KeepAlive() {
@@ -204,20 +212,29 @@ func lingerClose(nc net.Conn) {
 // handle runs the handler for one request and reports whether the connection can go on. The
 // request gets its id here: the client's requestId when it is usable, else a fresh one
 // (shared/requestid); the handler's context carries it to the backends and into every log
-// record made with that context.
-func (c *conn) handle(ctx context.Context, codec ServerCodec, bw *bufio.Writer, req *doip.Request) bool {
+// record made with that context. While the handler runs, [conn.watchClient] cancels that
+// context when the client goes away, so no backend keeps working for nobody.
+func (c *conn) handle(ctx context.Context, nc net.Conn, br *bufio.Reader, codec ServerCodec, bw *bufio.Writer, req *doip.Request) bool {
 	rid := requestid.FromClient(req.RequestID)
-	ctx, cancel := context.WithCancel(requestid.NewContext(ctx, rid))
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(requestid.NewContext(ctx, rid))
+	defer cancel(nil)
 	c.out.setFraming(req.Framing)
 	start := time.Now()
 	w := &responseWriter{codec: codec, req: req}
+	stopWatch := c.watchClient(nc, br, cancel)
 	c.srv.Handler.ServeDOIP(ctx, w, req)
 	if !w.wrote {
 		w.err = w.Error(doip.Errorf(doip.KindInternal, "no answer"))
 	}
+	// The last bytes of every answer leave with the flush below: a client that left before
+	// it cannot have the whole answer. One that leaves during or after it may have had it.
+	leftEarly := errors.Is(context.Cause(ctx), ErrClientGone)
 	if w.err == nil {
 		w.err = bw.Flush()
+	}
+	gone := stopWatch()
+	if w.err == nil && leftEarly {
+		w.err = ErrClientGone
 	}
 	took := time.Since(start)
 	level, status := slog.LevelInfo, w.status
@@ -226,13 +243,58 @@ func (c *conn) handle(ctx context.Context, codec ServerCodec, bw *bufio.Writer, 
 	}
 	c.srv.Metrics.requestDone(c.srv.Name, req, status, took.Seconds())
 	attrs := []slog.Attr{slog.String("op", req.Op.String()), slog.String("object", req.ObjectID),
-		slog.String("framing", string(req.Framing)), slog.String("status", w.status),
+		slog.String("framing", string(req.Framing)), slog.String("status", status),
 		slog.String(requestid.LogKey, rid), slog.Duration("took", took)}
 	if w.err != nil {
+		if status != w.status {
+			// What the answer would have been, had it reached the client.
+			attrs = append(attrs, slog.String("answer", w.status))
+		}
 		attrs = append(attrs, slog.Any("err", w.err))
 	}
 	c.log.LogAttrs(ctx, level, "request done", attrs...)
-	return w.err == nil
+	return w.err == nil && !gone
+}
+
+// ErrClientGone is the cause of a request context cancelled because its client closed or
+// reset the connection while the request was in flight.
+var ErrClientGone = errors.New("gateway: the client closed the connection")
+
+// aLongTimeAgo is a read deadline in the past: it makes a blocked read return at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// watchClient watches the connection while a request is in flight: a background read of one
+// byte that ends on EOF or a reset (the client left, and cancel is called with
+// [ErrClientGone]), on data (the client pipelined its next request, which stays in br for the
+// codec; watching stops, since nothing can be learned without reading further), or when
+// the returned stop function ends it with a past read deadline. stop waits for the read to
+// end, clears the deadline, and reports whether the client left.
+//
+// Like net/http, it treats a half-close (the client shut its sending side and waits for the
+// answer) as leaving: DOIP clients keep their connections open until they have the answer.
+func (c *conn) watchClient(nc net.Conn, br *bufio.Reader, cancel context.CancelCauseFunc) (stop func() bool) {
+	if br.Buffered() > 0 {
+		return func() bool { return false }
+	}
+	done := make(chan struct{})
+	var gone atomic.Bool
+	go func() {
+		defer close(done)
+		_, err := br.Peek(1)
+		var ne net.Error
+		if err == nil || (errors.As(err, &ne) && ne.Timeout()) {
+			return
+		}
+		gone.Store(true)
+		c.log.Debug("client left while its request was in flight", slog.Any("err", err))
+		cancel(ErrClientGone)
+	}()
+	return func() bool {
+		_ = nc.SetReadDeadline(aLongTimeAgo)
+		<-done
+		_ = nc.SetReadDeadline(time.Time{})
+		return gone.Load()
+	}
 }
 
 // responseWriter is the [ResponseWriter] of one request.

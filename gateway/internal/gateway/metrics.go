@@ -15,7 +15,7 @@ import (
 // process; the listener label tells them apart. A nil *Metrics measures nothing.
 //
 // Every label value is bounded: listener names are configured, framings and ops are the
-// model's (an unknown op byte is one of 256 names), statuses are "ok", the error kinds of
+// model's (every op byte the model does not define counts as "other"), statuses are "ok", the error kinds of
 // [doip.ErrorKind] and "aborted", and the kinds of framing errors are the few listed below.
 // Object ids and request ids are never labels.
 type Metrics struct {
@@ -138,9 +138,21 @@ func (m *Metrics) requestDone(listener string, req *doip.Request, status string,
 	if m == nil {
 		return
 	}
-	framing, op := framingLabel(req.Framing), req.Op.String()
+	framing, op := framingLabel(req.Framing), opLabel(req.Op)
 	m.requests.WithLabelValues(listener, framing, op, status).Inc()
 	m.duration.WithLabelValues(framing, op).Observe(seconds)
+}
+
+// opOther is the op label of every operation byte the model does not define: a client
+// choosing among 256 bytes must not be able to create series at will.
+const opOther = "other"
+
+// opLabel is the op label: the operation's name, or [opOther].
+func opLabel(op doip.Op) string {
+	if !op.Known() && op != doip.OpUnknown {
+		return opOther
+	}
+	return op.String()
 }
 
 func framingLabel(f doip.Framing) string {

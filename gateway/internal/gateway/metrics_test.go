@@ -359,3 +359,26 @@ func TestMetricsRejected(t *testing.T) {
 		t.Errorf("active = %v, want 1 (the rejected one is not counted)", got)
 	}
 }
+
+// Regression (~5,500 series from the 256 operation bytes): every op byte the model does not
+// define shares the label "other".
+func TestOpLabelsBounded(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	labels := map[string]bool{}
+	for b := range 256 {
+		req := &doip.Request{Op: doip.Op(b), Framing: "envelope"}
+		m.requestDone("env", req, statusOK, 0.001)
+		labels[opLabel(req.Op)] = true
+	}
+	if len(labels) != 11 || !labels[opOther] || !labels["invoke"] || !labels["unknown"] {
+		t.Errorf("op labels = %v; want the 10 named operations and %q", labels, opOther)
+	}
+	if got := testutil.ToFloat64(m.requests.WithLabelValues("env", "envelope", opOther, statusOK)); got != 256-10 {
+		t.Errorf("requests of undefined ops = %v, want %d", got, 256-10)
+	}
+	if n := testutil.CollectAndCount(m.requests); n != 11 {
+		t.Errorf("doip_requests_total has %d series, want 11", n)
+	}
+}

@@ -506,6 +506,8 @@ func TestWriteError(t *testing.T) {
 			"\x00\x00\x00\x69{\"status\":\"error\",\"error\":\"TooLarge\",\"message\":\"segment: segment 4294967295 bytes exceeds limit 1048576\"}\x00\x00\x00\x00"},
 		{"text that needs escaping", nil, doip.Errorf(doip.KindBadRequest, "bad \"x\" <y>\n"),
 			"\x00\x00\x00\x43{\"status\":\"error\",\"error\":\"BadRequest\",\"message\":\"bad \\\"x\\\" <y>\\n\"}\x00\x00\x00\x00"},
+		{"budget exceeded", &doip.Request{Op: doip.OpInvoke, ObjectID: "Q1"}, doip.Errorf(doip.KindLimitExceeded, "time budget of 60s exceeded"),
+			"\x00\x00\x00\x52{\"status\":\"error\",\"error\":\"LimitExceeded\",\"message\":\"time budget of 60s exceeded\"}\x00\x00\x00\x00"},
 		{"nil error", nil, nil,
 			"\x00\x00\x00\x40{\"status\":\"error\",\"error\":\"Internal\",\"message\":\"internal error\"}\x00\x00\x00\x00"},
 	} {

@@ -124,6 +124,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 			return err
 		}
 		defer b.Close()
+		// Writes killed mid-way (kill -9, power loss) leave temporary files; none runs yet.
+		n, err := b.CleanTemp(ctx)
+		if err != nil {
+			logger.Warn("temporary files not all removed", slog.Int("removed", n), slog.Any("err", err))
+		} else if n > 0 {
+			logger.Info("removed temporary files of interrupted writes", slog.Int("removed", n))
+		}
 		bucket = b
 		storageAttrs = append(storageAttrs, slog.String("data_dir", cfg.DataDir))
 	}

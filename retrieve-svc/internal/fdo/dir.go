@@ -10,11 +10,14 @@ import (
 	"path/filepath"
 
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/objectid"
+	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage"
 )
 
 // Dir reads records from JSON files in a folder: {root}/records/{QID}.json, the layout of the
 // folder backend when no façade is configured, and type records from
-// {root}/records/types/{TypeId}.json.
+// {root}/records/types/{TypeId}.json. Files are opened within root as an [os.Root] opens
+// them, so a symbolic link under records/ may point elsewhere inside the data folder but
+// never outside it.
 type Dir struct {
 	root    string
 	maxSize int64
@@ -31,7 +34,9 @@ func NewDir(root string) *Dir {
 }
 
 // Record implements [Source]. A missing file gives ErrNotFound; a QID that is not normalised
-// ErrBadRequest; a file over the cap ErrTooLarge; other read errors ErrUnavailable.
+// ErrBadRequest; a file over the cap ErrTooLarge; a link leading out of the data folder, a
+// directory or an unreadable file an error that is none of these (an internal failure,
+// not retried); other read errors ErrUnavailable.
 func (d *Dir) Record(ctx context.Context, qid string) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -39,7 +44,7 @@ func (d *Dir) Record(ctx context.Context, qid string) ([]byte, error) {
 	if norm, err := objectid.Normalize(qid); err != nil || norm != qid {
 		return nil, fmt.Errorf("%w: %s", ErrBadRequest, objectid.Quote(qid))
 	}
-	return d.read("record "+qid, filepath.Join(d.root, "records", qid+".json"))
+	return d.read("record "+qid, filepath.Join("records", qid+".json"))
 }
 
 // TypeRecord implements [TypeSource]: {root}/records/types/{typeID}.json, with the errors of
@@ -51,19 +56,25 @@ func (d *Dir) TypeRecord(ctx context.Context, typeID string) ([]byte, error) {
 	if got, ok, err := objectid.TypeID(objectid.TypePrefix + typeID); err != nil || !ok || got != typeID {
 		return nil, fmt.Errorf("%w: type %s", ErrBadRequest, objectid.Quote(typeID))
 	}
-	return d.read("type record "+typeID, filepath.Join(d.root, "records", "types", typeID+".json"))
+	return d.read("type record "+typeID, filepath.Join("records", "types", typeID+".json"))
 }
 
-// read reads one file under the size cap; what names it in errors.
+// read reads one file, named relative to the data folder and opened within it, under the
+// size cap; what names it in errors.
 func (d *Dir) read(what, name string) ([]byte, error) {
-	f, err := os.Open(name)
-	if errors.Is(err, fs.ErrNotExist) {
+	f, err := os.OpenInRoot(d.root, name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("fdo: %s: %w", what, ErrNotFound)
-	}
-	if err != nil {
+	case err != nil && (errors.Is(err, fs.ErrPermission) || storage.IsEscape(err)):
+		return nil, fmt.Errorf("fdo: %s: %w", what, err)
+	case err != nil:
 		return nil, fmt.Errorf("fdo: %s: %w: %w", what, ErrUnavailable, err)
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err == nil && !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("fdo: %s: %s is not a regular file", what, name)
+	}
 	data, err := io.ReadAll(io.LimitReader(f, d.maxSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("fdo: %s: %w: %w", what, ErrUnavailable, err)

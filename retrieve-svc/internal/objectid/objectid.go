@@ -129,8 +129,9 @@ func IsDerived(componentID string) bool {
 // ResolveComponentID returns the short form of a component id of the object qid.
 // It accepts "doip:bitstream/Q123/main-pdf", whose QID must name the same object, or the short
 // form "main-pdf". A short id is one file name, or "derived/{workflow}/{file}"; it must not be
-// empty or longer than [MaxComponentIDLen] bytes, and must not contain "." or ".." segments,
-// empty segments, a leading "/", "\", "%", control characters or invalid UTF-8.
+// empty or longer than [MaxComponentIDLen] bytes, and must not contain segments that start
+// with "." (so no "." or ".." and no hidden files), empty segments, a leading "/", "\", "%",
+// control characters or invalid UTF-8.
 func ResolveComponentID(qid, raw string) (string, error) {
 	if len(raw) > MaxComponentIDLen+len(BitstreamPrefix)+len("Q")+MaxDigits+len(fullTextSuffix)+1 {
 		return "", &ComponentIDError{ID: raw, Reason: fmt.Sprintf("longer than %d bytes", MaxComponentIDLen)}
@@ -181,11 +182,15 @@ func checkShort(id string) string {
 	}
 	segs := strings.Split(id, "/")
 	for _, seg := range segs {
-		switch seg {
-		case "":
+		switch {
+		case seg == "":
 			return "contains an empty path segment"
-		case ".", "..":
+		case seg == "." || seg == "..":
 			return fmt.Sprintf("contains a %q path segment", seg)
+		case seg[0] == '.':
+			// Hidden names are never components: the folder backend's temporary files
+			// (".tmp-…") and anything else a curator did not mean to publish.
+			return fmt.Sprintf("path segment %s starts with \".\"", Quote(seg))
 		}
 	}
 	switch {

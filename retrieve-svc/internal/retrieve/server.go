@@ -34,10 +34,14 @@ import (
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage/storages3"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
+	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
 )
 
-// ChunkSize is the size of every chunk of a component stream but the last.
-const ChunkSize = 256 << 10
+// ChunkSize is the size of every chunk of a component stream but the last. It bounds what
+// a stream whose reader is slow holds here: the chunk being read, and one or two encoded
+// chunks waiting for the receiver's flow-control window, each in one 64 KiB buffer of the
+// gRPC buffer pool that shared/grpcapp installs.
+const ChunkSize = grpcapp.StreamChunkSize
 
 // ServiceName is the full gRPC name of the service, for health checks.
 const ServiceName = "doip.retrieve.v1.RetrieveService"
@@ -435,6 +439,8 @@ func toStatus(ctx context.Context, err error, qid, id string, sent, n int64) err
 		return status.FromContextError(ctx.Err()).Err()
 	case errors.Is(err, errShort):
 		return status.Errorf(codes.Internal, "component %s of %s ended after %d of %d bytes", objectid.Quote(id), qid, sent, n)
+	case errors.Is(err, storage.ErrPermanent):
+		return errStoragePermanent
 	default:
 		return status.Error(codes.Unavailable, "component storage unavailable")
 	}
@@ -520,6 +526,9 @@ func (s *Server) storageError(ctx context.Context, log *slog.Logger, err error) 
 		return status.FromContextError(ctx.Err()).Err()
 	}
 	log.ErrorContext(ctx, "storage failed", slog.Any("err", err))
+	if errors.Is(err, storage.ErrPermanent) {
+		return errStoragePermanent
+	}
 	return status.Error(codes.Unavailable, "component storage unavailable"+StorageCause(err))
 }
 
@@ -538,6 +547,11 @@ func StorageCause(err error) string {
 	}
 	return ""
 }
+
+// errStoragePermanent answers a storage failure that trying again cannot fix (a full or
+// read-only disk, a link leading out of the data folder): Internal, so nobody retries it.
+// The details are in the log, not in the answer.
+var errStoragePermanent = status.Error(codes.Internal, "component storage failed permanently (full, not writable, or a path out of the data folder)")
 
 // Filename returns a file name for a component: the id's last segment if it has an
 // extension ("fulltext.pdf", "archive.tar.gz"), else the id with an extension from the media

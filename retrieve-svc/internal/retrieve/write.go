@@ -114,6 +114,8 @@ func (s *Server) WriteComponent(stream grpc.ClientStreamingServer[retrievev1.Wri
 				objectid.Quote(h.GetPath()), size, src.n)
 		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 			return status.FromContextError(err).Err()
+		case errors.Is(err, storage.ErrPermanent):
+			return errStoragePermanent
 		}
 		return status.Error(codes.Unavailable, "component storage unavailable")
 	}

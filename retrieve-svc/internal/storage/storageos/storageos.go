@@ -4,8 +4,11 @@
 // All access goes through an [os.Root], so neither a crafted key nor a symbolic link inside the
 // folder can reach a file outside it; keys are also checked with [storage.ValidateKey] first.
 // Put writes a temporary file in the target's directory, syncs it and renames it into place,
-// so an object appears whole or not at all. Directories are not objects: a key that names one
-// does not exist.
+// so an object appears whole or not at all. Temporary files (names starting with ".tmp-")
+// are never objects: reads and lists do not see them, and [Bucket.CleanTemp] removes those
+// a crash left behind. Directories are not objects either: a key that names one does not
+// exist. Failures that retrying cannot fix (a full disk, a read-only folder, a link leading
+// out of the root) wrap [storage.ErrPermanent].
 package storageos
 
 import (
@@ -69,12 +72,15 @@ func (b *Bucket) open(ctx context.Context, key string) (*os.File, storage.Object
 	if err != nil {
 		return nil, storage.ObjectInfo{}, err
 	}
+	if isTemp(filepath.Base(n)) {
+		return nil, storage.ObjectInfo{}, fmt.Errorf("storageos: %q is a temporary file: %w", key, storage.ErrNotExist)
+	}
 	f, err := b.root.Open(n)
 	if notExist(err) {
 		return nil, storage.ObjectInfo{}, fmt.Errorf("storageos: %q: %w", key, storage.ErrNotExist)
 	}
 	if err != nil {
-		return nil, storage.ObjectInfo{}, fmt.Errorf("storageos: %w", err)
+		return nil, storage.ObjectInfo{}, fmt.Errorf("storageos: %w", storage.Permanent(err))
 	}
 	fi, err := f.Stat()
 	if err != nil {
@@ -133,12 +139,12 @@ func (b *Bucket) Put(ctx context.Context, key string, r io.Reader, size int64) (
 	}
 	dir := filepath.Dir(n)
 	if err := b.root.MkdirAll(dir, 0o755); err != nil {
-		return storage.ObjectInfo{}, fmt.Errorf("storageos: put %q: %w", key, err)
+		return storage.ObjectInfo{}, fmt.Errorf("storageos: put %q: %w", key, storage.Permanent(err))
 	}
-	tmp := filepath.Join(dir, ".tmp-"+rand.Text())
+	tmp := filepath.Join(dir, tempPrefix+rand.Text())
 	f, err := b.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		return storage.ObjectInfo{}, fmt.Errorf("storageos: put %q: %w", key, err)
+		return storage.ObjectInfo{}, fmt.Errorf("storageos: put %q: %w", key, storage.Permanent(err))
 	}
 	committed := false
 	defer func() {
@@ -154,27 +160,27 @@ func (b *Bucket) Put(ctx context.Context, key string, r io.Reader, size int64) (
 	}
 	written, err := io.Copy(f, src)
 	if err != nil {
-		return storage.ObjectInfo{}, fmt.Errorf("storageos: put %q: %w", key, err)
+		return storage.ObjectInfo{}, fmt.Errorf("storageos: put %q: %w", key, storage.Permanent(err))
 	}
 	if size >= 0 && written != size {
 		return storage.ObjectInfo{}, fmt.Errorf("storageos: put %q: %w", key, storage.SizeMismatch(size, written))
 	}
 	if err := f.Sync(); err != nil {
-		return storage.ObjectInfo{}, fmt.Errorf("storageos: put %q: %w", key, err)
+		return storage.ObjectInfo{}, fmt.Errorf("storageos: put %q: %w", key, storage.Permanent(err))
 	}
 	fi, err := f.Stat()
 	if err != nil {
-		return storage.ObjectInfo{}, fmt.Errorf("storageos: put %q: %w", key, err)
+		return storage.ObjectInfo{}, fmt.Errorf("storageos: put %q: %w", key, storage.Permanent(err))
 	}
 	if err := f.Close(); err != nil {
-		return storage.ObjectInfo{}, fmt.Errorf("storageos: put %q: %w", key, err)
+		return storage.ObjectInfo{}, fmt.Errorf("storageos: put %q: %w", key, storage.Permanent(err))
 	}
 	if err := b.root.Rename(tmp, n); err != nil {
-		return storage.ObjectInfo{}, fmt.Errorf("storageos: put %q: %w", key, err)
+		return storage.ObjectInfo{}, fmt.Errorf("storageos: put %q: %w", key, storage.Permanent(err))
 	}
 	committed = true
 	if err := b.syncDir(dir); err != nil {
-		return storage.ObjectInfo{}, fmt.Errorf("storageos: put %q: %w", key, err)
+		return storage.ObjectInfo{}, fmt.Errorf("storageos: put %q: %w", key, storage.Permanent(err))
 	}
 	return storage.ObjectInfo{Key: key, Size: written, ModTime: fi.ModTime()}, nil
 }
@@ -225,7 +231,7 @@ func (b *Bucket) List(ctx context.Context, prefix string) ([]storage.ObjectInfo,
 		if cerr := ctx.Err(); cerr != nil {
 			return cerr
 		}
-		if d.IsDir() || strings.HasPrefix(d.Name(), ".tmp-") || !d.Type().IsRegular() {
+		if d.IsDir() || isTemp(d.Name()) || !d.Type().IsRegular() {
 			return nil
 		}
 		fi, err := d.Info()
@@ -242,4 +248,46 @@ func (b *Bucket) List(ctx context.Context, prefix string) ([]storage.ObjectInfo,
 		return nil, fmt.Errorf("storageos: list %q: %w", prefix, err)
 	}
 	return out, nil
+}
+
+// tempPrefix starts the name of every temporary file Put writes.
+const tempPrefix = ".tmp-"
+
+func isTemp(base string) bool { return strings.HasPrefix(base, tempPrefix) }
+
+// CleanTemp removes the temporary files that writes interrupted by a crash (kill -9, power
+// loss) left below the root, and returns how many it removed. Call it at start-up, before
+// any write runs: it would remove the temporary file of a write in progress. Symbolic links
+// are not followed; a file it cannot remove is reported in the error, and the walk goes on.
+func (b *Bucket) CleanTemp(ctx context.Context) (int, error) {
+	removed := 0
+	var errs []error
+	err := fs.WalkDir(b.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if notExist(err) {
+				return nil
+			}
+			errs = append(errs, err)
+			return nil
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		if d.IsDir() || !isTemp(d.Name()) || !d.Type().IsRegular() {
+			return nil
+		}
+		if rerr := b.root.Remove(filepath.FromSlash(p)); rerr != nil && !notExist(rerr) {
+			errs = append(errs, rerr)
+			return nil
+		}
+		removed++
+		return nil
+	})
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return removed, fmt.Errorf("storageos: clean temporary files: %w", errors.Join(errs...))
+	}
+	return removed, nil
 }

@@ -123,7 +123,18 @@ func TestSymlinkEscape(t *testing.T) {
 			data, _ := io.ReadAll(rc)
 			rc.Close()
 			t.Errorf("Get(%q) = %q; want an error", key, data)
+			continue
 		}
+		// Not "unavailable": trying again cannot help.
+		if !errors.Is(err, storage.ErrPermanent) && !errors.Is(err, storage.ErrNotExist) {
+			t.Errorf("Get(%q) error %v is not marked permanent", key, err)
+		}
+	}
+	if _, _, err := b.Get(t.Context(), "main/00/01/23/Q123/components/abs-link"); !errors.Is(err, storage.ErrPermanent) {
+		t.Errorf("Get through an absolute link out of the root: %v; want a permanent failure", err)
+	}
+	if _, err := b.Put(t.Context(), "main/00/01/23/Q123/components/dir-link/other", strings.NewReader("x"), 1); !errors.Is(err, storage.ErrPermanent) {
+		t.Errorf("Put through an escaping link: %v; want a permanent failure", err)
 	}
 	// Writing through a link to a directory outside fails; writing over a link to a file
 	// replaces the link itself (rename does not follow it), so the target stays untouched.
@@ -143,4 +154,59 @@ func TestSymlinkEscape(t *testing.T) {
 func TestVersionerConformance(t *testing.T) {
 	t.Parallel()
 	storagetesting.RunVersionerTests(t, func(t *testing.T) storagetesting.VersionedBucket { return newBucket(t, t.TempDir()) })
+}
+
+// Regression (leftovers after a crash): a temporary file that a killed write left behind
+// is never served, listed or statted, and CleanTemp removes it, and only it.
+func TestTempFilesNeverObjectsAndCleaned(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	comp := filepath.Join(dir, "main", "00", "01", "23", "Q123", "components")
+	derived := filepath.Join(comp, "derived", "wf")
+	if err := os.MkdirAll(derived, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		filepath.Join(comp, ".tmp-CRASHED1"):    "half a write",
+		filepath.Join(derived, ".tmp-CRASHED2"): "half a write",
+		filepath.Join(comp, "main-pdf"):         "%PDF",
+		filepath.Join(comp, ".keep"):            "not a temporary file",
+	}
+	for p, data := range files {
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	outside := t.TempDir()
+	if err := os.WriteFile(filepath.Join(outside, ".tmp-NOTOURS"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(comp, "link")); err != nil {
+		t.Fatal(err)
+	}
+	b := newBucket(t, dir)
+	for _, key := range []string{"main/00/01/23/Q123/components/.tmp-CRASHED1", "main/00/01/23/Q123/components/derived/wf/.tmp-CRASHED2"} {
+		if _, _, err := b.Get(t.Context(), key); !errors.Is(err, storage.ErrNotExist) {
+			t.Errorf("Get(%q) error = %v; want ErrNotExist", key, err)
+		}
+		if _, err := b.Stat(t.Context(), key); !errors.Is(err, storage.ErrNotExist) {
+			t.Errorf("Stat(%q) error = %v; want ErrNotExist", key, err)
+		}
+	}
+	n, err := b.CleanTemp(t.Context())
+	if err != nil || n != 2 {
+		t.Fatalf("CleanTemp = %d, %v; want 2, nil", n, err)
+	}
+	for p := range files {
+		_, err := os.Stat(p)
+		if temp := strings.HasPrefix(filepath.Base(p), ".tmp-"); temp != errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s after CleanTemp: %v", p, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(outside, ".tmp-NOTOURS")); err != nil {
+		t.Errorf("CleanTemp followed a link out of the root: %v", err)
+	}
+	if n, err := b.CleanTemp(t.Context()); err != nil || n != 0 {
+		t.Errorf("second CleanTemp = %d, %v; want 0, nil", n, err)
+	}
 }

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Measures what slow readers cost: starts retrieve-svc (folder backend, one generated 64 MiB
+# component) and the gateway on loopback ports of their own, then has doipbench open READERS
+# connections (200) that each download the component at RATE bytes per second (1024) for
+# DURATION (30s), and reports the resident memory of the gateway and of retrieve-svc before
+# the readers came and while they all read, and the difference per reader. Before that, three
+# fast downloads of 512 MiB, to show that fast readers did not slow down. BIN names the folder of
+# the binaries (bin, from make build). Every load goes to 127.0.0.1 only and is bounded in time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BIN="${BIN:-bin}"
+READERS="${READERS:-200}"
+RATE="${RATE:-1024}"
+DURATION="${DURATION:-30s}"
+BASE_PORT="${BASE_PORT:-24567}"
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+  [ ${#pids[@]} -gt 0 ] && kill -TERM "${pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# make_object QID SHARD SIZE_MIB: a record and a component big.bin in the folder layout.
+make_object() {
+  local qid=$1 shard=$2 mib=$3
+  mkdir -p "$work/data/records" "$work/data/main/$shard/$qid/components"
+  head -c "$((mib << 20))" /dev/urandom > "$work/data/main/$shard/$qid/components/big.bin"
+  cat > "$work/data/records/$qid.json" <<JSON
+{"@id":"https://fdo.example.org/fdo/$qid","@type":"DigitalObject",
+ "kernel":{"digitalObjectType":"https://fdo.example.org/fdo/types/Dataset",
+  "fdo:hasComponent":[{"@id":"#big.bin","componentId":"big.bin","mediaType":"application/octet-stream"}]}}
+JSON
+}
+make_object Q900064 90/00/64 64
+make_object Q900512 90/05/12 512
+
+export LOG_FORMAT=json LOG_LEVEL=warn ADMIN_ADDR=127.0.0.1:0
+port=$BASE_PORT rport=$((BASE_PORT + 10))
+"$BIN/retrieve-svc" --listen "127.0.0.1:$rport" --data-dir "$work/data" --seed-samples=false 2>"$work/retrieve.log" & pids+=($!); rpid=$!
+"$BIN/doip-gateway" --host 127.0.0.1 --port "$port" --retrieve-addr "127.0.0.1:$rport" --tls-mode off \
+  --max-conns-per-ip $((READERS + 16)) 2>"$work/gateway.log" & pids+=($!); gpid=$!
+for _ in $(seq 1 100); do
+  "$BIN/doipctl" hello --port "$port" -q >/dev/null 2>&1 && break
+  sleep 0.1
+done
+bench() { "$BIN/doipbench" -addr "127.0.0.1:$port" -pids "gateway=$gpid,retrieve-svc=$rpid" "$@"; }
+# Warm both processes up with one whole download, so that "before" is a served state.
+bench -scenario component -object Q900064 -component big.bin -conns 1 -n 1 -duration 30s >/dev/null
+echo "# $(date -u +%Y-%m-%d) on $(nproc) cores, $(go version | awk '{print $3}'), binaries from $BIN"
+# The fast download first, while nothing else runs; FAST_ONLY=1 stops after it.
+bench -scenario component -object Q900512 -component big.bin -conns 1 -n 3 -duration 60s
+[ "${FAST_ONLY:-}" = 1 ] && exit 0
+bench -scenario slow-readers -object Q900064 -component big.bin -conns "$READERS" -rate "$RATE" -duration "$DURATION"
