@@ -324,6 +324,15 @@ func (r *composeRun) serviceRoot(s types.ServiceConfig) string {
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			r.t.Fatal(err)
 		}
+		if v.Type == types.VolumeTypeBind && v.ReadOnly {
+			// A read-only bind mount is a snapshot as the container sees it: copied, not
+			// linked, since a link would lead out of a folder that the service opens
+			// within its root (records under the data folder), as a real mount does not.
+			if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+				r.t.Fatalf("service %s: mount %s: %v", s.Name, v.Target, err)
+			}
+			continue
+		}
 		if err := os.Symlink(src, dst); err != nil {
 			r.t.Fatalf("service %s: mount %s: %v", s.Name, v.Target, err)
 		}
