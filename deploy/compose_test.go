@@ -423,7 +423,7 @@ func TestComposeCerts(t *testing.T) {
 		}
 	}
 	if env(t, gw, "TLS_CERT") != mount.Target+"/server.crt" || env(t, gw, "TLS_KEY") != mount.Target+"/server.key" {
-		t.Errorf("gateway TLS_CERT/TLS_KEY, want %[1]s/server.crt and %[1]s/server.key, the names the README gives", mount.Target)
+		t.Errorf("gateway TLS_CERT/TLS_KEY, want %[1]s/server.crt and %[1]s/server.key, the names docs/deploy.md gives", mount.Target)
 	}
 }
 

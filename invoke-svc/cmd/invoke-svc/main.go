@@ -7,7 +7,7 @@
 // Its workflows are echo, which returns its params, for checking a deployment, and
 // equation_extraction. Run as "invoke-svc extract", it is the child process that one
 // extraction runs in (package extractproc), reading its request on stdin.
-// Flags and environment variables are described by `invoke-svc -h` and in README.md.
+// Flags and environment variables are described by `invoke-svc -h` and in invoke-svc/README.md.
 //
 // An admin HTTP server on --admin-addr (127.0.0.1:9552) serves /metrics, /healthz and
 // /readyz. On SIGINT or SIGTERM it turns health NOT_SERVING (and /readyz 503), lets in-flight
