@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -272,6 +273,34 @@ func TestDownloadToFile(t *testing.T) {
 	entries, _ := os.ReadDir(filepath.Dir(file))
 	if len(entries) != 1 {
 		t.Errorf("temporary files left: %v", entries)
+	}
+}
+
+// retrieve --version sends the version in the request's metadata block, as the binary
+// envelope carries it, and leaves it out when not given.
+func TestRetrieveAtAVersion(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var seen []string
+	g := startFake(t, func(req *envelope.Message) *envelope.Message {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, b := range req.Blocks {
+			if m, ok := b.(*envelope.MetadataBlock); ok {
+				seen = append(seen, string(m.JSON))
+			}
+		}
+		return jsonAnswer(`{"status":"ok"}`)(req)
+	})
+	for _, args := range [][]string{{"retrieve", "Q123", "--version", "c0ffee"}, {"retrieve", "Q123"}} {
+		if r := ctl(t, append(args, at(g.addr)...)...); r.code != 0 {
+			t.Fatalf("%v: %+v", args, r)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 2 || !strings.Contains(seen[0], `"version":"c0ffee"`) || strings.Contains(seen[1], "version") {
+		t.Errorf("metadata sent: %q", seen)
 	}
 }
 
