@@ -72,6 +72,15 @@ type Table struct {
 	Settings []Setting
 }
 
+// Keys are the keys the table's section of config.yaml accepts.
+func (t *Table) Keys() []configfile.Key {
+	keys := make([]configfile.Key, len(t.Settings))
+	for i, s := range t.Settings {
+		keys[i] = configfile.Key{Name: s.Key(), Env: s.Env, List: s.List}
+	}
+	return keys
+}
+
 // setting returns the setting whose key is key; it panics on a key the table lacks, a
 // mistake in the caller's code.
 func (t *Table) setting(key string) Setting {
@@ -150,11 +159,7 @@ func (t *Table) Load(args []string, getenv func(string) string) (*Values, error)
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 
 	v := &Values{table: t, text: map[string]string{}, source: map[string]string{}}
-	keys := make([]configfile.Key, len(t.Settings))
-	for i, s := range t.Settings {
-		keys[i] = configfile.Key{Name: s.Key(), Env: s.Env, List: s.List}
-	}
-	file, err := configfile.Find(*configPath, given["config"], getenv).Load(t.Section, keys)
+	file, err := configfile.Find(*configPath, given["config"], getenv).Load(t.Section, t.Keys())
 	if err != nil {
 		v.errs = append(v.errs, err)
 	}
