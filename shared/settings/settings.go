@@ -81,9 +81,9 @@ func (t *Table) Keys() []configfile.Key {
 	return keys
 }
 
-// setting returns the setting whose key is key; it panics on a key the table lacks, a
+// Setting returns the setting whose key is key; it panics on a key the table lacks, a
 // mistake in the caller's code.
-func (t *Table) setting(key string) Setting {
+func (t *Table) Setting(key string) Setting {
 	for _, s := range t.Settings {
 		if s.Key() == key {
 			return s
@@ -183,14 +183,14 @@ func (t *Table) Load(args []string, getenv func(string) string) (*Values, error)
 
 // Text returns the value of the setting with key key, as given.
 func (v *Values) Text(key string) string {
-	v.table.setting(key)
+	v.table.Setting(key)
 	return v.text[key]
 }
 
 // Source says where the value of the setting with key key came from: "default",
 // "flag --port", "environment DOIP_PORT", or `config.yaml:3 (gateway.port)`.
 func (v *Values) Source(key string) string {
-	v.table.setting(key)
+	v.table.Setting(key)
 	return v.source[key]
 }
 
@@ -216,7 +216,7 @@ func (v *Values) Errorf(format string, args ...any) {
 // problem is err about the setting with key key: `config: --port / DOIP_PORT = "x" (from
 // flag --port): want …`.
 func (v *Values) problem(key string, err error) error {
-	s := v.table.setting(key)
+	s := v.table.Setting(key)
 	shown := Redact(v.text[key])
 	if s.Secret {
 		shown = Secret(v.text[key]).String()

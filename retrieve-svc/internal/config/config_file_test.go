@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fdo-doip/doip-gateway/shared/configfile"
+	"github.com/fdo-doip/doip-gateway/shared/settings/settingstest"
 )
 
 // writeConfig writes a configuration file into a fresh folder and returns its path.
@@ -187,11 +187,9 @@ func TestLoadImplicitFile(t *testing.T) {
 
 func TestUsageListsConfig(t *testing.T) {
 	t.Parallel()
-	var buf bytes.Buffer
-	Usage(&buf)
 	for _, want := range []string{"--config FILE", "DOIP_CONFIG", "retrieve-svc section", "lakefs-password"} {
-		if !strings.Contains(buf.String(), want) {
-			t.Errorf("usage lacks %q:\n%s", want, buf.String())
+		if !strings.Contains(Usage(), want) {
+			t.Errorf("usage lacks %q:\n%s", want, Usage())
 		}
 	}
 }
@@ -201,20 +199,7 @@ func TestUsageListsConfig(t *testing.T) {
 func TestExampleFile(t *testing.T) {
 	t.Parallel()
 	const example = "../../../config.example.yaml"
-	vals, err := configfile.Load(example, section, fileKeys())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range settings {
-		key := configfile.KeyName(s.flag, s.env)
-		v, ok := vals[key]
-		switch {
-		case !ok:
-			t.Errorf("%s lacks retrieve-svc.%s", example, key)
-		case v.Text != s.def:
-			t.Errorf("%s: %s = %q; the default is %q", example, v.Source, v.Text, s.def)
-		}
-	}
+	settingstest.CheckExample(t, Settings, example)
 	got, err := Load([]string{"--config", example}, env())
 	if err != nil {
 		t.Fatal(err)
