@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/fdo-doip/doip-gateway/shared/settings"
+	"github.com/fdo-doip/doip-gateway/shared/settings/settingstest"
 )
 
 var table = &settings.Table{
@@ -37,18 +37,9 @@ func env(kv ...string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
-func writeConfig(t *testing.T, text string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "config.yaml")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 func TestLoadLayers(t *testing.T) {
 	t.Parallel()
-	path := writeConfig(t, "retrieve-svc:\n  listen: 127.0.0.1:7001\n  RETRIEVE_CACHE_SIZE: 7\n  invoke-addr: [a:1, b:2]\n  lakefs-password: fromfile\n")
+	path := settingstest.WriteConfig(t, "retrieve-svc:\n  listen: 127.0.0.1:7001\n  RETRIEVE_CACHE_SIZE: 7\n  invoke-addr: [a:1, b:2]\n  lakefs-password: fromfile\n")
 	tests := []struct {
 		name              string
 		args              []string
@@ -90,7 +81,7 @@ func TestLoadLayers(t *testing.T) {
 // variable, the value (masked) and where it came from, file problems included, all at once.
 func TestProblemsNameSettingValueAndSource(t *testing.T) {
 	t.Parallel()
-	path := writeConfig(t, "retrieve-svc:\n  cache-sise: 1\n  listen: nope\n  lakefs-password: hunter2\nretreive-svc: {}\n")
+	path := settingstest.WriteConfig(t, "retrieve-svc:\n  cache-sise: 1\n  listen: nope\n  lakefs-password: hunter2\nretreive-svc: {}\n")
 	v, err := table.Load([]string{"--config", path, "--fdo-api", "https://bob:pw@h/?key=abc"}, env("RETRIEVE_CACHE_SIZE", "lots"))
 	if err != nil {
 		t.Fatal(err)

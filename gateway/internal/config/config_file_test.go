@@ -16,16 +16,6 @@ import (
 	"github.com/fdo-doip/doip-gateway/shared/settings/settingstest"
 )
 
-// writeConfig writes a configuration file into a fresh folder and returns its path.
-func writeConfig(t *testing.T, text string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "config.yaml")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 const fileText = `# a comment
 gateway:
   port: 4100
@@ -38,7 +28,7 @@ retrieve-svc:
 
 func TestLoadFileLayers(t *testing.T) {
 	t.Parallel()
-	path := writeConfig(t, fileText)
+	path := settingstest.WriteConfig(t, fileText)
 	tests := []struct {
 		name  string
 		args  []string
@@ -109,7 +99,7 @@ func TestLoadFileErrors(t *testing.T) {
 			t.Parallel()
 			args := tt.args
 			if tt.file != "" {
-				args = append([]string{"--config", writeConfig(t, tt.file)}, args...)
+				args = append([]string{"--config", settingstest.WriteConfig(t, tt.file)}, args...)
 			}
 			_, err := Load(args, env(tt.env))
 			if err == nil {
@@ -169,7 +159,7 @@ func TestUsageListsConfig(t *testing.T) {
 // in neither the log line nor an error.
 func TestAddressUserInfoMasked(t *testing.T) {
 	t.Parallel()
-	path := writeConfig(t, "gateway:\n  retrieve-addr: dns://bob:hunter2@resolver/retrieve:50051\n  invoke-addr: [tok3n@invoke:1]\n")
+	path := settingstest.WriteConfig(t, "gateway:\n  retrieve-addr: dns://bob:hunter2@resolver/retrieve:50051\n  invoke-addr: [tok3n@invoke:1]\n")
 	c, err := Load([]string{"--config", path}, env(nil))
 	if err != nil {
 		t.Fatal(err)

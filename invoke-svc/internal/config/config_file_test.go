@@ -25,16 +25,6 @@ func getenv(kv ...string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
-// writeConfig writes a configuration file into a fresh folder and returns its path.
-func writeConfig(t *testing.T, text string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "config.yaml")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 const fileText = `gateway:
   port: 4100
 invoke-svc:
@@ -48,7 +38,7 @@ retrieve-svc: {}
 
 func TestLoadFileLayers(t *testing.T) {
 	t.Parallel()
-	path := writeConfig(t, fileText)
+	path := settingstest.WriteConfig(t, fileText)
 	tests := []struct {
 		name  string
 		args  []string
@@ -110,7 +100,7 @@ func TestLoadFileErrors(t *testing.T) {
 			t.Parallel()
 			args, env := tt.args, tt.env
 			if tt.file != "" {
-				args = append([]string{"--config", writeConfig(t, tt.file)}, args...)
+				args = append([]string{"--config", settingstest.WriteConfig(t, tt.file)}, args...)
 			}
 			if env == nil {
 				env = getenv()
@@ -141,7 +131,7 @@ func TestLoadFileErrors(t *testing.T) {
 func TestSecretFromFileMasked(t *testing.T) {
 	t.Parallel()
 	const key = "sk-very-secret"
-	path := writeConfig(t, "invoke-svc:\n  ollama-api-key: "+key+"\n  ollama-host: ollama\n")
+	path := settingstest.WriteConfig(t, "invoke-svc:\n  ollama-api-key: "+key+"\n  ollama-host: ollama\n")
 	c, err := Load([]string{"--config", path}, getenv())
 	if err != nil {
 		t.Fatal(err)

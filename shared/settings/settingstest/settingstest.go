@@ -3,6 +3,8 @@
 package settingstest
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/fdo-doip/doip-gateway/shared/configfile"
@@ -26,4 +28,14 @@ func CheckExample(t testing.TB, table *settings.Table, path string) {
 			t.Errorf("%s: %s = %q; the default is %q", path, v.Source, v.Text, s.Default)
 		}
 	}
+}
+
+// WriteConfig writes text as a configuration file into a fresh folder and returns its path.
+func WriteConfig(t testing.TB, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
