@@ -8,7 +8,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -32,6 +31,7 @@ import (
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"github.com/fdo-doip/doip-gateway/shared/metrics"
 	"github.com/fdo-doip/doip-gateway/shared/mtls"
+	"github.com/fdo-doip/doip-gateway/shared/settings"
 	"github.com/fdo-doip/doip-gateway/shared/slogapp"
 	"google.golang.org/grpc"
 )
@@ -42,15 +42,10 @@ var version = "dev"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
-		if !errors.Is(err, errHelp) {
-			fmt.Fprintln(os.Stderr, "doip-gateway:", err)
-		}
-		os.Exit(1)
+	if code := settings.Exit("doip-gateway", run(ctx, os.Args[1:], os.Getenv, os.Stderr), os.Stdout, os.Stderr); code != 0 {
+		os.Exit(code)
 	}
 }
-
-var errHelp = errors.New("help shown")
 
 // The flow-control windows of the second connection to retrieve-svc, on which component
 // streams start (dispatch.Dispatcher.RetrieveSmall). A stream there holds at most
@@ -70,22 +65,11 @@ const readyCacheTTL = 3 * time.Second
 const adminShutdownTimeout = 5 * time.Second
 
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	cfg, err := config.Load(args, getenv, stderr)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errHelp
-		}
+	cfg, err := config.Load(args, getenv)
+	if err != nil { // a *settings.HelpError for -h: main prints the usage
 		return err
 	}
-	level, err := slogapp.ParseLevel(cfg.LogLevel)
-	if err != nil {
-		return err
-	}
-	format, err := slogapp.ParseFormat(cfg.LogFormat)
-	if err != nil {
-		return err
-	}
-	logger := slogapp.New(stderr, level, format, "gateway")
+	logger := slogapp.New(stderr, cfg.LogLevel, cfg.LogFormat, "gateway")
 
 	tlsCfg, mode, selfSigned, err := tlsconf.Setup(cfg.TLSMode, cfg.TLSCert, cfg.TLSKey, cfg.ServiceID)
 	if err != nil {

@@ -1,22 +1,19 @@
 // Package config loads the gateway's configuration: the gateway section of
 // config.yaml, then environment variables, then flags, each later source overriding the
-// earlier, over the defaults in [settings]. Every problem is reported at once, naming the
-// setting and where its value came from (a flag, a variable, or the file's name and line).
-// It never exits the process.
+// earlier, over the defaults in its table (the engine is [settings]). Every problem is
+// reported at once, naming the setting, its value and where it came from (a flag, a
+// variable, or the file's name and line). It never exits the process.
 package config
 
 import (
-	"errors"
-	"flag"
-	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/fdo-doip/doip-gateway/shared/configfile"
+	"github.com/fdo-doip/doip-gateway/shared/settings"
+	"github.com/fdo-doip/doip-gateway/shared/slogapp"
 )
 
 // Config is the whole gateway configuration.
@@ -55,8 +52,8 @@ type Config struct {
 	// AuthTokens may invoke and purge; empty: no token needed. Secret: never printed.
 	AuthTokens []string
 
-	LogLevel  string
-	LogFormat string
+	LogLevel  slog.Level
+	LogFormat slogapp.Format
 
 	// AdminAddr is the host:port of the admin HTTP server (/metrics, /healthz, /readyz);
 	// empty: no admin server.
@@ -69,11 +66,11 @@ type Config struct {
 func (c Config) LogValue() slog.Value {
 	invoke := make([]string, len(c.InvokeAddrs))
 	for i, a := range c.InvokeAddrs {
-		invoke[i] = maskAddr(a)
+		invoke[i] = settings.Redact(a)
 	}
 	return slog.GroupValue(
 		slog.String("host", c.Host), slog.Int("port", c.Port),
-		slog.String("retrieve_addr", maskAddr(c.RetrieveAddr)), slog.String("invoke_addrs", strings.Join(invoke, ",")),
+		slog.String("retrieve_addr", settings.Redact(c.RetrieveAddr)), slog.String("invoke_addrs", strings.Join(invoke, ",")),
 		slog.String("service_id", c.ServiceID), slog.String("tls_mode", c.TLSMode),
 		slog.Int64("max_payload", c.MaxPayload), slog.Int("max_conns", c.MaxConns), slog.Int("max_conns_per_ip", c.MaxConnsPerIP),
 		slog.String("admin_addr", c.AdminAddr),
@@ -91,19 +88,6 @@ func validHostPort(a string) bool {
 	return err == nil && n >= 0 && n <= 65535
 }
 
-// maskAddr hides the user info of an address ("dns://user:pw@host/…" or "user@host:port").
-func maskAddr(a string) string {
-	at := strings.LastIndex(a, "@")
-	if at < 0 {
-		return a
-	}
-	start := 0
-	if i := strings.Index(a, "://"); i >= 0 && i < at {
-		start = i + len("://")
-	}
-	return a[:start] + "xxxxx" + a[at:]
-}
-
 // setting is one flag with its environment variable; its key in the gateway section of
 // config.yaml is the flag name (the variable's name is accepted too).
 type setting struct {
@@ -115,8 +99,8 @@ type setting struct {
 	secret bool
 }
 
-// settings lists every key with its default: the one place defaults live.
-var settings = []setting{
+// table lists every key with its default: the one place defaults live.
+var table = []setting{
 	{flag: "host", env: "DOIP_HOST", def: "", usage: "interface to listen on (empty: all)"},
 	{flag: "port", env: "DOIP_PORT", def: "3567", usage: "binary envelope port; port+1 serves JSON segments"},
 	{flag: "retrieve-addr", env: "RETRIEVE_ADDR", def: "127.0.0.1:50051", usage: "retrieve-svc gRPC address"},
@@ -151,98 +135,51 @@ var settings = []setting{
 // section is the gateway's section in config.yaml.
 const section = "gateway"
 
-// fileKeys are the keys the gateway section of config.yaml accepts.
-func fileKeys() []configfile.Key {
-	keys := make([]configfile.Key, len(settings))
-	for i, s := range settings {
-		keys[i] = configfile.Key{Name: s.flag, Env: s.env, List: s.list}
+// Settings is the gateway's table of settings.
+var Settings = func() *settings.Table {
+	t := &settings.Table{Program: "doip-gateway", Section: section}
+	for _, s := range table {
+		f := s.flag
+		if s.secret {
+			f = "" // no flag; the key in the file stays the same
+		}
+		t.Settings = append(t.Settings, settings.Setting{Flag: f, Env: s.env, Default: s.def, Usage: s.usage, List: s.list, Secret: s.secret})
 	}
-	return keys
-}
+	return t
+}()
+
+// Usage describes every setting: flag, variable, key in the file, default and meaning.
+func Usage() string { return Settings.Usage() }
 
 // Load parses args (without the program name) over the configuration file and the
 // environment read through getenv: each setting comes from its flag, else its environment
-// variable, else the gateway section of config.yaml (see [configfile.Find]), else its default.
-// Usage text goes to usage, if not nil.
-func Load(args []string, getenv func(string) string, usage io.Writer) (Config, error) {
-	fs := flag.NewFlagSet("doip-gateway", flag.ContinueOnError)
-	if usage == nil {
-		usage = io.Discard
-	}
-	fs.SetOutput(usage)
-	fs.Usage = func() {
-		fmt.Fprintf(usage, "Usage: doip-gateway [--config FILE] [flags]\n\n"+
-			"Each setting is read from the %s section of the configuration file (key: the flag name\n"+
-			"or the environment variable), then from its environment variable, then from its flag;\n"+
-			"each later source overrides the earlier.\n\n", section)
-		fs.PrintDefaults()
-	}
-	configPath := fs.String("config", "", configfile.FlagUsage)
-	vals := make(map[string]*string, len(settings))
-	for _, s := range settings {
-		if s.secret {
-			v := s.def
-			vals[s.flag] = &v
-			continue
-		}
-		vals[s.flag] = fs.String(s.flag, s.def, s.usage+" (env "+s.env+")")
-	}
-	if err := fs.Parse(args); err != nil {
+// variable, else the gateway section of config.yaml (see [settings.Table.Load]), else its default.
+// For -h or --help it returns a [*settings.HelpError] carrying the usage.
+func Load(args []string, getenv func(string) string) (Config, error) {
+	vals, err := Settings.Load(args, getenv)
+	if err != nil {
 		return Config{}, err
 	}
-	if fs.NArg() > 0 {
-		return Config{}, fmt.Errorf("config: unexpected argument %q", fs.Arg(0))
-	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	var errs []error
-	file, err := configfile.Find(*configPath, given["config"], getenv).Load(section, fileKeys())
-	if err != nil {
-		errs = append(errs, err)
-	}
-	source := map[string]string{}
-	for _, s := range settings {
-		switch fv, inFile := file[s.flag]; {
-		case given[s.flag]:
-			source[s.flag] = "flag --" + s.flag
-		case getenv(s.env) != "":
-			*vals[s.flag] = getenv(s.env)
-			source[s.flag] = "environment " + s.env
-		case inFile:
-			*vals[s.flag] = fv.Text
-			source[s.flag] = fv.Source
-		default:
-			source[s.flag] = "default"
-		}
-	}
-	get := func(name string) string {
-		v, ok := vals[name]
-		if !ok {
-			panic("config: no setting " + name)
-		}
-		return strings.TrimSpace(*v)
-	}
-	bad := func(name, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("config: %s (from %s): %s", name, source[name], fmt.Sprintf(format, args...)))
-	}
+	get := func(name string) string { return strings.TrimSpace(vals.Text(name)) }
+	bad := vals.Bad
 	dur := func(name string) time.Duration {
 		d, err := time.ParseDuration(get(name))
 		if err != nil || d <= 0 {
-			bad(name, "%q is not a positive duration such as 30s or 5m", get(name))
+			bad(name, "want a positive duration such as 30s or 5m")
 		}
 		return d
 	}
 	boolean := func(name string) bool {
 		b, err := strconv.ParseBool(get(name))
 		if err != nil {
-			bad(name, "%q is not true or false", get(name))
+			bad(name, "want true or false")
 		}
 		return b
 	}
 	integer := func(name string, lo, hi int64) int64 {
 		n, err := strconv.ParseInt(get(name), 10, 64)
 		if err != nil || n < lo || n > hi {
-			bad(name, "%q is not a whole number from %d to %d", get(name), lo, hi)
+			bad(name, "want a whole number from %d to %d", lo, hi)
 		}
 		return n
 	}
@@ -271,8 +208,6 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 		GRPCTLSCert:      get("grpc-tls-cert"),
 		GRPCTLSKey:       get("grpc-tls-key"),
 		GRPCTLSCA:        get("grpc-tls-ca"),
-		LogLevel:         get("log-level"),
-		LogFormat:        get("log-format"),
 		AdminAddr:        get("admin-addr"),
 	}
 	for _, tok := range strings.Split(get("auth-tokens"), ",") {
@@ -294,10 +229,12 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 	switch c.TLSMode {
 	case "auto", "required", "optional", "off":
 	default:
-		bad("tls-mode", "%q is not one of auto, required, optional, off", c.TLSMode)
+		bad("tls-mode", "want auto, required, optional or off")
 	}
 	if c.AdminAddr != "" && !validHostPort(c.AdminAddr) {
-		bad("admin-addr", "%q is not host:port with a port from 0 to 65535 (or empty to disable)", c.AdminAddr)
+		bad("admin-addr", "want host:port with a port from 0 to 65535, or empty to disable")
 	}
-	return c, errors.Join(errs...)
+	vals.Apply("log-level", func(v string) (err error) { c.LogLevel, err = slogapp.ParseLevel(v); return err })
+	vals.Apply("log-format", func(v string) (err error) { c.LogFormat, err = slogapp.ParseFormat(v); return err })
+	return c, vals.Err()
 }

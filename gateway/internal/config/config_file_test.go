@@ -3,7 +3,6 @@ package config
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -13,18 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fdo-doip/doip-gateway/shared/configfile"
+	"github.com/fdo-doip/doip-gateway/shared/settings"
+	"github.com/fdo-doip/doip-gateway/shared/settings/settingstest"
 )
-
-// writeConfig writes a configuration file into a fresh folder and returns its path.
-func writeConfig(t *testing.T, text string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "config.yaml")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 const fileText = `# a comment
 gateway:
@@ -38,7 +28,7 @@ retrieve-svc:
 
 func TestLoadFileLayers(t *testing.T) {
 	t.Parallel()
-	path := writeConfig(t, fileText)
+	path := settingstest.WriteConfig(t, fileText)
 	tests := []struct {
 		name  string
 		args  []string
@@ -65,7 +55,7 @@ func TestLoadFileLayers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c, err := Load(tt.args, env(tt.env), nil)
+			c, err := Load(tt.args, env(tt.env))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -87,18 +77,18 @@ func TestLoadFileErrors(t *testing.T) {
 		want []string
 	}{
 		{name: "bad value names file, line and key", file: "gateway:\n  port: 4100\n  idle-timeout: soon\n",
-			want: []string{`config: idle-timeout (from `, `config.yaml:3 (gateway.idle-timeout)): "soon" is not a positive duration`}},
+			want: []string{`config: --idle-timeout / IDLE_TIMEOUT = "soon" (from `, `config.yaml:3 (gateway.idle-timeout)): want a positive duration`}},
 		{name: "bad value under its variable name", file: "gateway:\n  DOIP_PORT: 70000\n",
-			want: []string{`port (from `, `config.yaml:2 (gateway.DOIP_PORT)): "70000"`}},
+			want: []string{`--port / DOIP_PORT = "70000" (from `, `config.yaml:2 (gateway.DOIP_PORT)): want a whole number`}},
 		{name: "bad file value hidden by a good flag", file: "gateway:\n  port: x\n  tls-mode: maybe\n", args: []string{"--port", "1"},
-			want: []string{`tls-mode (from `, `config.yaml:3 (gateway.tls-mode)): "maybe"`}},
+			want: []string{`--tls-mode / TLS_MODE = "maybe" (from `, `config.yaml:3 (gateway.tls-mode)): want auto`}},
 		{name: "unknown key", file: "gateway:\n  prot: 1\n", want: []string{"config.yaml:2: unknown key gateway.prot (did you mean port?)"}},
 		{name: "unknown section", file: "gatewya:\n  port: 1\n", want: []string{`config.yaml:1: unknown section "gatewya" (did you mean gateway?)`}},
 		{name: "list for a single value", file: "gateway:\n  port: [1, 2]\n", want: []string{"config.yaml:2: gateway.port: want a single value, not a list"}},
 		{name: "syntax error", file: "gateway:\n  port: 1\n port: 2\n", want: []string{"config.yaml: yaml: line"}},
 		{name: "file errors and value errors together", file: "gateway:\n  prot: 1\n  read-timeout: never\n",
 			env:  map[string]string{"MAX_CONNS": "0"},
-			want: []string{"unknown key gateway.prot", "(gateway.read-timeout)", "max-conns (from environment MAX_CONNS)"}},
+			want: []string{"unknown key gateway.prot", "(gateway.read-timeout)", `--max-conns / MAX_CONNS = "0" (from environment MAX_CONNS)`}},
 		{name: "explicit missing file", args: []string{"--config", missing},
 			want: []string{"config: file " + missing + " (from flag --config): no such file"}},
 		{name: "missing file named by the environment", env: map[string]string{"DOIP_CONFIG": missing},
@@ -109,9 +99,9 @@ func TestLoadFileErrors(t *testing.T) {
 			t.Parallel()
 			args := tt.args
 			if tt.file != "" {
-				args = append([]string{"--config", writeConfig(t, tt.file)}, args...)
+				args = append([]string{"--config", settingstest.WriteConfig(t, tt.file)}, args...)
 			}
-			_, err := Load(args, env(tt.env), nil)
+			_, err := Load(args, env(tt.env))
 			if err == nil {
 				t.Fatal("Load succeeded")
 			}
@@ -122,7 +112,7 @@ func TestLoadFileErrors(t *testing.T) {
 			}
 		})
 	}
-	_, err := Load([]string{"--config", missing}, env(nil), nil)
+	_, err := Load([]string{"--config", missing}, env(nil))
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing file: %v does not wrap fs.ErrNotExist", err)
 	}
@@ -133,17 +123,17 @@ func TestLoadFileErrors(t *testing.T) {
 func TestLoadImplicitFile(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
-	if _, err := Load(nil, env(nil), nil); err != nil {
+	if _, err := Load(nil, env(nil)); err != nil {
 		t.Fatalf("no ./config.yaml: %v", err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("gateway:\n  port: 4400\n  max-conns: 0\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Load(nil, env(nil), nil)
-	if err == nil || !strings.Contains(err.Error(), `max-conns (from config.yaml:3 (gateway.max-conns))`) {
+	_, err := Load(nil, env(nil))
+	if err == nil || !strings.Contains(err.Error(), `--max-conns / MAX_CONNS = "0" (from config.yaml:3 (gateway.max-conns))`) {
 		t.Errorf("./config.yaml with a bad value: %v", err)
 	}
-	c, err := Load([]string{"--max-conns", "7"}, env(nil), nil)
+	c, err := Load([]string{"--max-conns", "7"}, env(nil))
 	if err != nil || c.Port != 4400 || c.MaxConns != 7 {
 		t.Errorf("./config.yaml: %+v, %v", c, err)
 	}
@@ -151,14 +141,17 @@ func TestLoadImplicitFile(t *testing.T) {
 
 func TestUsageListsConfig(t *testing.T) {
 	t.Parallel()
-	var out bytes.Buffer
-	if _, err := Load([]string{"-h"}, env(nil), &out); !errors.Is(err, flag.ErrHelp) {
+	var help *settings.HelpError
+	if _, err := Load([]string{"-h"}, env(nil)); !errors.As(err, &help) || help.Usage != Usage() {
 		t.Fatalf("Load(-h) = %v", err)
 	}
-	for _, want := range []string{"-config", "DOIP_CONFIG", "gateway section", "-port", "DOIP_PORT"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("usage lacks %q:\n%s", want, out.String())
+	for _, want := range []string{"-config", "DOIP_CONFIG", "gateway section", "-port", "DOIP_PORT", "AUTH_TOKENS (key auth-tokens)"} {
+		if !strings.Contains(help.Usage, want) {
+			t.Errorf("usage lacks %q:\n%s", want, help.Usage)
 		}
+	}
+	if strings.Contains(help.Usage, "--auth-tokens") {
+		t.Errorf("usage offers a flag for a secret:\n%s", help.Usage)
 	}
 }
 
@@ -166,8 +159,8 @@ func TestUsageListsConfig(t *testing.T) {
 // in neither the log line nor an error.
 func TestAddressUserInfoMasked(t *testing.T) {
 	t.Parallel()
-	path := writeConfig(t, "gateway:\n  retrieve-addr: dns://bob:hunter2@resolver/retrieve:50051\n  invoke-addr: [tok3n@invoke:1]\n")
-	c, err := Load([]string{"--config", path}, env(nil), nil)
+	path := settingstest.WriteConfig(t, "gateway:\n  retrieve-addr: dns://bob:hunter2@resolver/retrieve:50051\n  invoke-addr: [tok3n@invoke:1]\n")
+	c, err := Load([]string{"--config", path}, env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +177,7 @@ func TestAddressUserInfoMasked(t *testing.T) {
 	if !strings.Contains(logs.String(), "resolver/retrieve:50051") || !strings.Contains(logs.String(), "xxxxx@invoke:1") {
 		t.Errorf("log lacks the masked addresses: %s", logs.String())
 	}
-	_, err = Load([]string{"--config", path, "--port", "x"}, env(nil), nil)
+	_, err = Load([]string{"--config", path, "--port", "x"}, env(nil))
 	if err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("error: %v", err)
 	}
@@ -195,24 +188,12 @@ func TestAddressUserInfoMasked(t *testing.T) {
 func TestExampleFile(t *testing.T) {
 	t.Parallel()
 	const example = "../../../config.example.yaml"
-	vals, err := configfile.Load(example, section, fileKeys())
+	settingstest.CheckExample(t, Settings, example)
+	got, err := Load([]string{"--config", example}, env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range settings {
-		v, ok := vals[s.flag]
-		switch {
-		case !ok:
-			t.Errorf("%s lacks gateway.%s", example, s.flag)
-		case v.Text != s.def:
-			t.Errorf("%s: %s = %q; the default is %q", example, v.Source, v.Text, s.def)
-		}
-	}
-	got, err := Load([]string{"--config", example}, env(nil), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := Load(nil, env(nil), nil)
+	want, err := Load(nil, env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}

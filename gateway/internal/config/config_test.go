@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -10,7 +11,7 @@ func env(m map[string]string) func(string) string { return func(k string) string
 
 func TestDefaults(t *testing.T) {
 	t.Parallel()
-	c, err := Load(nil, env(nil), nil)
+	c, err := Load(nil, env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,7 +23,7 @@ func TestDefaults(t *testing.T) {
 
 func TestPrecedenceFlagOverEnv(t *testing.T) {
 	t.Parallel()
-	c, err := Load([]string{"--port", "4000"}, env(map[string]string{"DOIP_PORT": "5000", "INVOKE_ADDR": "a:1, b:2", "RETRIEVE_ADDR": "r:9"}), nil)
+	c, err := Load([]string{"--port", "4000"}, env(map[string]string{"DOIP_PORT": "5000", "INVOKE_ADDR": "a:1, b:2", "RETRIEVE_ADDR": "r:9"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,14 +34,17 @@ func TestPrecedenceFlagOverEnv(t *testing.T) {
 
 func TestErrorsNameKeyAndSource(t *testing.T) {
 	t.Parallel()
-	_, err := Load([]string{"--idle-timeout", "soon"}, env(map[string]string{"DOIP_PORT": "70000", "TLS_MODE": "maybe"}), nil)
+	_, err := Load([]string{"--idle-timeout", "soon"}, env(map[string]string{"DOIP_PORT": "70000", "TLS_MODE": "maybe", "LOG_LEVEL": "loud", "LOG_FORMAT": "xml"}))
 	if err == nil {
 		t.Fatal("bad values accepted")
 	}
 	for _, want := range []string{
-		`idle-timeout (from flag --idle-timeout): "soon"`,
-		`port (from environment DOIP_PORT): "70000"`,
-		`tls-mode (from environment TLS_MODE): "maybe"`,
+		`--idle-timeout / IDLE_TIMEOUT = "soon" (from flag --idle-timeout)`,
+		`--port / DOIP_PORT = "70000" (from environment DOIP_PORT)`,
+		`--tls-mode / TLS_MODE = "maybe" (from environment TLS_MODE)`,
+		// the log settings are checked with the others, not later by main
+		`--log-level / LOG_LEVEL = "loud" (from environment LOG_LEVEL)`,
+		`--log-format / LOG_FORMAT = "xml" (from environment LOG_FORMAT)`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
@@ -50,7 +54,7 @@ func TestErrorsNameKeyAndSource(t *testing.T) {
 
 func TestUnexpectedArgument(t *testing.T) {
 	t.Parallel()
-	if _, err := Load([]string{"extra"}, env(nil), nil); err == nil {
+	if _, err := Load([]string{"extra"}, env(nil)); err == nil {
 		t.Error("a stray argument was accepted")
 	}
 }
@@ -69,14 +73,14 @@ func TestAdminAddr(t *testing.T) {
 		{"empty flag disables", []string{"--admin-addr="}, map[string]string{"ADMIN_ADDR": "0.0.0.0:9100"}, ""},
 	}
 	for _, tt := range tests {
-		c, err := Load(tt.args, env(tt.env), nil)
+		c, err := Load(tt.args, env(tt.env))
 		if err != nil || c.AdminAddr != tt.want {
 			t.Errorf("%s: AdminAddr = %q, %v; want %q", tt.name, c.AdminAddr, err, tt.want)
 		}
 	}
 	for _, bad := range []string{"9567", "host:port", "127.0.0.1:70000"} {
-		_, err := Load([]string{"--admin-addr", bad}, env(nil), nil)
-		if err == nil || !strings.Contains(err.Error(), "admin-addr (from flag --admin-addr)") {
+		_, err := Load([]string{"--admin-addr", bad}, env(nil))
+		if err == nil || !strings.Contains(err.Error(), "--admin-addr / ADMIN_ADDR = "+strconv.Quote(bad)+" (from flag --admin-addr)") {
 			t.Errorf("--admin-addr %q: %v", bad, err)
 		}
 	}

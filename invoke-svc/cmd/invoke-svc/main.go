@@ -16,7 +16,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -43,6 +42,7 @@ import (
 	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
 	"github.com/fdo-doip/doip-gateway/shared/metrics"
 	"github.com/fdo-doip/doip-gateway/shared/mtls"
+	"github.com/fdo-doip/doip-gateway/shared/settings"
 	"github.com/fdo-doip/doip-gateway/shared/slogapp"
 	"google.golang.org/grpc"
 )
@@ -58,14 +58,11 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr)
 	stop()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "invoke-svc: %v\n", err)
-		os.Exit(1)
-	}
+	os.Exit(settings.Exit("invoke-svc", err, os.Stdout, os.Stderr))
 }
 
 // run runs the service until ctx is done, then drains it. It returns nil after a clean
-// shutdown (and after printing the usage for -h).
+// shutdown; for -h, a [*settings.HelpError] carrying the usage.
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	return serve(ctx, args, getenv, stderr, nil)
 }
@@ -75,11 +72,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 // gRPC one, and the admin one (nil when disabled).
 func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready func(grpcAddr, adminAddr net.Addr)) error {
 	cfg, err := config.Load(args, getenv)
-	if errors.Is(err, config.ErrHelp) {
-		fmt.Fprint(stderr, config.Usage())
-		return nil
-	}
-	if err != nil {
+	if err != nil { // a *settings.HelpError for -h: main prints the usage
 		return err
 	}
 	logger := slogapp.New(stderr, cfg.LogLevel, cfg.LogFormat, "invoke-svc")

@@ -15,6 +15,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
+	"github.com/fdo-doip/doip-gateway/shared/settings"
 )
 
 // syncBuffer collects the log of a server running in another goroutine.
@@ -133,12 +134,13 @@ func TestRunRejectsBadConfig(t *testing.T) {
 
 func TestRunHelp(t *testing.T) {
 	t.Parallel()
-	var out bytes.Buffer
-	if err := run(t.Context(), []string{"-h"}, noEnv, &out); err != nil {
-		t.Fatalf("run -h = %v, want nil", err)
+	var logs, stdout, stderr bytes.Buffer
+	err := run(t.Context(), []string{"-h"}, noEnv, &logs)
+	if code := settings.Exit("invoke-svc", err, &stdout, &stderr); code != 0 || logs.Len() != 0 || stderr.Len() != 0 {
+		t.Fatalf("run -h = %v: exit %d, logs %q, stderr %q; want exit 0 and the usage on stdout", err, code, logs.String(), stderr.String())
 	}
-	if !strings.Contains(out.String(), "--listen / INVOKE_LISTEN") {
-		t.Errorf("run -h printed %q, want the usage", out.String())
+	if !strings.Contains(stdout.String(), "--listen / INVOKE_LISTEN") {
+		t.Errorf("run -h printed %q, want the usage", stdout.String())
 	}
 }
 

@@ -10,9 +10,7 @@ package config
 
 import (
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/url"
@@ -21,6 +19,7 @@ import (
 	"time"
 
 	"github.com/fdo-doip/doip-gateway/shared/configfile"
+	"github.com/fdo-doip/doip-gateway/shared/settings"
 	"github.com/fdo-doip/doip-gateway/shared/slogapp"
 )
 
@@ -120,74 +119,43 @@ func (c Config) LogValue() slog.Value {
 	)
 }
 
-// Secret is a credential. Every way of printing it (fmt, slog, encoding/json, text
-// marshalling) shows a mask instead of the value; [Secret.Reveal] returns the value, for the
-// one place that sends it.
-type Secret string
+// Secret is a credential, masked wherever it is printed ([settings.Secret]).
+type Secret = settings.Secret
 
-const secretMask = "********"
-
-// Reveal returns the secret itself.
-func (s Secret) Reveal() string { return string(s) }
-
-// String returns a mask, or "" when the secret is empty, so that printing a configuration
-// shows whether a secret is set but never what it is.
-func (s Secret) String() string {
-	if s == "" {
-		return ""
-	}
-	return secretMask
-}
-
-// GoString masks the secret under %#v.
-func (s Secret) GoString() string { return strconv.Quote(s.String()) }
-
-// LogValue masks the secret in logs.
-func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
-
-// MarshalText masks the secret in JSON and other text encodings.
-func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
-
-// setting is one configuration key: where its value may come from, its default, and how it
-// is checked and stored. Its key in config.yaml is [configfile.KeyName]: the flag name, or
-// for a setting without a flag the variable in lower case (ollama-host).
+// setting is one entry of the table and how its value is checked and stored.
 type setting struct {
-	flag   string // flag name without dashes; "" when there is no flag
-	env    string // environment variable; "" when there is none
-	def    string // the default, as text
-	usage  string
-	secret bool                            // never echo the value in errors
-	set    func(c *Config, v string) error // checks v and stores it
+	settings.Setting
+	set func(c *Config, v string) error // checks v and stores it
 }
 
-// settings lists every key with its default: the one place defaults live.
-var settings = []setting{
-	{flag: "listen", env: "INVOKE_LISTEN", def: "127.0.0.1:50052", usage: "gRPC listen address, host:port",
+// table lists every key with its default: the one place defaults live.
+var table = []setting{
+	{Setting: settings.Setting{Flag: "listen", Env: "INVOKE_LISTEN", Default: "127.0.0.1:50052", Usage: "gRPC listen address, host:port"},
 		set: func(c *Config, v string) (err error) { c.Listen, err = parseListen(v); return err }},
-	{flag: "grpc-tls-cert", env: "GRPC_TLS_CERT", def: "", usage: "certificate (PEM) this worker presents, as server and as retrieve-svc's client; with key and CA set, gRPC uses mutual TLS",
+	{Setting: settings.Setting{Flag: "grpc-tls-cert", Env: "GRPC_TLS_CERT", Default: "", Usage: "certificate (PEM) this worker presents, as server and as retrieve-svc's client; with key and CA set, gRPC uses mutual TLS"},
 		set: func(c *Config, v string) error { c.GRPCTLSCert = v; return nil }},
-	{flag: "grpc-tls-key", env: "GRPC_TLS_KEY", def: "", usage: "key (PEM) of grpc-tls-cert",
+	{Setting: settings.Setting{Flag: "grpc-tls-key", Env: "GRPC_TLS_KEY", Default: "", Usage: "key (PEM) of grpc-tls-cert"},
 		set: func(c *Config, v string) error { c.GRPCTLSKey = v; return nil }},
-	{flag: "grpc-tls-ca", env: "GRPC_TLS_CA", def: "", usage: "CA (PEM) that peer certificates must chain to",
+	{Setting: settings.Setting{Flag: "grpc-tls-ca", Env: "GRPC_TLS_CA", Default: "", Usage: "CA (PEM) that peer certificates must chain to"},
 		set: func(c *Config, v string) error { c.GRPCTLSCA = v; return nil }},
-	{flag: "retrieve-addr", env: "RETRIEVE_ADDR", def: "127.0.0.1:50051", usage: "retrieve-svc gRPC address, host:port or a gRPC target URI",
+	{Setting: settings.Setting{Flag: "retrieve-addr", Env: "RETRIEVE_ADDR", Default: "127.0.0.1:50051", Usage: "retrieve-svc gRPC address, host:port or a gRPC target URI"},
 		set: func(c *Config, v string) (err error) { c.RetrieveAddr, err = parseTarget(v); return err }},
-	{flag: "max-concurrent", env: "MAX_CONCURRENT", def: "4", usage: "workflows that may run at once, at least 1",
+	{Setting: settings.Setting{Flag: "max-concurrent", Env: "MAX_CONCURRENT", Default: "4", Usage: "workflows that may run at once, at least 1"},
 		set: func(c *Config, v string) (err error) { c.MaxConcurrent, err = parseMaxConcurrent(v); return err }},
-	{flag: "log-level", env: "LOG_LEVEL", def: "info", usage: "debug, info, warn or error",
+	{Setting: settings.Setting{Flag: "log-level", Env: "LOG_LEVEL", Default: "info", Usage: "debug, info, warn or error"},
 		set: func(c *Config, v string) (err error) { c.LogLevel, err = slogapp.ParseLevel(v); return err }},
-	{flag: "log-format", env: "LOG_FORMAT", def: "auto", usage: "auto (text on a terminal, else JSON), text or json",
+	{Setting: settings.Setting{Flag: "log-format", Env: "LOG_FORMAT", Default: "auto", Usage: "auto (text on a terminal, else JSON), text or json"},
 		set: func(c *Config, v string) (err error) { c.LogFormat, err = slogapp.ParseFormat(v); return err }},
-	{flag: "drain-timeout", env: "DRAIN_TIMEOUT", def: "10s", usage: "how long in-flight invocations may finish at shutdown",
+	{Setting: settings.Setting{Flag: "drain-timeout", Env: "DRAIN_TIMEOUT", Default: "10s", Usage: "how long in-flight invocations may finish at shutdown"},
 		set: func(c *Config, v string) (err error) { c.DrainTimeout, err = parsePositiveDuration(v); return err }},
-	{flag: "admin-addr", env: "ADMIN_ADDR", def: "127.0.0.1:9552", usage: "admin HTTP address, host:port, serving /metrics, /healthz and /readyz; empty disables",
+	{Setting: settings.Setting{Flag: "admin-addr", Env: "ADMIN_ADDR", Default: "127.0.0.1:9552", Usage: "admin HTTP address, host:port, serving /metrics, /healthz and /readyz; empty disables"},
 		set: func(c *Config, v string) (err error) { c.AdminAddr, err = parseAdminAddr(v); return err }},
-	{flag: "memory-limit", env: "MEMORY_LIMIT", def: "1GiB", usage: "memory budget of this process (the Go runtime's soft limit; runs are admitted by their expected size within it), e.g. 1GiB",
+	{Setting: settings.Setting{Flag: "memory-limit", Env: "MEMORY_LIMIT", Default: "1GiB", Usage: "memory budget of this process (the Go runtime's soft limit; runs are admitted by their expected size within it), e.g. 1GiB"},
 		set: func(c *Config, v string) (err error) {
 			c.Limits.MemoryLimit, err = parseSizeAtLeast(v, 64<<20)
 			return err
 		}},
-	{flag: "extract-isolation", env: "EXTRACT_ISOLATION", def: "process", usage: "process (each extraction in a child process with its own memory, CPU and time budget) or none",
+	{Setting: settings.Setting{Flag: "extract-isolation", Env: "EXTRACT_ISOLATION", Default: "process", Usage: "process (each extraction in a child process with its own memory, CPU and time budget) or none"},
 		set: func(c *Config, v string) error {
 			switch v = strings.TrimSpace(v); v {
 			case "process", "none":
@@ -196,12 +164,12 @@ var settings = []setting{
 			}
 			return errors.New("want process or none")
 		}},
-	{flag: "extract-memory", env: "EXTRACT_MEMORY", def: "1GiB", usage: "memory budget of one extraction's child process",
+	{Setting: settings.Setting{Flag: "extract-memory", Env: "EXTRACT_MEMORY", Default: "1GiB", Usage: "memory budget of one extraction's child process"},
 		set: func(c *Config, v string) (err error) {
 			c.Limits.ExtractMemory, err = parseSizeAtLeast(v, 64<<20)
 			return err
 		}},
-	{flag: "extract-cpu", env: "EXTRACT_CPU", def: "90s", usage: "CPU-time budget of one extraction's child process (whole seconds)",
+	{Setting: settings.Setting{Flag: "extract-cpu", Env: "EXTRACT_CPU", Default: "90s", Usage: "CPU-time budget of one extraction's child process (whole seconds)"},
 		set: func(c *Config, v string) (err error) {
 			c.Limits.ExtractCPU, err = parsePositiveDuration(v)
 			if err == nil && c.Limits.ExtractCPU < time.Second {
@@ -209,156 +177,74 @@ var settings = []setting{
 			}
 			return err
 		}},
-	{flag: "extract-timeout", env: "EXTRACT_TIMEOUT", def: "2m", usage: "wall-time budget of one extraction",
+	{Setting: settings.Setting{Flag: "extract-timeout", Env: "EXTRACT_TIMEOUT", Default: "2m", Usage: "wall-time budget of one extraction"},
 		set: func(c *Config, v string) (err error) {
 			c.Limits.ExtractTimeout, err = parsePositiveDuration(v)
 			return err
 		}},
-	{flag: "max-source", env: "MAX_SOURCE", def: "64MiB", usage: "largest source component a run reads",
+	{Setting: settings.Setting{Flag: "max-source", Env: "MAX_SOURCE", Default: "64MiB", Usage: "largest source component a run reads"},
 		set: func(c *Config, v string) (err error) { c.Limits.MaxSource, err = parseSizeAtLeast(v, 1); return err }},
-	{flag: "max-derived", env: "MAX_DERIVED", def: "16MiB", usage: "largest derived document a run writes",
+	{Setting: settings.Setting{Flag: "max-derived", Env: "MAX_DERIVED", Default: "16MiB", Usage: "largest derived document a run writes"},
 		set: func(c *Config, v string) (err error) {
 			c.Limits.MaxDerived, err = parseSizeAtLeast(v, 1<<10)
 			return err
 		}},
-	{flag: "derived-slots", env: "DERIVED_SLOTS", def: "16", usage: "stored results one object may hold per workflow (distinct params share them)",
+	{Setting: settings.Setting{Flag: "derived-slots", Env: "DERIVED_SLOTS", Default: "16", Usage: "stored results one object may hold per workflow (distinct params share them)"},
 		set: func(c *Config, v string) (err error) { c.Limits.DerivedSlots, err = parseMaxConcurrent(v); return err }},
-	{flag: "max-connection-age", env: "GRPC_MAX_CONNECTION_AGE", def: "0s", usage: "end each gRPC client connection after about this long, so clients re-resolve the service name and reach new replicas; 0 never",
+	{Setting: settings.Setting{Flag: "max-connection-age", Env: "GRPC_MAX_CONNECTION_AGE", Default: "0s", Usage: "end each gRPC client connection after about this long, so clients re-resolve the service name and reach new replicas; 0 never"},
 		set: func(c *Config, v string) (err error) {
 			c.MaxConnectionAge, err = parseNonNegativeDuration(v)
 			return err
 		}},
-	{flag: "max-connection-age-grace", env: "GRPC_MAX_CONNECTION_AGE_GRACE", def: "0s", usage: "how long the runs on a connection ended by max-connection-age may still take; 0 as long as they take",
+	{Setting: settings.Setting{Flag: "max-connection-age-grace", Env: "GRPC_MAX_CONNECTION_AGE_GRACE", Default: "0s", Usage: "how long the runs on a connection ended by max-connection-age may still take; 0 as long as they take"},
 		set: func(c *Config, v string) (err error) {
 			c.MaxConnectionAgeGrace, err = parseNonNegativeDuration(v)
 			return err
 		}},
-	{env: "OLLAMA_HOST", usage: "Ollama base URL, e.g. http://127.0.0.1:11434; empty for none",
+	{Setting: settings.Setting{Env: "OLLAMA_HOST", Usage: "Ollama base URL, e.g. http://127.0.0.1:11434; empty for none"},
 		set: func(c *Config, v string) (err error) { c.Ollama.Host, err = parseOllamaHost(v); return err }},
-	{env: "OLLAMA_MODEL", usage: "Ollama model the workflows ask",
+	{Setting: settings.Setting{Env: "OLLAMA_MODEL", Usage: "Ollama model the workflows ask"},
 		set: func(c *Config, v string) error { c.Ollama.Model = strings.TrimSpace(v); return nil }},
-	{env: "OLLAMA_API_KEY", usage: "Ollama API key (a secret; never printed)", secret: true,
+	{Setting: settings.Setting{Env: "OLLAMA_API_KEY", Usage: "Ollama API key (a secret; never printed)", Secret: true},
 		set: func(c *Config, v string) error { c.Ollama.APIKey = Secret(strings.TrimSpace(v)); return nil }},
 }
 
-// ErrHelp is returned, wrapped with the usage text, when args ask for help (-h or --help).
-var ErrHelp = flag.ErrHelp
+// ErrHelp is matched by the error of [Load] for -h or --help (a [*settings.HelpError]).
+var ErrHelp = settings.ErrHelp
 
 // section is invoke-svc's section in config.yaml.
 const section = "invoke-svc"
 
-// fileKeys are the keys the invoke-svc section of config.yaml accepts.
-func fileKeys() []configfile.Key {
-	keys := make([]configfile.Key, len(settings))
-	for i, s := range settings {
-		keys[i] = configfile.Key{Name: s.key(), Env: s.env}
+// Settings is invoke-svc's table of settings.
+var Settings = func() *settings.Table {
+	t := &settings.Table{Program: "invoke-svc", Section: section}
+	for _, s := range table {
+		t.Settings = append(t.Settings, s.Setting)
 	}
-	return keys
-}
-
-// key is the setting's key in config.yaml.
-func (s setting) key() string { return configfile.KeyName(s.flag, s.env) }
+	return t
+}()
 
 // Load reads the configuration from args (the command line without the program name),
-// getenv, and the configuration file (see [configfile.Find]: --config, DOIP_CONFIG, CONFIG or
-// ./config.yaml). Flags override environment variables, which override the file, which
-// overrides defaults; an environment variable set to "" counts as unset. Every problem is
-// reported in one error (errors.Join), each naming the flag or variable and where the value
-// came from. Load never exits the process; on -h it returns an error wrapping [ErrHelp] whose
-// message is the usage.
+// getenv, and the configuration file, as [settings.Table.Load] does. Every problem is
+// reported in one error (errors.Join), each naming the flag or variable, the value and where
+// it came from. Load never exits the process; on -h it returns a [*settings.HelpError].
 func Load(args []string, getenv func(string) string) (Config, error) {
-	fs := flag.NewFlagSet("invoke-svc", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // flag's own messages are replaced by ours
-	configPath := fs.String("config", "", configfile.FlagUsage)
-	values := make(map[string]*string)
-	for _, s := range settings {
-		if s.flag != "" {
-			values[s.flag] = fs.String(s.flag, "", s.usage)
-		}
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return Config{}, fmt.Errorf("%w\n%s", ErrHelp, Usage())
-		}
-		return Config{}, fmt.Errorf("config: %w (run with -h for the flags)", err)
-	}
-	var errs []error
-	if fs.NArg() > 0 {
-		errs = append(errs, fmt.Errorf("config: unexpected arguments %q", fs.Args()))
-	}
-	given := make(map[string]bool)
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-
-	file, err := configfile.Find(*configPath, given["config"], getenv).Load(section, fileKeys())
+	vals, err := Settings.Load(args, getenv)
 	if err != nil {
-		errs = append(errs, err)
+		return Config{}, err
 	}
-
 	var c Config
-	for _, s := range settings {
-		v, from := s.def, "default"
-		if fv, ok := file[s.key()]; ok {
-			v, from = fv.Text, fv.Source
-		}
-		if s.env != "" {
-			if e := getenv(s.env); e != "" {
-				v, from = e, "environment variable "+s.env
-			}
-		}
-		if given[s.flag] {
-			v, from = *values[s.flag], "flag --"+s.flag
-		}
-		if err := s.set(&c, v); err != nil {
-			errs = append(errs, fmt.Errorf("config: %s: value %s from %s: %w", s.name(), s.display(v), from, err))
-		}
+	for _, s := range table {
+		vals.Apply(s.Key(), func(v string) error { return s.set(&c, v) })
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := vals.Err(); err != nil {
 		return Config{}, err
 	}
 	return c, nil
 }
 
-// name is how errors name the key: by its flag and its variable.
-func (s setting) name() string {
-	switch {
-	case s.flag == "":
-		return s.env
-	case s.env == "":
-		return "--" + s.flag
-	default:
-		return "--" + s.flag + " / " + s.env
-	}
-}
-
-// display quotes v for an error message, masking secrets and URL passwords.
-func (s setting) display(v string) string {
-	if s.secret {
-		return strconv.Quote(Secret(v).String())
-	}
-	if u, err := url.Parse(v); err == nil && u.User != nil {
-		v = u.Redacted()
-	}
-	return strconv.Quote(v)
-}
-
 // Usage describes every key: flag, variable, default and meaning.
-func Usage() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "Usage: invoke-svc [--config FILE] [flags]\n\n"+
-		"Each setting is read from the %s section of the configuration file (by its key, or\n"+
-		"its environment variable's name), then from its environment variable, then from its\n"+
-		"flag; each later source overrides the earlier. Keys without a flag are read from the\n"+
-		"file and the environment only.\n\n"+
-		"  --config FILE\n    \t%s\n", section, configfile.FlagUsage)
-	for _, s := range settings {
-		fmt.Fprintf(&b, "  %s (key %s)\n    \t%s", s.name(), s.key(), s.usage)
-		if s.def != "" {
-			fmt.Fprintf(&b, " (default %q)", s.def)
-		}
-		b.WriteByte('\n')
-	}
-	return b.String()
-}
+func Usage() string { return Settings.Usage() }
 
 func parseListen(v string) (string, error) {
 	if err := checkHostPort(v, false); err != nil {

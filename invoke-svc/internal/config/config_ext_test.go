@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/config"
+	"github.com/fdo-doip/doip-gateway/shared/settings"
 	"github.com/fdo-doip/doip-gateway/shared/slogapp"
 )
 
@@ -156,22 +157,22 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name: "max-concurrent zero from environment",
 			env:  map[string]string{"MAX_CONCURRENT": "0"},
-			want: []string{`--max-concurrent / MAX_CONCURRENT: value "0" from environment variable MAX_CONCURRENT: want at least 1`},
+			want: []string{`--max-concurrent / MAX_CONCURRENT = "0" (from environment MAX_CONCURRENT): want at least 1`},
 		},
 		{
 			name: "max-concurrent not a number from flag",
 			args: []string{"--max-concurrent", "many"},
-			want: []string{`value "many" from flag --max-concurrent: want a whole number`},
+			want: []string{`= "many" (from flag --max-concurrent): want a whole number`},
 		},
-		{name: "listen without port", args: []string{"--listen", "localhost"}, want: []string{`--listen / INVOKE_LISTEN: value "localhost" from flag --listen: want host:port`}},
+		{name: "listen without port", args: []string{"--listen", "localhost"}, want: []string{`--listen / INVOKE_LISTEN = "localhost" (from flag --listen): want host:port`}},
 		{name: "listen bad port", env: map[string]string{"INVOKE_LISTEN": "127.0.0.1:99999"}, want: []string{"INVOKE_LISTEN", `port "99999"`}},
-		{name: "listen empty flag", args: []string{"--listen="}, want: []string{`value "" from flag --listen`}},
+		{name: "listen empty flag", args: []string{"--listen="}, want: []string{`= "" (from flag --listen)`}},
 		{name: "retrieve without host", env: map[string]string{"RETRIEVE_ADDR": ":50051"}, want: []string{"RETRIEVE_ADDR", "host is empty"}},
-		{name: "log level", env: map[string]string{"LOG_LEVEL": "loud"}, want: []string{`--log-level / LOG_LEVEL: value "loud" from environment variable LOG_LEVEL`}},
-		{name: "log format", args: []string{"--log-format", "xml"}, want: []string{`value "xml" from flag --log-format`}},
-		{name: "drain timeout", args: []string{"--drain-timeout", "10"}, want: []string{`--drain-timeout / DRAIN_TIMEOUT: value "10" from flag --drain-timeout: want a duration`}},
+		{name: "log level", env: map[string]string{"LOG_LEVEL": "loud"}, want: []string{`--log-level / LOG_LEVEL = "loud" (from environment LOG_LEVEL)`}},
+		{name: "log format", args: []string{"--log-format", "xml"}, want: []string{`= "xml" (from flag --log-format)`}},
+		{name: "drain timeout", args: []string{"--drain-timeout", "10"}, want: []string{`--drain-timeout / DRAIN_TIMEOUT = "10" (from flag --drain-timeout): want a duration`}},
 		{name: "drain timeout zero", env: map[string]string{"DRAIN_TIMEOUT": "0s"}, want: []string{"DRAIN_TIMEOUT", "above zero"}},
-		{name: "ollama scheme", env: map[string]string{"OLLAMA_HOST": "ftp://ollama"}, want: []string{`OLLAMA_HOST: value "ftp://ollama" from environment variable OLLAMA_HOST: scheme "ftp"`}},
+		{name: "ollama scheme", env: map[string]string{"OLLAMA_HOST": "ftp://ollama"}, want: []string{`OLLAMA_HOST = "ftp://ollama" (from environment OLLAMA_HOST): scheme "ftp"`}},
 		{
 			name:   "ollama password is not echoed",
 			env:    map[string]string{"OLLAMA_HOST": "http://me:hunter2@ollama:11434"},
@@ -180,16 +181,16 @@ func TestLoadErrors(t *testing.T) {
 		},
 		{name: "ollama bad port", env: map[string]string{"OLLAMA_HOST": "ollama:0"}, want: []string{"OLLAMA_HOST", `port "0"`}},
 		{name: "ollama no host", env: map[string]string{"OLLAMA_HOST": "http://:11434"}, want: []string{"OLLAMA_HOST", "host is empty"}},
-		{name: "admin addr without port", args: []string{"--admin-addr", "9552"}, want: []string{`--admin-addr / ADMIN_ADDR: value "9552" from flag --admin-addr: want host:port, or empty to disable`}},
+		{name: "admin addr without port", args: []string{"--admin-addr", "9552"}, want: []string{`--admin-addr / ADMIN_ADDR = "9552" (from flag --admin-addr): want host:port, or empty to disable`}},
 		{name: "admin addr bad port", env: map[string]string{"ADMIN_ADDR": "127.0.0.1:99999"}, want: []string{"ADMIN_ADDR", `port "99999"`}},
-		{name: "memory limit unit", env: map[string]string{"MEMORY_LIMIT": "1TB"}, want: []string{`--memory-limit / MEMORY_LIMIT: value "1TB" from environment variable MEMORY_LIMIT: unknown unit`}},
+		{name: "memory limit unit", env: map[string]string{"MEMORY_LIMIT": "1TB"}, want: []string{`--memory-limit / MEMORY_LIMIT = "1TB" (from environment MEMORY_LIMIT): unknown unit`}},
 		{name: "memory limit too small", args: []string{"--extract-memory", "1MiB"}, want: []string{"--extract-memory", "want a size from 67108864 bytes"}},
 		{name: "isolation", args: []string{"--extract-isolation", "docker"}, want: []string{"--extract-isolation", "want process or none"}},
 		{name: "extract cpu", env: map[string]string{"EXTRACT_CPU": "500ms"}, want: []string{"EXTRACT_CPU", "at least 1s"}},
 		{name: "derived slots", args: []string{"--derived-slots", "0"}, want: []string{"--derived-slots", "at least 1"}},
 		{name: "unknown flag", args: []string{"--port", "1"}, want: []string{"flag provided but not defined: -port"}},
 		{name: "flag without value", args: []string{"--listen"}, want: []string{"flag needs an argument: -listen"}},
-		{name: "extra arguments", args: []string{"serve"}, want: []string{`unexpected arguments ["serve"]`}},
+		{name: "extra arguments", args: []string{"serve"}, want: []string{`unexpected argument "serve"`}},
 		{
 			name: "every problem at once",
 			args: []string{"--log-level", "loud"},
@@ -264,7 +265,7 @@ func TestSecretIsMasked(t *testing.T) {
 		if strings.Contains(out, key) || strings.Contains(out, "very-secret") {
 			t.Errorf("%s shows the key: %s", how, out)
 		}
-		if !strings.Contains(out, "********") {
+		if !strings.Contains(out, settings.Mask) {
 			t.Errorf("%s shows no mask: %s", how, out)
 		}
 	}

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fdo-doip/doip-gateway/shared/configfile"
+	"github.com/fdo-doip/doip-gateway/shared/settings/settingstest"
 )
 
 // getenv returns a getenv over key, value pairs.
@@ -23,16 +23,6 @@ func getenv(kv ...string) func(string) string {
 		m[kv[i]] = kv[i+1]
 	}
 	return func(k string) string { return m[k] }
-}
-
-// writeConfig writes a configuration file into a fresh folder and returns its path.
-func writeConfig(t *testing.T, text string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "config.yaml")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 const fileText = `gateway:
@@ -48,7 +38,7 @@ retrieve-svc: {}
 
 func TestLoadFileLayers(t *testing.T) {
 	t.Parallel()
-	path := writeConfig(t, fileText)
+	path := settingstest.WriteConfig(t, fileText)
 	tests := []struct {
 		name  string
 		args  []string
@@ -94,9 +84,9 @@ func TestLoadFileErrors(t *testing.T) {
 		absent []string
 	}{
 		{name: "bad value names file, line and key", file: "invoke-svc:\n  listen: 127.0.0.1:1\n  max-concurrent: 0\n",
-			want: []string{`config: --max-concurrent / MAX_CONCURRENT: value "0" from `, `config.yaml:3 (invoke-svc.max-concurrent): want at least 1`}},
+			want: []string{`config: --max-concurrent / MAX_CONCURRENT = "0" (from `, `config.yaml:3 (invoke-svc.max-concurrent)): want at least 1`}},
 		{name: "bad value under its variable name", file: "invoke-svc:\n  OLLAMA_HOST: ftp://x\n",
-			want: []string{`OLLAMA_HOST: value "ftp://x" from `, `config.yaml:2 (invoke-svc.OLLAMA_HOST): scheme "ftp"`}},
+			want: []string{`OLLAMA_HOST = "ftp://x" (from `, `config.yaml:2 (invoke-svc.OLLAMA_HOST)): scheme "ftp"`}},
 		{name: "unknown key", file: "invoke-svc:\n  max-concurent: 1\n", want: []string{"config.yaml:2: unknown key invoke-svc.max-concurent (did you mean max-concurrent?)"}},
 		{name: "unknown section", file: "invoke:\n  listen: x\n", want: []string{`config.yaml:1: unknown section "invoke"`}},
 		{name: "mapping for a value", file: "invoke-svc:\n  ollama-host:\n    url: x\n", want: []string{"invoke-svc.ollama-host: want a single value, not a mapping"}},
@@ -110,7 +100,7 @@ func TestLoadFileErrors(t *testing.T) {
 			t.Parallel()
 			args, env := tt.args, tt.env
 			if tt.file != "" {
-				args = append([]string{"--config", writeConfig(t, tt.file)}, args...)
+				args = append([]string{"--config", settingstest.WriteConfig(t, tt.file)}, args...)
 			}
 			if env == nil {
 				env = getenv()
@@ -141,7 +131,7 @@ func TestLoadFileErrors(t *testing.T) {
 func TestSecretFromFileMasked(t *testing.T) {
 	t.Parallel()
 	const key = "sk-very-secret"
-	path := writeConfig(t, "invoke-svc:\n  ollama-api-key: "+key+"\n  ollama-host: ollama\n")
+	path := settingstest.WriteConfig(t, "invoke-svc:\n  ollama-api-key: "+key+"\n  ollama-host: ollama\n")
 	c, err := Load([]string{"--config", path}, getenv())
 	if err != nil {
 		t.Fatal(err)
@@ -193,19 +183,7 @@ func TestUsageListsConfig(t *testing.T) {
 func TestExampleFile(t *testing.T) {
 	t.Parallel()
 	const example = "../../../config.example.yaml"
-	vals, err := configfile.Load(example, section, fileKeys())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range settings {
-		v, ok := vals[s.key()]
-		switch {
-		case !ok:
-			t.Errorf("%s lacks invoke-svc.%s", example, s.key())
-		case v.Text != s.def:
-			t.Errorf("%s: %s = %q; the default is %q", example, v.Source, v.Text, s.def)
-		}
-	}
+	settingstest.CheckExample(t, Settings, example)
 	got, err := Load([]string{"--config", example}, getenv())
 	if err != nil {
 		t.Fatal(err)

@@ -12,7 +12,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -39,6 +38,7 @@ import (
 	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
 	"github.com/fdo-doip/doip-gateway/shared/metrics"
 	"github.com/fdo-doip/doip-gateway/shared/mtls"
+	"github.com/fdo-doip/doip-gateway/shared/settings"
 	"github.com/fdo-doip/doip-gateway/shared/slogapp"
 )
 
@@ -49,14 +49,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr)
 	stop()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "retrieve-svc: %v\n", err)
-		os.Exit(1)
-	}
+	os.Exit(settings.Exit("retrieve-svc", err, os.Stdout, os.Stderr))
 }
 
 // run starts the service and serves until ctx is done, then drains and returns nil. It
-// returns an error if the configuration is bad or the service cannot start.
+// returns an error if the configuration is bad or the service cannot start; for -h, a
+// [*settings.HelpError] carrying the usage.
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	return serve(ctx, args, getenv, stderr, nil)
 }
@@ -65,11 +63,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 // listen on 127.0.0.1:0): the gRPC one, and the admin one (nil when disabled).
 func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready func(grpcAddr, adminAddr net.Addr)) error {
 	cfg, err := config.Load(args, getenv)
-	if errors.Is(err, flag.ErrHelp) {
-		config.Usage(stderr)
-		return nil
-	}
-	if err != nil {
+	if err != nil { // a *settings.HelpError for -h: main prints the usage
 		return err
 	}
 	logger := slogapp.New(stderr, cfg.LogLevel, cfg.LogFormat, "retrieve-svc")

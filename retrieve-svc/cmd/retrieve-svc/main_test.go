@@ -19,6 +19,7 @@ import (
 
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/retrieve"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
+	"github.com/fdo-doip/doip-gateway/shared/settings"
 )
 
 type syncBuffer struct {
@@ -227,11 +228,12 @@ func TestRunErrors(t *testing.T) {
 
 func TestRunHelp(t *testing.T) {
 	t.Parallel()
-	var stderr bytes.Buffer
-	if err := run(t.Context(), []string{"-h"}, env(), &stderr); err != nil {
-		t.Errorf("run -h: %v", err)
+	var logs, stdout, stderr bytes.Buffer
+	err := run(t.Context(), []string{"-h"}, env(), &logs)
+	if code := settings.Exit("retrieve-svc", err, &stdout, &stderr); code != 0 || logs.Len() != 0 || stderr.Len() != 0 {
+		t.Errorf("run -h = %v: exit %d, logs %q, stderr %q; want exit 0 and the usage on stdout", err, code, logs.String(), stderr.String())
 	}
-	if !strings.Contains(stderr.String(), "--fdo-api") || !strings.Contains(stderr.String(), "FDO_API") {
-		t.Errorf("usage:\n%s", stderr.String())
+	if !strings.Contains(stdout.String(), "--fdo-api") || !strings.Contains(stdout.String(), "FDO_API") {
+		t.Errorf("usage:\n%s", stdout.String())
 	}
 }

@@ -12,18 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fdo-doip/doip-gateway/shared/configfile"
+	"github.com/fdo-doip/doip-gateway/shared/settings/settingstest"
 )
-
-// writeConfig writes a configuration file into a fresh folder and returns its path.
-func writeConfig(t *testing.T, text string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "config.yaml")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 const fileText = `gateway:
   port: 4100
@@ -39,7 +29,7 @@ invoke-svc:
 
 func TestLoadFileLayers(t *testing.T) {
 	t.Parallel()
-	path := writeConfig(t, fileText)
+	path := settingstest.WriteConfig(t, fileText)
 	tests := []struct {
 		name  string
 		args  []string
@@ -78,7 +68,7 @@ func TestLoadFileLayers(t *testing.T) {
 // TestLoadFileStorage reads the whole lakeFS configuration, password included, from the file.
 func TestLoadFileStorage(t *testing.T) {
 	t.Parallel()
-	path := writeConfig(t, `retrieve-svc:
+	path := settingstest.WriteConfig(t, `retrieve-svc:
   lakefs-url: http://127.0.0.1:8000
   lakefs-repo: sandbox
   LAKEFS_USER: AKIAIOSFODNN7EXAMPLE
@@ -103,7 +93,7 @@ func TestLoadFileStorage(t *testing.T) {
 		}
 	}
 	// s3 resolved from the file says so
-	path = writeConfig(t, "retrieve-svc:\n  lakefs-url: http://127.0.0.1:8000\n")
+	path = settingstest.WriteConfig(t, "retrieve-svc:\n  lakefs-url: http://127.0.0.1:8000\n")
 	_, err = Load([]string{"--config", path}, env())
 	if err == nil || !strings.Contains(err.Error(), "storage s3 (from auto, as lakefs-url is set from ") ||
 		!strings.Contains(err.Error(), "config.yaml:2 (retrieve-svc.lakefs-url)) needs LAKEFS_PASSWORD") {
@@ -142,7 +132,7 @@ func TestLoadFileErrors(t *testing.T) {
 			t.Parallel()
 			args, getenv := tt.args, tt.env
 			if tt.file != "" {
-				args = append([]string{"--config", writeConfig(t, tt.file)}, args...)
+				args = append([]string{"--config", settingstest.WriteConfig(t, tt.file)}, args...)
 			}
 			if getenv == nil {
 				getenv = env()
@@ -187,11 +177,9 @@ func TestLoadImplicitFile(t *testing.T) {
 
 func TestUsageListsConfig(t *testing.T) {
 	t.Parallel()
-	var buf bytes.Buffer
-	Usage(&buf)
 	for _, want := range []string{"--config FILE", "DOIP_CONFIG", "retrieve-svc section", "lakefs-password"} {
-		if !strings.Contains(buf.String(), want) {
-			t.Errorf("usage lacks %q:\n%s", want, buf.String())
+		if !strings.Contains(Usage(), want) {
+			t.Errorf("usage lacks %q:\n%s", want, Usage())
 		}
 	}
 }
@@ -201,20 +189,7 @@ func TestUsageListsConfig(t *testing.T) {
 func TestExampleFile(t *testing.T) {
 	t.Parallel()
 	const example = "../../../config.example.yaml"
-	vals, err := configfile.Load(example, section, fileKeys())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range settings {
-		key := configfile.KeyName(s.flag, s.env)
-		v, ok := vals[key]
-		switch {
-		case !ok:
-			t.Errorf("%s lacks retrieve-svc.%s", example, key)
-		case v.Text != s.def:
-			t.Errorf("%s: %s = %q; the default is %q", example, v.Source, v.Text, s.def)
-		}
-	}
+	settingstest.CheckExample(t, Settings, example)
 	got, err := Load([]string{"--config", example}, env())
 	if err != nil {
 		t.Fatal(err)
