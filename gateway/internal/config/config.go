@@ -25,7 +25,10 @@ type Config struct {
 	Port         int    // binary envelope port; the segment port is Port+1 (both random when 0)
 	RetrieveAddr string
 	InvokeAddrs  []string
-	ServiceID    string
+	// DNSMinResolutionInterval is the least time between two DNS resolutions of one dns:///
+	// target: how soon after a connection ends the gateway can learn of added workers.
+	DNSMinResolutionInterval time.Duration
+	ServiceID                string
 	// AdvertiseHost is the address the standard hello announces; empty: the listening host,
 	// or 127.0.0.1 when listening on all interfaces.
 	AdvertiseHost string
@@ -121,6 +124,7 @@ var settings = []setting{
 	{flag: "port", env: "DOIP_PORT", def: "3567", usage: "binary envelope port; port+1 serves JSON segments"},
 	{flag: "retrieve-addr", env: "RETRIEVE_ADDR", def: "127.0.0.1:50051", usage: "retrieve-svc gRPC address"},
 	{flag: "invoke-addr", env: "INVOKE_ADDR", def: "127.0.0.1:50052", usage: "invoke-svc gRPC address(es), comma-separated; empty disables invoke", list: true},
+	{flag: "dns-min-resolution-interval", env: "DNS_MIN_RESOLUTION_INTERVAL", def: "2s", usage: "least time between two DNS resolutions of a dns:/// service address; a worker added behind the name gets runs within about this plus the services' maximum connection age"},
 	{flag: "service-id", env: "SERVICE_ID", def: "fdo-gateway", usage: "DOIP service id (hello, TLS certificate subject)"},
 	{flag: "advertise-host", env: "ADVERTISE_HOST", def: "", usage: "address announced in the standard hello (empty: the listening host, or 127.0.0.1)"},
 	{flag: "tls-mode", env: "TLS_MODE", def: "auto", usage: "auto, required, optional or off (auto: required when the certificate files exist, else optional with a self-signed certificate)"},
@@ -247,33 +251,34 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 		return n
 	}
 	c := Config{
-		Host:             get("host"),
-		Port:             int(integer("port", 0, 65534)),
-		RetrieveAddr:     get("retrieve-addr"),
-		ServiceID:        get("service-id"),
-		AdvertiseHost:    get("advertise-host"),
-		TLSMode:          strings.ToLower(get("tls-mode")),
-		TLSCert:          get("tls-cert"),
-		TLSKey:           get("tls-key"),
-		HandshakeTimeout: dur("handshake-timeout"),
-		ReadTimeout:      dur("read-timeout"),
-		IdleTimeout:      dur("idle-timeout"),
-		WriteTimeout:     dur("write-timeout"),
-		CallTimeout:      dur("call-timeout"),
-		InvokeTimeout:    dur("invoke-timeout"),
-		DrainTimeout:     dur("drain-timeout"),
-		MaxPayload:       integer("max-payload", 1024, 1<<32-1),
-		MaxSegment:       integer("max-segment", 1024, 64<<20),
-		MaxConns:         int(integer("max-conns", 1, 1<<20)),
-		MaxConnsPerIP:    int(integer("max-conns-per-ip", 0, 1<<20)),
-		DirectReads:      boolean("direct-reads"),
-		MaxBackendCalls:  int(integer("max-backend-calls", 1, 1<<20)),
-		GRPCTLSCert:      get("grpc-tls-cert"),
-		GRPCTLSKey:       get("grpc-tls-key"),
-		GRPCTLSCA:        get("grpc-tls-ca"),
-		LogLevel:         get("log-level"),
-		LogFormat:        get("log-format"),
-		AdminAddr:        get("admin-addr"),
+		Host:                     get("host"),
+		Port:                     int(integer("port", 0, 65534)),
+		RetrieveAddr:             get("retrieve-addr"),
+		ServiceID:                get("service-id"),
+		AdvertiseHost:            get("advertise-host"),
+		TLSMode:                  strings.ToLower(get("tls-mode")),
+		TLSCert:                  get("tls-cert"),
+		TLSKey:                   get("tls-key"),
+		HandshakeTimeout:         dur("handshake-timeout"),
+		ReadTimeout:              dur("read-timeout"),
+		IdleTimeout:              dur("idle-timeout"),
+		WriteTimeout:             dur("write-timeout"),
+		CallTimeout:              dur("call-timeout"),
+		InvokeTimeout:            dur("invoke-timeout"),
+		DNSMinResolutionInterval: dur("dns-min-resolution-interval"),
+		DrainTimeout:             dur("drain-timeout"),
+		MaxPayload:               integer("max-payload", 1024, 1<<32-1),
+		MaxSegment:               integer("max-segment", 1024, 64<<20),
+		MaxConns:                 int(integer("max-conns", 1, 1<<20)),
+		MaxConnsPerIP:            int(integer("max-conns-per-ip", 0, 1<<20)),
+		DirectReads:              boolean("direct-reads"),
+		MaxBackendCalls:          int(integer("max-backend-calls", 1, 1<<20)),
+		GRPCTLSCert:              get("grpc-tls-cert"),
+		GRPCTLSKey:               get("grpc-tls-key"),
+		GRPCTLSCA:                get("grpc-tls-ca"),
+		LogLevel:                 get("log-level"),
+		LogFormat:                get("log-format"),
+		AdminAddr:                get("admin-addr"),
 	}
 	for _, tok := range strings.Split(get("auth-tokens"), ",") {
 		if tok = strings.TrimSpace(tok); tok != "" {
