@@ -1,11 +1,14 @@
 package e2e_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -384,4 +387,87 @@ func TestGatewayKilledUnderLoad(t *testing.T) {
 		}
 	}
 	t.Logf("client errors while no gateway ran: %v", kinds)
+}
+
+var (
+	scaleSweep  = flag.String("scale.sweep", "", "worker counts for TestScaleSweep, e.g. 1,2,4,8 (empty: skipped)")
+	scaleWindow = flag.Duration("scale.window", 5*time.Second, "how long TestScaleSweep measures each worker count")
+	scaleDelay  = flag.String("scale.delay", "50ms", "the fixed cost of one run in TestScaleSweep (echo's delay)")
+)
+
+// cpuTime is the user plus system CPU time a process has used, from /proc.
+func cpuTime(t testing.TB, pid int) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	// Fields after the command name, which is in parentheses: utime and stime are 14 and 15.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+s) * time.Second / 100 // USER_HZ is 100 on Linux
+}
+
+// rss is a process's resident set size in bytes, from /proc.
+func rss(t testing.TB, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// TestScaleSweep measures workflow runs per second through one gateway with 1, 2, 4, 8
+// workers (-scale.sweep). Each run costs a fixed time (echo's delay) and no CPU, so the ideal
+// is workers × MAX_CONCURRENT (4) / delay, whatever the machine's cores; what falls short of
+// it is the overhead of the gateway, the workers and the test's clients. Eight clients per
+// worker keep every run slot busy. It prints a table for BENCHMARKS.md.
+func TestScaleSweep(t *testing.T) {
+	skipShort(t)
+	if *scaleSweep == "" {
+		t.Skip("set -scale.sweep=1,2,4,8 to measure")
+	}
+	delay, err := time.ParseDuration(*scaleDelay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	for _, f := range strings.Split(*scaleSweep, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			t.Fatalf("-scale.sweep: %q", f)
+		}
+		t.Run(fmt.Sprintf("workers=%d", n), func(t *testing.T) {
+			s := startScaleSystem(t, n, []string{"GRPC_MAX_CONNECTION_AGE=30s"})
+			l := startLoad(t, func() string { return s.gateway.addr("envelope") }, 8*n, *scaleDelay, false)
+			defer l.end()
+			time.Sleep(time.Second) // connections open, every slot busy
+			gw := s.gateway.cmd.Process.Pid
+			ok0, cpu0, t0 := l.ok.Load(), cpuTime(t, gw), time.Now()
+			time.Sleep(*scaleWindow)
+			ok1, cpu1, t1 := l.ok.Load(), cpuTime(t, gw), time.Now()
+			l.end()
+			if len(l.errs) > 0 {
+				t.Errorf("%d runs failed, first: %v", len(l.errs), l.errs[0])
+			}
+			runs := float64(ok1-ok0) / t1.Sub(t0).Seconds()
+			ideal := float64(n*4) / delay.Seconds()
+			perRun := (cpu1 - cpu0) / time.Duration(max(ok1-ok0, 1))
+			load, _ := os.ReadFile("/proc/loadavg")
+			row := fmt.Sprintf("| %d | %d | %.0f | %.0f | %.0f %% | %s | %.0f | %s |", n, 8*n, runs, ideal, 100*runs/ideal,
+				perRun.Round(time.Microsecond), float64(rss(t, gw))/(1<<20), strings.Join(strings.Fields(string(load))[:3], " "))
+			t.Log(row)
+			rows = append(rows, row)
+		})
+	}
+	t.Logf("\n| workers | clients | runs/s | ideal | of ideal | gateway CPU per run | gateway RSS MiB | load avg |\n|---|---|---|---|---|---|---|---|\n%s",
+		strings.Join(rows, "\n"))
 }
