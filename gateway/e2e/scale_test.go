@@ -2,11 +2,14 @@ package e2e_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -470,4 +473,156 @@ func TestScaleSweep(t *testing.T) {
 	}
 	t.Logf("\n| workers | clients | runs/s | ideal | of ideal | gateway CPU per run | gateway RSS MiB | load avg |\n|---|---|---|---|---|---|---|---|\n%s",
 		strings.Join(rows, "\n"))
+}
+
+var (
+	scaleConns  = flag.Int("scale.conns", 0, "idle connections TestConnectionMemory opens to one gateway (0: skipped; the fd limit bounds it)")
+	scaleActive = flag.Int("scale.active", 1000, "how many of TestConnectionMemory's connections then run a workflow at once")
+)
+
+// TestConnectionMemory measures the gateway's resident memory per idle connection (open,
+// one hello answered) and per active one (a workflow run in flight through it), up to
+// -scale.conns connections on loopback. The runs wait in echo's delay on a worker with a run
+// slot for each, so each active connection holds one gRPC stream to the worker.
+func TestConnectionMemory(t *testing.T) {
+	skipShort(t)
+	n, active := *scaleConns, *scaleActive
+	if n == 0 {
+		t.Skip("set -scale.conns=N to measure")
+	}
+	active = min(active, n)
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	lim.Cur = lim.Max
+	_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+	if uint64(n)+200 > lim.Cur {
+		t.Fatalf("-scale.conns=%d needs more than the %d open files allowed here", n, lim.Cur)
+	}
+	s := startScaleSystem(t, 1, []string{"MAX_CONCURRENT=" + strconv.Itoa(active+10), "LOG_LEVEL=info"},
+		"--max-conns", strconv.Itoa(n+100), "--max-backend-calls", strconv.Itoa(active+100), "--idle-timeout", "10m")
+	gw := s.gateway.cmd.Process.Pid
+	addr := s.gateway.addr("envelope")
+	hello := func(c *client.Conn) error {
+		_, err := c.Do(t.Context(), client.Request{Op: doip.OpHello}, nil)
+		return err
+	}
+	// One connection and one run first, so that what is measured is per connection.
+	first := s.dialN(t, addr, 1)
+	if err := hello(first[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := echoRun(t.Context(), first[0], "warm", "0s"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	base := rss(t, gw)
+	begin := time.Now()
+	conns := s.dialN(t, addr, n)
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	sem := make(chan struct{}, 64)
+	for _, c := range conns {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if hello(c) != nil {
+				failed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if failed.Load() > 0 {
+		t.Fatalf("%d hellos failed", failed.Load())
+	}
+	time.Sleep(time.Second)
+	idle := rss(t, gw)
+	t.Logf("%d idle connections opened in %s: gateway RSS %.1f MiB → %.1f MiB, %.1f KiB per idle connection",
+		n, time.Since(begin).Round(time.Millisecond), float64(base)/(1<<20), float64(idle)/(1<<20), float64(idle-base)/1024/float64(n))
+
+	ctx, cancel := context.WithCancel(t.Context())
+	var runs sync.WaitGroup
+	for i, c := range conns[:active] {
+		runs.Go(func() { _ = echoRun(ctx, c, "a"+strconv.Itoa(i), "50s") })
+	}
+	waitFor(t, 60*time.Second, "runs in flight", func() bool {
+		return inFlight(t, s) >= active
+	})
+	time.Sleep(time.Second)
+	busy := rss(t, gw)
+	t.Logf("%d of them with a run in flight: gateway RSS %.1f MiB, %.1f KiB more per active connection",
+		active, float64(busy)/(1<<20), float64(busy-idle)/1024/float64(active))
+	load, _ := os.ReadFile("/proc/loadavg")
+	t.Logf("| %d | %.1f | %.1f | %d | %.1f | %.1f | %s |", n, float64(idle)/(1<<20), float64(idle-base)/1024/float64(n),
+		active, float64(busy)/(1<<20), float64(busy-idle)/1024/float64(active), strings.Join(strings.Fields(string(load))[:3], " "))
+	cancel()
+	for _, c := range conns {
+		c.Close()
+	}
+	runs.Wait()
+}
+
+// inFlight reads invoke-svc's workflow_runs_in_flight from its first worker's /metrics.
+func inFlight(t testing.TB, s *scaleSystem) int {
+	s.mu.Lock()
+	w := s.all()[0]
+	s.mu.Unlock()
+	m := adminAddrRE.FindStringSubmatch(w.logText())
+	if m == nil {
+		t.Fatalf("the worker logged no admin address:\n%s", w.logText())
+	}
+	a := m[1]
+	resp, err := http.Get("http://" + a + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "workflow_runs_in_flight "); ok {
+			v, _ := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			return int(v)
+		}
+	}
+	return 0
+}
+
+// dialN opens n plaintext connections to addr, 64 at a time; they close when the test ends.
+func (s *scaleSystem) dialN(t testing.TB, addr string, n int) []*client.Conn {
+	t.Helper()
+	conns := make([]*client.Conn, n)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	sem := make(chan struct{}, 64)
+	for i := range conns {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			c, err := client.Dial(ctx, addr, nil)
+			if err != nil {
+				mu.Lock()
+				first = cmp.Or(first, err)
+				mu.Unlock()
+				return
+			}
+			c.Timeout = 2 * time.Minute
+			conns[i] = c
+		})
+	}
+	wg.Wait()
+	t.Cleanup(func() {
+		for _, c := range conns {
+			if c != nil {
+				c.Close()
+			}
+		}
+	})
+	if first != nil {
+		t.Fatalf("dial: %v", first)
+	}
+	return conns
 }
