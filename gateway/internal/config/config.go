@@ -25,10 +25,10 @@ type Config struct {
 	Port         int    // binary envelope port; the segment port is Port+1 (both random when 0)
 	RetrieveAddr string
 	InvokeAddrs  []string
+	ServiceID    string
 	// DNSMinResolutionInterval is the least time between two DNS resolutions of one dns:///
 	// target: how soon after a connection ends the gateway can learn of added workers.
 	DNSMinResolutionInterval time.Duration
-	ServiceID                string
 	// AdvertiseHost is the address the standard hello announces; empty: the listening host,
 	// or 127.0.0.1 when listening on all interfaces.
 	AdvertiseHost string
@@ -251,35 +251,35 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 		return n
 	}
 	c := Config{
-		Host:                     get("host"),
-		Port:                     int(integer("port", 0, 65534)),
-		RetrieveAddr:             get("retrieve-addr"),
-		ServiceID:                get("service-id"),
-		AdvertiseHost:            get("advertise-host"),
-		TLSMode:                  strings.ToLower(get("tls-mode")),
-		TLSCert:                  get("tls-cert"),
-		TLSKey:                   get("tls-key"),
-		HandshakeTimeout:         dur("handshake-timeout"),
-		ReadTimeout:              dur("read-timeout"),
-		IdleTimeout:              dur("idle-timeout"),
-		WriteTimeout:             dur("write-timeout"),
-		CallTimeout:              dur("call-timeout"),
-		InvokeTimeout:            dur("invoke-timeout"),
-		DNSMinResolutionInterval: dur("dns-min-resolution-interval"),
-		DrainTimeout:             dur("drain-timeout"),
-		MaxPayload:               integer("max-payload", 1024, 1<<32-1),
-		MaxSegment:               integer("max-segment", 1024, 64<<20),
-		MaxConns:                 int(integer("max-conns", 1, 1<<20)),
-		MaxConnsPerIP:            int(integer("max-conns-per-ip", 0, 1<<20)),
-		DirectReads:              boolean("direct-reads"),
-		MaxBackendCalls:          int(integer("max-backend-calls", 1, 1<<20)),
-		GRPCTLSCert:              get("grpc-tls-cert"),
-		GRPCTLSKey:               get("grpc-tls-key"),
-		GRPCTLSCA:                get("grpc-tls-ca"),
-		LogLevel:                 get("log-level"),
-		LogFormat:                get("log-format"),
-		AdminAddr:                get("admin-addr"),
+		Host:             get("host"),
+		Port:             int(integer("port", 0, 65534)),
+		RetrieveAddr:     get("retrieve-addr"),
+		ServiceID:        get("service-id"),
+		AdvertiseHost:    get("advertise-host"),
+		TLSMode:          strings.ToLower(get("tls-mode")),
+		TLSCert:          get("tls-cert"),
+		TLSKey:           get("tls-key"),
+		HandshakeTimeout: dur("handshake-timeout"),
+		ReadTimeout:      dur("read-timeout"),
+		IdleTimeout:      dur("idle-timeout"),
+		WriteTimeout:     dur("write-timeout"),
+		CallTimeout:      dur("call-timeout"),
+		InvokeTimeout:    dur("invoke-timeout"),
+		DrainTimeout:     dur("drain-timeout"),
+		MaxPayload:       integer("max-payload", 1024, 1<<32-1),
+		MaxSegment:       integer("max-segment", 1024, 64<<20),
+		MaxConns:         int(integer("max-conns", 1, 1<<20)),
+		MaxConnsPerIP:    int(integer("max-conns-per-ip", 0, 1<<20)),
+		DirectReads:      boolean("direct-reads"),
+		MaxBackendCalls:  int(integer("max-backend-calls", 1, 1<<20)),
+		GRPCTLSCert:      get("grpc-tls-cert"),
+		GRPCTLSKey:       get("grpc-tls-key"),
+		GRPCTLSCA:        get("grpc-tls-ca"),
+		LogLevel:         get("log-level"),
+		LogFormat:        get("log-format"),
+		AdminAddr:        get("admin-addr"),
 	}
+	c.DNSMinResolutionInterval = dur("dns-min-resolution-interval")
 	for _, tok := range strings.Split(get("auth-tokens"), ",") {
 		if tok = strings.TrimSpace(tok); tok != "" {
 			c.AuthTokens = append(c.AuthTokens, tok)
