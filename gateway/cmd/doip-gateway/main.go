@@ -34,6 +34,7 @@ import (
 	"github.com/fdo-doip/doip-gateway/shared/settings"
 	"github.com/fdo-doip/doip-gateway/shared/slogapp"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/resolver/dns"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -89,6 +90,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if internalTLS != nil {
 		dialTLS = backend.WithDialOptions(internalTLS.DialOption())
 	}
+	// Before any dial: how soon a dns:/// target is resolved again after a connection ends
+	// (gRPC's default is 30 s), so that added workers get runs within seconds.
+	dns.SetMinResolutionInterval(cfg.DNSMinResolutionInterval)
 	retrieveConn, err := backend.Dial(cfg.RetrieveAddr, backend.RetryOnUnavailable(retrieveService), grpcMetrics, dialTLS)
 	if err != nil {
 		return fmt.Errorf("retrieve-svc at %s: %w", cfg.RetrieveAddr, err)

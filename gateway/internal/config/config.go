@@ -23,6 +23,9 @@ type Config struct {
 	RetrieveAddr string
 	InvokeAddrs  []string
 	ServiceID    string
+	// DNSMinResolutionInterval is the least time between two DNS resolutions of one dns:///
+	// target: how soon after a connection ends the gateway can learn of added workers.
+	DNSMinResolutionInterval time.Duration
 	// AdvertiseHost is the address the standard hello announces; empty: the listening host,
 	// or 127.0.0.1 when listening on all interfaces.
 	AdvertiseHost string
@@ -105,6 +108,7 @@ var table = []setting{
 	{flag: "port", env: "DOIP_PORT", def: "3567", usage: "binary envelope port; port+1 serves JSON segments"},
 	{flag: "retrieve-addr", env: "RETRIEVE_ADDR", def: "127.0.0.1:50051", usage: "retrieve-svc gRPC address"},
 	{flag: "invoke-addr", env: "INVOKE_ADDR", def: "127.0.0.1:50052", usage: "invoke-svc gRPC address(es), comma-separated; empty disables invoke", list: true},
+	{flag: "dns-min-resolution-interval", env: "DNS_MIN_RESOLUTION_INTERVAL", def: "2s", usage: "least time between two DNS resolutions of a dns:/// service address; a worker added behind the name gets runs within about this plus the services' maximum connection age"},
 	{flag: "service-id", env: "SERVICE_ID", def: "fdo-gateway", usage: "DOIP service id (hello, TLS certificate subject)"},
 	{flag: "advertise-host", env: "ADVERTISE_HOST", def: "", usage: "address announced in the standard hello (empty: the listening host, or 127.0.0.1)"},
 	{flag: "tls-mode", env: "TLS_MODE", def: "auto", usage: "auto, required, optional or off (auto: required when the certificate files exist, else optional with a self-signed certificate)"},
@@ -210,6 +214,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		GRPCTLSCA:        get("grpc-tls-ca"),
 		AdminAddr:        get("admin-addr"),
 	}
+	c.DNSMinResolutionInterval = dur("dns-min-resolution-interval")
 	for _, tok := range strings.Split(get("auth-tokens"), ",") {
 		if tok = strings.TrimSpace(tok); tok != "" {
 			c.AuthTokens = append(c.AuthTokens, tok)

@@ -18,7 +18,9 @@ import (
 
 // NewDirectClient returns the HTTP client that fetches presigned component URLs: bounded
 // connect and header waits, no overall timeout (a large object may take minutes; stalls are
-// caught per read), buffers sized for large bodies, no compression.
+// caught per read), small connection buffers, no compression. The read buffer stays small
+// because directBody's copy buffer is larger: bufio then reads the socket straight into the
+// copy buffer, so a large read buffer would only be held, never used, by each open stream.
 func NewDirectClient(headerTimeout time.Duration) *http.Client {
 	return &http.Client{
 		Transport: &http.Transport{
@@ -27,7 +29,7 @@ func NewDirectClient(headerTimeout time.Duration) *http.Client {
 			MaxIdleConnsPerHost:   64,
 			IdleConnTimeout:       90 * time.Second,
 			DisableCompression:    true,
-			ReadBufferSize:        1 << 20,
+			ReadBufferSize:        directReadBufferSize,
 			WriteBufferSize:       16 << 10,
 		},
 		// A presigned URL answers itself; a redirect is unexpected.
@@ -150,8 +152,13 @@ func (b *directBody) close() {
 }
 
 // directCopySize is the copy buffer of a direct read: large enough that each socket write
-// moves a lot, small enough to stay flat however large the object.
-const directCopySize = 1 << 20
+// moves a lot, small enough that a stream whose client reads slowly (and so holds it) costs
+// little: with directReadBufferSize, at most 320 KiB per stream.
+const directCopySize = 256 << 10
+
+// directReadBufferSize is each storage connection's read buffer; reads of directCopySize
+// bypass it.
+const directReadBufferSize = 64 << 10
 
 type eofReader struct{}
 
