@@ -21,6 +21,7 @@ import (
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/config"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/dispatch"
+	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doiptext"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/envelope"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/gateway"
@@ -142,7 +143,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		d.Invoke = invokev1.NewInvokeServiceClient(invokeConn)
 	}
 
-	lim := gateway.Limits{MaxPayload: uint32(cfg.MaxPayload), MaxSegment: uint32(cfg.MaxSegment)}
+	lim := doip.Limits{MaxPayload: uint32(cfg.MaxPayload), MaxSegment: uint32(cfg.MaxSegment)}
 	newServer := func(name string, codec gateway.CodecFactory) *gateway.Server {
 		return &gateway.Server{
 			Name: name, Handler: d, NewCodec: codec, TLSConfig: tlsCfg, TLSMode: mode,
@@ -239,7 +240,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 // segmentsCodec chooses the framing of a connection to port+1 by its first byte: "{"
 // starts a standard DOIP v2.0 text message, anything else a length prefix.
 func segmentsCodec(opts doiptext.Options) gateway.CodecFactory {
-	return func(r *bufio.Reader, w *bufio.Writer, lim gateway.Limits) (gateway.ServerCodec, error) {
+	return func(r *bufio.Reader, w *bufio.Writer, lim doip.Limits) (doip.ServerCodec, error) {
 		b, err := r.Peek(1)
 		if err != nil {
 			return nil, err
@@ -264,6 +265,6 @@ func advertiseHost(advertise, host string) string {
 	}
 }
 
-func envelopeCodec(r *bufio.Reader, w *bufio.Writer, lim gateway.Limits) (gateway.ServerCodec, error) {
+func envelopeCodec(r *bufio.Reader, w *bufio.Writer, lim doip.Limits) (doip.ServerCodec, error) {
 	return envelope.NewServerCodec(r, w, lim.MaxPayload, uint16(min(lim.MaxSegment, 1<<16-1))), nil
 }

@@ -60,9 +60,11 @@ type Options struct {
 	ServiceID string
 }
 
+var _ doip.ServerCodec = (*ServerCodec)(nil)
+
 // ServerCodec reads requests and writes answers in the standard DOIP v2.0 text framing, for
-// the gateway's port 3568 when a connection's first byte is '{'. It implements the gateway's
-// ServerCodec interface: the server calls ReadRequest, then one of WriteResponse or
+// the gateway's port 3568 when a connection's first byte is '{'. It implements
+// [doip.ServerCodec]: the server calls ReadRequest, then one of WriteResponse or
 // WriteError, then flushes the bufio.Writer, in turn on one goroutine.
 //
 // A request's first segment gives the operation ("operationId", see [OpFromID]), the target

@@ -17,6 +17,8 @@ import (
 // ProtocolVersion is the "version" the reference server announces in hello.
 const ProtocolVersion = 2
 
+var _ doip.ServerCodec = (*ServerCodec)(nil)
+
 // ServerCodec reads requests and writes answers in the binary envelope, for the gateway's
 // port 3567. It maps the envelope onto the framing-neutral model of package doip: the
 // operation byte (or, where the byte is unknown, the "operation" name of the first metadata

@@ -15,13 +15,15 @@ import (
 	"github.com/fdo-doip/doip-gateway/gateway/internal/envelope"
 )
 
+var _ doip.ServerCodec = (*ServerCodec)(nil)
+
 // ServerCodec reads requests and writes answers in length-prefixed JSON segments, for the
 // gateway's port 3568 (spec §5). It maps the request's first segment onto the
 // framing-neutral model of package doip, and renders answers from the same parts as the
 // binary envelope ([envelope.ResponseParts]), so a client sees the same metadata on either
 // port. It serves one request per connection: [ServerCodec.KeepAlive] is false.
 //
-// ServerCodec has the methods of the gateway's ServerCodec interface; the server calls
+// ServerCodec is a [doip.ServerCodec]: the server calls
 // ReadRequest, then WriteResponse or WriteError, then flushes the bufio.Writer.
 type ServerCodec struct {
 	r *Reader

@@ -15,15 +15,6 @@ import (
 	"github.com/fdo-doip/doip-gateway/gateway/internal/envelope"
 )
 
-// The gateway's ServerCodec interface, restated so the package need not import the gateway.
-var _ interface {
-	ReadRequest() (*doip.Request, error)
-	WriteResponse(req *doip.Request, resp *doip.Response) error
-	WriteError(req *doip.Request, e *doip.Error) error
-	WriteProgress(req *doip.Request, stage, message string, fraction float64) error
-	KeepAlive() bool
-} = (*ServerCodec)(nil)
-
 // newTestCodec returns a codec reading in (through a small bufio.Reader, so a wrapped
 // reader's short reads come through) and writing to the returned buffer.
 func newTestCodec(in io.Reader, maxSeg, maxMsg uint32) (*ServerCodec, *bytes.Buffer, *bufio.Writer) {
