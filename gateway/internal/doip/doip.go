@@ -9,6 +9,7 @@ package doip
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
 )
@@ -216,4 +217,22 @@ type InvokeResult struct {
 // PurgeResult answers a purge.
 type PurgeResult struct {
 	Purged bool
+}
+
+// CopyExact copies exactly n bytes from r to w, using r's WriteTo when it has one (the
+// gateway's component streams hand over each gRPC chunk without another copy).
+func CopyExact(w io.Writer, r io.Reader, n int64) error {
+	var (
+		got int64
+		err error
+	)
+	if wt, ok := r.(io.WriterTo); ok {
+		got, err = wt.WriteTo(w)
+	} else {
+		got, err = io.CopyN(w, r, n)
+	}
+	if err == nil && got != n {
+		err = fmt.Errorf("copied %d bytes, want %d", got, n)
+	}
+	return err
 }

@@ -203,11 +203,3 @@ func readVector(t *testing.T, name string) []byte {
 	}
 	return b
 }
-
-// A budget a workflow run exceeded has its own kind in the error envelope.
-func TestErrorJSONLimitExceeded(t *testing.T) {
-	js, err := ErrorJSON(doip.Errorf(doip.KindLimitExceeded, "page budget of 500 pages exceeded"))
-	if err != nil || string(js) != `{"error":"LimitExceeded","message":"page budget of 500 pages exceeded"}` {
-		t.Errorf("ErrorJSON = %s, %v", js, err)
-	}
-}

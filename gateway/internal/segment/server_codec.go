@@ -12,7 +12,7 @@ import (
 	"strings"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
-	"github.com/fdo-doip/doip-gateway/gateway/internal/envelope"
+	"github.com/fdo-doip/doip-gateway/gateway/internal/mardijson"
 )
 
 var _ doip.ServerCodec = (*ServerCodec)(nil)
@@ -20,7 +20,7 @@ var _ doip.ServerCodec = (*ServerCodec)(nil)
 // ServerCodec reads requests and writes answers in length-prefixed JSON segments, for the
 // gateway's port 3568 (spec §5). It maps the request's first segment onto the
 // framing-neutral model of package doip, and renders answers from the same parts as the
-// binary envelope ([envelope.ResponseParts]), so a client sees the same metadata on either
+// binary envelope ([mardijson.ResponseParts]), so a client sees the same metadata on either
 // port. It serves one request per connection: [ServerCodec.KeepAlive] is false.
 //
 // ServerCodec is a [doip.ServerCodec]: the server calls
@@ -307,12 +307,12 @@ func (c *ServerCodec) WriteProgress(*doip.Request, string, string, float64) erro
 // WriteError writes an error answer: one segment holding
 // {"status":"error","error":KIND,"message":TEXT}, and the zero-length end. The "status" and
 // "message" members are the spec's; "error" is the kind, as the binary envelope sends it
-// ([envelope.ErrorJSON]). req may be nil, after a framing error.
+// ([mardijson.ErrorJSON]). req may be nil, after a framing error.
 func (c *ServerCodec) WriteError(req *doip.Request, e *doip.Error) error {
 	if e == nil {
 		e = doip.AsError(nil)
 	}
-	js, err := envelope.ErrorJSON(e)
+	js, err := mardijson.ErrorJSON(e)
 	if err != nil {
 		return err
 	}
@@ -329,7 +329,7 @@ func (c *ServerCodec) WriteError(req *doip.Request, e *doip.Error) error {
 // {"status":"success","metadata":[...],"attributes":{"filename":ID}}, one raw segment per
 // component with its bytes, and the zero-length end.
 //
-// "metadata" holds the metadata JSON of [envelope.ResponseParts] (none for a component) and,
+// "metadata" holds the metadata JSON of [mardijson.ResponseParts] (none for a component) and,
 // for an invoke, its workflow JSON after it; both are copied as they are. "attributes" is
 // there only when component bytes follow, and names the first. A component of 0 bytes is
 // left out, since a zero-length segment would end the message. Component bytes are streamed
@@ -337,7 +337,7 @@ func (c *ServerCodec) WriteError(req *doip.Request, e *doip.Error) error {
 // are not sent. A component that cannot be carried (a Size below 0 or above 4 GiB - 1, a
 // nil Body) is reported before anything is written, as a *doip.Error.
 func (c *ServerCodec) WriteResponse(req *doip.Request, resp *doip.Response) error {
-	meta, comps, workflow, err := envelope.ResponseParts(resp)
+	meta, comps, workflow, err := mardijson.ResponseParts(resp)
 	if err != nil {
 		return err
 	}
@@ -364,7 +364,7 @@ func (c *ServerCodec) WriteResponse(req *doip.Request, resp *doip.Response) erro
 		if err := c.w.WriteSegmentHeader(uint32(cb.Size)); err != nil {
 			return err
 		}
-		if err := envelope.CopyExact(c.w, cb.Body, cb.Size); err != nil {
+		if err := doip.CopyExact(c.w, cb.Body, cb.Size); err != nil {
 			sent := cb.Size - int64(c.w.left)
 			return fmt.Errorf("segment: streaming component %s: sent %d of %d bytes: %w", cb.ID, sent, cb.Size, noEOF(err))
 		}

@@ -12,7 +12,7 @@ import (
 	"testing/iotest"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
-	"github.com/fdo-doip/doip-gateway/gateway/internal/envelope"
+	"github.com/fdo-doip/doip-gateway/gateway/internal/mardijson"
 )
 
 // newTestCodec returns a codec reading in (through a small bufio.Reader, so a wrapped
@@ -342,7 +342,7 @@ func TestWriteResponseHello(t *testing.T) {
 		Operations: map[string]doip.Op{"hello": doip.OpHello, "retrieve": doip.OpRetrieve, "list_operations": doip.OpListOps, "invoke": doip.OpInvoke},
 		Workflows:  []string{"equation_extraction"},
 	}}
-	meta, _, _, err := envelope.ResponseParts(resp)
+	meta, _, _, err := mardijson.ResponseParts(resp)
 	if err != nil {
 		t.Fatal(err)
 	}
