@@ -5,8 +5,9 @@ package doip
 // in turn; never concurrently.
 type ServerCodec interface {
 	// ReadRequest reads the next request. It returns io.EOF at a clean end between requests.
-	// Any other error means the framing is broken: the server answers it with WriteError (a
-	// [Error] in the error chain gives kind and message) and closes the connection.
+	// Any other error means the framing is broken: the server answers it with WriteError (the
+	// [Error] in the chain, which a [FramingError] carries, gives kind and message) and closes
+	// the connection.
 	ReadRequest() (*Request, error)
 	// WriteResponse writes a response to req.
 	WriteResponse(req *Request, resp *Response) error

@@ -187,24 +187,15 @@ func StatusFor(kind doip.ErrorKind) string {
 	return StatusOther
 }
 
-// requestError is a failed request: the error the client is told, and the cause.
-type requestError struct {
-	answer *doip.Error
-	cause  error
-}
-
-func (e *requestError) Error() string   { return e.cause.Error() }
-func (e *requestError) Unwrap() []error { return []error{e.answer, e.cause} }
-
-// classify puts what the client is told into the chain of a framing error. End-of-stream
+// framingError makes a framing error a [doip.FramingError], which carries what the client is told. End-of-stream
 // and I/O errors pass through unchanged.
-func classify(err error) error {
+func framingError(err error) error {
 	var pe *ProtocolError
 	switch {
 	case errors.Is(err, ErrTooLarge):
-		return &requestError{answer: &doip.Error{Kind: doip.KindTooLarge, Message: err.Error()}, cause: err}
+		return doip.NewFramingError(doip.KindTooLarge, err)
 	case errors.As(err, &pe):
-		return &requestError{answer: &doip.Error{Kind: doip.KindBadRequest, Message: err.Error()}, cause: err}
+		return doip.NewFramingError(doip.KindBadRequest, err)
 	}
 	return err
 }
@@ -227,7 +218,7 @@ func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 	c.cur, c.curID, c.started = nil, nil, false
 	first, err := c.rd.NextSegment()
 	if err != nil {
-		return nil, classify(err)
+		return nil, framingError(err)
 	}
 	// Learn the requestId first, so that even an answer to a broken message can echo it: a
 	// CNRI client matches answers by it and drops the connection without one.
@@ -250,7 +241,7 @@ func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 		for {
 			seg, err := c.rd.NextSegment()
 			if err != nil {
-				return nil, classify(noEOF(err))
+				return nil, framingError(noEOF(err))
 			}
 			if seg.Kind == SegmentEnd {
 				break

@@ -54,7 +54,7 @@ type requestMeta struct {
 func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 	msg, err := c.fr.ReadMessage()
 	if err != nil {
-		return nil, classify(err)
+		return nil, framingError(err)
 	}
 	c.op = msg.Header.Op
 	if msg.Header.Type != TypeRequest {
@@ -95,17 +95,18 @@ func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 	return req, nil
 }
 
-// classify turns a codec error into one that carries what the client is told.
-func classify(err error) error {
+// framingError turns a codec error into a [doip.FramingError] that carries what the client is
+// told. End-of-stream and I/O errors pass through unchanged.
+func framingError(err error) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return err
 	}
 	var pe *ProtocolError
 	switch {
 	case errors.Is(err, ErrTooLarge):
-		return fmt.Errorf("%w", &doip.Error{Kind: doip.KindTooLarge, Message: err.Error()})
+		return doip.NewFramingError(doip.KindTooLarge, err)
 	case errors.As(err, &pe):
-		return fmt.Errorf("%w", &doip.Error{Kind: doip.KindBadRequest, Message: err.Error()})
+		return doip.NewFramingError(doip.KindBadRequest, err)
 	}
 	return err
 }

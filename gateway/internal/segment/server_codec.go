@@ -271,17 +271,7 @@ func jsonKind(raw []byte) string {
 	}
 }
 
-// requestError is a framing error: what the client is told, and the error underneath.
-// Both are in its chain.
-type requestError struct {
-	answer *doip.Error
-	err    error
-}
-
-func (e *requestError) Error() string   { return e.err.Error() }
-func (e *requestError) Unwrap() []error { return []error{e.answer, e.err} }
-
-// framingError attaches to err the *doip.Error the client is told, unless err is an error
+// framingError makes err a [doip.FramingError] carrying the *doip.Error the client is told, unless err is an error
 // of the underlying reader, which the server classifies itself.
 func framingError(err error) error {
 	kind := doip.KindBadRequest
@@ -294,7 +284,7 @@ func framingError(err error) error {
 			return err
 		}
 	}
-	return &requestError{answer: &doip.Error{Kind: kind, Message: err.Error()}, err: err}
+	return doip.NewFramingError(kind, err)
 }
 
 // KeepAlive is always false: one request per connection, and the server closes after the
