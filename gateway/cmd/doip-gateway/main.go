@@ -236,8 +236,7 @@ func newServers(cfg config.Config, h doip.Handler, tlsCfg *tls.Config, mode gate
 		}
 	}
 	advertise := doiptext.Options{
-		MaxSegment:    lim.MaxSegment,
-		MaxMessage:    lim.MaxPayload,
+		Limits:        lim,
 		AdvertiseIP:   advertiseHost(cfg.AdvertiseHost, cfg.Host),
 		AdvertisePort: segPort,
 		ServiceID:     cfg.ServiceID,
@@ -319,7 +318,7 @@ func segmentsCodec(opts doiptext.Options) gateway.CodecFactory {
 		if b[0] == '{' {
 			return doiptext.NewServerCodec(r, w, opts), nil
 		}
-		return segment.NewServerCodec(r, w, lim.MaxSegment, lim.MaxPayload), nil
+		return segment.NewServerCodec(r, w, segment.Options{Limits: lim}), nil
 	}
 }
 
@@ -337,5 +336,5 @@ func advertiseHost(advertise, host string) string {
 }
 
 func envelopeCodec(r *bufio.Reader, w *bufio.Writer, lim doip.Limits) (doip.ServerCodec, error) {
-	return envelope.NewServerCodec(r, w, lim.MaxPayload, uint16(min(lim.MaxSegment, 1<<16-1))), nil
+	return envelope.NewServerCodec(r, w, envelope.Options{Limits: lim}), nil
 }

@@ -47,11 +47,10 @@ const DefaultObjectType = "0.TYPE/DO"
 
 // Options configure a [ServerCodec].
 type Options struct {
-	// MaxSegment caps one JSON segment of a request; zero means [DefaultMaxSegment].
-	MaxSegment uint32
-	// MaxMessage caps the bytes of one request, its input included; zero means
-	// [DefaultMaxMessage].
-	MaxMessage uint32
+	// Limits cap one JSON segment of a request (MaxSegment; zero means
+	// [DefaultMaxSegment]) and the bytes of one request, its input included (MaxPayload; zero
+	// means [DefaultMaxMessage]).
+	Limits doip.Limits
 	// AdvertiseIP and AdvertisePort are the address Hello announces ("ipAddress", "port");
 	// empty or zero leaves them out.
 	AdvertiseIP   string
@@ -90,8 +89,8 @@ type ServerCodec struct {
 // NewServerCodec returns a codec reading requests from r and writing answers to w.
 func NewServerCodec(r *bufio.Reader, w *bufio.Writer, opts Options) *ServerCodec {
 	rd := NewReader(r)
-	rd.MaxSegment = int(opts.MaxSegment)
-	rd.MaxMessage = int64(opts.MaxMessage)
+	rd.MaxSegment = int(opts.Limits.MaxSegment)
+	rd.MaxMessage = int64(opts.Limits.MaxPayload)
 	return &ServerCodec{rd: rd, wr: NewWriter(w), bw: w, opts: opts}
 }
 

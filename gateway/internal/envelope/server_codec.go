@@ -26,12 +26,19 @@ type ServerCodec struct {
 	op doip.Op // the operation byte of the request being answered, echoed
 }
 
-// NewServerCodec returns a codec reading from r and writing to w, with the given caps on
-// a request's payload and object id.
-func NewServerCodec(r io.Reader, w *bufio.Writer, maxPayload uint32, maxObjectID uint16) *ServerCodec {
+// Options configure a [ServerCodec].
+type Options struct {
+	// Limits cap a request's payload (MaxPayload) and its object id (MaxSegment, of which
+	// at most 64 KiB - 1 applies, the most the id's length field can say); zero means
+	// [DefaultMaxPayload] and [DefaultMaxObjectID].
+	Limits doip.Limits
+}
+
+// NewServerCodec returns a codec reading from r and writing to w.
+func NewServerCodec(r *bufio.Reader, w *bufio.Writer, opts Options) *ServerCodec {
 	fr := NewFramer(w, r)
-	fr.MaxPayload = maxPayload
-	fr.MaxObjectID = maxObjectID
+	fr.MaxPayload = opts.Limits.MaxPayload
+	fr.MaxObjectID = uint16(min(opts.Limits.MaxSegment, 1<<16-1))
 	return &ServerCodec{fr: fr, w: w}
 }
 

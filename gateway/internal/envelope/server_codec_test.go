@@ -18,7 +18,7 @@ import (
 func newTestCodec(in []byte) (*ServerCodec, *bytes.Buffer, *bufio.Writer) {
 	var out bytes.Buffer
 	bw := bufio.NewWriter(&out)
-	return NewServerCodec(bytes.NewReader(in), bw, 1<<16, 1024), &out, bw
+	return NewServerCodec(bufio.NewReader(bytes.NewReader(in)), bw, Options{Limits: doip.Limits{MaxPayload: 1 << 16, MaxSegment: 1024}}), &out, bw
 }
 
 func TestServerCodecReadsReferenceRequests(t *testing.T) {

@@ -22,7 +22,7 @@ func TestReadRequestVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Flush()
-	c := NewServerCodec(&in, bufio.NewWriter(&bytes.Buffer{}), 1<<20, 256)
+	c := NewServerCodec(bufio.NewReader(&in), bufio.NewWriter(&bytes.Buffer{}), Options{Limits: doip.Limits{MaxPayload: 1 << 20, MaxSegment: 256}})
 	req, err := c.ReadRequest()
 	if err != nil || req.Version != "8ff2361c" || req.Element != "equations.json" {
 		t.Fatalf("ReadRequest = %+v, %v", req, err)

@@ -30,12 +30,17 @@ type ServerCodec struct {
 	w *Writer
 }
 
-// NewServerCodec returns a codec reading from r and writing to w. maxSegment caps the first
-// (JSON) segment of a request and maxMessage the sum of its segments' lengths; 0 means
-// [DefaultMaxSegment] and [DefaultMaxMessage].
-func NewServerCodec(r *bufio.Reader, w *bufio.Writer, maxSegment, maxMessage uint32) *ServerCodec {
+// Options configure a [ServerCodec].
+type Options struct {
+	// Limits cap the first (JSON) segment of a request (MaxSegment) and the sum of its
+	// segments' lengths (MaxPayload); zero means [DefaultMaxSegment] and [DefaultMaxMessage].
+	Limits doip.Limits
+}
+
+// NewServerCodec returns a codec reading from r and writing to w.
+func NewServerCodec(r *bufio.Reader, w *bufio.Writer, opts Options) *ServerCodec {
 	sr := NewReader(r)
-	sr.MaxSegment, sr.MaxMessage = maxSegment, maxMessage
+	sr.MaxSegment, sr.MaxMessage = opts.Limits.MaxSegment, opts.Limits.MaxPayload
 	return &ServerCodec{r: sr, w: NewWriter(w)}
 }
 

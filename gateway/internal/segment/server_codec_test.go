@@ -20,7 +20,7 @@ import (
 func newTestCodec(in io.Reader, maxSeg, maxMsg uint32) (*ServerCodec, *bytes.Buffer, *bufio.Writer) {
 	var out bytes.Buffer
 	bw := bufio.NewWriter(&out)
-	return NewServerCodec(bufio.NewReaderSize(in, 16), bw, maxSeg, maxMsg), &out, bw
+	return NewServerCodec(bufio.NewReaderSize(in, 16), bw, Options{Limits: doip.Limits{MaxSegment: maxSeg, MaxPayload: maxMsg}}), &out, bw
 }
 
 func TestReadRequest(t *testing.T) {
