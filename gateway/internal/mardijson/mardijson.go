@@ -45,7 +45,7 @@ func (m opMap) MarshalJSON() ([]byte, error) {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		k, err := marshal(name)
+		k, err := Marshal(name)
 		if err != nil {
 			return nil, err
 		}
@@ -98,7 +98,7 @@ func ResponseParts(resp *doip.Response) (meta json.RawMessage, comps []doip.Comp
 		return nil, nil, nil, errors.New("mardijson: empty response")
 	}
 	if v != nil {
-		if meta, err = marshal(v); err != nil {
+		if meta, err = Marshal(v); err != nil {
 			return nil, nil, nil, err
 		}
 	}
@@ -123,7 +123,7 @@ func withVersion(record json.RawMessage, version string) (json.RawMessage, error
 			record = trimmed
 		}
 	}
-	v, err := marshal(version)
+	v, err := Marshal(version)
 	if err != nil {
 		return nil, err
 	}
@@ -137,14 +137,14 @@ func withVersion(record json.RawMessage, version string) (json.RawMessage, error
 
 // ErrorJSON renders an error as the MaRDI framings carry it: {"error":KIND,"message":TEXT}.
 func ErrorJSON(e *doip.Error) ([]byte, error) {
-	return marshal(struct {
+	return Marshal(struct {
 		Error   string `json:"error"`
 		Message string `json:"message"`
 	}{string(e.Kind), e.Message})
 }
 
-// marshal encodes v compactly without escaping <, > and &, as the reference encoder does.
-func marshal(v any) ([]byte, error) {
+// Marshal encodes v compactly without escaping <, > and &, as the reference encoder does.
+func Marshal(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)

@@ -389,23 +389,11 @@ func statusJSON(meta, workflow json.RawMessage, comps []doip.ComponentBody) ([]b
 	}
 	buf = append(buf, ']')
 	if len(comps) > 0 {
-		id, err := marshalString(comps[0].ID)
+		id, err := mardijson.Marshal(comps[0].ID)
 		if err != nil {
 			return nil, err
 		}
 		buf = append(append(append(buf, `,"attributes":{"filename":`...), id...), '}')
 	}
 	return append(buf, '}'), nil
-}
-
-// marshalString encodes s as a JSON string without escaping <, > and &, as the envelope's
-// metadata is written.
-func marshalString(s string) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(s); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
