@@ -4,6 +4,11 @@
 // [Error] kinds that a client sees. The dispatcher works on this model only and never knows
 // which framing a request came in, as an http.Handler cannot tell HTTP/1 from HTTP/2.
 //
+// The contracts between the layers live here too, as net/http keeps Handler beside Request:
+// the dispatcher is a [Handler] answering through a [ResponseWriter], and each codec is a
+// [ServerCodec] built with its [Limits], reporting a broken frame as a [FramingError]. So the
+// dispatcher and the codecs import this package and neither the server nor each other.
+//
 // The op codes are the binary envelope's (the MaRDI binary envelope specification, §1).
 package doip
 
