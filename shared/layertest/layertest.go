@@ -25,6 +25,15 @@ import (
 	"testing"
 )
 
+// T is the part of *testing.T that Check uses.
+type T interface {
+	Helper()
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+}
+
+var _ T = (*testing.T)(nil)
+
 // Rules are the layers of one module.
 type Rules struct {
 	// Module is the module path, such as "github.com/fdo-doip/doip-gateway/gateway".
@@ -63,7 +72,7 @@ func isCommand(dir string) bool { return dir == "cmd" || strings.HasPrefix(dir, 
 
 // Check walks the Go files below root, the module's directory, and reports every import
 // against r. Files in root itself (the test that calls Check) and in testdata are not read.
-func Check(t *testing.T, root string, r Rules) {
+func Check(t T, root string, r Rules) {
 	t.Helper()
 	repo := path.Dir(r.Module) + "/"
 	used := make(map[string]bool)
@@ -126,7 +135,7 @@ func Check(t *testing.T, root string, r Rules) {
 		return nil
 	})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	if files < 10 {
 		t.Fatalf("read only %d Go files below %s; is the test running in the module's root?", files, root)
