@@ -7,6 +7,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/config"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/dispatch"
+	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doiptext"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/envelope"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/gateway"
@@ -33,6 +35,7 @@ import (
 	"github.com/fdo-doip/doip-gateway/shared/mtls"
 	"github.com/fdo-doip/doip-gateway/shared/settings"
 	"github.com/fdo-doip/doip-gateway/shared/slogapp"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/resolver/dns"
 )
@@ -78,13 +81,62 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 
 	reg := metrics.NewRegistry()
-	grpcMetrics := backend.WithDialOptions(metrics.NewGRPCClient(reg).DialOptions()...)
-	doipMetrics := gateway.NewMetrics(reg)
+	b, err := dialBackends(cfg, backend.WithDialOptions(metrics.NewGRPCClient(reg).DialOptions()...))
+	if err != nil {
+		return err
+	}
+	defer b.close()
+	d := newDispatcher(cfg, b, tlsCfg, logger)
 
+	envL, segL, err := listen(cfg)
+	if err != nil {
+		return err
+	}
+	servers := newServers(cfg, d, tlsCfg, mode, segL.Addr().(*net.TCPAddr).Port, gateway.NewMetrics(reg), logger)
+	listeners := []net.Listener{envL, segL}
+
+	if cfg.AdminAddr != "" {
+		stopAdmin, err := startAdmin(ctx, cfg.AdminAddr, reg, servers, b, logger)
+		if err != nil {
+			_ = envL.Close()
+			_ = segL.Close()
+			return err
+		}
+		defer stopAdmin()
+	}
+
+	for i, srv := range servers {
+		logger.Info("listening", slog.String("listener", srv.Name), slog.String("addr", listeners[i].Addr().String()),
+			slog.String("tls", string(mode)), slog.Bool("self_signed", selfSigned))
+	}
+	return serve(ctx, servers, listeners, cfg.DrainTimeout, func() {
+		logger.Info("gateway started", slog.String("version", version), slog.Any("config", cfg))
+	}, logger)
+}
+
+// backends are the gRPC connections to the services behind the gateway: retrieve-svc twice
+// (the second with the small windows of component streams that start there), and invoke-svc
+// when it is configured (invoke is nil otherwise).
+type backends struct {
+	retrieve, small, invoke *grpc.ClientConn
+}
+
+// close closes the connections, in the reverse order of dialling.
+func (b *backends) close() {
+	if b.invoke != nil {
+		_ = b.invoke.Close()
+	}
+	_ = b.small.Close()
+	_ = b.retrieve.Close()
+}
+
+// dialBackends dials retrieve-svc and invoke-svc, with grpcMetrics and, when configured,
+// mutual TLS. It closes what it dialled when a later dial fails.
+func dialBackends(cfg config.Config, grpcMetrics backend.Option) (*backends, error) {
 	retrieveService := retrievev1.RetrieveService_ServiceDesc.ServiceName
 	internalTLS, err := mtls.Load(mtls.Files{Cert: cfg.GRPCTLSCert, Key: cfg.GRPCTLSKey, CA: cfg.GRPCTLSCA})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	dialTLS := backend.WithDialOptions()
 	if internalTLS != nil {
@@ -95,18 +147,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	dns.SetMinResolutionInterval(cfg.DNSMinResolutionInterval)
 	retrieveConn, err := backend.Dial(cfg.RetrieveAddr, backend.RetryOnUnavailable(retrieveService), grpcMetrics, dialTLS)
 	if err != nil {
-		return fmt.Errorf("retrieve-svc at %s: %w", cfg.RetrieveAddr, err)
+		return nil, fmt.Errorf("retrieve-svc at %s: %w", cfg.RetrieveAddr, err)
 	}
-	defer retrieveConn.Close()
 	smallConn, err := backend.Dial(cfg.RetrieveAddr, backend.RetryOnUnavailable(retrieveService), grpcMetrics, dialTLS,
 		backend.WithDialOptions(grpc.WithInitialWindowSize(SmallStreamWindow), grpc.WithInitialConnWindowSize(SmallConnWindow)))
 	if err != nil {
-		return fmt.Errorf("retrieve-svc at %s: %w", cfg.RetrieveAddr, err)
+		_ = retrieveConn.Close()
+		return nil, fmt.Errorf("retrieve-svc at %s: %w", cfg.RetrieveAddr, err)
 	}
-	defer smallConn.Close()
+	b := &backends{retrieve: retrieveConn, small: smallConn}
+	if len(cfg.InvokeAddrs) > 0 {
+		invokeConn, err := backend.Dial(backend.Target(cfg.InvokeAddrs), grpcMetrics, dialTLS)
+		if err != nil {
+			b.close()
+			return nil, fmt.Errorf("invoke-svc at %v: %w", cfg.InvokeAddrs, err)
+		}
+		b.invoke = invokeConn
+	}
+	return b, nil
+}
+
+// newDispatcher is the gateway's one Handler, calling the backends in b.
+func newDispatcher(cfg config.Config, b *backends, tlsCfg *tls.Config, logger *slog.Logger) *dispatch.Dispatcher {
 	d := &dispatch.Dispatcher{
-		Retrieve:        retrievev1.NewRetrieveServiceClient(retrieveConn),
-		RetrieveSmall:   retrievev1.NewRetrieveServiceClient(smallConn),
+		Retrieve:        retrievev1.NewRetrieveServiceClient(b.retrieve),
+		RetrieveSmall:   retrievev1.NewRetrieveServiceClient(b.small),
 		ServiceID:       cfg.ServiceID,
 		Server:          "doip-gateway",
 		Version:         version,
@@ -121,82 +186,88 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if tlsCfg != nil {
 		d.PublicKey = tlsconf.PublicJWK(tlsCfg.Certificates[0])
 	}
-	if len(cfg.InvokeAddrs) > 0 {
-		invokeConn, err := backend.Dial(backend.Target(cfg.InvokeAddrs), grpcMetrics, dialTLS)
-		if err != nil {
-			return fmt.Errorf("invoke-svc at %v: %w", cfg.InvokeAddrs, err)
-		}
-		defer invokeConn.Close()
-		d.Invoke = invokev1.NewInvokeServiceClient(invokeConn)
+	if b.invoke != nil {
+		d.Invoke = invokev1.NewInvokeServiceClient(b.invoke)
 	}
+	return d
+}
 
-	lim := gateway.Limits{MaxPayload: uint32(cfg.MaxPayload), MaxSegment: uint32(cfg.MaxSegment)}
-	newServer := func(name string, codec gateway.CodecFactory) *gateway.Server {
-		return &gateway.Server{
-			Name: name, Handler: d, NewCodec: codec, TLSConfig: tlsCfg, TLSMode: mode,
-			HandshakeTimeout: cfg.HandshakeTimeout, ReadTimeout: cfg.ReadTimeout,
-			IdleTimeout: cfg.IdleTimeout, WriteTimeout: cfg.WriteTimeout,
-			Limits: lim, MaxConns: cfg.MaxConns, MaxConnsPerIP: cfg.MaxConnsPerIP, Logger: logger, Metrics: doipMetrics,
-		}
-	}
-	// Listen on both ports first: the standard framing advertises the real port in hello.
-	envL, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
+// listen opens both DOIP ports, the binary envelope's and port+1 for JSON segments, before
+// anything is served: the standard framing advertises the real port in hello.
+func listen(cfg config.Config) (envL, segL net.Listener, err error) {
+	envL, err = net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
 	if err != nil {
-		return fmt.Errorf("listen for the binary envelope on port %d: %w", cfg.Port, err)
+		return nil, nil, fmt.Errorf("listen for the binary envelope on port %d: %w", cfg.Port, err)
 	}
 	segPort := cfg.Port + 1
 	if cfg.Port == 0 {
 		segPort = 0
 	}
-	segL, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(segPort)))
+	segL, err = net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(segPort)))
 	if err != nil {
 		_ = envL.Close()
-		return fmt.Errorf("listen for JSON segments on port %d: %w", segPort, err)
+		return nil, nil, fmt.Errorf("listen for JSON segments on port %d: %w", segPort, err)
+	}
+	return envL, segL, nil
+}
+
+// newServers makes the two DOIP servers, both answering with h: the binary envelope's, and
+// the JSON segments' of port+1, whose standard framing advertises segPort in hello.
+func newServers(cfg config.Config, h doip.Handler, tlsCfg *tls.Config, mode gateway.TLSMode, segPort int, m *gateway.Metrics, logger *slog.Logger) []*gateway.Server {
+	lim := doip.Limits{MaxPayload: uint32(cfg.MaxPayload), MaxSegment: uint32(cfg.MaxSegment)}
+	newServer := func(name string, codec gateway.CodecFactory) *gateway.Server {
+		return &gateway.Server{
+			Name: name, Handler: h, NewCodec: codec, TLSConfig: tlsCfg, TLSMode: mode,
+			HandshakeTimeout: cfg.HandshakeTimeout, ReadTimeout: cfg.ReadTimeout,
+			IdleTimeout: cfg.IdleTimeout, WriteTimeout: cfg.WriteTimeout,
+			Limits: lim, MaxConns: cfg.MaxConns, MaxConnsPerIP: cfg.MaxConnsPerIP, Logger: logger, Metrics: m,
+		}
 	}
 	advertise := doiptext.Options{
-		MaxSegment:    lim.MaxSegment,
-		MaxMessage:    lim.MaxPayload,
+		Limits:        lim,
 		AdvertiseIP:   advertiseHost(cfg.AdvertiseHost, cfg.Host),
-		AdvertisePort: segL.Addr().(*net.TCPAddr).Port,
+		AdvertisePort: segPort,
 		ServiceID:     cfg.ServiceID,
 	}
-	servers := []*gateway.Server{newServer("envelope", envelopeCodec), newServer("segments", segmentsCodec(advertise))}
-	listeners := []net.Listener{envL, segL}
+	return []*gateway.Server{newServer("envelope", envelopeCodec), newServer("segments", segmentsCodec(advertise))}
+}
 
-	var adm *admin.Server
-	if cfg.AdminAddr != "" {
-		probe := backend.NewHealthProbe(retrieveConn, retrieveService, readyCacheTTL)
-		ready := func(ctx context.Context) error {
-			for _, s := range servers {
-				if !s.Serving() {
-					return fmt.Errorf("listener %s is not serving", s.Name)
-				}
+// startAdmin starts the admin server on addr: /metrics from reg, and /readyz ready while
+// every DOIP server is serving and retrieve-svc answers its health check. The returned
+// function shuts it down within adminShutdownTimeout.
+func startAdmin(ctx context.Context, addr string, reg *prometheus.Registry, servers []*gateway.Server, b *backends, logger *slog.Logger) (stop func(), err error) {
+	probe := backend.NewHealthProbe(b.retrieve, retrievev1.RetrieveService_ServiceDesc.ServiceName, readyCacheTTL)
+	ready := func(ctx context.Context) error {
+		for _, s := range servers {
+			if !s.Serving() {
+				return fmt.Errorf("listener %s is not serving", s.Name)
 			}
-			return probe.Check(ctx)
 		}
-		adm, err = admin.Start(ctx, cfg.AdminAddr, admin.NewHandler(reg, ready, logger), logger)
-		if err != nil {
-			_ = envL.Close()
-			_ = segL.Close()
-			return err
-		}
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), adminShutdownTimeout)
-			defer cancel()
-			if err := adm.Shutdown(sctx); err != nil {
-				logger.Warn("admin server", slog.Any("err", err))
-			}
-		}()
+		return probe.Check(ctx)
 	}
+	adm, err := admin.Start(ctx, addr, admin.NewHandler(reg, ready, logger), logger)
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		sctx, cancel := context.WithTimeout(context.Background(), adminShutdownTimeout)
+		defer cancel()
+		if err := adm.Shutdown(sctx); err != nil {
+			logger.Warn("admin server", slog.Any("err", err))
+		}
+	}, nil
+}
 
+// serve runs each server on its listener (servers[i] on listeners[i]) and calls started once
+// all run. It returns the first server's failure, closing all; or, when ctx ends, drains
+// them: Shutdown within drainTimeout, then Close for those still busy.
+func serve(ctx context.Context, servers []*gateway.Server, listeners []net.Listener, drainTimeout time.Duration, started func(), logger *slog.Logger) error {
 	errc := make(chan error, len(servers))
 	for i, srv := range servers {
 		l := listeners[i]
-		logger.Info("listening", slog.String("listener", srv.Name), slog.String("addr", l.Addr().String()),
-			slog.String("tls", string(mode)), slog.Bool("self_signed", selfSigned))
 		go func() { errc <- srv.Serve(l) }()
 	}
-	logger.Info("gateway started", slog.String("version", version), slog.Any("config", cfg))
+	started()
 
 	select {
 	case err := <-errc:
@@ -206,8 +277,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down", slog.Duration("drain_timeout", cfg.DrainTimeout))
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
+	logger.Info("shutting down", slog.Duration("drain_timeout", drainTimeout))
+	sctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
 	for _, s := range servers {
 		if err := s.Shutdown(sctx); err != nil {
@@ -227,7 +298,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 // segmentsCodec chooses the framing of a connection to port+1 by its first byte: "{"
 // starts a standard DOIP v2.0 text message, anything else a length prefix.
 func segmentsCodec(opts doiptext.Options) gateway.CodecFactory {
-	return func(r *bufio.Reader, w *bufio.Writer, lim gateway.Limits) (gateway.ServerCodec, error) {
+	return func(r *bufio.Reader, w *bufio.Writer, lim doip.Limits) (doip.ServerCodec, error) {
 		b, err := r.Peek(1)
 		if err != nil {
 			return nil, err
@@ -235,7 +306,7 @@ func segmentsCodec(opts doiptext.Options) gateway.CodecFactory {
 		if b[0] == '{' {
 			return doiptext.NewServerCodec(r, w, opts), nil
 		}
-		return segment.NewServerCodec(r, w, lim.MaxSegment, lim.MaxPayload), nil
+		return segment.NewServerCodec(r, w, segment.Options{Limits: lim}), nil
 	}
 }
 
@@ -252,6 +323,6 @@ func advertiseHost(advertise, host string) string {
 	}
 }
 
-func envelopeCodec(r *bufio.Reader, w *bufio.Writer, lim gateway.Limits) (gateway.ServerCodec, error) {
-	return envelope.NewServerCodec(r, w, lim.MaxPayload, uint16(min(lim.MaxSegment, 1<<16-1))), nil
+func envelopeCodec(r *bufio.Reader, w *bufio.Writer, lim doip.Limits) (doip.ServerCodec, error) {
+	return envelope.NewServerCodec(r, w, envelope.Options{Limits: lim}), nil
 }

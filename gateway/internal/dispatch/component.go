@@ -9,12 +9,11 @@ import (
 	"time"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
-	"github.com/fdo-doip/doip-gateway/gateway/internal/gateway"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"google.golang.org/protobuf/proto"
 )
 
-func (d *Dispatcher) retrieveComponent(ctx context.Context, w gateway.ResponseWriter, req *doip.Request) error {
+func (d *Dispatcher) retrieveComponent(ctx context.Context, w doip.ResponseWriter, req *doip.Request) error {
 	if req.ObjectID == "" {
 		return doip.Errorf(doip.KindBadRequest, "no object id given")
 	}

@@ -1,4 +1,4 @@
-// Package dispatch implements the gateway's [gateway.Handler]: it decides what each DOIP
+// Package dispatch implements the gateway's [doip.Handler]: it decides what each DOIP
 // operation does. Hello and list operations are answered locally (with the workflow list
 // of the invoke service, cached); retrieve and purge go to the retrieve service; invoke goes
 // to a worker of the invoke service, whose derived components are then read back through
@@ -21,7 +21,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
-	"github.com/fdo-doip/doip-gateway/gateway/internal/gateway"
 	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 )
@@ -81,7 +80,7 @@ type Dispatcher struct {
 	wfLoading chan struct{} // non-nil while a refresh runs; closed when it ends
 }
 
-var _ gateway.Handler = (*Dispatcher)(nil)
+var _ doip.Handler = (*Dispatcher)(nil)
 
 func (d *Dispatcher) logger() *slog.Logger {
 	if d.Logger == nil {
@@ -98,7 +97,7 @@ func (d *Dispatcher) callTimeout() time.Duration {
 }
 
 // ServeDOIP answers one request.
-func (d *Dispatcher) ServeDOIP(ctx context.Context, w gateway.ResponseWriter, req *doip.Request) {
+func (d *Dispatcher) ServeDOIP(ctx context.Context, w doip.ResponseWriter, req *doip.Request) {
 	err := checkStrings(req)
 	if err == nil {
 		err = d.authenticate(req)
@@ -170,7 +169,7 @@ func (d *Dispatcher) serviceInfo(ctx context.Context) *doip.ServiceInfo {
 	}
 }
 
-func (d *Dispatcher) hello(ctx context.Context, w gateway.ResponseWriter, req *doip.Request) error {
+func (d *Dispatcher) hello(ctx context.Context, w doip.ResponseWriter, req *doip.Request) error {
 	return w.Respond(&doip.Response{Op: req.Op, ObjectID: req.ObjectID, Hello: d.serviceInfo(ctx)})
 }
 
@@ -179,7 +178,7 @@ func (d *Dispatcher) isServiceTarget(id string) bool {
 	return id == "" || id == d.ServiceID || strings.EqualFold(id, "service")
 }
 
-func (d *Dispatcher) listOps(ctx context.Context, w gateway.ResponseWriter, req *doip.Request) error {
+func (d *Dispatcher) listOps(ctx context.Context, w doip.ResponseWriter, req *doip.Request) error {
 	wfs := d.workflows(ctx)
 	list := &doip.OperationList{Operations: Operations, Workflows: workflowNames(wfs)}
 	if !d.isServiceTarget(req.ObjectID) {
@@ -287,7 +286,7 @@ func (d *Dispatcher) getRecord(ctx context.Context, objectID string, sizes bool,
 	return rec, nil
 }
 
-func (d *Dispatcher) retrieveRecord(ctx context.Context, w gateway.ResponseWriter, req *doip.Request) error {
+func (d *Dispatcher) retrieveRecord(ctx context.Context, w doip.ResponseWriter, req *doip.Request) error {
 	rec, err := d.getRecord(ctx, req.ObjectID, req.ElementSizes || req.IncludeElementData, req.Version)
 	if err != nil {
 		return err
@@ -317,7 +316,7 @@ func (d *Dispatcher) retrieveRecord(ctx context.Context, w gateway.ResponseWrite
 	return w.Respond(resp)
 }
 
-func (d *Dispatcher) purge(ctx context.Context, w gateway.ResponseWriter, req *doip.Request) error {
+func (d *Dispatcher) purge(ctx context.Context, w doip.ResponseWriter, req *doip.Request) error {
 	if req.ObjectID == "" {
 		return doip.Errorf(doip.KindBadRequest, "no object id given")
 	}

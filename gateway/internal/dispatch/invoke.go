@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
-	"github.com/fdo-doip/doip-gateway/gateway/internal/gateway"
 	"github.com/fdo-doip/doip-gateway/shared/admin"
 	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
@@ -20,7 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-func (d *Dispatcher) invoke(ctx context.Context, w gateway.ResponseWriter, req *doip.Request) error {
+func (d *Dispatcher) invoke(ctx context.Context, w doip.ResponseWriter, req *doip.Request) error {
 	switch {
 	case d.Invoke == nil:
 		return doip.Errorf(doip.KindUnsupported, "no workflows are configured on this gateway")
@@ -145,7 +144,7 @@ func streamBroke(err error) bool {
 // Progress goes to the client as it arrives. began reports whether the worker sent any
 // stream message for this call (the first is its "accepted" progress event): from then on
 // the run is the worker's, and a failure is not retried elsewhere.
-func (d *Dispatcher) invokeOnce(ctx context.Context, w gateway.ResponseWriter, req *doip.Request, params json.RawMessage) (derived []*invokev1.DerivedComponent, result *invokev1.Result, began bool, err error) {
+func (d *Dispatcher) invokeOnce(ctx context.Context, w doip.ResponseWriter, req *doip.Request, params json.RawMessage) (derived []*invokev1.DerivedComponent, result *invokev1.Result, began bool, err error) {
 	stream, err := d.Invoke.Invoke(ctx, &invokev1.InvokeRequest{ObjectId: req.ObjectID, Workflow: req.Workflow, ParamsJson: params, Client: clientIdentity(req.Token)})
 	if err != nil {
 		return nil, nil, false, err

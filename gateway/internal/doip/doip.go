@@ -4,11 +4,17 @@
 // [Error] kinds that a client sees. The dispatcher works on this model only and never knows
 // which framing a request came in, as an http.Handler cannot tell HTTP/1 from HTTP/2.
 //
+// The contracts between the layers live here too, as net/http keeps Handler beside Request:
+// the dispatcher is a [Handler] answering through a [ResponseWriter], and each codec is a
+// [ServerCodec] built with its [Limits], reporting a broken frame as a [FramingError]. So the
+// dispatcher and the codecs import this package and neither the server nor each other.
+//
 // The op codes are the binary envelope's (the MaRDI binary envelope specification, §1).
 package doip
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
 )
@@ -216,4 +222,22 @@ type InvokeResult struct {
 // PurgeResult answers a purge.
 type PurgeResult struct {
 	Purged bool
+}
+
+// CopyExact copies exactly n bytes from r to w, using r's WriteTo when it has one (the
+// gateway's component streams hand over each gRPC chunk without another copy).
+func CopyExact(w io.Writer, r io.Reader, n int64) error {
+	var (
+		got int64
+		err error
+	)
+	if wt, ok := r.(io.WriterTo); ok {
+		got, err = wt.WriteTo(w)
+	} else {
+		got, err = io.CopyN(w, r, n)
+	}
+	if err == nil && got != n {
+		err = fmt.Errorf("copied %d bytes, want %d", got, n)
+	}
+	return err
 }

@@ -3,6 +3,7 @@ package doip
 import (
 	"errors"
 	"fmt"
+	"io"
 	"testing"
 )
 
@@ -39,5 +40,22 @@ func TestAsError(t *testing.T) {
 	got := AsError(errors.New("dial tcp 10.1.2.3:5432: secret internals"))
 	if got.Kind != KindInternal || got.Message != "internal error" {
 		t.Errorf("AsError(plain) = %+v, want a generic internal error", got)
+	}
+}
+
+// A framing error carries both the answer and the codec's error, and reads as the latter.
+func TestFramingError(t *testing.T) {
+	t.Parallel()
+	cause := fmt.Errorf("segment: segment 17 bytes exceeds limit 16: %w", io.ErrShortBuffer)
+	err := error(NewFramingError(KindTooLarge, cause))
+	var e *Error
+	if !errors.As(err, &e) || e.Kind != KindTooLarge || e.Message != cause.Error() {
+		t.Errorf("answer = %+v, want TooLarge with the cause's text", e)
+	}
+	if !errors.Is(err, io.ErrShortBuffer) || err.Error() != cause.Error() {
+		t.Errorf("%v does not carry its cause", err)
+	}
+	if got := AsError(err); got != e {
+		t.Errorf("AsError = %+v, want the answer", got)
 	}
 }

@@ -43,3 +43,25 @@ func AsError(err error) *Error {
 	}
 	return &Error{Kind: KindInternal, Message: "internal error"}
 }
+
+// FramingError is a request whose framing broke, as a codec's ReadRequest returns it: Answer
+// is what the client is told, Err the codec's own error (a ProtocolError, a too-large
+// sentinel, a cut-short stream). Both are in its chain, so the server finds the answer with
+// errors.As and logs and counts the cause with errors.Is. Every codec reports its framing
+// errors with this one type.
+type FramingError struct {
+	Answer *Error
+	Err    error
+}
+
+// NewFramingError returns err as a framing error whose answer is of the given kind, with
+// err's text as its message.
+func NewFramingError(kind ErrorKind, err error) *FramingError {
+	return &FramingError{Answer: &Error{Kind: kind, Message: err.Error()}, Err: err}
+}
+
+// Error returns the text of the codec's error.
+func (e *FramingError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the answer and the codec's error.
+func (e *FramingError) Unwrap() []error { return []error{e.Answer, e.Err} }

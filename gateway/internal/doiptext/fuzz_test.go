@@ -77,7 +77,7 @@ func FuzzReadMessage(f *testing.F) {
 
 		var out bytes.Buffer
 		bw := bufio.NewWriter(&out)
-		c := NewServerCodec(bufio.NewReaderSize(bytes.NewReader(data), 64), bw, Options{MaxSegment: fuzzMaxSegment, MaxMessage: fuzzMaxMessage})
+		c := NewServerCodec(bufio.NewReaderSize(bytes.NewReader(data), 64), bw, Options{Limits: doip.Limits{MaxSegment: fuzzMaxSegment, MaxPayload: fuzzMaxMessage}})
 		for {
 			req, err := c.ReadRequest()
 			if err != nil {

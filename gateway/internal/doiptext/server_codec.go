@@ -47,11 +47,10 @@ const DefaultObjectType = "0.TYPE/DO"
 
 // Options configure a [ServerCodec].
 type Options struct {
-	// MaxSegment caps one JSON segment of a request; zero means [DefaultMaxSegment].
-	MaxSegment uint32
-	// MaxMessage caps the bytes of one request, its input included; zero means
-	// [DefaultMaxMessage].
-	MaxMessage uint32
+	// Limits cap one JSON segment of a request (MaxSegment; zero means
+	// [DefaultMaxSegment]) and the bytes of one request, its input included (MaxPayload; zero
+	// means [DefaultMaxMessage]).
+	Limits doip.Limits
 	// AdvertiseIP and AdvertisePort are the address Hello announces ("ipAddress", "port");
 	// empty or zero leaves them out.
 	AdvertiseIP   string
@@ -60,9 +59,11 @@ type Options struct {
 	ServiceID string
 }
 
+var _ doip.ServerCodec = (*ServerCodec)(nil)
+
 // ServerCodec reads requests and writes answers in the standard DOIP v2.0 text framing, for
-// the gateway's port 3568 when a connection's first byte is '{'. It implements the gateway's
-// ServerCodec interface: the server calls ReadRequest, then one of WriteResponse or
+// the gateway's port 3568 when a connection's first byte is '{'. It implements
+// [doip.ServerCodec]: the server calls ReadRequest, then one of WriteResponse or
 // WriteError, then flushes the bufio.Writer, in turn on one goroutine.
 //
 // A request's first segment gives the operation ("operationId", see [OpFromID]), the target
@@ -88,8 +89,8 @@ type ServerCodec struct {
 // NewServerCodec returns a codec reading requests from r and writing answers to w.
 func NewServerCodec(r *bufio.Reader, w *bufio.Writer, opts Options) *ServerCodec {
 	rd := NewReader(r)
-	rd.MaxSegment = int(opts.MaxSegment)
-	rd.MaxMessage = int64(opts.MaxMessage)
+	rd.MaxSegment = int(opts.Limits.MaxSegment)
+	rd.MaxMessage = int64(opts.Limits.MaxPayload)
 	return &ServerCodec{rd: rd, wr: NewWriter(w), bw: w, opts: opts}
 }
 
@@ -185,24 +186,15 @@ func StatusFor(kind doip.ErrorKind) string {
 	return StatusOther
 }
 
-// requestError is a failed request: the error the client is told, and the cause.
-type requestError struct {
-	answer *doip.Error
-	cause  error
-}
-
-func (e *requestError) Error() string   { return e.cause.Error() }
-func (e *requestError) Unwrap() []error { return []error{e.answer, e.cause} }
-
-// classify puts what the client is told into the chain of a framing error. End-of-stream
+// framingError makes a framing error a [doip.FramingError], which carries what the client is told. End-of-stream
 // and I/O errors pass through unchanged.
-func classify(err error) error {
+func framingError(err error) error {
 	var pe *ProtocolError
 	switch {
 	case errors.Is(err, ErrTooLarge):
-		return &requestError{answer: &doip.Error{Kind: doip.KindTooLarge, Message: err.Error()}, cause: err}
+		return doip.NewFramingError(doip.KindTooLarge, err)
 	case errors.As(err, &pe):
-		return &requestError{answer: &doip.Error{Kind: doip.KindBadRequest, Message: err.Error()}, cause: err}
+		return doip.NewFramingError(doip.KindBadRequest, err)
 	}
 	return err
 }
@@ -225,7 +217,7 @@ func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 	c.cur, c.curID, c.started = nil, nil, false
 	first, err := c.rd.NextSegment()
 	if err != nil {
-		return nil, classify(err)
+		return nil, framingError(err)
 	}
 	// Learn the requestId first, so that even an answer to a broken message can echo it: a
 	// CNRI client matches answers by it and drops the connection without one.
@@ -248,7 +240,7 @@ func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 		for {
 			seg, err := c.rd.NextSegment()
 			if err != nil {
-				return nil, classify(noEOF(err))
+				return nil, framingError(noEOF(err))
 			}
 			if seg.Kind == SegmentEnd {
 				break

@@ -201,8 +201,8 @@ func TestReadRequestErrors(t *testing.T) {
 		{"bad framing", "@\n05\n", Options{}, doip.KindBadRequest, "bad chunk size: leading zero"},
 		{"bad framing in input", msg(`{`+target+`,"operationId":"wf"}`, "@\nzz\n"), Options{}, doip.KindBadRequest, "bad chunk size"},
 		{"invalid JSON", msg(`{"targetId":}`), Options{}, doip.KindBadRequest, "bad JSON segment: not valid JSON"},
-		{"first segment over MaxSegment", msg(`{` + target + `,"operationId":"0.DOIP/Op.Hello"}`), Options{MaxSegment: 20}, doip.KindTooLarge, "JSON segment of at least"},
-		{"input bytes over MaxMessage", msg(`{`+target+`,"operationId":"wf"}`, "@\n100\n"+strings.Repeat("x", 100)+"\n#\n"), Options{MaxMessage: 100}, doip.KindTooLarge, "exceeds limit 100"},
+		{"first segment over MaxSegment", msg(`{` + target + `,"operationId":"0.DOIP/Op.Hello"}`), Options{Limits: doip.Limits{MaxSegment: 20}}, doip.KindTooLarge, "JSON segment of at least"},
+		{"input bytes over MaxMessage", msg(`{`+target+`,"operationId":"wf"}`, "@\n100\n"+strings.Repeat("x", 100)+"\n#\n"), Options{Limits: doip.Limits{MaxPayload: 100}}, doip.KindTooLarge, "exceeds limit 100"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

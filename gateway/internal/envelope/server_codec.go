@@ -8,14 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
-	"strconv"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
+	"github.com/fdo-doip/doip-gateway/gateway/internal/mardijson"
 )
 
-// ProtocolVersion is the "version" the reference server announces in hello.
-const ProtocolVersion = 2
+var _ doip.ServerCodec = (*ServerCodec)(nil)
 
 // ServerCodec reads requests and writes answers in the binary envelope, for the gateway's
 // port 3567. It maps the envelope onto the framing-neutral model of package doip: the
@@ -28,12 +26,19 @@ type ServerCodec struct {
 	op doip.Op // the operation byte of the request being answered, echoed
 }
 
-// NewServerCodec returns a codec reading from r and writing to w, with the given caps on
-// a request's payload and object id.
-func NewServerCodec(r io.Reader, w *bufio.Writer, maxPayload uint32, maxObjectID uint16) *ServerCodec {
+// Options configure a [ServerCodec].
+type Options struct {
+	// Limits cap a request's payload (MaxPayload) and its object id (MaxSegment, of which
+	// at most 64 KiB - 1 applies, the most the id's length field can say); zero means
+	// [DefaultMaxPayload] and [DefaultMaxObjectID].
+	Limits doip.Limits
+}
+
+// NewServerCodec returns a codec reading from r and writing to w.
+func NewServerCodec(r *bufio.Reader, w *bufio.Writer, opts Options) *ServerCodec {
 	fr := NewFramer(w, r)
-	fr.MaxPayload = maxPayload
-	fr.MaxObjectID = maxObjectID
+	fr.MaxPayload = opts.Limits.MaxPayload
+	fr.MaxObjectID = uint16(min(opts.Limits.MaxSegment, 1<<16-1))
 	return &ServerCodec{fr: fr, w: w}
 }
 
@@ -56,7 +61,7 @@ type requestMeta struct {
 func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 	msg, err := c.fr.ReadMessage()
 	if err != nil {
-		return nil, classify(err)
+		return nil, framingError(err)
 	}
 	c.op = msg.Header.Op
 	if msg.Header.Type != TypeRequest {
@@ -97,17 +102,18 @@ func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 	return req, nil
 }
 
-// classify turns a codec error into one that carries what the client is told.
-func classify(err error) error {
+// framingError turns a codec error into a [doip.FramingError] that carries what the client is
+// told. End-of-stream and I/O errors pass through unchanged.
+func framingError(err error) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return err
 	}
 	var pe *ProtocolError
 	switch {
 	case errors.Is(err, ErrTooLarge):
-		return fmt.Errorf("%w", &doip.Error{Kind: doip.KindTooLarge, Message: err.Error()})
+		return doip.NewFramingError(doip.KindTooLarge, err)
 	case errors.As(err, &pe):
-		return fmt.Errorf("%w", &doip.Error{Kind: doip.KindBadRequest, Message: err.Error()})
+		return doip.NewFramingError(doip.KindBadRequest, err)
 	}
 	return err
 }
@@ -121,7 +127,7 @@ func (c *ServerCodec) WriteProgress(*doip.Request, string, string, float64) erro
 // WriteError writes an error envelope (type 0x7F) with {"error":KIND,"message":TEXT},
 // echoing the request's operation byte and object id (operation 0 after a framing error).
 func (c *ServerCodec) WriteError(req *doip.Request, e *doip.Error) error {
-	js, err := ErrorJSON(e)
+	js, err := mardijson.ErrorJSON(e)
 	if err != nil {
 		return err
 	}
@@ -141,134 +147,10 @@ func (c *ServerCodec) writeJSONOnly(h Header, id string, js []byte) error {
 	return c.fr.WriteJSONBlock(BlockMetadata, js)
 }
 
-type helloMeta struct {
-	Operation     string   `json:"operation"`
-	Status        string   `json:"status,omitempty"`
-	Server        string   `json:"server,omitempty"`
-	Version       int      `json:"version,omitempty"`
-	Operations    opMap    `json:"availableOperations"`
-	ServerVersion string   `json:"serverVersion,omitempty"`
-	ServiceID     string   `json:"serviceId,omitempty"`
-	Workflows     []string `json:"workflows,omitempty"`
-}
-
-// opMap is an operation map that encodes ordered by operation code, as the reference
-// server writes it ({"hello":1,"retrieve":2,...}).
-type opMap map[string]doip.Op
-
-func (m opMap) MarshalJSON() ([]byte, error) {
-	names := make([]string, 0, len(m))
-	for name := range m {
-		names = append(names, name)
-	}
-	slices.SortFunc(names, func(a, b string) int { return cmp.Or(cmp.Compare(m[a], m[b]), cmp.Compare(a, b)) })
-	buf := []byte{'{'}
-	for i, name := range names {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		k, err := marshal(name)
-		if err != nil {
-			return nil, err
-		}
-		buf = append(buf, k...)
-		buf = append(buf, ':')
-		buf = strconv.AppendUint(buf, uint64(m[name]), 10)
-	}
-	return append(buf, '}'), nil
-}
-
-// ResponseParts renders a response as the MaRDI family of framings carries it: the
-// metadata JSON (hello, list operations, invoke, purge, or the record itself), the
-// components whose bytes follow, and the workflow JSON (an invoke's result). The
-// length-prefixed segments of port 3568 carry the same parts.
-func ResponseParts(resp *doip.Response) (meta json.RawMessage, comps []doip.ComponentBody, workflow json.RawMessage, err error) {
-	var v any
-	switch {
-	case resp.Hello != nil:
-		hi := resp.Hello
-		v = helloMeta{Operation: "hello", Status: "ok", Server: hi.Server, Version: ProtocolVersion,
-			Operations: hi.Operations, ServerVersion: hi.Version, ServiceID: hi.ServiceID, Workflows: hi.Workflows}
-	case resp.Operations != nil:
-		v = helloMeta{Operation: "list_operations", Operations: resp.Operations.Operations, Workflows: resp.Operations.Workflows}
-	case resp.Record != nil:
-		meta, comps = resp.Record.JSON, resp.Elements
-		if resp.Record.Version != "" {
-			if meta, err = withVersion(meta, resp.Record.Version); err != nil {
-				return nil, nil, nil, err
-			}
-		}
-	case resp.Component != nil:
-		comps = []doip.ComponentBody{*resp.Component}
-	case resp.Invoke != nil:
-		inv := resp.Invoke
-		v = struct {
-			Operation string          `json:"operation"`
-			Workflow  string          `json:"workflow"`
-			Result    json.RawMessage `json:"result"`
-			Cached    bool            `json:"cached,omitempty"`
-			Version   string          `json:"version,omitempty"`
-		}{"invoke", inv.Workflow, inv.Result, inv.Cached, inv.Version}
-		comps, workflow = inv.Derived, inv.Result
-	case resp.Purge != nil:
-		v = struct {
-			Operation string `json:"operation"`
-			ObjectID  string `json:"objectId"`
-			Purged    bool   `json:"purged"`
-		}{"purge", resp.ObjectID, resp.Purge.Purged}
-	default:
-		return nil, nil, nil, errors.New("envelope: empty response")
-	}
-	if v != nil {
-		if meta, err = marshal(v); err != nil {
-			return nil, nil, nil, err
-		}
-	}
-	return meta, comps, workflow, nil
-}
-
-// withVersion adds "version" as the first member of a record's JSON object (replacing one
-// the record has), so that the binary framings name the version the components come from. A
-// record that is not a JSON object is returned unchanged.
-func withVersion(record json.RawMessage, version string) (json.RawMessage, error) {
-	trimmed := bytes.TrimSpace(record)
-	if len(trimmed) < 2 || trimmed[0] != '{' {
-		return record, nil
-	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(trimmed, &fields); err != nil {
-		return record, nil
-	}
-	if _, ok := fields["version"]; ok {
-		delete(fields, "version")
-		if trimmed, err := json.Marshal(fields); err == nil {
-			record = trimmed
-		}
-	}
-	v, err := marshal(version)
-	if err != nil {
-		return nil, err
-	}
-	rest := bytes.TrimSpace(record)[1:]
-	out := append(append([]byte(`{"version":`), v...), ',')
-	if bytes.HasPrefix(bytes.TrimSpace(rest), []byte("}")) {
-		out = out[:len(out)-1]
-	}
-	return append(out, rest...), nil
-}
-
-// ErrorJSON renders an error as the MaRDI framings carry it: {"error":KIND,"message":TEXT}.
-func ErrorJSON(e *doip.Error) ([]byte, error) {
-	return marshal(struct {
-		Error   string `json:"error"`
-		Message string `json:"message"`
-	}{string(e.Kind), e.Message})
-}
-
 // WriteResponse writes a response envelope. Component bytes are copied from their readers
 // after a header whose payload length was computed from their sizes.
 func (c *ServerCodec) WriteResponse(req *doip.Request, resp *doip.Response) error {
-	rawMeta, comps, workflow, err := ResponseParts(resp)
+	rawMeta, comps, workflow, err := mardijson.ResponseParts(resp)
 	if err != nil {
 		return err
 	}
@@ -301,7 +183,7 @@ func (c *ServerCodec) WriteResponse(req *doip.Request, resp *doip.Response) erro
 		if err := c.fr.WriteComponentHeader(cb.ID, cb.MediaType, uint32(cb.Size)); err != nil {
 			return err
 		}
-		if err := CopyExact(c.fr.Writer(), cb.Body, cb.Size); err != nil {
+		if err := doip.CopyExact(c.fr.Writer(), cb.Body, cb.Size); err != nil {
 			return fmt.Errorf("envelope: streaming component %s: %w", cb.ID, err)
 		}
 	}
@@ -312,32 +194,3 @@ func (c *ServerCodec) WriteResponse(req *doip.Request, resp *doip.Response) erro
 }
 
 const maxUint32 = 1<<32 - 1
-
-// CopyExact copies exactly n bytes from r to w, using r's WriteTo when it has one (the
-// gateway's component streams hand over each gRPC chunk without another copy).
-func CopyExact(w io.Writer, r io.Reader, n int64) error {
-	var (
-		got int64
-		err error
-	)
-	if wt, ok := r.(io.WriterTo); ok {
-		got, err = wt.WriteTo(w)
-	} else {
-		got, err = io.CopyN(w, r, n)
-	}
-	if err == nil && got != n {
-		err = fmt.Errorf("copied %d bytes, want %d", got, n)
-	}
-	return err
-}
-
-// marshal encodes v compactly without escaping <, > and &, as the reference encoder does.
-func marshal(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
-}

@@ -18,7 +18,7 @@ import (
 func newTestCodec(in []byte) (*ServerCodec, *bytes.Buffer, *bufio.Writer) {
 	var out bytes.Buffer
 	bw := bufio.NewWriter(&out)
-	return NewServerCodec(bytes.NewReader(in), bw, 1<<16, 1024), &out, bw
+	return NewServerCodec(bufio.NewReader(bytes.NewReader(in)), bw, Options{Limits: doip.Limits{MaxPayload: 1 << 16, MaxSegment: 1024}}), &out, bw
 }
 
 func TestServerCodecReadsReferenceRequests(t *testing.T) {
@@ -202,12 +202,4 @@ func readVector(t *testing.T, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-// A budget a workflow run exceeded has its own kind in the error envelope.
-func TestErrorJSONLimitExceeded(t *testing.T) {
-	js, err := ErrorJSON(doip.Errorf(doip.KindLimitExceeded, "page budget of 500 pages exceeded"))
-	if err != nil || string(js) != `{"error":"LimitExceeded","message":"page budget of 500 pages exceeded"}` {
-		t.Errorf("ErrorJSON = %s, %v", js, err)
-	}
 }

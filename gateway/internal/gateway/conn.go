@@ -173,7 +173,7 @@ func (c *conn) waitForRequest(nc net.Conn, br *bufio.Reader, timeout time.Durati
 
 // framingError answers a broken request where the framing allows, and reports whether an
 // answer was written.
-func (c *conn) framingError(codec ServerCodec, bw *bufio.Writer, err error) bool {
+func (c *conn) framingError(codec doip.ServerCodec, bw *bufio.Writer, err error) bool {
 	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
 		return false
 	}
@@ -214,7 +214,7 @@ func lingerClose(nc net.Conn) {
 // (shared/requestid); the handler's context carries it to the backends and into every log
 // record made with that context. While the handler runs, [conn.watchClient] cancels that
 // context when the client goes away, so no backend keeps working for nobody.
-func (c *conn) handle(ctx context.Context, nc net.Conn, br *bufio.Reader, codec ServerCodec, bw *bufio.Writer, req *doip.Request) bool {
+func (c *conn) handle(ctx context.Context, nc net.Conn, br *bufio.Reader, codec doip.ServerCodec, bw *bufio.Writer, req *doip.Request) bool {
 	rid := requestid.FromClient(req.RequestID)
 	ctx, cancel := context.WithCancelCause(requestid.NewContext(ctx, rid))
 	defer cancel(nil)
@@ -297,9 +297,9 @@ func (c *conn) watchClient(nc net.Conn, br *bufio.Reader, cancel context.CancelC
 	}
 }
 
-// responseWriter is the [ResponseWriter] of one request.
+// responseWriter is the [doip.ResponseWriter] of one request.
 type responseWriter struct {
-	codec  ServerCodec
+	codec  doip.ServerCodec
 	req    *doip.Request
 	wrote  bool
 	status string

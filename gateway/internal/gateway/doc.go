@@ -2,9 +2,9 @@
 // sniffing the first byte, or off), read, idle and write deadlines, many requests per
 // connection, and graceful shutdown. It is shaped like net/http's server: a [Server] with
 // exported fields, [Server.Serve], [Server.Shutdown] and [Server.Close], and a one-method
-// [Handler] that never sees sockets or framings.
+// [doip.Handler] that never sees sockets or framings.
 //
-// The framing of a connection is a [ServerCodec] made by the server's NewCodec: the binary
+// The framing of a connection is a [doip.ServerCodec] made by the server's NewCodec: the binary
 // envelope on port 3567, and on port 3568 the standard DOIP v2.0 text segments or the
 // length-prefixed JSON segments, chosen by the first byte after any TLS handshake
 // (the DOIP v2.0 standard, §11).

@@ -25,9 +25,9 @@ import (
 
 // textCodec is the line codec of server_test.go, with requests marked as the standard framing
 // and an optional third word taken as the client's requestId: "hello x rid".
-type textCodec struct{ ServerCodec }
+type textCodec struct{ doip.ServerCodec }
 
-func newTextCodec(r *bufio.Reader, w *bufio.Writer, lim Limits) (ServerCodec, error) {
+func newTextCodec(r *bufio.Reader, w *bufio.Writer, lim doip.Limits) (doip.ServerCodec, error) {
 	c, err := newLineCodec(r, w, lim)
 	return textCodec{c}, err
 }
@@ -49,7 +49,7 @@ type idHandler struct {
 	ids []string
 }
 
-func (h *idHandler) ServeDOIP(ctx context.Context, w ResponseWriter, req *doip.Request) {
+func (h *idHandler) ServeDOIP(ctx context.Context, w doip.ResponseWriter, req *doip.Request) {
 	id, _ := requestid.FromContext(ctx)
 	h.mu.Lock()
 	h.ids = append(h.ids, id)
@@ -267,11 +267,11 @@ func TestMetricsTLS(t *testing.T) {
 func TestMetricsAborted(t *testing.T) {
 	t.Parallel()
 	m := NewMetrics(prometheus.NewRegistry())
-	failing := HandlerFunc(func(_ context.Context, w ResponseWriter, _ *doip.Request) {
+	failing := doip.HandlerFunc(func(_ context.Context, w doip.ResponseWriter, _ *doip.Request) {
 		_ = w.Respond(&doip.Response{})
 	})
 	s := &Server{Name: "x", Handler: failing, Metrics: m, Logger: testLogger(t),
-		NewCodec: func(r *bufio.Reader, w *bufio.Writer, lim Limits) (ServerCodec, error) {
+		NewCodec: func(r *bufio.Reader, w *bufio.Writer, lim doip.Limits) (doip.ServerCodec, error) {
 			c, err := newLineCodec(r, w, lim)
 			return failingCodec{c}, err
 		}}
@@ -289,7 +289,7 @@ func TestMetricsAborted(t *testing.T) {
 }
 
 // failingCodec fails every response, as a broken backend stream does after the first byte.
-type failingCodec struct{ ServerCodec }
+type failingCodec struct{ doip.ServerCodec }
 
 func (failingCodec) WriteResponse(*doip.Request, *doip.Response) error {
 	return errors.New("backend stream broke")

@@ -48,7 +48,7 @@ type Server struct {
 	// Name names the listener in logs ("envelope", "segments").
 	Name string
 	// Handler answers requests.
-	Handler Handler
+	Handler doip.Handler
 	// NewCodec makes each connection's codec.
 	NewCodec CodecFactory
 	// TLSConfig is used when TLSMode is not TLSOff; it must hold a certificate then.
@@ -64,7 +64,7 @@ type Server struct {
 	// long is disconnected, however long the whole answer takes.
 	WriteTimeout time.Duration
 	// Limits bound what a request may declare, checked before allocating.
-	Limits Limits
+	Limits doip.Limits
 	// MaxConns bounds open connections on this server; more are closed on accept.
 	MaxConns int
 	// MaxConnsPerIP bounds open connections from one client address; 0 means no bound.
@@ -94,7 +94,7 @@ func (s *Server) logger() *slog.Logger {
 	return s.Logger
 }
 
-func (s *Server) limits() Limits {
+func (s *Server) limits() doip.Limits {
 	l := s.Limits
 	if l.MaxPayload == 0 {
 		l.MaxPayload = DefaultMaxPayload

@@ -27,7 +27,7 @@ type lineCodec struct {
 	w *bufio.Writer
 }
 
-func newLineCodec(r *bufio.Reader, w *bufio.Writer, _ Limits) (ServerCodec, error) {
+func newLineCodec(r *bufio.Reader, w *bufio.Writer, _ doip.Limits) (doip.ServerCodec, error) {
 	return &lineCodec{r: r, w: w}, nil
 }
 
@@ -67,7 +67,7 @@ type echoHandler struct {
 	started chan struct{}
 }
 
-func (h *echoHandler) ServeDOIP(ctx context.Context, w ResponseWriter, req *doip.Request) {
+func (h *echoHandler) ServeDOIP(ctx context.Context, w doip.ResponseWriter, req *doip.Request) {
 	switch {
 	case req.ObjectID == "block":
 		h.started <- struct{}{}

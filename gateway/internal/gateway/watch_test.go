@@ -30,7 +30,7 @@ func newWaitHandler() *waitHandler {
 	return &waitHandler{started: make(chan string, 8), causes: make(chan error, 8), release: make(chan struct{})}
 }
 
-func (h *waitHandler) ServeDOIP(ctx context.Context, w ResponseWriter, req *doip.Request) {
+func (h *waitHandler) ServeDOIP(ctx context.Context, w doip.ResponseWriter, req *doip.Request) {
 	if !strings.HasPrefix(req.ObjectID, "wait") {
 		_ = w.Respond(&doip.Response{})
 		return

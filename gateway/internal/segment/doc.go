@@ -19,7 +19,7 @@
 // [ServerCodec] serves the gateway's port 3568 with this framing. A request's first segment
 // is a JSON object {"targetId":…,"operationId":…,"attributes":{…}}; it becomes a
 // [doip.Request]. An answer is a JSON status segment, then one raw segment per component,
-// rendered from the same parts as the binary envelope's answer ([envelope.ResponseParts]).
+// rendered from the same parts as the binary envelope's answer ([mardijson.ResponseParts]).
 // Malformed requests are reported as a [*ProtocolError] or [ErrTooLarge] with a *doip.Error
 // in the chain, for the server to answer with [ServerCodec.WriteError].
 //

@@ -12,28 +12,35 @@ import (
 	"strings"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
-	"github.com/fdo-doip/doip-gateway/gateway/internal/envelope"
+	"github.com/fdo-doip/doip-gateway/gateway/internal/mardijson"
 )
+
+var _ doip.ServerCodec = (*ServerCodec)(nil)
 
 // ServerCodec reads requests and writes answers in length-prefixed JSON segments, for the
 // gateway's port 3568 (spec §5). It maps the request's first segment onto the
 // framing-neutral model of package doip, and renders answers from the same parts as the
-// binary envelope ([envelope.ResponseParts]), so a client sees the same metadata on either
+// binary envelope ([mardijson.ResponseParts]), so a client sees the same metadata on either
 // port. It serves one request per connection: [ServerCodec.KeepAlive] is false.
 //
-// ServerCodec has the methods of the gateway's ServerCodec interface; the server calls
+// ServerCodec is a [doip.ServerCodec]: the server calls
 // ReadRequest, then WriteResponse or WriteError, then flushes the bufio.Writer.
 type ServerCodec struct {
 	r *Reader
 	w *Writer
 }
 
-// NewServerCodec returns a codec reading from r and writing to w. maxSegment caps the first
-// (JSON) segment of a request and maxMessage the sum of its segments' lengths; 0 means
-// [DefaultMaxSegment] and [DefaultMaxMessage].
-func NewServerCodec(r *bufio.Reader, w *bufio.Writer, maxSegment, maxMessage uint32) *ServerCodec {
+// Options configure a [ServerCodec].
+type Options struct {
+	// Limits cap the first (JSON) segment of a request (MaxSegment) and the sum of its
+	// segments' lengths (MaxPayload); zero means [DefaultMaxSegment] and [DefaultMaxMessage].
+	Limits doip.Limits
+}
+
+// NewServerCodec returns a codec reading from r and writing to w.
+func NewServerCodec(r *bufio.Reader, w *bufio.Writer, opts Options) *ServerCodec {
 	sr := NewReader(r)
-	sr.MaxSegment, sr.MaxMessage = maxSegment, maxMessage
+	sr.MaxSegment, sr.MaxMessage = opts.Limits.MaxSegment, opts.Limits.MaxPayload
 	return &ServerCodec{r: sr, w: NewWriter(w)}
 }
 
@@ -269,17 +276,7 @@ func jsonKind(raw []byte) string {
 	}
 }
 
-// requestError is a framing error: what the client is told, and the error underneath.
-// Both are in its chain.
-type requestError struct {
-	answer *doip.Error
-	err    error
-}
-
-func (e *requestError) Error() string   { return e.err.Error() }
-func (e *requestError) Unwrap() []error { return []error{e.answer, e.err} }
-
-// framingError attaches to err the *doip.Error the client is told, unless err is an error
+// framingError makes err a [doip.FramingError] carrying the *doip.Error the client is told, unless err is an error
 // of the underlying reader, which the server classifies itself.
 func framingError(err error) error {
 	kind := doip.KindBadRequest
@@ -292,7 +289,7 @@ func framingError(err error) error {
 			return err
 		}
 	}
-	return &requestError{answer: &doip.Error{Kind: kind, Message: err.Error()}, err: err}
+	return doip.NewFramingError(kind, err)
 }
 
 // KeepAlive is always false: one request per connection, and the server closes after the
@@ -305,12 +302,12 @@ func (c *ServerCodec) WriteProgress(*doip.Request, string, string, float64) erro
 // WriteError writes an error answer: one segment holding
 // {"status":"error","error":KIND,"message":TEXT}, and the zero-length end. The "status" and
 // "message" members are the spec's; "error" is the kind, as the binary envelope sends it
-// ([envelope.ErrorJSON]). req may be nil, after a framing error.
+// ([mardijson.ErrorJSON]). req may be nil, after a framing error.
 func (c *ServerCodec) WriteError(req *doip.Request, e *doip.Error) error {
 	if e == nil {
 		e = doip.AsError(nil)
 	}
-	js, err := envelope.ErrorJSON(e)
+	js, err := mardijson.ErrorJSON(e)
 	if err != nil {
 		return err
 	}
@@ -327,7 +324,7 @@ func (c *ServerCodec) WriteError(req *doip.Request, e *doip.Error) error {
 // {"status":"success","metadata":[...],"attributes":{"filename":ID}}, one raw segment per
 // component with its bytes, and the zero-length end.
 //
-// "metadata" holds the metadata JSON of [envelope.ResponseParts] (none for a component) and,
+// "metadata" holds the metadata JSON of [mardijson.ResponseParts] (none for a component) and,
 // for an invoke, its workflow JSON after it; both are copied as they are. "attributes" is
 // there only when component bytes follow, and names the first. A component of 0 bytes is
 // left out, since a zero-length segment would end the message. Component bytes are streamed
@@ -335,7 +332,7 @@ func (c *ServerCodec) WriteError(req *doip.Request, e *doip.Error) error {
 // are not sent. A component that cannot be carried (a Size below 0 or above 4 GiB - 1, a
 // nil Body) is reported before anything is written, as a *doip.Error.
 func (c *ServerCodec) WriteResponse(req *doip.Request, resp *doip.Response) error {
-	meta, comps, workflow, err := envelope.ResponseParts(resp)
+	meta, comps, workflow, err := mardijson.ResponseParts(resp)
 	if err != nil {
 		return err
 	}
@@ -362,7 +359,7 @@ func (c *ServerCodec) WriteResponse(req *doip.Request, resp *doip.Response) erro
 		if err := c.w.WriteSegmentHeader(uint32(cb.Size)); err != nil {
 			return err
 		}
-		if err := envelope.CopyExact(c.w, cb.Body, cb.Size); err != nil {
+		if err := doip.CopyExact(c.w, cb.Body, cb.Size); err != nil {
 			sent := cb.Size - int64(c.w.left)
 			return fmt.Errorf("segment: streaming component %s: sent %d of %d bytes: %w", cb.ID, sent, cb.Size, noEOF(err))
 		}
@@ -392,23 +389,11 @@ func statusJSON(meta, workflow json.RawMessage, comps []doip.ComponentBody) ([]b
 	}
 	buf = append(buf, ']')
 	if len(comps) > 0 {
-		id, err := marshalString(comps[0].ID)
+		id, err := mardijson.Marshal(comps[0].ID)
 		if err != nil {
 			return nil, err
 		}
 		buf = append(append(append(buf, `,"attributes":{"filename":`...), id...), '}')
 	}
 	return append(buf, '}'), nil
-}
-
-// marshalString encodes s as a JSON string without escaping <, > and &, as the envelope's
-// metadata is written.
-func marshalString(s string) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(s); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

@@ -12,24 +12,15 @@ import (
 	"testing/iotest"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
-	"github.com/fdo-doip/doip-gateway/gateway/internal/envelope"
+	"github.com/fdo-doip/doip-gateway/gateway/internal/mardijson"
 )
-
-// The gateway's ServerCodec interface, restated so the package need not import the gateway.
-var _ interface {
-	ReadRequest() (*doip.Request, error)
-	WriteResponse(req *doip.Request, resp *doip.Response) error
-	WriteError(req *doip.Request, e *doip.Error) error
-	WriteProgress(req *doip.Request, stage, message string, fraction float64) error
-	KeepAlive() bool
-} = (*ServerCodec)(nil)
 
 // newTestCodec returns a codec reading in (through a small bufio.Reader, so a wrapped
 // reader's short reads come through) and writing to the returned buffer.
 func newTestCodec(in io.Reader, maxSeg, maxMsg uint32) (*ServerCodec, *bytes.Buffer, *bufio.Writer) {
 	var out bytes.Buffer
 	bw := bufio.NewWriter(&out)
-	return NewServerCodec(bufio.NewReaderSize(in, 16), bw, maxSeg, maxMsg), &out, bw
+	return NewServerCodec(bufio.NewReaderSize(in, 16), bw, Options{Limits: doip.Limits{MaxSegment: maxSeg, MaxPayload: maxMsg}}), &out, bw
 }
 
 func TestReadRequest(t *testing.T) {
@@ -351,7 +342,7 @@ func TestWriteResponseHello(t *testing.T) {
 		Operations: map[string]doip.Op{"hello": doip.OpHello, "retrieve": doip.OpRetrieve, "list_operations": doip.OpListOps, "invoke": doip.OpInvoke},
 		Workflows:  []string{"equation_extraction"},
 	}}
-	meta, _, _, err := envelope.ResponseParts(resp)
+	meta, _, _, err := mardijson.ResponseParts(resp)
 	if err != nil {
 		t.Fatal(err)
 	}

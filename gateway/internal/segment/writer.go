@@ -51,7 +51,7 @@ func (sw *Writer) WriteSegment(p []byte) error {
 }
 
 // WriteSegmentHeader writes the length of a segment of n bytes, which the caller then writes
-// with [Writer.Write] (for instance with io.Copy or envelope.CopyExact), all n of them before
+// with [Writer.Write] (for instance with io.Copy or doip.CopyExact), all n of them before
 // the next segment or [Writer.End]. n must not be 0.
 func (sw *Writer) WriteSegmentHeader(n uint32) error {
 	if sw.err != nil {

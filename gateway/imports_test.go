@@ -1,0 +1,28 @@
+// Package gateway_test checks that the gateway's imports point one way, down its layers:
+// the framing-neutral model (doip) at the bottom; the MaRDI answer JSON on it; the codecs,
+// which know doip but not each other; the server and the dispatcher, which know doip but
+// not each other nor any codec; the set-up of a process; and the commands and end-to-end
+// tests on top.
+package gateway_test
+
+import (
+	"testing"
+
+	"github.com/fdo-doip/doip-gateway/shared/layertest"
+)
+
+func TestImportsFollowLayers(t *testing.T) {
+	t.Parallel()
+	layertest.Check(t, ".", layertest.Rules{
+		Module: "github.com/fdo-doip/doip-gateway/gateway",
+		Shared: "github.com/fdo-doip/doip-gateway/shared",
+		Layers: [][]string{
+			{"internal/doip", "internal/tlstest"},
+			{"internal/mardijson"},
+			{"internal/envelope", "internal/segment", "internal/doiptext"},
+			{"internal/gateway", "internal/dispatch", "internal/client"},
+			{"internal/config", "internal/tlsconf"},
+			{"cmd/...", "e2e"},
+		},
+	})
+}
