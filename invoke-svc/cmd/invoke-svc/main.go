@@ -47,9 +47,6 @@ import (
 	"google.golang.org/grpc"
 )
 
-// adminShutdownTimeout bounds the admin server's shutdown, after the gRPC server drained.
-const adminShutdownTimeout = 5 * time.Second
-
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == extractproc.ChildArg {
 		// A child extractor started by this binary's own workflows (package extractproc).
@@ -159,29 +156,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		slog.Any("workflows", workflows.Names()),
 		slog.Int("max_concurrent", cfg.MaxConcurrent))
 	logger.DebugContext(ctx, "config", slog.Any("config", cfg))
-	var adminAddr net.Addr
-	if cfg.AdminAddr != "" {
-		adm, err := admin.Start(ctx, cfg.AdminAddr, admin.NewHandler(reg, app.Ready, logger), logger)
-		if err != nil {
-			_ = lis.Close()
-			return err
-		}
-		// Deferred, so it runs after the drain below: /readyz answers 503 while it lasts.
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), adminShutdownTimeout)
-			defer cancel()
-			if err := adm.Shutdown(sctx); err != nil {
-				logger.Warn("admin server", slog.Any("err", err))
-			}
-		}()
-		adminAddr = adm.Addr()
-	}
-	if ready != nil {
-		ready(lis.Addr(), adminAddr)
-	}
-	if err := app.Run(ctx, lis, cfg.DrainTimeout, logger); err != nil {
+	err = app.Serve(ctx, lis, grpcapp.ServeOptions{
+		DrainTimeout: cfg.DrainTimeout,
+		AdminAddr:    cfg.AdminAddr,
+		AdminHandler: admin.NewHandler(reg, app.Ready, logger),
+		Ready:        ready,
+	}, logger)
+	if err != nil {
 		return err
 	}
-	logger.Info("stopped")
 	return nil
 }
