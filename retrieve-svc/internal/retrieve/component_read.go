@@ -14,6 +14,7 @@ import (
 
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/objectid"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage"
+	"github.com/fdo-doip/doip-gateway/shared/doipid"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 )
 
@@ -50,13 +51,13 @@ func (s *Server) resolveRead(ctx context.Context, req *retrievev1.StreamComponen
 	if err != nil {
 		return nil, err
 	}
-	id, err := objectid.ResolveComponentID(qid, req.GetComponentId())
+	id, err := doipid.ResolveComponentID(qid, req.GetComponentId())
 	if err != nil {
-		var cErr *objectid.ComponentIDError
+		var cErr *doipid.ComponentIDError
 		if errors.As(err, &cErr) {
-			return nil, status.Errorf(codes.InvalidArgument, "invalid component id %s: %s", objectid.Quote(cErr.ID), cErr.Reason)
+			return nil, status.Errorf(codes.InvalidArgument, "invalid component id %s: %s", doipid.Quote(cErr.ID), cErr.Reason)
 		}
-		return nil, status.Errorf(codes.InvalidArgument, "invalid component id %s", objectid.Quote(req.GetComponentId()))
+		return nil, status.Errorf(codes.InvalidArgument, "invalid component id %s", doipid.Quote(req.GetComponentId()))
 	}
 	rec, _, err := s.records.Record(ctx, qid)
 	if err != nil {
@@ -78,21 +79,21 @@ func (s *Server) resolveRead(ctx context.Context, req *retrievev1.StreamComponen
 	if c, ok := rec.Component(id); ok {
 		rd.mediaType = c.MediaType
 	} else {
-		if !objectid.IsDerived(id) {
+		if !doipid.IsDerived(id) {
 			// A derived output named by its file name alone: the newest one of that name.
 			derived, _, found, err := s.resolveDerived(ctx, rb, qid, id)
 			if err != nil {
 				return nil, s.storageError(ctx, rd.log, err)
 			}
 			if !found {
-				return nil, status.Errorf(codes.NotFound, "object %s has no component %s", qid, objectid.Quote(id))
+				return nil, status.Errorf(codes.NotFound, "object %s has no component %s", qid, doipid.Quote(id))
 			}
 			rd.id, rd.key = derived, objectid.ComponentKey(s.branch, qid, derived)
 		}
 		// Derived outputs are not listed in the record: storage is their authority.
 		rd.info, err = rb.Stat(ctx, rd.key)
 		if errors.Is(err, storage.ErrNotExist) {
-			return nil, status.Errorf(codes.NotFound, "object %s has no component %s", qid, objectid.Quote(rd.id))
+			return nil, status.Errorf(codes.NotFound, "object %s has no component %s", qid, doipid.Quote(rd.id))
 		}
 		if err != nil {
 			return nil, s.storageError(ctx, rd.log, err)
@@ -196,7 +197,7 @@ func (s *Server) sendStored(stream componentStream, rd *componentRead) error {
 				return s.storageError(ctx, rd.log, err)
 			}
 			if int64(len(data)) != rd.info.Size {
-				return status.Errorf(codes.Internal, "component %s of %s changed while it was read", objectid.Quote(rd.id), rd.qid)
+				return status.Errorf(codes.Internal, "component %s of %s changed while it was read", doipid.Quote(rd.id), rd.qid)
 			}
 			s.blobs.put(rd.cacheKey, data, rd.info)
 			return s.sendFromMemory(stream, rd, data, false)

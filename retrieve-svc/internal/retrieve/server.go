@@ -32,6 +32,7 @@ import (
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/objectid"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage/storages3"
+	"github.com/fdo-doip/doip-gateway/shared/doipid"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
 )
@@ -125,7 +126,7 @@ func (s *Server) GetRecord(ctx context.Context, req *retrievev1.GetRecordRequest
 // componentSize returns the stored size of a listed component, or nil when it is not stored,
 // its id is not one storage can hold, or storage fails (logged).
 func (s *Server) componentSize(ctx context.Context, rb storage.ReadBucket, qid, id string) *int64 {
-	short, err := objectid.ResolveComponentID(qid, id)
+	short, err := doipid.ResolveComponentID(qid, id)
 	if err != nil {
 		s.logger.WarnContext(ctx, "record lists an unusable component id", slog.String("object", qid), slog.Any("err", err))
 		return nil
@@ -159,11 +160,11 @@ func (s *Server) getTypeRecord(ctx context.Context, typeID string) (*retrievev1.
 func parseTypeID(id string) (string, bool, error) {
 	t, ok, err := objectid.TypeID(id)
 	if err != nil {
-		var idErr *objectid.IDError
+		var idErr *doipid.IDError
 		if errors.As(err, &idErr) {
-			return "", true, status.Errorf(codes.InvalidArgument, "invalid object id %s: %s", objectid.Quote(id), idErr.Reason)
+			return "", true, status.Errorf(codes.InvalidArgument, "invalid object id %s: %s", doipid.Quote(id), idErr.Reason)
 		}
-		return "", true, status.Errorf(codes.InvalidArgument, "invalid object id %s", objectid.Quote(id))
+		return "", true, status.Errorf(codes.InvalidArgument, "invalid object id %s", doipid.Quote(id))
 	}
 	return t, ok, nil
 }
@@ -235,7 +236,7 @@ func toStatus(ctx context.Context, err error, qid, id string, sent, n int64) err
 	case ctx.Err() != nil:
 		return status.FromContextError(ctx.Err()).Err()
 	case errors.Is(err, errShort):
-		return status.Errorf(codes.Internal, "component %s of %s ended after %d of %d bytes", objectid.Quote(id), qid, sent, n)
+		return status.Errorf(codes.Internal, "component %s of %s ended after %d of %d bytes", doipid.Quote(id), qid, sent, n)
 	case errors.Is(err, storage.ErrPermanent):
 		return errStoragePermanent
 	default:
@@ -246,7 +247,7 @@ func toStatus(ctx context.Context, err error, qid, id string, sent, n int64) err
 // resolveRange turns a DOIP range (inclusive; no start means "the last end bytes"; no end
 // means "to the end") into an offset and a length within size bytes.
 func resolveRange(r *retrievev1.ByteRange, size int64, qid, id string) (offset, n int64, err error) {
-	what := fmt.Sprintf("component %s of %s (%d bytes)", objectid.Quote(id), qid, size)
+	what := fmt.Sprintf("component %s of %s (%d bytes)", doipid.Quote(id), qid, size)
 	switch {
 	case r.Start == nil:
 		last := r.GetEnd()
@@ -270,13 +271,13 @@ func resolveRange(r *retrievev1.ByteRange, size int64, qid, id string) (offset, 
 }
 
 func normalize(id string) (string, error) {
-	qid, err := objectid.Normalize(id)
+	qid, err := doipid.Normalize(id)
 	if err != nil {
-		var idErr *objectid.IDError
+		var idErr *doipid.IDError
 		if errors.As(err, &idErr) {
-			return "", status.Errorf(codes.InvalidArgument, "invalid object id %s: %s", objectid.Quote(id), idErr.Reason)
+			return "", status.Errorf(codes.InvalidArgument, "invalid object id %s: %s", doipid.Quote(id), idErr.Reason)
 		}
-		return "", status.Errorf(codes.InvalidArgument, "invalid object id %s", objectid.Quote(id))
+		return "", status.Errorf(codes.InvalidArgument, "invalid object id %s", doipid.Quote(id))
 	}
 	return qid, nil
 }
@@ -291,7 +292,7 @@ func (s *Server) recordError(ctx context.Context, qid string, err error) error {
 		return status.Errorf(codes.NotFound, "no object %s", qid)
 	case errors.Is(err, fdo.ErrBadRequest):
 		log.DebugContext(ctx, "record source rejected the id")
-		return status.Errorf(codes.InvalidArgument, "invalid object id %s", objectid.Quote(qid))
+		return status.Errorf(codes.InvalidArgument, "invalid object id %s", doipid.Quote(qid))
 	case ctx.Err() != nil:
 		return status.FromContextError(ctx.Err()).Err()
 	case errors.Is(err, fdo.ErrUnavailable):
@@ -313,7 +314,7 @@ func (s *Server) recordError(ctx context.Context, qid string, err error) error {
 func (s *Server) notStoredOr(ctx context.Context, log *slog.Logger, qid, id string, err error) error {
 	if errors.Is(err, storage.ErrNotExist) {
 		log.DebugContext(ctx, "component not stored", slog.Any("err", err))
-		return status.Errorf(codes.NotFound, "component %s of %s is not stored", objectid.Quote(id), qid)
+		return status.Errorf(codes.NotFound, "component %s of %s is not stored", doipid.Quote(id), qid)
 	}
 	return s.storageError(ctx, log, err)
 }

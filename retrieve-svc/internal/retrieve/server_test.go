@@ -26,6 +26,7 @@ import (
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/objectid"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/sampledata"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage/storagemem"
+	"github.com/fdo-doip/doip-gateway/shared/doipid"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
 )
@@ -166,7 +167,7 @@ func noLeak(t *testing.T, err error, sent ...string) {
 	t.Helper()
 	msg := status.Convert(err).Message()
 	for _, s := range sent {
-		msg = strings.ReplaceAll(msg, objectid.Quote(s), "")
+		msg = strings.ReplaceAll(msg, doipid.Quote(s), "")
 	}
 	for _, bad := range []string{"main/", "/components/", "records", string(filepath.Separator) + "tmp", "127.0.0.1", "storage"} {
 		if strings.Contains(msg, bad) && !strings.Contains(msg, "component storage unavailable") {
