@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,9 +16,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/fdo"
@@ -29,6 +26,7 @@ import (
 	"github.com/fdo-doip/doip-gateway/shared/doipid"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
+	"github.com/fdo-doip/doip-gateway/shared/grpctest"
 )
 
 const recordQ123 = `{
@@ -125,17 +123,7 @@ func serve(t testing.TB, s *Server) retrievev1.RetrieveServiceClient {
 	t.Helper()
 	srv := grpcapp.NewServer()
 	retrievev1.RegisterRetrieveServiceServer(srv.GRPC, s)
-	lis := bufconn.Listen(1 << 20)
-	go srv.GRPC.Serve(lis)
-	t.Cleanup(srv.GRPC.Stop)
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return retrievev1.NewRetrieveServiceClient(conn)
+	return retrievev1.NewRetrieveServiceClient(grpctest.Serve(t, srv.GRPC))
 }
 
 func (f *fixture) writeRecord(t testing.TB, qid, body string) {
