@@ -44,7 +44,6 @@ import (
 	"github.com/fdo-doip/doip-gateway/shared/mtls"
 	"github.com/fdo-doip/doip-gateway/shared/settings"
 	"github.com/fdo-doip/doip-gateway/shared/slogapp"
-	"google.golang.org/grpc"
 )
 
 func main() {
@@ -83,10 +82,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return err
 	}
 	dialTLS := backend.WithDialOptions()
-	var tlsServerOpts []grpc.ServerOption
 	if internalTLS != nil {
 		dialTLS = backend.WithDialOptions(internalTLS.DialOption())
-		tlsServerOpts = append(tlsServerOpts, internalTLS.ServerOption())
 	}
 	retrieveConn, err := backend.Dial(cfg.RetrieveAddr, dialTLS, backend.RetryOnUnavailable(retrievev1.RetrieveService_ServiceDesc.ServiceName),
 		backend.WithDialOptions(metrics.NewGRPCClient(reg).DialOptions()...))
@@ -138,7 +135,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return fmt.Errorf("workflows: %w", err)
 	}
 	grpcMetrics := metrics.NewGRPCServer(reg)
-	serverOpts := append(grpcMetrics.ServerOptions(), tlsServerOpts...)
+	serverOpts := append(grpcMetrics.ServerOptions(), internalTLS.ServerOptions()...)
 	serverOpts = append(serverOpts, grpcapp.MaxConnectionAge(cfg.MaxConnectionAge, cfg.MaxConnectionAgeGrace)...)
 	app := grpcapp.NewServer(serverOpts...)
 	invokev1.RegisterInvokeServiceServer(app.GRPC, invoke.NewServer(workflows, cfg.MaxConcurrent, logger,

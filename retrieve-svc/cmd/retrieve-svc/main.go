@@ -146,14 +146,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	types := fdo.NewTypeCache(src, cfg.CacheTTL, 64)
 
 	grpcMetrics := metrics.NewGRPCServer(reg)
-	serverOpts := grpcMetrics.ServerOptions()
 	internalTLS, err := mtls.Load(mtls.Files{Cert: cfg.GRPCTLSCert, Key: cfg.GRPCTLSKey, CA: cfg.GRPCTLSCA})
 	if err != nil {
 		return err
 	}
-	if internalTLS != nil {
-		serverOpts = append(serverOpts, internalTLS.ServerOption())
-	}
+	serverOpts := append(grpcMetrics.ServerOptions(), internalTLS.ServerOptions()...)
 	serverOpts = append(serverOpts, grpcapp.MaxConnectionAge(cfg.MaxConnectionAge, cfg.MaxConnectionAgeGrace)...)
 	srv := grpcapp.NewServer(serverOpts...)
 	retrievev1.RegisterRetrieveServiceServer(srv.GRPC, retrieve.NewServer(records, bucket, cfg.Branch, logger,
