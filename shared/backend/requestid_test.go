@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -14,11 +13,11 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/test/bufconn"
 
 	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
+	"github.com/fdo-doip/doip-gateway/shared/grpctest"
 	"github.com/fdo-doip/doip-gateway/shared/requestid"
 	"github.com/fdo-doip/doip-gateway/shared/slogapp"
 )
@@ -63,12 +62,9 @@ func (l *logBuffer) logger(svc string) *slog.Logger {
 // serveBufconn serves srv in memory and returns a connection to it made by [Dial].
 func serveBufconn(t *testing.T, srv *grpcapp.Server) *grpc.ClientConn {
 	t.Helper()
-	lis := bufconn.Listen(1 << 20)
-	go func() { _ = srv.GRPC.Serve(lis) }()
-	t.Cleanup(srv.GRPC.Stop)
-	cc, err := Dial("passthrough:///bufnet", WithDialOptions(grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
-		return lis.DialContext(ctx)
-	})))
+	lis := grpctest.Listen()
+	lis.Serve(t, srv.GRPC)
+	cc, err := Dial(grpctest.Target, WithDialOptions(lis.DialOption()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,8 @@
 // (grpc.health.v1.Health) and server reflection registered, so `grpcurl -plaintext HOST:PORT
 // list`, `describe` and health checks work against every one; the request id of each call
 // (metadata x-request-id, see shared/requestid) put into its context; readiness for the admin
-// server; and one graceful drain.
+// server; and one way to run a process's gRPC and admin servers together and drain them in
+// order ([Server.Serve]).
 package grpcapp
 
 import (

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"testing"
 	"time"
 
@@ -12,11 +11,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/fdo-doip/doip-gateway/shared/grpctest"
 )
 
 func TestNewRegistry(t *testing.T) {
@@ -63,22 +62,10 @@ func newPair(t *testing.T) *pair {
 	p := &pair{reg: prometheus.NewRegistry(), health: health.NewServer()}
 	p.server = NewGRPCServer(p.reg)
 	p.client = NewGRPCClient(p.reg)
-	lis := bufconn.Listen(1 << 20)
 	gs := grpc.NewServer(p.server.ServerOptions()...)
 	healthpb.RegisterHealthServer(gs, p.health)
 	p.server.InitializeMetrics(gs)
-	go func() { _ = gs.Serve(lis) }()
-	t.Cleanup(gs.Stop)
-	opts := append([]grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-	}, p.client.DialOptions()...)
-	cc, err := grpc.NewClient("passthrough:///bufnet", opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
-	p.hc = healthpb.NewHealthClient(cc)
+	p.hc = healthpb.NewHealthClient(grpctest.Serve(t, gs, p.client.DialOptions()...))
 	return p
 }
 

@@ -68,6 +68,15 @@ func (c *Config) ServerOption() grpc.ServerOption {
 	}))
 }
 
+// ServerOptions returns [Config.ServerOption] as a list to append to a server's options,
+// and nothing for a nil c (internal TLS off), so a process adds it without a branch.
+func (c *Config) ServerOptions() []grpc.ServerOption {
+	if c == nil {
+		return nil
+	}
+	return []grpc.ServerOption{c.ServerOption()}
+}
+
 // DialOption makes a gRPC client present its certificate and verify the server's, whose
 // name (or IP address) must match the address dialled.
 func (c *Config) DialOption() grpc.DialOption {

@@ -39,6 +39,14 @@ func TestLoadRules(t *testing.T) {
 
 // A client with a certificate from the CA gets through; plaintext and certificate-less
 // clients do not.
+func TestServerOptions(t *testing.T) {
+	t.Parallel()
+	var off *mtls.Config // what Load returns when no file is named
+	if opts := off.ServerOptions(); len(opts) != 0 {
+		t.Errorf("ServerOptions of a nil Config = %v, want none", opts)
+	}
+}
+
 func TestMutualTLS(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

@@ -44,11 +44,7 @@ import (
 	"github.com/fdo-doip/doip-gateway/shared/mtls"
 	"github.com/fdo-doip/doip-gateway/shared/settings"
 	"github.com/fdo-doip/doip-gateway/shared/slogapp"
-	"google.golang.org/grpc"
 )
-
-// adminShutdownTimeout bounds the admin server's shutdown, after the gRPC server drained.
-const adminShutdownTimeout = 5 * time.Second
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == extractproc.ChildArg {
@@ -86,10 +82,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return err
 	}
 	dialTLS := backend.WithDialOptions()
-	var tlsServerOpts []grpc.ServerOption
 	if internalTLS != nil {
 		dialTLS = backend.WithDialOptions(internalTLS.DialOption())
-		tlsServerOpts = append(tlsServerOpts, internalTLS.ServerOption())
 	}
 	retrieveConn, err := backend.Dial(cfg.RetrieveAddr, dialTLS, backend.RetryOnUnavailable(retrievev1.RetrieveService_ServiceDesc.ServiceName),
 		backend.WithDialOptions(metrics.NewGRPCClient(reg).DialOptions()...))
@@ -141,7 +135,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return fmt.Errorf("workflows: %w", err)
 	}
 	grpcMetrics := metrics.NewGRPCServer(reg)
-	serverOpts := append(grpcMetrics.ServerOptions(), tlsServerOpts...)
+	serverOpts := append(grpcMetrics.ServerOptions(), internalTLS.ServerOptions()...)
 	serverOpts = append(serverOpts, grpcapp.MaxConnectionAge(cfg.MaxConnectionAge, cfg.MaxConnectionAgeGrace)...)
 	app := grpcapp.NewServer(serverOpts...)
 	invokev1.RegisterInvokeServiceServer(app.GRPC, invoke.NewServer(workflows, cfg.MaxConcurrent, logger,
@@ -159,29 +153,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		slog.Any("workflows", workflows.Names()),
 		slog.Int("max_concurrent", cfg.MaxConcurrent))
 	logger.DebugContext(ctx, "config", slog.Any("config", cfg))
-	var adminAddr net.Addr
-	if cfg.AdminAddr != "" {
-		adm, err := admin.Start(ctx, cfg.AdminAddr, admin.NewHandler(reg, app.Ready, logger), logger)
-		if err != nil {
-			_ = lis.Close()
-			return err
-		}
-		// Deferred, so it runs after the drain below: /readyz answers 503 while it lasts.
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), adminShutdownTimeout)
-			defer cancel()
-			if err := adm.Shutdown(sctx); err != nil {
-				logger.Warn("admin server", slog.Any("err", err))
-			}
-		}()
-		adminAddr = adm.Addr()
-	}
-	if ready != nil {
-		ready(lis.Addr(), adminAddr)
-	}
-	if err := app.Run(ctx, lis, cfg.DrainTimeout, logger); err != nil {
+	err = app.Serve(ctx, lis, grpcapp.ServeOptions{
+		DrainTimeout: cfg.DrainTimeout,
+		AdminAddr:    cfg.AdminAddr,
+		AdminHandler: admin.NewHandler(reg, app.Ready, logger),
+		Ready:        ready,
+	}, logger)
+	if err != nil {
 		return err
 	}
-	logger.Info("stopped")
 	return nil
 }

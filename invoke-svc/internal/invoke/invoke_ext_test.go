@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -18,15 +17,14 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/invoke"
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/workflow"
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/workflow/echo"
 	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
+	"github.com/fdo-doip/doip-gateway/shared/grpctest"
 )
 
 // stub is a runner whose Run is a function field.
@@ -116,25 +114,9 @@ func newServer(t *testing.T, maxConcurrent int, runners ...workflow.Runner) *inv
 // stops, waiting for its handlers, when the test ends.
 func serve(t *testing.T, srv *invoke.Server) invokev1.InvokeServiceClient {
 	t.Helper()
-	lis := bufconn.Listen(1 << 20)
 	gs := grpc.NewServer(grpc.WaitForHandlers(true))
 	invokev1.RegisterInvokeServiceServer(gs, srv)
-	served := make(chan error, 1)
-	go func() { served <- gs.Serve(lis) }()
-	t.Cleanup(func() {
-		gs.Stop()
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatalf("NewClient: %v", err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return invokev1.NewInvokeServiceClient(conn)
+	return invokev1.NewInvokeServiceClient(grpctest.Serve(t, gs))
 }
 
 // collect invokes and reads the whole stream: the messages, then the status that ended it

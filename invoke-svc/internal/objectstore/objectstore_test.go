@@ -2,20 +2,17 @@ package objectstore
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"io"
-	"net"
 	"testing"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/workflow"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
+	"github.com/fdo-doip/doip-gateway/shared/grpctest"
 )
 
 // commitServer records one CommitComponents call and answers as the retrieve service does.
@@ -60,17 +57,7 @@ func newStore(t *testing.T, srv *commitServer) *Store {
 	t.Helper()
 	gs := grpc.NewServer()
 	retrievev1.RegisterRetrieveServiceServer(gs, srv)
-	lis := bufconn.Listen(1 << 20)
-	go gs.Serve(lis)
-	t.Cleanup(gs.Stop)
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return New(retrievev1.NewRetrieveServiceClient(conn))
+	return New(retrievev1.NewRetrieveServiceClient(grpctest.Serve(t, gs)))
 }
 
 // TestCommit: the header first, then each file's header and its bytes in chunks of at most

@@ -42,9 +42,6 @@ import (
 	"github.com/fdo-doip/doip-gateway/shared/slogapp"
 )
 
-// adminShutdownTimeout bounds the admin server's shutdown, after the gRPC server drained.
-const adminShutdownTimeout = 5 * time.Second
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr)
@@ -149,14 +146,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	types := fdo.NewTypeCache(src, cfg.CacheTTL, 64)
 
 	grpcMetrics := metrics.NewGRPCServer(reg)
-	serverOpts := grpcMetrics.ServerOptions()
 	internalTLS, err := mtls.Load(mtls.Files{Cert: cfg.GRPCTLSCert, Key: cfg.GRPCTLSKey, CA: cfg.GRPCTLSCA})
 	if err != nil {
 		return err
 	}
-	if internalTLS != nil {
-		serverOpts = append(serverOpts, internalTLS.ServerOption())
-	}
+	serverOpts := append(grpcMetrics.ServerOptions(), internalTLS.ServerOptions()...)
 	serverOpts = append(serverOpts, grpcapp.MaxConnectionAge(cfg.MaxConnectionAge, cfg.MaxConnectionAgeGrace)...)
 	srv := grpcapp.NewServer(serverOpts...)
 	retrievev1.RegisterRetrieveServiceServer(srv.GRPC, retrieve.NewServer(records, bucket, cfg.Branch, logger,
@@ -179,30 +173,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		attrs = append(attrs, slog.String("fdo_api", cfg.FDOAPIMasked()))
 	}
 	logger.Info("listening", attrs...)
-	var adminAddr net.Addr
-	if cfg.AdminAddr != "" {
-		adm, err := admin.Start(ctx, cfg.AdminAddr, admin.NewHandler(reg, readiness(srv.Ready, checker), logger), logger)
-		if err != nil {
-			_ = lis.Close()
-			return err
-		}
-		// Deferred, so it runs after the drain below: /readyz answers 503 while it lasts.
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), adminShutdownTimeout)
-			defer cancel()
-			if err := adm.Shutdown(sctx); err != nil {
-				logger.Warn("admin server", slog.Any("err", err))
-			}
-		}()
-		adminAddr = adm.Addr()
-	}
-	if ready != nil {
-		ready(lis.Addr(), adminAddr)
-	}
-	if err := srv.Run(ctx, lis, cfg.DrainTimeout, logger); err != nil {
+	err = srv.Serve(ctx, lis, grpcapp.ServeOptions{
+		DrainTimeout: cfg.DrainTimeout,
+		AdminAddr:    cfg.AdminAddr,
+		AdminHandler: admin.NewHandler(reg, readiness(srv.Ready, checker), logger),
+		Ready:        ready,
+	}, logger)
+	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	logger.Info("stopped")
 	return nil
 }
 

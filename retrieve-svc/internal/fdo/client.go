@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/objectid"
+	"github.com/fdo-doip/doip-gateway/shared/doipid"
 )
 
 // ClientOptions tunes a [Client]. Zero fields take the defaults in brackets.
@@ -115,8 +116,8 @@ func retryPolicy(ctx context.Context, resp *http.Response, err error) (bool, err
 // ErrBadRequest; other answers, connection failures and timeouts ErrUnavailable; a body over
 // the cap ErrTooLarge. A done ctx gives ctx's error.
 func (c *Client) Record(ctx context.Context, qid string) ([]byte, error) {
-	if norm, err := objectid.Normalize(qid); err != nil || norm != qid {
-		return nil, fmt.Errorf("%w: %s", ErrBadRequest, objectid.Quote(qid))
+	if norm, err := doipid.Normalize(qid); err != nil || norm != qid {
+		return nil, fmt.Errorf("%w: %s", ErrBadRequest, doipid.Quote(qid))
 	}
 	return c.get(ctx, "record "+qid, c.base.JoinPath(qid))
 }
@@ -125,7 +126,7 @@ func (c *Client) Record(ctx context.Context, qid string) ([]byte, error) {
 // for [Client.Record] (the façade answers 404 for a type it does not know).
 func (c *Client) TypeRecord(ctx context.Context, typeID string) ([]byte, error) {
 	if got, ok, err := objectid.TypeID(objectid.TypePrefix + typeID); err != nil || !ok || got != typeID {
-		return nil, fmt.Errorf("%w: type %s", ErrBadRequest, objectid.Quote(typeID))
+		return nil, fmt.Errorf("%w: type %s", ErrBadRequest, doipid.Quote(typeID))
 	}
 	return c.get(ctx, "type record "+typeID, c.base.JoinPath("types", typeID))
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/objectid"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage"
+	"github.com/fdo-doip/doip-gateway/shared/doipid"
 )
 
 // Dir reads records from JSON files in a folder: {root}/records/{QID}.json, the layout of the
@@ -41,8 +42,8 @@ func (d *Dir) Record(ctx context.Context, qid string) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if norm, err := objectid.Normalize(qid); err != nil || norm != qid {
-		return nil, fmt.Errorf("%w: %s", ErrBadRequest, objectid.Quote(qid))
+	if norm, err := doipid.Normalize(qid); err != nil || norm != qid {
+		return nil, fmt.Errorf("%w: %s", ErrBadRequest, doipid.Quote(qid))
 	}
 	return d.read("record "+qid, filepath.Join("records", qid+".json"))
 }
@@ -54,7 +55,7 @@ func (d *Dir) TypeRecord(ctx context.Context, typeID string) ([]byte, error) {
 		return nil, err
 	}
 	if got, ok, err := objectid.TypeID(objectid.TypePrefix + typeID); err != nil || !ok || got != typeID {
-		return nil, fmt.Errorf("%w: type %s", ErrBadRequest, objectid.Quote(typeID))
+		return nil, fmt.Errorf("%w: type %s", ErrBadRequest, doipid.Quote(typeID))
 	}
 	return d.read("type record "+typeID, filepath.Join("records", "types", typeID+".json"))
 }

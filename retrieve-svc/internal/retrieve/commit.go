@@ -15,8 +15,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/objectid"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage"
+	"github.com/fdo-doip/doip-gateway/shared/doipid"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"github.com/fdo-doip/doip-gateway/shared/requestid"
 )
@@ -66,9 +66,9 @@ func checkCommitHeader(h *retrievev1.CommitHeader, qid string) (map[string]strin
 	for k, v := range h.GetMetadata() {
 		switch {
 		case !metaKey.MatchString(k):
-			return nil, fmt.Errorf("metadata key %s: want 1 to 64 letters, digits, '_', '-' or '.'", objectid.Quote(k))
+			return nil, fmt.Errorf("metadata key %s: want 1 to 64 letters, digits, '_', '-' or '.'", doipid.Quote(k))
 		case reservedMeta[k]:
-			return nil, fmt.Errorf("metadata key %s is set by the service", objectid.Quote(k))
+			return nil, fmt.Errorf("metadata key %s is set by the service", doipid.Quote(k))
 		case len(v) > MaxMetadataValue:
 			return nil, fmt.Errorf("metadata %s: value of %d bytes, at most %d", k, len(v), MaxMetadataValue)
 		}
@@ -144,7 +144,7 @@ func (s *Server) CommitComponents(stream grpc.ClientStreamingServer[retrievev1.C
 		fh := pending
 		if (fh.GetObjectId() != "" && fh.GetObjectId() != h.GetObjectId() && fh.GetObjectId() != qid) ||
 			(fh.GetWorkflow() != "" && fh.GetWorkflow() != h.GetWorkflow()) {
-			return status.Errorf(codes.InvalidArgument, "commit: file %s names another object or workflow than the commit", objectid.Quote(fh.GetPath()))
+			return status.Errorf(codes.InvalidArgument, "commit: file %s names another object or workflow than the commit", doipid.Quote(fh.GetPath()))
 		}
 		if err := checkDerivedPath(h.GetWorkflow(), fh.GetPath()); err != nil {
 			return status.Errorf(codes.InvalidArgument, "derived component: %v", err)
@@ -158,12 +158,12 @@ func (s *Server) CommitComponents(stream grpc.ClientStreamingServer[retrievev1.C
 		}
 		key := s.derivedPrefix(qid) + h.GetWorkflow() + "/" + fh.GetPath()
 		if err := storage.ValidateKey(key); err != nil {
-			return status.Errorf(codes.InvalidArgument, "derived component path %s is not a valid key", objectid.Quote(fh.GetPath()))
+			return status.Errorf(codes.InvalidArgument, "derived component path %s is not a valid key", doipid.Quote(fh.GetPath()))
 		}
 		src := &chunkReader{exact: true, hash: sha256.New(), max: size, recv: func() ([]byte, bool, error) {
 			msg, err := stream.Recv()
 			if errors.Is(err, io.EOF) {
-				return nil, false, status.Errorf(codes.InvalidArgument, "derived component %s: the stream ended before its %d bytes", objectid.Quote(fh.GetPath()), size)
+				return nil, false, status.Errorf(codes.InvalidArgument, "derived component %s: the stream ended before its %d bytes", doipid.Quote(fh.GetPath()), size)
 			}
 			return msg.GetChunk(), msg.GetFile() != nil || msg.GetCommit() != nil, err
 		}}

@@ -12,7 +12,6 @@
 package retrieve
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -33,6 +32,7 @@ import (
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/objectid"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage/storages3"
+	"github.com/fdo-doip/doip-gateway/shared/doipid"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
 )
@@ -126,7 +126,7 @@ func (s *Server) GetRecord(ctx context.Context, req *retrievev1.GetRecordRequest
 // componentSize returns the stored size of a listed component, or nil when it is not stored,
 // its id is not one storage can hold, or storage fails (logged).
 func (s *Server) componentSize(ctx context.Context, rb storage.ReadBucket, qid, id string) *int64 {
-	short, err := objectid.ResolveComponentID(qid, id)
+	short, err := doipid.ResolveComponentID(qid, id)
 	if err != nil {
 		s.logger.WarnContext(ctx, "record lists an unusable component id", slog.String("object", qid), slog.Any("err", err))
 		return nil
@@ -160,11 +160,11 @@ func (s *Server) getTypeRecord(ctx context.Context, typeID string) (*retrievev1.
 func parseTypeID(id string) (string, bool, error) {
 	t, ok, err := objectid.TypeID(id)
 	if err != nil {
-		var idErr *objectid.IDError
+		var idErr *doipid.IDError
 		if errors.As(err, &idErr) {
-			return "", true, status.Errorf(codes.InvalidArgument, "invalid object id %s: %s", objectid.Quote(id), idErr.Reason)
+			return "", true, status.Errorf(codes.InvalidArgument, "invalid object id %s: %s", doipid.Quote(id), idErr.Reason)
 		}
-		return "", true, status.Errorf(codes.InvalidArgument, "invalid object id %s", objectid.Quote(id))
+		return "", true, status.Errorf(codes.InvalidArgument, "invalid object id %s", doipid.Quote(id))
 	}
 	return t, ok, nil
 }
@@ -187,208 +187,6 @@ func (s *Server) PurgeRecord(ctx context.Context, req *retrievev1.PurgeRecordReq
 	purged := s.records.Purge(qid)
 	s.logger.InfoContext(ctx, "record purged", slog.String("object", qid), slog.Bool("purged", purged))
 	return &retrievev1.PurgeRecordResponse{Purged: purged}, nil
-}
-
-// StreamComponent implements [retrievev1.RetrieveServiceServer]. In order: the object id and
-// the component id are checked, the record is fetched, the component must be listed in it
-// (or be a stored derived output), the range is checked against the stored size, then the
-// header and the chunks are sent.
-func (s *Server) StreamComponent(req *retrievev1.StreamComponentRequest, stream grpc.ServerStreamingServer[retrievev1.StreamComponentResponse]) error {
-	ctx := stream.Context()
-	qid, err := normalize(req.GetObjectId())
-	if err != nil {
-		return err
-	}
-	id, err := objectid.ResolveComponentID(qid, req.GetComponentId())
-	if err != nil {
-		var cErr *objectid.ComponentIDError
-		if errors.As(err, &cErr) {
-			return status.Errorf(codes.InvalidArgument, "invalid component id %s: %s", objectid.Quote(cErr.ID), cErr.Reason)
-		}
-		return status.Errorf(codes.InvalidArgument, "invalid component id %s", objectid.Quote(req.GetComponentId()))
-	}
-	rec, _, err := s.records.Record(ctx, qid)
-	if err != nil {
-		return s.recordError(ctx, qid, err)
-	}
-	rb, version, err := s.reader(ctx, req.GetVersion())
-	if err != nil {
-		return err
-	}
-	key := objectid.ComponentKey(s.branch, qid, id)
-	log := s.logger.With(slog.String("object", qid), slog.String("component", id))
-	if version != "" {
-		log = log.With(slog.String("version", version))
-	}
-
-	var (
-		info      storage.ObjectInfo
-		haveInfo  bool
-		mediaType string
-	)
-	if c, ok := rec.Component(id); ok {
-		mediaType = c.MediaType
-	} else {
-		if !objectid.IsDerived(id) {
-			// A derived output named by its file name alone: the newest one of that name.
-			derived, _, found, err := s.resolveDerived(ctx, rb, qid, id)
-			if err != nil {
-				return s.storageError(ctx, log, err)
-			}
-			if !found {
-				return status.Errorf(codes.NotFound, "object %s has no component %s", qid, objectid.Quote(id))
-			}
-			id, key = derived, objectid.ComponentKey(s.branch, qid, derived)
-		}
-		// Derived outputs are not listed in the record: storage is their authority.
-		info, err = rb.Stat(ctx, key)
-		if errors.Is(err, storage.ErrNotExist) {
-			return status.Errorf(codes.NotFound, "object %s has no component %s", qid, objectid.Quote(id))
-		}
-		if err != nil {
-			return s.storageError(ctx, log, err)
-		}
-		haveInfo = true
-		mediaType = MediaTypeOf(id)
-	}
-
-	rng := req.GetRange()
-	whole := rng == nil || (rng.Start == nil && rng.End == nil)
-	// Cached bytes are keyed by the commit they come from, so no write can make them stale;
-	// without versions, writes drop what they replace.
-	cacheKey := key
-	if version != "" {
-		_, rest := storage.SplitBranch(key)
-		cacheKey = version + "/" + rest
-	}
-	if data, cinfo, ok := s.blobs.get(cacheKey); ok {
-		return s.sendFromMemory(stream, log, qid, id, mediaType, rng, data, cinfo, true, version)
-	}
-	if ps, ok := rb.(storage.Presigner); ok && req.GetAllowDirect() && s.presignExpiry > 0 {
-		if !haveInfo {
-			if info, err = rb.Stat(ctx, key); err != nil {
-				return s.notStoredOr(ctx, log, qid, id, err)
-			}
-			haveInfo = true
-		}
-		if !s.blobs.fits(info.Size) { // small ones are read and cached below instead
-			return s.handOff(stream, ps, log, key, id, mediaType, rng, info, qid, version)
-		}
-	}
-	var rc io.ReadCloser
-	var offset, n int64
-	if whole {
-		rc, info, err = rb.Get(ctx, key)
-		if err != nil {
-			return s.notStoredOr(ctx, log, qid, id, err)
-		}
-		if s.blobs.fits(info.Size) {
-			data, err := io.ReadAll(io.LimitReader(rc, info.Size+1))
-			rc.Close()
-			if err != nil {
-				return s.storageError(ctx, log, err)
-			}
-			if int64(len(data)) != info.Size {
-				return status.Errorf(codes.Internal, "component %s of %s changed while it was read", objectid.Quote(id), qid)
-			}
-			s.blobs.put(cacheKey, data, info)
-			return s.sendFromMemory(stream, log, qid, id, mediaType, rng, data, info, false, version)
-		}
-		n = info.Size
-	} else {
-		if !haveInfo {
-			info, err = rb.Stat(ctx, key)
-			if err != nil {
-				return s.notStoredOr(ctx, log, qid, id, err)
-			}
-		}
-		offset, n, err = resolveRange(rng, info.Size, qid, id)
-		if err != nil {
-			return err
-		}
-		rc, err = rb.GetRange(ctx, key, offset, n)
-		if err != nil {
-			return s.notStoredOr(ctx, log, qid, id, err)
-		}
-	}
-	defer rc.Close()
-
-	err = stream.Send(&retrievev1.StreamComponentResponse{Msg: &retrievev1.StreamComponentResponse_Header{
-		Header: &retrievev1.ComponentHeader{
-			ComponentId: id,
-			MediaType:   mediaType,
-			Size:        n,
-			Filename:    Filename(path.Base(id), mediaType),
-			TotalSize:   info.Size,
-			Version:     version,
-		},
-	}})
-	if err != nil {
-		return err
-	}
-	sent, err := sendChunks(stream, rc, n, s.metrics)
-	if err != nil {
-		log.WarnContext(ctx, "component stream failed", slog.Int64("sent", sent), slog.Int64("size", n), slog.Any("err", err))
-		return toStatus(ctx, err, qid, id, sent, n)
-	}
-	log.InfoContext(ctx, "component streamed", slog.Int64("offset", offset), slog.Int64("bytes", sent),
-		slog.Int64("total_size", info.Size))
-	return nil
-}
-
-// sendFromMemory answers a component stream from bytes held in memory (the small-component
-// cache), honouring a range.
-func (s *Server) sendFromMemory(stream grpc.ServerStreamingServer[retrievev1.StreamComponentResponse], log *slog.Logger,
-	qid, id, mediaType string, rng *retrievev1.ByteRange, data []byte, info storage.ObjectInfo, hit bool, version string) error {
-	ctx := stream.Context()
-	offset, n := int64(0), int64(len(data))
-	if rng != nil && (rng.Start != nil || rng.End != nil) {
-		var err error
-		if offset, n, err = resolveRange(rng, int64(len(data)), qid, id); err != nil {
-			return err
-		}
-	}
-	if err := stream.Send(&retrievev1.StreamComponentResponse{Msg: &retrievev1.StreamComponentResponse_Header{
-		Header: &retrievev1.ComponentHeader{ComponentId: id, MediaType: mediaType, Size: n, Filename: Filename(path.Base(id), mediaType), TotalSize: info.Size, Version: version},
-	}}); err != nil {
-		return err
-	}
-	sent, err := sendChunks(stream, bytes.NewReader(data[offset:offset+n]), n, s.metrics)
-	if err != nil {
-		log.WarnContext(ctx, "component stream failed", slog.Int64("sent", sent), slog.Int64("size", n), slog.Any("err", err))
-		return toStatus(ctx, err, qid, id, sent, n)
-	}
-	log.InfoContext(ctx, "component streamed", slog.Int64("offset", offset), slog.Int64("bytes", sent), slog.Int64("total_size", info.Size), slog.Bool("cache_hit", hit))
-	return nil
-}
-
-// handOff answers a component stream with a presigned URL instead of the bytes: one stat
-// (made by the caller: the object must exist, and its size goes into the header), then the
-// header alone.
-func (s *Server) handOff(stream grpc.ServerStreamingServer[retrievev1.StreamComponentResponse], ps storage.Presigner, log *slog.Logger,
-	key, id, mediaType string, rng *retrievev1.ByteRange, info storage.ObjectInfo, qid, version string) error {
-	ctx := stream.Context()
-	offset, n := int64(0), info.Size
-	if rng != nil && (rng.Start != nil || rng.End != nil) {
-		var err error
-		if offset, n, err = resolveRange(rng, info.Size, qid, id); err != nil {
-			return err
-		}
-	}
-	u, err := ps.Presign(ctx, key, s.presignExpiry)
-	if err != nil {
-		return s.storageError(ctx, log, err)
-	}
-	if err := stream.Send(&retrievev1.StreamComponentResponse{Msg: &retrievev1.StreamComponentResponse_Header{
-		Header: &retrievev1.ComponentHeader{
-			ComponentId: id, MediaType: mediaType, Size: n, Filename: Filename(path.Base(id), mediaType),
-			TotalSize: info.Size, DirectUrl: u, Offset: offset, Version: version,
-		},
-	}}); err != nil {
-		return err
-	}
-	log.InfoContext(ctx, "component handed off", slog.Int64("offset", offset), slog.Int64("bytes", n)) // never the URL
-	return nil
 }
 
 // errShort marks a stored object that ended before the bytes it promised.
@@ -438,7 +236,7 @@ func toStatus(ctx context.Context, err error, qid, id string, sent, n int64) err
 	case ctx.Err() != nil:
 		return status.FromContextError(ctx.Err()).Err()
 	case errors.Is(err, errShort):
-		return status.Errorf(codes.Internal, "component %s of %s ended after %d of %d bytes", objectid.Quote(id), qid, sent, n)
+		return status.Errorf(codes.Internal, "component %s of %s ended after %d of %d bytes", doipid.Quote(id), qid, sent, n)
 	case errors.Is(err, storage.ErrPermanent):
 		return errStoragePermanent
 	default:
@@ -449,7 +247,7 @@ func toStatus(ctx context.Context, err error, qid, id string, sent, n int64) err
 // resolveRange turns a DOIP range (inclusive; no start means "the last end bytes"; no end
 // means "to the end") into an offset and a length within size bytes.
 func resolveRange(r *retrievev1.ByteRange, size int64, qid, id string) (offset, n int64, err error) {
-	what := fmt.Sprintf("component %s of %s (%d bytes)", objectid.Quote(id), qid, size)
+	what := fmt.Sprintf("component %s of %s (%d bytes)", doipid.Quote(id), qid, size)
 	switch {
 	case r.Start == nil:
 		last := r.GetEnd()
@@ -473,13 +271,13 @@ func resolveRange(r *retrievev1.ByteRange, size int64, qid, id string) (offset, 
 }
 
 func normalize(id string) (string, error) {
-	qid, err := objectid.Normalize(id)
+	qid, err := doipid.Normalize(id)
 	if err != nil {
-		var idErr *objectid.IDError
+		var idErr *doipid.IDError
 		if errors.As(err, &idErr) {
-			return "", status.Errorf(codes.InvalidArgument, "invalid object id %s: %s", objectid.Quote(id), idErr.Reason)
+			return "", status.Errorf(codes.InvalidArgument, "invalid object id %s: %s", doipid.Quote(id), idErr.Reason)
 		}
-		return "", status.Errorf(codes.InvalidArgument, "invalid object id %s", objectid.Quote(id))
+		return "", status.Errorf(codes.InvalidArgument, "invalid object id %s", doipid.Quote(id))
 	}
 	return qid, nil
 }
@@ -494,7 +292,7 @@ func (s *Server) recordError(ctx context.Context, qid string, err error) error {
 		return status.Errorf(codes.NotFound, "no object %s", qid)
 	case errors.Is(err, fdo.ErrBadRequest):
 		log.DebugContext(ctx, "record source rejected the id")
-		return status.Errorf(codes.InvalidArgument, "invalid object id %s", objectid.Quote(qid))
+		return status.Errorf(codes.InvalidArgument, "invalid object id %s", doipid.Quote(qid))
 	case ctx.Err() != nil:
 		return status.FromContextError(ctx.Err()).Err()
 	case errors.Is(err, fdo.ErrUnavailable):
@@ -516,7 +314,7 @@ func (s *Server) recordError(ctx context.Context, qid string, err error) error {
 func (s *Server) notStoredOr(ctx context.Context, log *slog.Logger, qid, id string, err error) error {
 	if errors.Is(err, storage.ErrNotExist) {
 		log.DebugContext(ctx, "component not stored", slog.Any("err", err))
-		return status.Errorf(codes.NotFound, "component %s of %s is not stored", objectid.Quote(id), qid)
+		return status.Errorf(codes.NotFound, "component %s of %s is not stored", doipid.Quote(id), qid)
 	}
 	return s.storageError(ctx, log, err)
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,17 +16,17 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/fdo"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/objectid"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/sampledata"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage/storagemem"
+	"github.com/fdo-doip/doip-gateway/shared/doipid"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
+	"github.com/fdo-doip/doip-gateway/shared/grpctest"
 )
 
 const recordQ123 = `{
@@ -124,17 +123,7 @@ func serve(t testing.TB, s *Server) retrievev1.RetrieveServiceClient {
 	t.Helper()
 	srv := grpcapp.NewServer()
 	retrievev1.RegisterRetrieveServiceServer(srv.GRPC, s)
-	lis := bufconn.Listen(1 << 20)
-	go srv.GRPC.Serve(lis)
-	t.Cleanup(srv.GRPC.Stop)
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return retrievev1.NewRetrieveServiceClient(conn)
+	return retrievev1.NewRetrieveServiceClient(grpctest.Serve(t, srv.GRPC))
 }
 
 func (f *fixture) writeRecord(t testing.TB, qid, body string) {
@@ -166,7 +155,7 @@ func noLeak(t *testing.T, err error, sent ...string) {
 	t.Helper()
 	msg := status.Convert(err).Message()
 	for _, s := range sent {
-		msg = strings.ReplaceAll(msg, objectid.Quote(s), "")
+		msg = strings.ReplaceAll(msg, doipid.Quote(s), "")
 	}
 	for _, bad := range []string{"main/", "/components/", "records", string(filepath.Separator) + "tmp", "127.0.0.1", "storage"} {
 		if strings.Contains(msg, bad) && !strings.Contains(msg, "component storage unavailable") {

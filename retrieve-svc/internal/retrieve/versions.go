@@ -8,8 +8,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/objectid"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage"
+	"github.com/fdo-doip/doip-gateway/shared/doipid"
 )
 
 // reader returns the bucket to read at version, and the commit id that version names. On a
@@ -19,7 +19,7 @@ func (s *Server) reader(ctx context.Context, version string) (storage.ReadBucket
 	v, ok := s.bucket.(storage.Versioner)
 	if !ok {
 		if version != "" {
-			return nil, "", status.Errorf(codes.InvalidArgument, "version %s: this storage keeps no versions", objectid.Quote(version))
+			return nil, "", status.Errorf(codes.InvalidArgument, "version %s: this storage keeps no versions", doipid.Quote(version))
 		}
 		return s.bucket, "", nil
 	}
@@ -32,9 +32,9 @@ func (s *Server) reader(ctx context.Context, version string) (storage.ReadBucket
 	case err == nil:
 		return rb, id, nil
 	case errors.Is(err, storage.ErrInvalidVersion):
-		return nil, "", status.Errorf(codes.InvalidArgument, "invalid version %s: want a commit id, tag or branch name", objectid.Quote(version))
+		return nil, "", status.Errorf(codes.InvalidArgument, "invalid version %s: want a commit id, tag or branch name", doipid.Quote(version))
 	case errors.Is(err, storage.ErrNotExist) && version != "":
-		return nil, "", status.Errorf(codes.NotFound, "no version %s", objectid.Quote(version))
+		return nil, "", status.Errorf(codes.NotFound, "no version %s", doipid.Quote(version))
 	case errors.Is(err, storage.ErrNotExist):
 		// The configured branch holds nothing yet (an empty folder): read it as it is.
 		return s.bucket, "", nil

@@ -15,6 +15,7 @@ import (
 
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/objectid"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage"
+	"github.com/fdo-doip/doip-gateway/shared/doipid"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -30,21 +31,21 @@ var namePart = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
 
 // derivedPrefix is the folder of an object's derived components.
 func (s *Server) derivedPrefix(qid string) string {
-	return objectid.ObjectPrefix(s.branch, qid) + objectid.DerivedDir + "/"
+	return objectid.ObjectPrefix(s.branch, qid) + doipid.DerivedDir + "/"
 }
 
 // checkDerivedPath validates a workflow name and a relative path below it.
 func checkDerivedPath(workflow, p string) error {
 	if !namePart.MatchString(workflow) {
-		return fmt.Errorf("workflow name %s: want letters, digits, '_', '-' or '.', not first", objectid.Quote(workflow))
+		return fmt.Errorf("workflow name %s: want letters, digits, '_', '-' or '.', not first", doipid.Quote(workflow))
 	}
 	segs := strings.Split(p, "/")
 	if p == "" || len(segs) > 4 {
-		return fmt.Errorf("path %s: want one to four segments", objectid.Quote(p))
+		return fmt.Errorf("path %s: want one to four segments", doipid.Quote(p))
 	}
 	for _, seg := range segs {
 		if !namePart.MatchString(seg) {
-			return fmt.Errorf("path %s: segment %s: want letters, digits, '_', '-' or '.', not first", objectid.Quote(p), objectid.Quote(seg))
+			return fmt.Errorf("path %s: segment %s: want letters, digits, '_', '-' or '.', not first", doipid.Quote(p), doipid.Quote(seg))
 		}
 	}
 	return nil
@@ -84,7 +85,7 @@ func (s *Server) WriteComponent(stream grpc.ClientStreamingServer[retrievev1.Wri
 	}
 	key := s.derivedPrefix(qid) + h.GetWorkflow() + "/" + h.GetPath()
 	if err := storage.ValidateKey(key); err != nil {
-		return status.Errorf(codes.InvalidArgument, "derived component path %s is not a valid key", objectid.Quote(h.GetPath()))
+		return status.Errorf(codes.InvalidArgument, "derived component path %s is not a valid key", doipid.Quote(h.GetPath()))
 	}
 	log := s.logger.With(slog.String("object", qid), slog.String("workflow", h.GetWorkflow()), slog.String("path", h.GetPath()))
 	src := &chunkReader{recv: func() ([]byte, bool, error) {
@@ -111,7 +112,7 @@ func (s *Server) WriteComponent(stream grpc.ClientStreamingServer[retrievev1.Wri
 			return err
 		case errors.Is(err, storage.ErrSizeMismatch), errors.Is(err, errTooMany):
 			return status.Errorf(codes.InvalidArgument, "derived component %s: the header announced %d bytes, %d or more arrived",
-				objectid.Quote(h.GetPath()), size, src.n)
+				doipid.Quote(h.GetPath()), size, src.n)
 		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 			return status.FromContextError(err).Err()
 		case errors.Is(err, storage.ErrPermanent):
@@ -210,7 +211,7 @@ func (s *Server) resolveDerived(ctx context.Context, rb storage.ReadBucket, qid,
 			continue
 		}
 		if found == "" || o.ModTime.After(best.ModTime) {
-			found, best = objectid.DerivedDir+"/"+wf+"/"+file, o
+			found, best = doipid.DerivedDir+"/"+wf+"/"+file, o
 		}
 	}
 	return found, best, found != "", nil

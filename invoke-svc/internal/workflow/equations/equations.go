@@ -45,6 +45,7 @@ import (
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/extractproc"
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/objectstore"
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/workflow"
+	"github.com/fdo-doip/doip-gateway/shared/doipid"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 )
 
@@ -193,7 +194,7 @@ func kindOf(c *retrievev1.Component) sourceKind {
 func chooseSource(rec *retrievev1.GetRecordResponse, want string) (*retrievev1.Component, sourceKind, error) {
 	qid := rec.GetObjectId()
 	if want != "" {
-		want = strings.TrimPrefix(want, "doip:bitstream/"+qid+"/")
+		want = strings.TrimPrefix(want, doipid.LongComponentID(qid, "")) // the long form of this object's id
 		for _, c := range rec.GetComponents() {
 			if c.GetComponentId() == want {
 				if k := kindOf(c); k != kindNone {

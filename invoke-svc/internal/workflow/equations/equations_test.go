@@ -196,6 +196,15 @@ func TestChoosesPDFWhenNoLaTeX(t *testing.T) {
 	}
 }
 
+// The component to read may be named in the long form "doip:bitstream/{QID}/{id}" too.
+func TestChoosesLongComponentID(t *testing.T) {
+	t.Parallel()
+	res, _, err := run(t, &Runner{Store: newStore(), Extractor: &fakeExtractor{}}, "Q2", `{"component":"doip:bitstream/Q2/paper.pdf"}`)
+	if err != nil || res.SourceComponent != "paper.pdf" {
+		t.Fatalf("Q2 = %+v, %v", res, err)
+	}
+}
+
 func TestErrors(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {

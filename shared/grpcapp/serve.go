@@ -1,0 +1,71 @@
+package grpcapp
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/fdo-doip/doip-gateway/shared/admin"
+)
+
+// AdminShutdownTimeout bounds the admin server's shutdown, after the gRPC server drained.
+const AdminShutdownTimeout = 5 * time.Second
+
+// ServeOptions says how [Server.Serve] runs and stops a process.
+type ServeOptions struct {
+	// DrainTimeout is how long calls in flight may go on after the drain began, before they
+	// are cancelled by a hard stop.
+	DrainTimeout time.Duration
+	// AdminAddr is the admin server's address (host:port; port 0 picks one); "" runs none.
+	AdminAddr string
+	// AdminHandler serves the admin address, normally [admin.NewHandler] with a readiness
+	// built on [Server.Ready].
+	AdminHandler http.Handler
+	// Ready, when not nil, is called with the listening addresses once both ports are open
+	// and the gRPC server is about to accept: the gRPC one, and the admin one (nil when
+	// AdminAddr is ""). Tests listen on port 0 and learn the ports here.
+	Ready func(grpcAddr, adminAddr net.Addr)
+}
+
+// Serve runs the process's two servers together: gRPC on lis and, when o.AdminAddr is set,
+// the admin HTTP server. It fails at once, closing lis, when the admin address cannot be
+// bound. When ctx is done it stops them in this order, so that a process leaves rotation
+// before it stops answering:
+//
+//  1. health turns NOT_SERVING, and with it [Server.Ready], so the admin server's /readyz
+//     answers 503 while the drain lasts;
+//  2. calls in flight may finish for up to o.DrainTimeout (GracefulStop), then whatever
+//     still runs is cancelled (Stop);
+//  3. "stopped" is logged, and the admin server shuts down, last, within
+//     [AdminShutdownTimeout].
+//
+// It returns the error that stopped gRPC serving, or nil after a
+// drain.
+func (s *Server) Serve(ctx context.Context, lis net.Listener, o ServeOptions, logger *slog.Logger) error {
+	var adminAddr net.Addr
+	if o.AdminAddr != "" {
+		adm, err := admin.Start(ctx, o.AdminAddr, o.AdminHandler, logger)
+		if err != nil {
+			_ = lis.Close()
+			return err
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), AdminShutdownTimeout)
+			defer cancel()
+			if err := adm.Shutdown(sctx); err != nil {
+				logger.Warn("admin server", slog.Any("err", err))
+			}
+		}()
+		adminAddr = adm.Addr()
+	}
+	if o.Ready != nil {
+		o.Ready(lis.Addr(), adminAddr)
+	}
+	if err := s.Run(ctx, lis, o.DrainTimeout, logger); err != nil {
+		return err
+	}
+	logger.Info("stopped") // then the deferred admin shutdown
+	return nil
+}
