@@ -13,6 +13,7 @@ import (
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 	"github.com/fdo-doip/doip-gateway/shared/admin"
+	"github.com/fdo-doip/doip-gateway/shared/doipid"
 	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"google.golang.org/grpc/codes"
@@ -85,7 +86,7 @@ func (d *Dispatcher) invoke(ctx context.Context, w doip.ResponseWriter, req *doi
 			return fmt.Errorf("derived component %s of %s is %d bytes, not the %d the workflow reported", dc.GetComponentId(), req.ObjectID, hdr.GetSize(), dc.GetSize())
 		}
 		res.Derived = append(res.Derived, doip.ComponentBody{
-			ID:        "doip:bitstream/" + req.ObjectID + "/" + dc.GetComponentId(),
+			ID:        doipid.LongComponentID(req.ObjectID, dc.GetComponentId()),
 			MediaType: dc.GetMediaType(),
 			Filename:  dc.GetComponentId(),
 			Size:      dc.GetSize(),
