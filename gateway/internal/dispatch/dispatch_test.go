@@ -15,11 +15,11 @@ import (
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
+	"github.com/fdo-doip/doip-gateway/shared/grpctest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 )
 
 // stubRetrieve is a RetrieveService whose behaviour the test sets per method.
@@ -59,21 +59,12 @@ func (s *stubInvoke) Invoke(r *invokev1.InvokeRequest, st invokev1.InvokeService
 
 func newDispatcher(t *testing.T, rs *stubRetrieve, is *stubInvoke) *Dispatcher {
 	t.Helper()
-	lis := bufconn.Listen(1 << 20)
 	srv := grpc.NewServer()
 	retrievev1.RegisterRetrieveServiceServer(srv, rs)
 	if is != nil {
 		invokev1.RegisterInvokeServiceServer(srv, is)
 	}
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	cc, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
+	cc := grpctest.Serve(t, srv)
 	d := &Dispatcher{Retrieve: retrievev1.NewRetrieveServiceClient(cc), ServiceID: "test/svc", Server: "doip-gateway", Version: "t"}
 	if is != nil {
 		d.Invoke = invokev1.NewInvokeServiceClient(cc)
