@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"path"
 	"strings"
 	"time"
@@ -35,6 +34,7 @@ import (
 	"github.com/fdo-doip/doip-gateway/shared/doipid"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
+	"github.com/fdo-doip/doip-gateway/shared/mediatype"
 )
 
 // ChunkSize is the size of every chunk of a component stream but the last. It bounds what
@@ -359,7 +359,7 @@ func Filename(id, mediaType string) string {
 	if hasExtension(base) {
 		return base
 	}
-	return base + extensionOf(mediaType)
+	return base + mediatype.Extension(mediaType)
 }
 
 // hasExtension reports whether name ends in "." and 1 to 8 letters or digits, after a first
@@ -377,46 +377,9 @@ func hasExtension(name string) bool {
 	return true
 }
 
-// extensions maps the media types components use to file extensions; MediaTypeOf uses it
-// the other way round.
-var extensions = []struct{ mediaType, ext string }{
-	{"application/pdf", ".pdf"},
-	{"application/json", ".json"},
-	{"application/ld+json", ".json"},
-	{"application/zip", ".zip"},
-	{"application/gzip", ".gz"},
-	{"application/x-gzip", ".gz"},
-	{"application/x-tex", ".tex"},
-	{"text/x-tex", ".tex"},
-	{"application/x-latex", ".tex"},
-	{"text/plain", ".txt"},
-	{"text/csv", ".csv"},
-}
-
-func extensionOf(mediaType string) string {
-	mt, _, err := mime.ParseMediaType(mediaType)
-	if err != nil {
-		return ".bin"
-	}
-	for _, e := range extensions {
-		if e.mediaType == mt {
-			return e.ext
-		}
-	}
-	return ".bin"
-}
-
 // MediaTypeOf guesses the media type of a component the record does not list (a derived
 // output) from its extension, else fdo.DefaultMediaType.
-func MediaTypeOf(id string) string {
-	ext := strings.ToLower(path.Ext(id))
-	for _, e := range extensions {
-		if e.ext == ext && ext != "" {
-			return e.mediaType
-		}
-	}
-	return fdo.DefaultMediaType
-}
+func MediaTypeOf(id string) string { return mediatype.ForName(id, fdo.DefaultMediaType) }
 
 // WithTypes serves type records ("types/{TypeId}") from types, a cache keyed by type id (see
 // [fdo.NewTypeCache]).

@@ -47,6 +47,7 @@ import (
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/workflow"
 	"github.com/fdo-doip/doip-gateway/shared/doipid"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
+	"github.com/fdo-doip/doip-gateway/shared/mediatype"
 )
 
 // Name is the workflow's name.
@@ -126,9 +127,7 @@ func (r *Runner) Description() string {
 
 // InputMediaTypes implements [workflow.Runner].
 func (r *Runner) InputMediaTypes() []string {
-	// application/x-tar is what the FDO façade sends for a .tar.gz or .tgz source archive
-	// (Python's mimetypes names the archive, not its compression).
-	return []string{"application/pdf", "application/x-tex", "text/x-tex", "application/gzip", "application/x-gzip", "application/x-tar", "application/zip"}
+	return mediatype.PaperSources()
 }
 
 // params are the workflow's params.
@@ -176,14 +175,12 @@ const (
 )
 
 func kindOf(c *retrievev1.Component) sourceKind {
-	id, mt := strings.ToLower(c.GetComponentId()), strings.ToLower(c.GetMediaType())
-	switch {
-	case mt == "application/x-tex" || mt == "text/x-tex" || strings.HasSuffix(id, ".tex"):
+	switch mediatype.FamilyOf(c.GetComponentId(), c.GetMediaType()) {
+	case mediatype.FamilyTeX:
 		return kindLaTeX
-	case strings.HasSuffix(id, ".tar.gz") || strings.HasSuffix(id, ".tgz") || strings.HasSuffix(id, ".zip") ||
-		strings.HasSuffix(id, ".tar") || mt == "application/gzip" || mt == "application/x-gzip" || mt == "application/x-tar" || mt == "application/zip":
+	case mediatype.FamilyArchive:
 		return kindArchive
-	case mt == "application/pdf" || strings.HasSuffix(id, ".pdf"):
+	case mediatype.FamilyPDF:
 		return kindPDF
 	}
 	return kindNone
