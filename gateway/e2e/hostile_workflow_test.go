@@ -35,23 +35,12 @@ const workerRSSBoundMiB = 300
 // childMemory is the extraction budget the hostile suite gives each child process.
 const childMemory = "64MiB"
 
-// startWorkflowSystem is startSystemWorkers with settings for the workers.
+// startWorkflowSystem is startSystemWorkerEnv with the gateway's default call timeout (10 s):
+// the first message of a worker that extracts under a budget can take longer than the
+// harness's 3 s.
 func startWorkflowSystem(t *testing.T, workers int, workerEnv []string, gatewayArgs ...string) *system {
 	t.Helper()
-	s := &system{dataDir: filepath.Join(t.TempDir(), "data")}
-	s.retrieve = start(t, "retrieve-svc", 1, []string{"--listen", "127.0.0.1:0", "--data-dir", s.dataDir})
-	var addrs []string
-	for range workers {
-		w := start(t, "invoke-svc", 1, []string{"--listen", "127.0.0.1:0", "--retrieve-addr", s.retrieve.addr("grpc")}, workerEnv...)
-		s.workers = append(s.workers, w)
-		addrs = append(addrs, w.addr("grpc"))
-	}
-	s.invoke = s.workers[0]
-	args := append([]string{"--host", "127.0.0.1", "--port", "0",
-		"--retrieve-addr", s.retrieve.addr("grpc"), "--invoke-addr", strings.Join(addrs, ","),
-		"--tls-cert", filepath.Join(t.TempDir(), "none.crt"), "--tls-key", filepath.Join(t.TempDir(), "none.key")}, gatewayArgs...)
-	s.gateway = start(t, "doip-gateway", 2, args)
-	return s
+	return startSystemWorkerEnv(t, workers, workerEnv, append([]string{"--call-timeout", "10s"}, gatewayArgs...)...)
 }
 
 // shard is the storage shard of a QID: its digits padded to six, split 2-2-2.
