@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/changes"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage"
 	"github.com/fdo-doip/doip-gateway/shared/doipid"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
@@ -199,5 +200,6 @@ func (s *Server) CommitComponents(stream grpc.ClientStreamingServer[retrievev1.C
 		resp.Components[i].Version = resp.Version
 	}
 	log.InfoContext(ctx, "derived components committed", slog.Int("files", len(keys)), slog.String("version", resp.Version))
+	s.changed(ctx, changes.Change{ObjectID: qid, Version: resp.Version, Components: keys})
 	return stream.SendAndClose(&resp)
 }

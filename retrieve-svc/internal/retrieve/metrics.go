@@ -1,6 +1,10 @@
 package retrieve
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/changes"
+)
 
 // Metrics counts the bytes the service moves. Install it with [WithMetrics].
 type Metrics struct {
@@ -39,6 +43,11 @@ func (m *Metrics) stored(n int64) {
 
 // Option changes a [Server] made by [NewServer].
 type Option func(*Server)
+
+// WithObserver tells o of every commit the server makes (see package changes).
+func WithObserver(o changes.Observer) Option {
+	return func(s *Server) { s.observer = o }
+}
 
 // WithMetrics counts the server's bytes in m.
 func WithMetrics(m *Metrics) Option {

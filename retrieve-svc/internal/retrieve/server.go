@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/changes"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/fdo"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/lakefs"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/objectid"
@@ -62,6 +63,8 @@ type Server struct {
 	// presignExpiry > 0 lets callers that allow it fetch component bytes from presigned URLs
 	// valid this long, where the bucket can presign.
 	presignExpiry time.Duration
+	// observer learns of every commit; nil: nobody follows.
+	observer changes.Observer
 }
 
 var _ retrievev1.RetrieveServiceServer = (*Server)(nil)
@@ -187,6 +190,13 @@ func (s *Server) PurgeRecord(ctx context.Context, req *retrievev1.PurgeRecordReq
 	purged := s.records.Purge(qid)
 	s.logger.InfoContext(ctx, "record purged", slog.String("object", qid), slog.Bool("purged", purged))
 	return &retrievev1.PurgeRecordResponse{Purged: purged}, nil
+}
+
+// changed tells the observer, if any, of a committed change.
+func (s *Server) changed(ctx context.Context, c changes.Change) {
+	if s.observer != nil {
+		s.observer.Changed(ctx, c)
+	}
 }
 
 // errShort marks a stored object that ended before the bytes it promised.

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/changes"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/objectid"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage"
 	"github.com/fdo-doip/doip-gateway/shared/doipid"
@@ -132,6 +133,7 @@ func (s *Server) WriteComponent(stream grpc.ClientStreamingServer[retrievev1.Wri
 	s.metrics.stored(info.Size)
 	s.blobs.drop(key) // the cache must not serve what this write replaced
 	log.InfoContext(ctx, "derived component written", slog.Int64("bytes", info.Size), slog.String("sha256", sum), slog.String("version", version))
+	s.changed(ctx, changes.Change{ObjectID: qid, Version: version, Components: []string{key}})
 	return stream.SendAndClose(&retrievev1.WriteComponentResponse{
 		ComponentId: path.Base(h.GetPath()),
 		StorageKey:  key,
