@@ -16,7 +16,7 @@ func TestImportsFollowLayers(t *testing.T) {
 		Module: "github.com/fdo-doip/doip-gateway/retrieve-svc",
 		Shared: "github.com/fdo-doip/doip-gateway/shared",
 		Layers: [][]string{
-			{"internal/storage", "internal/objectid", "internal/lakefs", "internal/sampledata", "internal/storage/storages3/s3test"},
+			{"internal/storage", "internal/objectid", "internal/lakefs", "internal/sampledata", "internal/storage/storages3/s3test", "internal/changes"},
 			{"internal/storage/storagetesting"},
 			{"internal/storage/storageos", "internal/storage/storages3", "internal/storage/storagemem"},
 			{"internal/storage/storagelakefs", "internal/fdo"},
