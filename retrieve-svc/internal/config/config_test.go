@@ -46,6 +46,10 @@ func TestLoadDefaults(t *testing.T) {
 		PresignExpiry: 5 * time.Minute,
 		CacheBytes:    32 << 20,
 		CacheBlobTTL:  30 * time.Second,
+
+		Search:            SearchIndex,
+		SearchTimeout:     5 * time.Second,
+		SearchMaxPageSize: 1000,
 	}
 	if got != want {
 		t.Errorf("Load() =\n%+v\nwant\n%+v", got, want)

@@ -114,9 +114,11 @@ func Open(path string, records fdo.Source, bucket storage.ReadBucket, branch str
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
-	idx, err := bleve.Open(path)
+	// Another process holding the index (a service while "reindex" runs) is an error after a
+	// second, not a wait without end.
+	idx, err := bleve.OpenUsing(path, map[string]any{"bolt_timeout": "1s"})
 	if errors.Is(err, bleve.ErrorIndexPathDoesNotExist) {
-		idx, err = bleve.New(path, newMapping())
+		idx, err = bleve.NewUsing(path, newMapping(), bleve.Config.DefaultIndexType, bleve.Config.DefaultKVStore, map[string]any{"bolt_timeout": "1s"})
 	}
 	if err != nil {
 		return nil, fmt.Errorf("search index %s: %w", path, err)
