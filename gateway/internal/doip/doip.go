@@ -128,6 +128,8 @@ type Request struct {
 	RequestID string
 	// Framing is the wire form the request came in.
 	Framing Framing
+	// Search holds a search's parameters (OpSearch).
+	Search *SearchRequest
 }
 
 // Response is one answer, rendered by the codec of the request's framing. Exactly one of
@@ -145,6 +147,7 @@ type Response struct {
 	Component *ComponentBody
 	Invoke    *InvokeResult
 	Purge     *PurgeResult
+	Search    *SearchResult
 }
 
 // ServiceInfo answers hello.
