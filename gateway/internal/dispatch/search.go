@@ -17,6 +17,9 @@ func (d *Dispatcher) search(ctx context.Context, w doip.ResponseWriter, req *doi
 		return doip.Errorf(doip.KindUnsupported, "search is not available on this service")
 	}
 	sr := req.Search
+	if sr != nil && sr.Invalid != nil {
+		return sr.Invalid
+	}
 	if sr == nil || (sr.Query == "" && sr.ProfileType == "") {
 		return doip.Errorf(doip.KindBadRequest, "Missing query")
 	}

@@ -22,6 +22,9 @@ type SearchRequest struct {
 	ProfileType string
 	// Limit is the binary envelope's "limit" after clamping (1…50), echoed in its answer.
 	Limit int
+	// Invalid is a problem the codec found in the parameters of a well-framed request; the
+	// handler answers it as an operation error, and the connection stays open.
+	Invalid *Error
 }
 
 // SortField is one key of a search's order: a field ("/profile/name", "title") and its
