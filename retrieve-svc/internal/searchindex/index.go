@@ -28,6 +28,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/mapping"
@@ -588,7 +589,32 @@ func (x *Index) Search(ctx context.Context, req search.Request) (search.Page, er
 		})
 		hits = hits[min(from, len(hits)):min(from+size, len(hits))]
 	}
+	for i := range hits {
+		hits[i].Snippet = snippet(hits[i])
+	}
 	return search.Page{Total: int64(res.Total), PageSize: size, Hits: hits}, nil
+}
+
+// maxSnippet bounds a hit's snippet, in bytes.
+const maxSnippet = 200
+
+// snippet is a short text of a hit: the equation a formula query found, else the title.
+func snippet(h search.Hit) string {
+	s := h.Title
+	if e := h.Equation; e != nil {
+		s = e.LaTeX
+		if e.Number != "" {
+			s = "(" + e.Number + ") " + s
+		}
+	}
+	if len(s) > maxSnippet {
+		cut := maxSnippet
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return s
 }
 
 func overlapOf(h search.Hit) float64 {
