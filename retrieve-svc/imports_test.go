@@ -22,7 +22,7 @@ func TestImportsFollowLayers(t *testing.T) {
 			{"internal/storage/storagelakefs", "internal/fdo"},
 			{"internal/retrieve"},
 			{"internal/search"},
-			{"internal/searchindex"},
+			{"internal/searchindex", "internal/searchwiki"},
 			{"internal/config"},
 			{"cmd/..."},
 		},

@@ -10,6 +10,7 @@ import (
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/fdo"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/search"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/searchindex"
+	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/searchwiki"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage"
 )
 
@@ -30,7 +31,12 @@ func openSearch(cfg config.Config, src fdo.Source, bucket storage.ReadBucket, lo
 	case config.SearchOff:
 		return nil, nil
 	case config.SearchMediaWiki:
-		return &searchBackend{backend: newWikiBackend(cfg, logger)}, nil
+		wb, err := searchwiki.New(cfg.MediaWikiAPI, searchwiki.Options{ProfileItems: cfg.ProfileItems(),
+			MaxPageSize: min(cfg.SearchMaxPageSize, 500), Timeout: cfg.SearchTimeout}, logger)
+		if err != nil {
+			return nil, err
+		}
+		return &searchBackend{backend: wb}, nil
 	}
 	var list func(context.Context) ([]string, error)
 	if d, ok := src.(*fdo.Dir); ok {
@@ -85,6 +91,3 @@ func (s *searchBackend) reindex(ctx context.Context, cfg config.Config, logger *
 	logger.InfoContext(ctx, "search index rebuilt", slog.Int("objects", n), slog.String("index", cfg.SearchIndexPath()))
 	return nil
 }
-
-// newWikiBackend is the MediaWiki backend (set up in wiki.go).
-var newWikiBackend = func(cfg config.Config, logger *slog.Logger) search.Backend { return nil }

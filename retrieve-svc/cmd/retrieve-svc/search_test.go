@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -132,5 +135,29 @@ func TestReindexNeedsTheIndex(t *testing.T) {
 	err := serve(t.Context(), []string{"reindex", "--data-dir", t.TempDir(), "--search", "off"}, env(), io.Discard, nil)
 	if err == nil || !strings.Contains(err.Error(), "not the embedded index") {
 		t.Fatalf("reindex with search off: %v", err)
+	}
+}
+
+// With --search mediawiki, the search service answers from the wiki's search API.
+func TestSearchServiceMediaWiki(t *testing.T) {
+	t.Parallel()
+	var asked []string
+	var mu sync.Mutex
+	wiki := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		asked = append(asked, r.URL.Query().Get("srsearch"))
+		mu.Unlock()
+		io.WriteString(w, `{"batchcomplete":"","query":{"searchinfo":{"totalhits":1},"search":[{"ns":120,"title":"Item:Q4711","pageid":7,"snippet":"<span class=\"searchmatch\">Conrad</span> Zuse","timestamp":"2026-01-02T03:04:05Z"}]}}`)
+	}))
+	t.Cleanup(wiki.Close)
+	s := start(t, []string{"--data-dir", t.TempDir(), "--search", "mediawiki", "--mediawiki-api", wiki.URL + "/w/api.php"}, env())
+	head, hits, err := searchAll(t.Context(), s.conn, &searchv1.SearchRequest{Query: "Conrad", ProfileType: "person", PageSize: 5, IdsOnly: true})
+	if err != nil || head.GetSize() != 1 || len(hits) != 1 || hits[0].GetObjectId() != "Q4711" || hits[0].GetSnippet() != "Conrad Zuse" {
+		t.Fatalf("%v %v %v", head, hits, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(asked) != 1 || asked[0] != "haswbfacet:P1460=Q5976445 Conrad" {
+		t.Fatalf("asked the wiki %q", asked)
 	}
 }

@@ -76,6 +76,9 @@ type Config struct {
 	SearchMaxPageSize int
 	// MediaWikiAPI is the api.php URL of the MediaWiki whose search answers (SearchMediaWiki).
 	MediaWikiAPI string
+	// MediaWikiProfileItems maps MaRDI profile names to the wiki's items that name them:
+	// "name=QID" pairs separated by commas, checked ([Config.ProfileItems] reads them).
+	MediaWikiProfileItems string
 }
 
 // Search backends.
@@ -282,6 +285,36 @@ var searchTable = []setting{
 		c.MediaWikiAPI = v
 		return nil
 	}},
+	{Setting: settings.Setting{Flag: "mediawiki-profile-items", Env: "MEDIAWIKI_PROFILE_ITEMS", Usage: "profile names and the wiki items that name them, such as publication=Q5976449,dataset=Q5984635 (person and software are built in)"}, apply: func(c *Config, v string) error {
+		if _, err := profileItems(v); err != nil {
+			return err
+		}
+		c.MediaWikiProfileItems = v
+		return nil
+	}},
+}
+
+var qidRE = regexp.MustCompile(`^Q[0-9]+$`)
+
+// ProfileItems returns MediaWikiProfileItems as a map.
+func (c Config) ProfileItems() map[string]string {
+	m, _ := profileItems(c.MediaWikiProfileItems)
+	return m
+}
+
+func profileItems(v string) (map[string]string, error) {
+	m := map[string]string{}
+	for pair := range strings.SplitSeq(v, ",") {
+		if pair = strings.TrimSpace(pair); pair == "" {
+			continue
+		}
+		name, item, ok := strings.Cut(pair, "=")
+		if !ok || strings.TrimSpace(name) == "" || !qidRE.MatchString(strings.TrimSpace(item)) {
+			return nil, errors.New("want name=QID pairs separated by commas, such as publication=Q5976449")
+		}
+		m[strings.TrimSpace(name)] = strings.TrimSpace(item)
+	}
+	return m, nil
 }
 
 // allSettings is every table of settings.
