@@ -64,7 +64,7 @@ const (
 	DefaultTimeout     = 5 * time.Second
 	// formulaWindow is how many best matches of a formula query are ranked again by how much
 	// of the formula one equation holds.
-	formulaWindow = 200
+	formulaWindow = 50
 	// maxEquationsBytes bounds the equations.json read for one object.
 	maxEquationsBytes = 32 << 20
 	// maxIndexedEquations bounds the equations indexed per object.
@@ -561,6 +561,10 @@ func (x *Index) Search(ctx context.Context, req search.Request) (search.Page, er
 		}
 		return search.Page{}, err
 	}
+	qgrams := make([]formulaGrams, len(formulas))
+	for i, f := range formulas {
+		qgrams[i].exact, qgrams[i].shape = queryGrams(f)
+	}
 	hits := make([]search.Hit, 0, len(res.Hits))
 	for _, h := range res.Hits {
 		hit := search.Hit{ObjectID: h.ID, Score: h.Score, Title: str(h.Fields[fieldTitle]), Timestamp: str(h.Fields[fieldModified])}
@@ -568,7 +572,7 @@ func (x *Index) Search(ctx context.Context, req search.Request) (search.Page, er
 			hit.Type = t[0]
 		}
 		if len(formulas) > 0 {
-			hit.Equation = bestEquation(str(h.Fields[fieldEquations]), formulas)
+			hit.Equation = bestEquation(str(h.Fields[fieldEquations]), qgrams)
 		}
 		hits = append(hits, hit)
 	}
@@ -624,16 +628,14 @@ func overlapOf(h search.Hit) float64 {
 	return h.Equation.Overlap
 }
 
+// formulaGrams are the grams a formula query looks for.
+type formulaGrams struct{ exact, shape []string }
+
 // bestEquation returns the stored equation that holds most of the query's formulas.
-func bestEquation(stored string, formulas [][]string) *search.EquationMatch {
+func bestEquation(stored string, qs []formulaGrams) *search.EquationMatch {
 	var eqs []storedEquation
 	if json.Unmarshal([]byte(stored), &eqs) != nil {
 		return nil
-	}
-	type grams struct{ exact, shape []string }
-	qs := make([]grams, len(formulas))
-	for i, f := range formulas {
-		qs[i].exact, qs[i].shape = queryGrams(f)
 	}
 	var best *search.EquationMatch
 	for _, e := range eqs {
@@ -642,7 +644,7 @@ func bestEquation(stored string, formulas [][]string) *search.EquationMatch {
 		for _, q := range qs {
 			score += overlap(q.exact, q.shape, toks)
 		}
-		score /= float64(len(qs))
+		score /= float64(max(len(qs), 1))
 		if best == nil || score > best.Overlap {
 			best = &search.EquationMatch{Number: e.Number, Page: e.Page, LaTeX: e.LaTeX, Overlap: score}
 		}
