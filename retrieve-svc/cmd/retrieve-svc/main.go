@@ -156,7 +156,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	// Type records are few and change rarely: a cache of their own, with the records' TTL.
 	types := fdo.NewTypeCache(src, cfg.CacheTTL, 64)
 
-	searcher, err := openSearch(cfg, src, bucket, logger)
+	searcher, err := openSearch(cfg, src, bucket, reindexOnly, logger)
 	if err != nil {
 		return err
 	}

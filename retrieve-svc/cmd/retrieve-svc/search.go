@@ -25,8 +25,11 @@ type searchBackend struct {
 	wg      sync.WaitGroup
 }
 
-// openSearch opens the search backend cfg names; nil when search is off.
-func openSearch(cfg config.Config, src fdo.Source, bucket storage.ReadBucket, logger *slog.Logger) (*searchBackend, error) {
+// openSearch opens the search backend cfg names; nil when search is off. An index that
+// cannot be opened (a read-only data folder, another process holding it) does not stop the
+// service: searches answer UNAVAILABLE, naming the cause in the log. For reindex it is an
+// error (strict).
+func openSearch(cfg config.Config, src fdo.Source, bucket storage.ReadBucket, strict bool, logger *slog.Logger) (*searchBackend, error) {
 	switch cfg.Search {
 	case config.SearchOff:
 		return nil, nil
@@ -45,7 +48,11 @@ func openSearch(cfg config.Config, src fdo.Source, bucket storage.ReadBucket, lo
 	idx, err := searchindex.Open(cfg.SearchIndexPath(), src, bucket, cfg.Branch, list,
 		searchindex.Options{MaxPageSize: cfg.SearchMaxPageSize, Timeout: cfg.SearchTimeout}, logger)
 	if err != nil {
-		return nil, err
+		if strict {
+			return nil, err
+		}
+		logger.Error("search index not usable: searches fail until it is (see --search-index-dir)", slog.Any("err", err))
+		return &searchBackend{backend: unusable{err}}, nil
 	}
 	return &searchBackend{backend: idx, index: idx}, nil
 }
@@ -90,4 +97,11 @@ func (s *searchBackend) reindex(ctx context.Context, cfg config.Config, logger *
 	}
 	logger.InfoContext(ctx, "search index rebuilt", slog.Int("objects", n), slog.String("index", cfg.SearchIndexPath()))
 	return nil
+}
+
+// unusable is the backend of an index that could not be opened.
+type unusable struct{ err error }
+
+func (u unusable) Search(context.Context, search.Request) (search.Page, error) {
+	return search.Page{}, fmt.Errorf("%w: the search index could not be opened: %v", search.ErrUnavailable, u.err)
 }

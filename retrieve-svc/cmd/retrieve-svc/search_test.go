@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -159,5 +160,28 @@ func TestSearchServiceMediaWiki(t *testing.T) {
 	defer mu.Unlock()
 	if len(asked) != 1 || asked[0] != "haswbfacet:P1460=Q5976445 Conrad" {
 		t.Fatalf("asked the wiki %q", asked)
+	}
+}
+
+// An index folder that cannot be made does not stop the service: searches are UNAVAILABLE,
+// everything else works. reindex, though, fails.
+func TestSearchIndexUnusable(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	blocker := filepath.Join(dir, "file")
+	if err := os.WriteFile(blocker, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, []string{"--data-dir", filepath.Join(dir, "data"), "--search-index-dir", filepath.Join(blocker, "index")}, env())
+	_, _, err := searchAll(t.Context(), s.conn, &searchv1.SearchRequest{Query: "x"})
+	if status.Code(err) != codes.Unavailable {
+		t.Fatalf("search on an unusable index: %v", err)
+	}
+	if _, err := retrievev1.NewRetrieveServiceClient(s.conn).GetRecord(t.Context(), &retrievev1.GetRecordRequest{ObjectId: "Q123"}); err != nil {
+		t.Fatalf("retrieve beside an unusable index: %v", err)
+	}
+	err = serve(t.Context(), []string{"reindex", "--data-dir", filepath.Join(dir, "data"), "--search-index-dir", filepath.Join(blocker, "index")}, env(), io.Discard, nil)
+	if err == nil {
+		t.Fatal("reindex into an unusable folder succeeded")
 	}
 }
