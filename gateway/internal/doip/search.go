@@ -64,3 +64,14 @@ type EquationHit struct {
 	LaTeX   string
 	Overlap float64
 }
+
+// HitsOf yields hs, for a result whose hits are at hand.
+func HitsOf(hs ...*SearchHit) iter.Seq2[*SearchHit, error] {
+	return func(yield func(*SearchHit, error) bool) {
+		for _, h := range hs {
+			if !yield(h, nil) {
+				return
+			}
+		}
+	}
+}

@@ -104,22 +104,7 @@ func ParseSortFields(s string) ([]doip.SortField, error) {
 	return out, nil
 }
 
-// searchDO is one full result: the digital object as Retrieve renders it, with what the
-// search matched in attributes.match.
-type searchDO struct {
-	ID         string             `json:"id"`
-	Type       string             `json:"type"`
-	Attributes searchAttributesDO `json:"attributes"`
-	Elements   []elementInfo      `json:"elements"`
-}
-
-type searchAttributesDO struct {
-	Content json.RawMessage `json:"content,omitempty"`
-	Version string          `json:"version,omitempty"`
-	Match   *searchMatch    `json:"match,omitempty"`
-}
-
-// searchMatch names the equation a formula query found.
+// searchMatch names the equation a formula query found: attributes.match of a full result.
 type searchMatch struct {
 	Equation string  `json:"equation,omitempty"`
 	Page     int     `json:"page,omitempty"`
@@ -179,11 +164,10 @@ func (c *ServerCodec) searchItem(h *doip.SearchHit, idsOnly bool) ([]byte, error
 			rec = &doip.Record{ObjectID: h.ID}
 		}
 		do := recordDO(nil, &doip.Response{ObjectID: h.ID, Record: rec})
-		sd := searchDO{ID: do.ID, Type: do.Type, Attributes: searchAttributesDO{Content: do.Attributes.Content, Version: do.Attributes.Version}, Elements: do.Elements}
 		if e := h.Equation; e != nil {
-			sd.Attributes.Match = &searchMatch{Equation: e.Number, Page: e.Page, LaTeX: e.LaTeX, Overlap: e.Overlap}
+			do.Attributes.Match = &searchMatch{Equation: e.Number, Page: e.Page, LaTeX: e.LaTeX, Overlap: e.Overlap}
 		}
-		v = sd
+		v = do
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"iter"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -22,16 +21,6 @@ func searchVector(tb testing.TB, name string) []byte {
 		tb.Fatal(err)
 	}
 	return b
-}
-
-func hits(hs ...*doip.SearchHit) iter.Seq2[*doip.SearchHit, error] {
-	return func(yield func(*doip.SearchHit, error) bool) {
-		for _, h := range hs {
-			if !yield(h, nil) {
-				return
-			}
-		}
-	}
 }
 
 // The search requests of doipy and of a CNRI-style client decode to the model.
@@ -67,7 +56,7 @@ func TestSearchRequestVectors(t *testing.T) {
 func TestSearchResponseVectors(t *testing.T) {
 	t.Parallel()
 	size := int64(12)
-	full := &doip.Response{Op: doip.OpSearch, Search: &doip.SearchResult{Size: 1, Hits: hits(&doip.SearchHit{ID: "test/abc",
+	full := &doip.Response{Op: doip.OpSearch, Search: &doip.SearchResult{Size: 1, Hits: doip.HitsOf(&doip.SearchHit{ID: "test/abc",
 		Record: &doip.Record{ObjectID: "test/abc", Type: "Document", JSON: json.RawMessage(`{"id":"test/abc","name":"Hello World"}`),
 			Components: []doip.ComponentInfo{{ID: "file", MediaType: "text/plain", Filename: "helloworld.txt", Size: size}}}})}}
 	got := answer(t, Options{}, &doip.Request{Op: doip.OpSearch}, full, nil)
@@ -75,7 +64,7 @@ func TestSearchResponseVectors(t *testing.T) {
 		t.Fatalf("full:\n%s\nwant\n%s", got, want)
 	}
 	ids := &doip.Response{Op: doip.OpSearch, Search: &doip.SearchResult{Size: 1, Request: doip.SearchRequest{IDsOnly: true},
-		Hits: hits(&doip.SearchHit{ID: "test/abc"})}}
+		Hits: doip.HitsOf(&doip.SearchHit{ID: "test/abc"})}}
 	got = answer(t, Options{}, &doip.Request{Op: doip.OpSearch, RequestID: "3f2c9a7e-1b4d-4c8e-9f10-2a6b7c8d9e0f"}, ids, nil)
 	if want := searchVector(t, "cnri-style-response-search-ids"); !bytes.Equal(got, want) {
 		t.Fatalf("ids:\n%s\nwant\n%s", got, want)
@@ -84,12 +73,12 @@ func TestSearchResponseVectors(t *testing.T) {
 
 func TestSearchResponseShapes(t *testing.T) {
 	t.Parallel()
-	none := answer(t, Options{}, &doip.Request{Op: doip.OpSearch}, &doip.Response{Search: &doip.SearchResult{Hits: hits()}}, nil)
+	none := answer(t, Options{}, &doip.Request{Op: doip.OpSearch}, &doip.Response{Search: &doip.SearchResult{Hits: doip.HitsOf()}}, nil)
 	if want := "{\"status\":\"0.DOIP/Status.001\"}\n#\n{\n  \"size\": 0,\n  \"results\": []\n}\n#\n#\n"; string(none) != want {
 		t.Fatalf("no match: %q", none)
 	}
 	// A formula match names its equation; a hit whose record could not be read is still an object.
-	got := answer(t, Options{}, &doip.Request{Op: doip.OpSearch}, &doip.Response{Search: &doip.SearchResult{Size: 2, Hits: hits(
+	got := answer(t, Options{}, &doip.Request{Op: doip.OpSearch}, &doip.Response{Search: &doip.SearchResult{Size: 2, Hits: doip.HitsOf(
 		&doip.SearchHit{ID: "Q123", Record: &doip.Record{ObjectID: "Q123", Type: "T", JSON: json.RawMessage(`{}`)},
 			Equation: &doip.EquationHit{Number: "3", Page: 2, LaTeX: `\int f`, Overlap: 1}},
 		&doip.SearchHit{ID: "Q9"})}}, nil)

@@ -532,6 +532,8 @@ type doAttributes struct {
 	Content json.RawMessage `json:"content,omitempty"`
 	// Version is the version the elements' bytes come from.
 	Version string `json:"version,omitempty"`
+	// Match is what a search matched in the object (search results only).
+	Match *searchMatch `json:"match,omitempty"`
 }
 
 type elementInfo struct {

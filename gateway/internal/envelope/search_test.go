@@ -3,7 +3,6 @@ package envelope
 import (
 	"bufio"
 	"bytes"
-	"iter"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -19,16 +18,6 @@ func searchVector(tb testing.TB, name string) []byte {
 		tb.Fatal(err)
 	}
 	return b
-}
-
-func searchHits(hs ...*doip.SearchHit) iter.Seq2[*doip.SearchHit, error] {
-	return func(yield func(*doip.SearchHit, error) bool) {
-		for _, h := range hs {
-			if !yield(h, nil) {
-				return
-			}
-		}
-	}
 }
 
 // MaRDI's client's SEARCH (0x09) requests decode to the model.
@@ -61,7 +50,7 @@ func TestSearchResponseVector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := &doip.SearchResult{Size: 7, Request: *req.Search, Hits: searchHits(
+	res := &doip.SearchResult{Size: 7, Request: *req.Search, Hits: doip.HitsOf(
 		&doip.SearchHit{ID: "Q4711", Title: "Item:Q4711", Snippet: "Conrad Zuse", Timestamp: "2026-01-02T03:04:05Z"},
 		&doip.SearchHit{ID: "Q4712", Title: "Item:Q4712", Snippet: "Joseph Conrad", Timestamp: "2026-02-03T04:05:06Z"})}
 	if err := c.WriteResponse(req, &doip.Response{Op: doip.OpSearch, Search: res}); err != nil {

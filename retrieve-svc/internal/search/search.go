@@ -14,6 +14,7 @@ package search
 import (
 	"context"
 	"errors"
+	"fmt"
 )
 
 // Errors of a [Backend], wrapped with detail; test with errors.Is.
@@ -34,6 +35,18 @@ type Request struct {
 	Sort              []SortField
 	// ProfileType is a MaRDI profile name ("publication", "person", …) or a QID; empty: any.
 	ProfileType string
+}
+
+// Size returns the page length a backend whose largest page is maxPage applies to r: its
+// PageSize, or maxPage when that is 0 or less. A PageSize over maxPage is ErrPageTooLarge.
+func (r Request) Size(maxPage int) (int, error) {
+	if r.PageSize <= 0 {
+		return maxPage, nil
+	}
+	if r.PageSize > maxPage {
+		return 0, fmt.Errorf("%w: pageSize %d is more than %d", ErrPageTooLarge, r.PageSize, maxPage)
+	}
+	return r.PageSize, nil
 }
 
 // SortField is one sort key.

@@ -481,12 +481,9 @@ func (x *Index) allIDs(ctx context.Context) ([]string, error) {
 
 // Search implements [search.Backend].
 func (x *Index) Search(ctx context.Context, req search.Request) (search.Page, error) {
-	size := req.PageSize
-	if size <= 0 {
-		size = x.opts.MaxPageSize
-	}
-	if size > x.opts.MaxPageSize {
-		return search.Page{}, fmt.Errorf("%w: pageSize %d is more than %d", search.ErrPageTooLarge, size, x.opts.MaxPageSize)
+	size, err := req.Size(x.opts.MaxPageSize)
+	if err != nil {
+		return search.Page{}, err
 	}
 	from := req.PageNum * size
 	if req.PageNum < 0 || from+size > x.opts.MaxWindow {

@@ -103,12 +103,9 @@ var qidRE = regexp.MustCompile(`\bQ[0-9]+\b`)
 
 // Search implements [search.Backend].
 func (b *Backend) Search(ctx context.Context, req search.Request) (search.Page, error) {
-	size := req.PageSize
-	if size <= 0 {
-		size = b.opts.MaxPageSize
-	}
-	if size > b.opts.MaxPageSize {
-		return search.Page{}, fmt.Errorf("%w: pageSize %d is more than %d", search.ErrPageTooLarge, size, b.opts.MaxPageSize)
+	size, err := req.Size(b.opts.MaxPageSize)
+	if err != nil {
+		return search.Page{}, err
 	}
 	if len(req.Sort) > 0 {
 		return search.Page{}, fmt.Errorf("%w: the wiki's search ranks its results itself; leave out sortFields", search.ErrBadQuery)
