@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -14,13 +13,11 @@ import (
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 )
 
+// searchVector reads a vector of testdata/vectors-search: the search ones, kept apart from
+// those that every golden test of testdata/vectors walks.
 func searchVector(tb testing.TB, name string) []byte {
 	tb.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "vectors-search", name+".bin"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b
+	return readVector(tb, filepath.Join("..", "vectors-search", name))
 }
 
 // The search requests of doipy and of a CNRI-style client decode to the model.
