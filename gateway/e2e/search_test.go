@@ -87,6 +87,23 @@ func lengthPrefixedSearch(t *testing.T, s *system, query string) mardiSearch {
 	return resp.Metadata[0]
 }
 
+// awaitHits searches on the binary port until the query finds something: the index follows
+// writes (and is first built) in the background.
+func awaitHits(t *testing.T, c *client.Conn, query string) mardiSearch {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		m, err := binarySearch(t, c, query)
+		if err == nil && len(m.Results) > 0 {
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing found by %s: %+v, %v", query, m, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // TestSearchFindsQ123 finds the sample object Q123 by its title and, once equation_extraction
 // ran on it, by one of its formulas, in all three framings over real sockets; a query that does
 // not parse is a 101 on the standard framing and the connection stays usable.
@@ -98,19 +115,7 @@ func TestSearchFindsQ123(t *testing.T) {
 
 	// The index is built in the background on first start.
 	const byTitle = `title:"composite trapezoidal rule"`
-	var m mardiSearch
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var err error
-		m, err = binarySearch(t, c, byTitle)
-		if err == nil && len(m.Results) > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Q123 not found by title: %+v, %v", m, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	m := awaitHits(t, c, byTitle)
 	if m.Results[0].QID != "Q123" || m.TotalHits != 1 || !strings.Contains(m.Results[0].Title, "Richardson") {
 		t.Fatalf("binary search by title: %+v", m)
 	}
@@ -151,17 +156,7 @@ func TestSearchFindsQ123(t *testing.T) {
 	if _, err := invoke(t, c, "Q123", "equation_extraction", nil); err != nil {
 		t.Fatal(err)
 	}
-	deadline = time.Now().Add(30 * time.Second)
-	for {
-		m, err = binarySearch(t, c, formula)
-		if err == nil && len(m.Results) > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Q123 not found by formula: %+v, %v", m, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	m = awaitHits(t, c, formula)
 	if m.Results[0].QID != "Q123" || m.Results[0].Equation != "1" || !strings.Contains(m.Results[0].Snippet, `\int_a^b`) {
 		t.Fatalf("binary search by formula: %+v", m)
 	}
