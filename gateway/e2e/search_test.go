@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -198,6 +199,22 @@ func TestSearchFindsQ123(t *testing.T) {
 	if _, err := c.Do(t.Context(), client.Request{Op: doip.OpSearch, Metadata: map[string]any{"query": "x", "limit": "many"}}, nil); err == nil ||
 		!strings.Contains(err.Error(), "'limit' must be an integer") {
 		t.Errorf("binary search with a bad limit: %v", err)
+	}
+	// The heaviest query the parser allows (256 wildcard clauses, each with two literal
+	// characters) is answered within the time limit, and the service stays responsive.
+	var heavy []string
+	for i := range 256 {
+		heavy = append(heavy, fmt.Sprintf("%c%c*", 'a'+i%26, 'a'+i/26%26))
+	}
+	start := time.Now()
+	if _, err := standardSearch(t, sc, map[string]any{"query": strings.Join(heavy, " OR "), "type": "id"}); err != nil {
+		var e *doip.Error
+		if !errors.As(err, &e) {
+			t.Fatalf("heavy query: %v", err)
+		}
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("the heavy query took %v", took)
 	}
 	if _, err := sc.Do(t.Context(), client.StdRequest{TargetID: "service", OperationID: "0.DOIP/Op.Hello"}, nil); err != nil {
 		t.Fatalf("hello after the errors: %v", err)
