@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
+	"time"
 	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
@@ -26,13 +28,22 @@ type Server struct {
 	backend Backend
 	records *fdo.Cache // fills full hits; nil: hits carry ids and titles only
 	logger  *slog.Logger
+	// running holds a token per search in progress: at most MaxConcurrent at once, so that
+	// expensive queries cannot take every core from retrieves.
+	running chan struct{}
 }
+
+// MaxConcurrent bounds the searches one server runs at once; more wait up to QueueWait.
+var (
+	MaxConcurrent = max(2, runtime.GOMAXPROCS(0))
+	QueueWait     = 2 * time.Second
+)
 
 var _ searchv1.SearchServiceServer = (*Server)(nil)
 
 // NewServer returns a server answering from backend, with records read through records.
 func NewServer(backend Backend, records *fdo.Cache, logger *slog.Logger) *Server {
-	return &Server{backend: backend, records: records, logger: logger}
+	return &Server{backend: backend, records: records, logger: logger, running: make(chan struct{}, MaxConcurrent)}
 }
 
 // Search implements [searchv1.SearchServiceServer].
@@ -50,6 +61,16 @@ func (s *Server) Search(req *searchv1.SearchRequest, stream searchv1.SearchServi
 	r := Request{Query: req.GetQuery(), PageNum: int(req.GetPageNum()), PageSize: int(req.GetPageSize()), ProfileType: req.GetProfileType()}
 	for _, f := range req.GetSortFields() {
 		r.Sort = append(r.Sort, SortField{Field: f.GetField(), Desc: f.GetDescending()})
+	}
+	wait := time.NewTimer(QueueWait)
+	defer wait.Stop()
+	select {
+	case s.running <- struct{}{}:
+		defer func() { <-s.running }()
+	case <-wait.C:
+		return status.Errorf(codes.ResourceExhausted, "%d searches are running; try again shortly", cap(s.running))
+	case <-ctx.Done():
+		return status.FromContextError(ctx.Err()).Err()
 	}
 	page, err := s.backend.Search(ctx, r)
 	if err != nil {
