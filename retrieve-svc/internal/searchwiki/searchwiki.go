@@ -219,6 +219,11 @@ func (b *Backend) query(ctx context.Context, srsearch string, limit, offset int,
 	if len(body) > maxAnswerBytes {
 		return search.Page{}, fmt.Errorf("%w: the wiki's answer is over %d bytes", search.ErrUnavailable, maxAnswerBytes)
 	}
+	return parseAnswer(body, limit)
+}
+
+// parseAnswer decodes a list=search answer: the wiki's error, or a page of hits named by QID.
+func parseAnswer(body []byte, limit int) (search.Page, error) {
 	var a answer
 	if err := json.Unmarshal(body, &a); err != nil {
 		return search.Page{}, fmt.Errorf("%w: the wiki's answer is not JSON: %v", search.ErrUnavailable, err)

@@ -226,3 +226,23 @@ func TestSearchErrors(t *testing.T) {
 		t.Error("an ftp URL was accepted")
 	}
 }
+
+// FuzzParseAnswer: any answer of a wiki gives a page or an error, never a panic, and every
+// hit names an object.
+func FuzzParseAnswer(f *testing.F) {
+	f.Add([]byte(`{"batchcomplete":"","query":{"searchinfo":{"totalhits":2},"search":[{"ns":120,"title":"Item:Q4711","snippet":"<span class=\"searchmatch\">Conrad</span>","timestamp":"2026-01-02T03:04:05Z"},{"ns":0,"title":"Main","snippet":"Q9 &amp;"}]}}`))
+	f.Add([]byte(`{"error":{"code":"srsearch-error","info":"bad regex"},"servedby":"x"}`))
+	f.Add([]byte(`{"error":{"code":"internal_api_error_DBQueryError","info":"db"}}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		p, err := parseAnswer(body, 10)
+		if err != nil {
+			return
+		}
+		for _, h := range p.Hits {
+			if h.ObjectID == "" {
+				t.Fatalf("a hit without an object: %+v", h)
+			}
+		}
+	})
+}
