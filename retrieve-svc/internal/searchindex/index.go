@@ -65,6 +65,9 @@ const (
 	// formulaWindow is how many best matches of a formula query are ranked again by how much
 	// of the formula one equation holds.
 	formulaWindow = 50
+	// maxRerank is the deepest a formula query is ranked by its equations; pages beyond it
+	// keep the index's order.
+	maxRerank = 1000
 	// maxEquationsBytes bounds the equations.json read for one object.
 	maxEquationsBytes = 32 << 20
 	// maxIndexedEquations bounds the equations indexed per object.
@@ -527,7 +530,7 @@ func (x *Index) Search(ctx context.Context, req search.Request) (search.Page, er
 	ctx, cancel := context.WithTimeout(ctx, x.opts.Timeout)
 	defer cancel()
 
-	rerank := len(formulas) > 0 && len(req.Sort) == 0
+	rerank := len(formulas) > 0 && len(req.Sort) == 0 && from+size <= maxRerank
 	n, start := size, from
 	if rerank {
 		n, start = max(from+size, formulaWindow), 0
@@ -563,7 +566,10 @@ func (x *Index) Search(ctx context.Context, req search.Request) (search.Page, er
 		qgrams[i].exact, qgrams[i].shape = queryGrams(f)
 	}
 	hits := make([]search.Hit, 0, len(res.Hits))
-	for _, h := range res.Hits {
+	for i, h := range res.Hits {
+		if i%64 == 63 && ctx.Err() != nil {
+			return search.Page{}, fmt.Errorf("%w: %w", search.ErrTimeout, ctx.Err())
+		}
 		hit := search.Hit{ObjectID: h.ID, Score: h.Score, Title: str(h.Fields[fieldTitle]), Timestamp: str(h.Fields[fieldModified])}
 		if t := strs(h.Fields[fieldType]); len(t) > 0 {
 			hit.Type = t[0]
