@@ -34,7 +34,7 @@ type ParseError struct {
 	Reason string
 }
 
-func (e *ParseError) Error() string { return fmt.Sprintf("query: %s at offset %d", e.Reason, e.Pos) }
+func (e *ParseError) Error() string { return fmt.Sprintf("%s at offset %d", e.Reason, e.Pos) }
 
 // ErrTooBroad is a query that would read the whole index: a wildcard or regular expression
 // without two literal leading characters, or a range open at both ends. It is wrapped with
