@@ -162,6 +162,9 @@ func TestSearchMetadata(t *testing.T) {
 		{"title:trapez*", "Q123"},
 		{"richardsen~1", "Q123"},
 		{`kernel.modified:[2024-01-01 TO 2024-12-31] AND type:Dataset`, "Q456"},
+		{`kernel.modified:[2024-01-01 TO *] AND type:Dataset`, "Q456"},
+		{`profile.numberOfPages:[5 TO *]`, "Q456"},
+		{`profile.numberOfPages:{3 TO 12]`, "Q456"},
 	} {
 		p, err := f.idx.Search(t.Context(), search.Request{Query: tc.q})
 		if err != nil {
