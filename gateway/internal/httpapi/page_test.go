@@ -97,7 +97,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	srv, c := newServer(t, &fake{})
 	r := do(t, c, "GET", srv.URL+httpapi.OpenAPIPath, "")
 	var doc struct {
-		OpenAPI string                     `json:"openapi"`
+		OpenAPI string                    `json:"openapi"`
 		Paths   map[string]map[string]any `json:"paths"`
 	}
 	if err := json.Unmarshal(r.body, &doc); err != nil || r.code != 200 || doc.OpenAPI == "" {
