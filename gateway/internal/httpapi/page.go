@@ -171,37 +171,71 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-// describe takes a record's title (its label, title or name) and its other top-level
-// fields, each as short text.
+// describe takes a record's title (its profile's name, or its label, title or name) and
+// the fields of its profile (or, without one, its own top-level fields), each as short text.
 func describe(js json.RawMessage) (title string, attrs []attribute) {
 	var fields map[string]json.RawMessage
 	if json.Unmarshal(js, &fields) != nil {
 		return "", nil
 	}
-	for _, k := range []string{"label", "title", "name"} {
-		var s string
-		if json.Unmarshal(fields[k], &s) == nil && s != "" {
-			title = s
-			break
+	shown := fields
+	var profile map[string]json.RawMessage
+	if json.Unmarshal(fields["profile"], &profile) == nil && len(profile) > 0 {
+		shown = profile
+	}
+	for _, m := range []map[string]json.RawMessage{profile, fields} {
+		for _, k := range []string{"name", "label", "title"} {
+			var s string
+			if title == "" && json.Unmarshal(m[k], &s) == nil && s != "" {
+				title = s
+			}
 		}
 	}
-	keys := make([]string, 0, len(fields))
-	for k := range fields {
-		keys = append(keys, k)
+	keys := make([]string, 0, len(shown))
+	for k := range shown {
+		if !strings.HasPrefix(k, "@") && k != "kernel" {
+			keys = append(keys, k)
+		}
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		var s string
-		val := string(fields[k])
-		if json.Unmarshal(fields[k], &s) == nil {
-			val = s
-		}
+		val := text(shown[k])
 		if len(val) > 300 {
 			val = val[:300] + "…"
 		}
 		attrs = append(attrs, attribute{Name: k, Value: val})
 	}
 	return title, attrs
+}
+
+// text renders a JSON value for people: a string as it is, a list joined by commas, an
+// object by its name or value, anything else as compact JSON.
+func text(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var list []json.RawMessage
+	if json.Unmarshal(raw, &list) == nil {
+		parts := make([]string, 0, len(list))
+		for _, v := range list {
+			parts = append(parts, text(v))
+		}
+		return strings.Join(parts, ", ")
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) == nil {
+		for _, k := range []string{"name", "value", "@id"} {
+			if v, ok := obj[k]; ok {
+				return text(v)
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if json.Compact(&buf, raw) == nil {
+		return buf.String()
+	}
+	return string(raw)
 }
 
 // equations reads the equations document of an object.
