@@ -2,14 +2,21 @@
 // over /doip with its progress as server-sent events.
 "use strict";
 
+// renderMath renders every equation below root. The body of an align-like environment
+// (with & and \\) is rendered inside "aligned", which KaTeX takes in display mode.
 function renderMath(root) {
   if (!window.katex) return;
   root.querySelectorAll(".tex[data-tex]").forEach(function (el) {
-    try {
-      window.katex.render(el.dataset.tex, el, { displayMode: true, throwOnError: false, output: "htmlAndMathml" });
-      el.classList.add("rendered");
-    } catch (e) {
-      // Leave the TeX source visible.
+    var tex = el.dataset.tex;
+    var tries = [tex, "\\begin{aligned}" + tex + "\\end{aligned}"];
+    for (var i = 0; i < tries.length; i++) {
+      try {
+        window.katex.render(tries[i], el, { displayMode: true, throwOnError: true, output: "htmlAndMathml" });
+        el.classList.add("rendered");
+        return;
+      } catch (e) {
+        // Try the next form; the TeX source stays visible if none renders.
+      }
     }
   });
 }
