@@ -20,9 +20,9 @@ type options struct {
 	caFile           string
 	timeout          time.Duration
 	quiet            bool
-	standard         bool // speak standard DOIP v2.0
+	standard         bool   // speak standard DOIP v2.0
 	httpURL          string // speak DOIP over HTTP to this base URL
-	portSet          bool // --port was given
+	portSet          bool   // --port was given
 }
 
 const rootLong = `doipctl talks to a DOIP gateway: it says hello, lists operations, retrieves FDO
