@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -115,7 +116,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	// After the DOIP ports' lines, which is what their watchers wait for.
 	if cfg.HTTPPort >= 0 {
-		stopHTTP, err := startHTTP(cfg, d, tlsCfg, gm, logger)
+		stopHTTP, err := startHTTP(ctx, cfg, d, tlsCfg, gm, logger)
 		if err != nil {
 			_ = envL.Close()
 			_ = segL.Close()
@@ -252,9 +253,10 @@ const (
 )
 
 // startHTTP serves DOIP over HTTP and the web pages on cfg.HTTPPort with d, over TLS with
-// tlsCfg unless it is nil. The returned function shuts it down within the drain timeout,
-// after the DOIP listeners (it runs deferred).
-func startHTTP(cfg config.Config, d doip.Handler, tlsCfg *tls.Config, m *gateway.Metrics, logger *slog.Logger) (stop func(), err error) {
+// tlsCfg unless it is nil. When ctx ends it drains, beside the DOIP listeners: Shutdown
+// within the drain timeout, then Close. The returned function drains it now if ctx has not
+// ended, and waits for the drain.
+func startHTTP(ctx context.Context, cfg config.Config, d doip.Handler, tlsCfg *tls.Config, m *gateway.Metrics, logger *slog.Logger) (stop func(), err error) {
 	l, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.HTTPPort)))
 	if err != nil {
 		return nil, fmt.Errorf("listen for HTTP on port %d: %w", cfg.HTTPPort, err)
@@ -292,13 +294,21 @@ func startHTTP(cfg config.Config, d doip.Handler, tlsCfg *tls.Config, m *gateway
 			logger.Error("http listener failed", slog.Any("err", err))
 		}
 	}()
+	var once sync.Once
+	drain := func() {
+		once.Do(func() {
+			sctx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
+			defer cancel()
+			if err := srv.Shutdown(sctx); err != nil {
+				logger.Warn("http drain timed out, closing connections", slog.Any("err", err))
+				_ = srv.Close()
+			}
+		})
+	}
+	stopWatch := context.AfterFunc(ctx, drain)
 	return func() {
-		sctx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			logger.Warn("http drain timed out, closing connections", slog.Any("err", err))
-			_ = srv.Close()
-		}
+		stopWatch()
+		drain()
 		<-done
 	}, nil
 }

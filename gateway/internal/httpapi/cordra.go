@@ -232,13 +232,16 @@ func (a *API) jsonInput(w http.ResponseWriter, r *http.Request) (json.RawMessage
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Now().Add(a.opts.ReadTimeout))
 	body, err := io.ReadAll(io.LimitReader(r.Body, int64(a.opts.Limits.MaxSegment)+1))
-	_ = rc.SetReadDeadline(time.Time{})
-	if err != nil {
-		return nil, doip.Errorf(doip.KindBadRequest, "reading the body: %v", err)
-	}
-	if int64(len(body)) > int64(a.opts.Limits.MaxSegment) {
+	if err != nil || int64(len(body)) > int64(a.opts.Limits.MaxSegment) {
+		// The rest of the body is not read: the connection closes after the answer, and the
+		// read deadline stays, so that the server does not wait for what is left either.
+		w.Header().Set("Connection", "close")
+		if err != nil {
+			return nil, doip.Errorf(doip.KindBadRequest, "reading the body: %v", err)
+		}
 		return nil, doip.Errorf(doip.KindTooLarge, "the body is over %d bytes", a.opts.Limits.MaxSegment)
 	}
+	_ = rc.SetReadDeadline(time.Time{})
 	if len(strings.TrimSpace(string(body))) == 0 {
 		return nil, nil
 	}

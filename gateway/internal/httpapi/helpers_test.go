@@ -90,6 +90,14 @@ func (f *fake) ServeDOIP(ctx context.Context, w doip.ResponseWriter, req *doip.R
 	}
 	isService := req.ObjectID == serviceID
 	switch {
+	case req.ObjectID == "Qbusy":
+		_ = w.Error(doip.Errorf(doip.KindUnavailable, "retrieve service unavailable"))
+	case req.ObjectID == "Qbudget":
+		_ = w.Error(doip.Errorf(doip.KindLimitExceeded, "the run exceeded its 60s budget"))
+	case req.ObjectID == "Qbroken":
+		_ = w.Error(doip.Errorf(doip.KindInternal, "internal error"))
+	case req.ObjectID == "Qsilent":
+		// No answer at all: the API answers for it.
 	case req.Op == doip.OpHello:
 		_ = w.Respond(&doip.Response{Op: req.Op, Hello: &doip.ServiceInfo{ServiceID: serviceID, Server: "fake", Version: "1",
 			Operations: map[string]doip.Op{"hello": doip.OpHello, "retrieve": doip.OpRetrieve}, Workflows: []string{"equation_extraction"}}})

@@ -1,14 +1,19 @@
 package httpapi_test
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
+	"fmt"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
+	"github.com/fdo-doip/doip-gateway/gateway/internal/httpapi"
 )
 
 // Every operation and status over Cordra's face, with Go's client over real TLS.
@@ -57,6 +62,10 @@ func TestCordraOperations(t *testing.T) {
 		{"includeElementData", "GET", "/doip?o=0.DOIP/Op.Retrieve&t=Q1&attributes.includeElementData=true", "", nil, 400, "0.DOIP/Status.101", `not offered over HTTP`, 0},
 		{"invalid JSON body", "POST", "/doip/equation_extraction?t=Q1", `{"pages":`, nil, 400, "0.DOIP/Status.101", `not valid JSON`, 0},
 		{"bad Authorization", "POST", "/doip/equation_extraction?t=Q1", "", []string{"Authorization", "Digest x"}, 401, "0.DOIP/Status.102", `Bearer or Basic`, 0},
+		{"backend unavailable", "GET", "/doip?o=0.DOIP/Op.Retrieve&t=Qbusy", "", nil, 503, "0.DOIP/Status.500", `unavailable`, doip.OpRetrieve},
+		{"budget exceeded", "POST", "/doip?o=equation_extraction&t=Qbudget", "", nil, 500, "0.DOIP/Status.500", `60s budget`, doip.OpInvoke},
+		{"internal", "GET", "/doip?o=0.DOIP/Op.Retrieve&t=Qbroken", "", nil, 500, "0.DOIP/Status.500", `internal error`, doip.OpRetrieve},
+		{"handler gave no answer", "GET", "/doip?o=0.DOIP/Op.Retrieve&t=Qsilent", "", nil, 500, "0.DOIP/Status.500", `no answer`, doip.OpRetrieve},
 		{"method", "PUT", "/doip?o=0.DOIP/Op.Hello", "", nil, 405, "0.DOIP/Status.101", `not allowed`, 0},
 	}
 	for _, tt := range tests {
@@ -251,4 +260,27 @@ func TestHeaderCap(t *testing.T) {
 	}
 }
 
-var _ = json.Valid
+// A client that sends less body than it announced is answered within the read timeout, not
+// waited for.
+func TestSlowBody(t *testing.T) {
+	t.Parallel()
+	api := httpapi.New(httpapi.Options{Handler: &fake{}, ServiceID: serviceID, ReadTimeout: 200 * time.Millisecond})
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	nc, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(nc, "POST /doip?o=equation_extraction&t=Q1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"pa")
+	start := time.Now()
+	resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 || time.Since(start) > 5*time.Second {
+		t.Errorf("status %d after %v", resp.StatusCode, time.Since(start))
+	}
+}

@@ -110,7 +110,10 @@ function runWorkflow(button) {
   message.textContent = "Starting " + workflow + "…";
   var failed = false;
   var url = "/doip?operationId=" + encodeURIComponent(workflow) + "&targetId=" + encodeURIComponent(objectId);
-  fetch(url, { method: "POST", headers: { "Accept": "text/event-stream" } })
+  var headers = { "Accept": "text/event-stream" };
+  var token = document.getElementById("token");
+  if (token && token.value) headers["Authorization"] = "Bearer " + token.value;
+  fetch(url, { method: "POST", headers: headers })
     .then(function (resp) {
       if (!resp.ok) {
         return resp.json().then(function (e) { throw new Error(e.message || ("HTTP " + resp.status)); });
