@@ -18,7 +18,7 @@ func TestImportsFollowLayers(t *testing.T) {
 		Module: "github.com/fdo-doip/doip-gateway/gateway",
 		Shared: "github.com/fdo-doip/doip-gateway/shared",
 		Layers: [][]string{
-			{"internal/doip", "internal/tlstest"},
+			{"internal/doip", "internal/tlstest", "internal/bytesize", "internal/httpapi/httpapitest"},
 			{"internal/mardijson"},
 			{"internal/envelope", "internal/segment", "internal/doiptext"},
 			{"internal/gateway", "internal/dispatch", "internal/client"},

@@ -84,10 +84,11 @@ func screenshot(t *testing.T, ctx context.Context, name string) string {
 	return path
 }
 
-// The object page in a real browser: the workflow button runs equation_extraction and shows
-// its progress and result, the equations then render as KaTeX with MathML (not raw TeX),
-// and a component link downloads the stored bytes.
-func TestBrowserObjectPage(t *testing.T) {
+// The pages in a real browser: on the object page the workflow button runs
+// equation_extraction and shows its progress and result, the equations then render as KaTeX
+// with MathML (not raw TeX), and a component link downloads the stored bytes; the pages fit
+// a phone's screen.
+func TestBrowserPages(t *testing.T) {
 	skipShort(t)
 	t.Parallel()
 	s := startSystem(t)
@@ -173,17 +174,8 @@ func TestBrowserObjectPage(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
 
-// The pages on a phone-sized screen: nothing wider than the screen.
-func TestBrowserPhone(t *testing.T) {
-	skipShort(t)
-	t.Parallel()
-	s := startSystem(t)
-	u := s.httpURL(t)
-	ctx := newBrowser(t)
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
+	// On a phone-sized screen nothing is wider than the screen.
 	for _, page := range []string{"/", "/objects/Q123"} {
 		if err := chromedp.Do(ctx,
 			chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(3), chromedp.EmulateMobile),

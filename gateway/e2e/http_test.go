@@ -16,6 +16,7 @@ import (
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/client"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
+	"github.com/fdo-doip/doip-gateway/gateway/internal/httpapi/httpapitest"
 )
 
 // httpURL returns the base URL of the gateway's HTTPS listener, which logs its address
@@ -40,34 +41,6 @@ func httpsClient() *http.Client {
 	return &http.Client{Transport: tr, Timeout: 2 * time.Minute}
 }
 
-func httpsDo(t *testing.T, c *http.Client, method, url, body string, hdr ...string) (*http.Response, []byte) {
-	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(t.Context(), method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, b
-}
-
 // Everything a DOIP client does, with curl's means, against the real binaries: hello, list
 // operations, the record, a component with a range, a workflow with its progress events,
 // purge; the metrics count the requests under the http listener.
@@ -78,38 +51,38 @@ func TestHTTPEndToEnd(t *testing.T) {
 	u := s.httpURL(t)
 	c := httpsClient()
 
-	resp, body := httpsDo(t, c, "GET", u+"/doip?operationId=0.DOIP/Op.Hello&targetId=service", "")
+	resp, body := httpapitest.Do(t, c, "GET", u+"/doip?operationId=0.DOIP/Op.Hello&targetId=service", "")
 	if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`"0.TYPE/DOIPServiceInfo"`)) || resp.TLS == nil {
 		t.Fatalf("hello: %d %s", resp.StatusCode, body)
 	}
-	resp, body = httpsDo(t, c, "GET", u+"/doip/0.DOIP/Op.ListOperations?targetId=Q123", "")
+	resp, body = httpapitest.Do(t, c, "GET", u+"/doip/0.DOIP/Op.ListOperations?targetId=Q123", "")
 	if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`"equation_extraction"`)) {
 		t.Fatalf("list operations: %d %s", resp.StatusCode, body)
 	}
-	resp, body = httpsDo(t, c, "GET", u+"/doip/0.DOIP/Op.Retrieve?targetId=Q123", "")
+	resp, body = httpapitest.Do(t, c, "GET", u+"/doip/0.DOIP/Op.Retrieve?targetId=Q123", "")
 	if resp.StatusCode != 200 || jsonOf(t, body)["id"] != "Q123" {
 		t.Fatalf("record: %d %s", resp.StatusCode, body)
 	}
 	want := s.component(t, "00/01/23", "Q123", "source.tex")
-	resp, body = httpsDo(t, c, "GET", u+"/doip/retrieve/Q123/source.tex", "")
+	resp, body = httpapitest.Do(t, c, "GET", u+"/doip/retrieve/Q123/source.tex", "")
 	if resp.StatusCode != 200 || !bytes.Equal(body, want) || resp.Header.Get("Content-Disposition") != `attachment; filename=source.tex` {
 		t.Fatalf("component: %d %v, %d bytes of %d", resp.StatusCode, resp.Header, len(body), len(want))
 	}
-	resp, body = httpsDo(t, c, "GET", u+"/doip?o=0.DOIP/Op.Retrieve&t=Q123&attributes.element=source.tex", "", "Range", "bytes=10-19")
+	resp, body = httpapitest.Do(t, c, "GET", u+"/doip?o=0.DOIP/Op.Retrieve&t=Q123&attributes.element=source.tex", "", "Range", "bytes=10-19")
 	if resp.StatusCode != 206 || !bytes.Equal(body, want[10:20]) {
 		t.Fatalf("range: %d %q", resp.StatusCode, body)
 	}
-	resp, _ = httpsDo(t, c, "GET", u+"/doip/retrieve/Q123/source.tex", "", "Range", "bytes=99999999-")
+	resp, _ = httpapitest.Do(t, c, "GET", u+"/doip/retrieve/Q123/source.tex", "", "Range", "bytes=99999999-")
 	if resp.StatusCode != 416 || resp.Header.Get("Content-Range") == "" {
 		t.Fatalf("unsatisfiable range: %d %v", resp.StatusCode, resp.Header)
 	}
-	resp, body = httpsDo(t, c, "GET", u+"/doip/retrieve/Q999999/x", "")
+	resp, body = httpapitest.Do(t, c, "GET", u+"/doip/retrieve/Q999999/x", "")
 	if resp.StatusCode != 404 || jsonOf(t, body)["detail"] == nil {
 		t.Fatalf("unknown object: %d %s", resp.StatusCode, body)
 	}
 
 	// The workflow, with its progress as server-sent events.
-	resp, body = httpsDo(t, c, "POST", u+"/doip?operationId=equation_extraction&targetId=Q123", "", "Accept", "text/event-stream")
+	resp, body = httpapitest.Do(t, c, "POST", u+"/doip?operationId=equation_extraction&targetId=Q123", "", "Accept", "text/event-stream")
 	events := map[string]int{}
 	var result map[string]any
 	sc := bufio.NewScanner(bytes.NewReader(body))
@@ -129,18 +102,18 @@ func TestHTTPEndToEnd(t *testing.T) {
 	if out := result["output"].(map[string]any); out["equationCount"] == nil {
 		t.Errorf("invoke result: %v", result)
 	}
-	resp, body = httpsDo(t, c, "GET", u+"/doip/retrieve/Q123/equations.json", "")
+	resp, body = httpapitest.Do(t, c, "GET", u+"/doip/retrieve/Q123/equations.json", "")
 	var doc equationsDoc
 	if resp.StatusCode != 200 || json.Unmarshal(body, &doc) != nil || len(doc.Equations) == 0 {
 		t.Fatalf("equations.json: %d %s", resp.StatusCode, body)
 	}
 	// The object page shows the nine numbered equations.
-	resp, body = httpsDo(t, c, "GET", u+"/objects/Q123", "", "Accept", "text/html")
+	resp, body = httpapitest.Do(t, c, "GET", u+"/objects/Q123", "", "Accept", "text/html")
 	if resp.StatusCode != 200 || bytes.Count(body, []byte(`class="eq-number">(`)) != 9 {
 		t.Errorf("object page: %d, %d numbered equations", resp.StatusCode, bytes.Count(body, []byte(`class="eq-number">(`)))
 	}
 
-	resp, body = httpsDo(t, c, "POST", u+"/doip/purge/Q123", "")
+	resp, body = httpapitest.Do(t, c, "POST", u+"/doip/purge/Q123", "")
 	if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`"purged"`)) {
 		t.Fatalf("purge: %d %s", resp.StatusCode, body)
 	}

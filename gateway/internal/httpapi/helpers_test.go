@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/httpapi"
+	"github.com/fdo-doip/doip-gateway/gateway/internal/httpapi/httpapitest"
 	"github.com/fdo-doip/doip-gateway/shared/requestid"
 )
 
@@ -186,29 +186,7 @@ type result struct {
 
 func do(t *testing.T, c *http.Client, method, url string, body string, hdr ...string) result {
 	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(t.Context(), method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, b := httpapitest.Do(t, c, method, url, body, hdr...)
 	return result{resp.StatusCode, resp.Header, b}
 }
 
@@ -220,5 +198,3 @@ func jsonField(t *testing.T, b []byte, key string) any {
 	}
 	return m[key]
 }
-
-var _ = bytes.Equal

@@ -38,15 +38,9 @@ func withAuth(r *http.Request, obj map[string]any) error {
 // bytes. force_reload, with any value, purges the cached record first (a failed purge is
 // ignored, as MaRDI's server does).
 func (a *API) mardiRetrieve(w http.ResponseWriter, r *http.Request) {
-	obj := map[string]any{"targetId": r.PathValue("id"), "operationId": doiptext.OpIDRetrieve,
-		"attributes": map[string]string{"element": r.PathValue("component")}}
-	if err := withAuth(r, obj); err != nil {
-		a.fail(w, r, faceMardi, err)
-		return
-	}
-	req, err := a.decode(obj)
-	if err != nil {
-		a.fail(w, r, faceMardi, err)
+	req, ok := a.mardiRequest(w, r, map[string]any{"targetId": r.PathValue("id"), "operationId": doiptext.OpIDRetrieve,
+		"attributes": map[string]string{"element": r.PathValue("component")}})
+	if !ok {
 		return
 	}
 	if _, ok := r.URL.Query()["force_reload"]; ok {
@@ -143,14 +137,22 @@ func (a *API) mardiCreate(w http.ResponseWriter, r *http.Request) {
 
 // mardiCall decodes obj with the request's credentials and serves it with MaRDI's bodies.
 func (a *API) mardiCall(w http.ResponseWriter, r *http.Request, obj map[string]any) {
-	if err := withAuth(r, obj); err != nil {
-		a.fail(w, r, faceMardi, err)
-		return
+	if req, ok := a.mardiRequest(w, r, obj); ok {
+		a.do(w, r, req, faceMardi)
 	}
-	req, err := a.decode(obj)
+}
+
+// mardiRequest decodes obj with the request's credentials; when it cannot, it answers with
+// MaRDI's error body and reports false.
+func (a *API) mardiRequest(w http.ResponseWriter, r *http.Request, obj map[string]any) (*doip.Request, bool) {
+	err := withAuth(r, obj)
+	var req *doip.Request
+	if err == nil {
+		req, err = a.decode(obj)
+	}
 	if err != nil {
 		a.fail(w, r, faceMardi, err)
-		return
+		return nil, false
 	}
-	a.do(w, r, req, faceMardi)
+	return req, true
 }

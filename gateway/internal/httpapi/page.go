@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/fdo-doip/doip-gateway/gateway/internal/bytesize"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doiptext"
 	"github.com/fdo-doip/doip-gateway/shared/requestid"
@@ -27,7 +28,7 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
-	"size":    humanSize,
+	"size":    bytesize.Format,
 	"pathesc": url.PathEscape,
 }).ParseFS(templateFS, "templates/*.html"))
 
@@ -357,21 +358,4 @@ func (a *API) render(w http.ResponseWriter, name string, code int, data any) {
 	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'")
 	w.WriteHeader(code)
 	_, _ = w.Write(buf.Bytes())
-}
-
-// humanSize writes a size for people: "512 B", "1.5 MiB"; unknown sizes are "".
-func humanSize(n int64) string {
-	if n < 0 {
-		return ""
-	}
-	const unit = 1024
-	if n < unit {
-		return strconv.FormatInt(n, 10) + " B"
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return strconv.FormatFloat(float64(n)/float64(div), 'f', 1, 64) + " " + string("KMGTPE"[exp]) + "iB"
 }
