@@ -165,4 +165,3 @@ func (p *progressWriter) Write(b []byte) (int, error) {
 	p.bar.update(p.done, 0)
 	return n, err
 }
-
