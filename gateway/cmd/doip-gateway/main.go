@@ -40,6 +40,7 @@ import (
 	"github.com/fdo-doip/doip-gateway/shared/settings"
 	"github.com/fdo-doip/doip-gateway/shared/slogapp"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/resolver/dns"
 )
@@ -261,6 +262,9 @@ func startHTTP(ctx context.Context, cfg config.Config, d doip.Handler, tlsCfg *t
 	if err != nil {
 		return nil, fmt.Errorf("listen for HTTP on port %d: %w", cfg.HTTPPort, err)
 	}
+	// At most max-conns open connections, as on each DOIP port: further ones wait to be
+	// accepted.
+	l = netutil.LimitListener(l, cfg.MaxConns)
 	api := httpapi.New(httpapi.Options{
 		Handler: d, ServiceID: cfg.ServiceID,
 		Limits:      doip.Limits{MaxPayload: uint32(cfg.MaxPayload), MaxSegment: uint32(cfg.MaxSegment)},
