@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"bytes"
 	"context"
+	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,8 +65,9 @@ func newBrowser(t *testing.T) context.Context {
 	return ctx
 }
 
-// screenshot saves the page as a PNG in the test's artifact directory (kept with
-// go test -artifacts) and logs where.
+// screenshot saves the page as a PNG and logs where: in the test's artifact directory under
+// go test -artifacts -outputdir DIR, else in doip-e2e-screenshots of the temporary folder
+// (t.ArtifactDir's own would be removed with the test).
 func screenshot(t *testing.T, ctx context.Context, name string) string {
 	t.Helper()
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -75,7 +77,16 @@ func screenshot(t *testing.T, ctx context.Context, name string) string {
 		t.Logf("no screenshot: %v", err)
 		return ""
 	}
-	path := filepath.Join(t.ArtifactDir(), name+".png")
+	dir := t.ArtifactDir()
+	if f := flag.Lookup("test.artifacts"); f == nil || f.Value.String() != "true" {
+		dir = filepath.Join(os.TempDir(), "doip-e2e-screenshots")
+		name = strings.ReplaceAll(t.Name(), "/", "_") + "-" + name
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Logf("screenshot not saved: %v", err)
+			return ""
+		}
+	}
+	path := filepath.Join(dir, name+".png")
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		t.Logf("screenshot not saved: %v", err)
 		return ""
