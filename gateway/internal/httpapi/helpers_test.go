@@ -170,12 +170,18 @@ func orNull(b json.RawMessage) json.RawMessage {
 // newServer starts the API over real TLS on loopback.
 func newServer(t *testing.T, f *fake) (*httptest.Server, *http.Client) {
 	t.Helper()
-	api := httpapi.New(httpapi.Options{Handler: f, ServiceID: serviceID, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
-	srv := httptest.NewUnstartedServer(api)
+	srv := newTLSServer(t, httpapi.New(httpapi.Options{Handler: f, ServiceID: serviceID, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))}))
+	return srv, srv.Client()
+}
+
+// newTLSServer serves h over TLS, HTTP/2 offered, on a loopback port.
+func newTLSServer(t *testing.T, h http.Handler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
 	srv.EnableHTTP2 = true
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
-	return srv, srv.Client()
+	return srv
 }
 
 type result struct {
