@@ -251,6 +251,8 @@ func TestDownloadThroughput(t *testing.T) {
 	h1 := httpsClient()
 	h1.Transport.(*http.Transport).ForceAttemptHTTP2 = false
 	h1.Transport.(*http.Transport).TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	h2big := httpsClient()
+	h2big.Transport.(*http.Transport).HTTP2 = &http.HTTP2Config{MaxReadFrameSize: 1 << 20, MaxReceiveBufferPerStream: 16 << 20, MaxReceiveBufferPerConnection: 64 << 20}
 	overHTTP := func(c *http.Client, proto string) func() {
 		return func() {
 			req, _ := http.NewRequestWithContext(t.Context(), "GET", u, nil)
@@ -287,6 +289,7 @@ func TestDownloadThroughput(t *testing.T) {
 	}{
 		{"HTTPS, HTTP/1.1", overHTTP(h1, "HTTP/1.1")},
 		{"HTTPS, HTTP/2", overHTTP(h2, "HTTP/2.0")},
+		{"HTTPS, HTTP/2, large windows", overHTTP(h2big, "HTTP/2.0")},
 		{"binary envelope, TLS", overEnvelope(&tls.Config{InsecureSkipVerify: true})}, //nolint:gosec // the test gateway's self-signed certificate
 		{"binary envelope, plaintext", overEnvelope(nil)},
 	}
