@@ -151,7 +151,6 @@ type face int
 const (
 	faceCordra face = iota
 	faceMardi
-	facePage // the web pages' own calls: as Cordra's
 )
 
 // do runs req through the handler and writes the answer to w: the one path every DOIP
