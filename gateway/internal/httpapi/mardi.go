@@ -2,12 +2,16 @@ package httpapi
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doiptext"
+	"github.com/fdo-doip/doip-gateway/gateway/internal/gateway"
+	"github.com/fdo-doip/doip-gateway/shared/requestid"
 )
 
 // MaRDI's routes (contract §2, §4): the same requests as Cordra's face builds, with MaRDI's
@@ -45,18 +49,27 @@ func (a *API) mardiRetrieve(w http.ResponseWriter, r *http.Request) {
 	}
 	if _, ok := r.URL.Query()["force_reload"]; ok {
 		purge := &doip.Request{Op: doip.OpPurge, OperationID: doip.OpPurge.String(), ObjectID: req.ObjectID, Token: req.Token, Framing: doip.FramingHTTP}
-		a.opts.Handler.ServeDOIP(r.Context(), discardWriter{}, purge)
+		ctx := requestid.NewContext(r.Context(), requestid.FromClient(r.Header.Get(RequestIDHeader)))
+		start, dw := time.Now(), &discardWriter{status: gateway.StatusOK}
+		a.opts.Handler.ServeDOIP(ctx, dw, purge)
+		a.opts.Metrics.RequestDone(a.opts.Listener, purge, dw.status, time.Since(start).Seconds())
+		a.opts.Logger.LogAttrs(ctx, slog.LevelInfo, "force_reload purge done", slog.String("object", purge.ObjectID), slog.String("status", dw.status))
 	}
 	a.prepareBytes(r, req)
 	a.do(w, r, req, faceMardi)
 }
 
-// discardWriter takes an answer nobody reads.
-type discardWriter struct{}
+// discardWriter takes an answer nobody reads, keeping its status for the metrics.
+type discardWriter struct{ status string }
 
-func (discardWriter) Respond(*doip.Response) error           { return nil }
-func (discardWriter) Error(*doip.Error) error                { return nil }
-func (discardWriter) Progress(string, string, float64) error { return nil }
+func (d *discardWriter) Respond(*doip.Response) error { return nil }
+
+func (d *discardWriter) Error(e *doip.Error) error {
+	d.status = string(e.Kind)
+	return nil
+}
+
+func (d *discardWriter) Progress(string, string, float64) error { return nil }
 
 // mardiSearch serves GET /doip/search?q=…&limit=…&namespaces=…: q is required, limit is
 // 1…50 (10 by default), namespaces is "all" or comma-separated numbers (120, Items, by
