@@ -155,7 +155,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	srv := grpcapp.NewServer(serverOpts...)
 	retrievev1.RegisterRetrieveServiceServer(srv.GRPC, retrieve.NewServer(records, bucket, cfg.Branch, logger,
 		retrieve.WithMetrics(retrieve.NewMetrics(reg)), retrieve.WithPresign(cfg.PresignExpiry), retrieve.WithTypes(types),
-		retrieve.WithComponentCache(int64(cfg.CacheBytes), 1<<20, cfg.CacheBlobTTL)))
+		retrieve.WithComponentCache(int64(cfg.CacheBytes), 1<<20, cfg.CacheBlobTTL),
+		retrieve.WithWrites(retrieve.WriteLimits{MaxElementSize: int64(cfg.MaxElementSize), MaxElements: cfg.MaxElements,
+			IDPrefix: cfg.IDPrefix, ClientIDs: cfg.ClientIDs})))
 	srv.SetServing(retrieve.ServiceName)
 	grpcMetrics.InitializeMetrics(srv.GRPC)
 

@@ -46,6 +46,10 @@ func TestLoadDefaults(t *testing.T) {
 		PresignExpiry: 5 * time.Minute,
 		CacheBytes:    32 << 20,
 		CacheBlobTTL:  30 * time.Second,
+
+		IDPrefix:       "Q99",
+		MaxElementSize: 4 << 30,
+		MaxElements:    64,
 	}
 	if got != want {
 		t.Errorf("Load() =\n%+v\nwant\n%+v", got, want)
