@@ -18,7 +18,7 @@ func TestImportsFollowLayers(t *testing.T) {
 		Shared: "github.com/fdo-doip/doip-gateway/shared",
 		Layers: [][]string{
 			{"internal/doip", "internal/tlstest"},
-			{"internal/mardijson"},
+			{"internal/mardijson", "internal/access"},
 			{"internal/envelope", "internal/segment", "internal/doiptext"},
 			{"internal/gateway", "internal/dispatch", "internal/client"},
 			{"internal/config", "internal/tlsconf"},
