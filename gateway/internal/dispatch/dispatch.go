@@ -20,6 +20,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/fdo-doip/doip-gateway/gateway/internal/access"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
@@ -68,8 +69,10 @@ type Dispatcher struct {
 	SlotWait  time.Duration
 	slotsOnce sync.Once
 	slots     backendSlots
-	// Tokens, when not empty, are required for invoke and purge.
+	// Tokens, when not empty, are required for invoke and purge; used when Access is nil.
 	Tokens Tokens
+	// Access, if set, decides who a client is and what it may do (it replaces Tokens).
+	Access *access.Policy
 	// WorkflowsTTL is how long the invoke service's workflow list is cached.
 	WorkflowsTTL time.Duration
 	Logger       *slog.Logger
@@ -99,8 +102,9 @@ func (d *Dispatcher) callTimeout() time.Duration {
 // ServeDOIP answers one request.
 func (d *Dispatcher) ServeDOIP(ctx context.Context, w doip.ResponseWriter, req *doip.Request) {
 	err := checkStrings(req)
+	var id access.Identity
 	if err == nil {
-		err = d.authenticate(req)
+		id, err = d.identify(ctx, req)
 	}
 	// Everything but hello and service-level list operations talks to a backend: take a
 	// slot for the whole answer (a component stream holds it until its last byte).
@@ -132,6 +136,12 @@ func (d *Dispatcher) ServeDOIP(ctx context.Context, w doip.ResponseWriter, req *
 		err = d.invoke(ctx, w, req)
 	case req.Op == doip.OpPurge:
 		err = d.purge(ctx, w, req)
+	case req.Op == doip.OpCreate || req.Op == doip.OpUpdate:
+		err = d.write(ctx, w, req, id)
+	case req.Op == doip.OpDelete:
+		err = d.deleteObject(ctx, w, req, id)
+	case req.Op == doip.OpHistory:
+		err = d.history(ctx, w, req)
 	default:
 		err = doip.Errorf(doip.KindUnsupported, "operation %s is not supported", opName(req))
 	}
