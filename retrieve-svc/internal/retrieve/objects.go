@@ -2,6 +2,7 @@ package retrieve
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -524,7 +525,12 @@ func (s *Server) WriteObject(stream grpc.ClientStreamingServer[retrievev1.WriteO
 		idx := -1
 		if rec != nil {
 			if idx = rec.element(short); idx < 0 {
-				return status.Errorf(codes.InvalidArgument, "no such element %s: the object lists no element of that id", doipid.Quote(eh.GetId()))
+				// Bytes of an element the object does not list yet: it is listed now.
+				if len(rec.Elements) >= s.writes.MaxElements {
+					return status.Errorf(codes.InvalidArgument, "object %s would have more than %d elements", qid, s.writes.MaxElements)
+				}
+				rec.Elements = append(rec.Elements, localElement{ID: short, Type: cmp.Or(eh.GetMediaType(), fdo.DefaultMediaType)})
+				idx = len(rec.Elements) - 1
 			}
 		}
 		size := eh.GetSize()
