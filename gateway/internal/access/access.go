@@ -207,18 +207,24 @@ func (p *Policy) HasCredentials() bool { return len(p.tokens) > 0 || len(p.users
 // when username is set; else a bearer token or a JWT). No credentials give the anonymous
 // identity; wrong ones an Unauthenticated error that names no secret.
 func (p *Policy) Authenticate(ctx context.Context, username, token string) (Identity, error) {
-	switch {
-	case username != "":
+	if username != "" {
 		u, ok := p.users[username]
-		if !ok {
-			// Spend the time a check would take, so that timing does not tell which names exist.
-			_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(token))
-			return Identity{}, doip.Errorf(doip.KindUnauthenticated, "wrong username or password")
+		if ok {
+			if bcrypt.CompareHashAndPassword(u.hash, []byte(token)) != nil {
+				return Identity{}, doip.Errorf(doip.KindUnauthenticated, "wrong username or password")
+			}
+			return Identity{Name: username, Permissions: u.perms}, nil
 		}
-		if bcrypt.CompareHashAndPassword(u.hash, []byte(token)) != nil {
-			return Identity{}, doip.Errorf(doip.KindUnauthenticated, "wrong username or password")
+		// Not a user: clients that know only username and password (doipy) send a token as
+		// the password. Spend the time a password check would take, so that timing does not
+		// tell which names exist.
+		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(token))
+		if id, err := p.Authenticate(ctx, "", token); err == nil && token != "" {
+			return id, nil
 		}
-		return Identity{Name: username, Permissions: u.perms}, nil
+		return Identity{}, doip.Errorf(doip.KindUnauthenticated, "wrong username or password")
+	}
+	switch {
 	case token == "":
 		return Identity{Name: "anonymous", Permissions: p.Anonymous}, nil
 	}

@@ -1,0 +1,372 @@
+package e2e_test
+
+import (
+	"bytes"
+		"encoding/json"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/fdo-doip/doip-gateway/gateway/internal/client"
+	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
+	"github.com/fdo-doip/doip-gateway/gateway/internal/doiptext"
+	"github.com/fdo-doip/doip-gateway/gateway/internal/envelope"
+	"github.com/fdo-doip/doip-gateway/shared/lakefstest"
+)
+
+// The identities of the write tests: doipy's captured requests log in as admin/secret,
+// MaRDI's client's as capture@bot/bot-secret; a read-only token; a token that may write.
+const (
+	writeToken = "writer-token-7c1e"
+	readToken  = "reader-token-2b9d"
+)
+
+// startWriteSystem starts retrieve-svc (with retrieveEnv: the folder backend by default) and
+// the gateway with users and tokens for the write tests; no invoke-svc.
+func startWriteSystem(t *testing.T, dataDir string, retrieveEnv ...string) *system {
+	t.Helper()
+	hash := func(pw string) string {
+		h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(h)
+	}
+	s := &system{dataDir: dataDir}
+	s.retrieve = start(t, "retrieve-svc", 1, []string{"--listen", "127.0.0.1:0", "--data-dir", dataDir, "--s3-timeout", "5s"}, retrieveEnv...)
+	s.gateway = start(t, "doip-gateway", 2, []string{"--host", "127.0.0.1", "--port", "0", "--retrieve-addr", s.retrieve.addr("grpc"),
+		"--invoke-addr", "", "--call-timeout", "8s", "--read-timeout", "3s",
+		"--tls-cert", filepath.Join(t.TempDir(), "none.crt"), "--tls-key", filepath.Join(t.TempDir(), "none.key")},
+		"USERS=admin:"+hash("secret")+":read+write,capture@bot:"+hash("bot-secret")+":read+write",
+		"ACCESS_TOKENS=writer:"+writeToken+":read+write,reader:"+readToken+":read")
+	return s
+}
+
+// stdConn opens a plaintext standard connection (first byte '{').
+func stdConn(t *testing.T, s *system) *client.StdConn {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", s.segmentsAddr(), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := client.NewStdConn(nc)
+	c.Timeout = 30 * time.Second
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// replay sends captured request bytes (with ids replaced) and reads one answer.
+func replay(t *testing.T, s *system, raw []byte) (map[string]json.RawMessage, []doiptext.Segment) {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", s.segmentsAddr(), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := nc.Write(raw); err != nil {
+		t.Fatal(err)
+	}
+	segs := readMessages(t, nc, 1)[0]
+	return firstSegment(t, segs), segs
+}
+
+type storedDO struct {
+	ID         string `json:"id"`
+	Type       string `json:"type"`
+	Attributes struct {
+		Content json.RawMessage `json:"content"`
+		Version string          `json:"version"`
+	} `json:"attributes"`
+	Elements []struct {
+		ID     string `json:"id"`
+		Length int64  `json:"length"`
+	} `json:"elements"`
+}
+
+func outputDO(t *testing.T, first map[string]json.RawMessage) storedDO {
+	t.Helper()
+	var do storedDO
+	if err := json.Unmarshal(first["output"], &do); err != nil || do.ID == "" {
+		t.Fatalf("output = %s (%v)", first["output"], err)
+	}
+	return do
+}
+
+func wantStatus(t *testing.T, first map[string]json.RawMessage, want, what string) {
+	t.Helper()
+	if got := str(first, "status"); got != want {
+		t.Fatalf("%s: status %s, want %s (attributes %s)", what, got, want, first["attributes"])
+	}
+}
+
+func elementBytes(t *testing.T, c *client.Conn, qid, id, version string) string {
+	t.Helper()
+	resp, err := retrieveAt(t.Context(), c, qid, id, version)
+	if err != nil {
+		t.Fatalf("retrieve %s/%s at %q: %v", qid, id, version, err)
+	}
+	if len(resp.Components) != 1 {
+		t.Fatalf("retrieve %s/%s: %d components", qid, id, len(resp.Components))
+	}
+	return string(resp.Components[0].Content)
+}
+
+// runWrites is the write scenario, on whatever storage s runs on.
+func runWrites(t *testing.T, s *system, leftovers func(t *testing.T)) {
+	ctx := t.Context()
+	env := s.dial(t)
+
+	// doipy's create with one element, its bytes as captured: the service makes the id and
+	// fills doipy's empty content.id with it.
+	first, _ := replay(t, s, writeVector(t, "doiptext", "doipy-request-create-with-bytes"))
+	wantStatus(t, first, doiptext.StatusSuccess, "doipy create")
+	created := outputDO(t, first)
+	qid, v1 := created.ID, created.Attributes.Version
+	if !strings.HasPrefix(qid, "Q99") || v1 == "" || len(created.Elements) != 1 || created.Elements[0].Length != 12 ||
+		!strings.Contains(string(created.Attributes.Content), `"id":"`+qid+`"`) {
+		t.Fatalf("created = %+v", created)
+	}
+	uuid := created.Elements[0].ID
+	if got := elementBytes(t, env, qid, uuid, ""); got != "Hello World\n" {
+		t.Errorf("created element = %q", got)
+	}
+
+	// A create with two elements through the standard framing, then read back through the
+	// binary one; retrieve answers with compact output and attributes.version (doipy's
+	// update helpers read output.attributes.content).
+	sc := stdConn(t, s)
+	resp, err := sc.DoWrite(ctx, json.RawMessage(`{"targetId":"svc","operationId":"0.DOIP/Op.Create","authentication":{"token":"`+writeToken+`"}}`),
+		map[string]any{"type": "Dataset", "attributes": map[string]any{"content": map[string]any{"name": "two"}},
+			"elements": []map[string]any{{"id": "a.txt", "type": "text/plain"}, {"id": "b.bin"}}},
+		[]client.StdElement{{ID: "a.txt", Body: strings.NewReader("alpha v1")}, {ID: "b.bin", Body: bytes.NewReader(bytes.Repeat([]byte{7}, 300<<10))}}, nil)
+	if err != nil {
+		t.Fatalf("create with two elements: %v", err)
+	}
+	var two storedDO
+	_ = json.Unmarshal(resp.Output, &two)
+	if len(two.Elements) != 2 || two.Elements[1].Length != 300<<10 {
+		t.Fatalf("created = %s", resp.Output)
+	}
+	obj, c1 := two.ID, two.Attributes.Version
+	if got := elementBytes(t, env, obj, "b.bin", ""); len(got) != 300<<10 {
+		t.Errorf("b.bin is %d bytes", len(got))
+	}
+	ret, err := sc.DoRaw(ctx, `{"targetId":"`+obj+`","operationId":"0.DOIP/Op.Retrieve"}`)
+	if err != nil || len(ret.Segments) != 0 || !bytes.Contains(ret.Output, []byte(`"version":"`+c1+`"`)) {
+		t.Fatalf("retrieve: %v, output %s, %d more segments", err, ret.Output, len(ret.Segments))
+	}
+
+	// doipy's update (element bytes), aimed at our object: a new version; both readable.
+	upd := bytes.ReplaceAll(writeVector(t, "doiptext", "doipy-request-update"), []byte("test/abc"), []byte(obj))
+	upd = bytes.ReplaceAll(upd, []byte(`"id": "file"`), []byte(`"id": "a.txt"`))
+	upd = bytes.Replace(upd, []byte("12\nHello World\n"), []byte("12\nalpha v2 :-\n"), 1)
+	first, _ = replay(t, s, upd)
+	wantStatus(t, first, doiptext.StatusSuccess, "doipy update")
+	c2 := outputDO(t, first).Attributes.Version
+	if got := elementBytes(t, env, obj, "a.txt", c1); got != "alpha v1" {
+		t.Errorf("a.txt at the first version = %q", got)
+	}
+	if got := elementBytes(t, env, obj, "a.txt", c2); got != "alpha v2 :-\n" {
+		t.Errorf("a.txt at the second version = %q", got)
+	}
+
+	// Two updates that both read c2: exactly one wins, the other is told of the conflict.
+	var (
+		wg       sync.WaitGroup
+		statuses [2]string
+	)
+	for i := range statuses {
+		wg.Go(func() {
+			c := stdConn(t, s)
+			r, _ := c.DoWrite(ctx, json.RawMessage(`{"targetId":"`+obj+`","operationId":"0.DOIP/Op.Update","attributes":{"expectedVersion":"`+c2+`"},"authentication":{"token":"`+writeToken+`"}}`),
+				map[string]any{"attributes": map[string]any{"content": map[string]any{"name": "writer", "n": i}}}, nil, nil)
+			if r != nil {
+				statuses[i] = r.Status
+			}
+		})
+	}
+	wg.Wait()
+	if !(statuses[0] == doiptext.StatusSuccess) != (statuses[1] == doiptext.StatusSuccess) ||
+		(statuses[0] != doiptext.StatusConflict && statuses[1] != doiptext.StatusConflict) {
+		t.Errorf("concurrent updates: %v, want one success and one 105", statuses)
+	}
+
+	// MaRDI's binary create and update, as captured (the update aimed at the new object).
+	if err := env.WriteRaw(writeVector(t, "envelope", "mardi-head-request-create")); err != nil {
+		t.Fatal(err)
+	}
+	mc, err := env.ReadResponse()
+	if err != nil || mc.Header.Type != envelope.TypeResponse || !strings.HasPrefix(mc.ObjectID, "Q99") ||
+		string(mc.Metadata) != `{"operation":"create","status":"created","qid":"`+mc.ObjectID+`"}` {
+		t.Fatalf("MaRDI create = %+v %s, %v", mc, mc.Metadata, err)
+	}
+	// The captured update names Q123: the same bytes with the new object's id in the header.
+	orig := writeVector(t, "envelope", "mardi-head-request-update")
+	mu := append([]byte{}, orig[:4]...)
+	mu = append(mu, 0, byte(len(mc.ObjectID)))
+	mu = append(mu, orig[6:10]...) // the payload length does not change with the id
+	mu = append(mu, mc.ObjectID...)
+	mu = append(mu, orig[14:]...)
+	if err := env.WriteRaw(mu); err != nil {
+		t.Fatal(err)
+	}
+	mr, err := env.ReadResponse()
+	var um struct{ Status, ObjectID, ComponentID, CommitID string }
+	if err != nil || json.Unmarshal(mr.Metadata, &um) != nil || um.Status != "committed" || um.ComponentID != "notes.txt" || len(um.CommitID) != 64 {
+		t.Fatalf("MaRDI update = %s, %v", mr.Metadata, err)
+	}
+	if got := elementBytes(t, env, mc.ObjectID, "notes.txt", ""); got != "Hello World\n" {
+		t.Errorf("notes.txt = %q", got)
+	}
+
+	// Delete with doipy's bytes; the object is gone, its versions stay readable.
+	first, segs := replay(t, s, bytes.ReplaceAll(writeVector(t, "doiptext", "doipy-request-delete"), []byte("test/abc"), []byte(obj)))
+	wantStatus(t, first, doiptext.StatusSuccess, "doipy delete")
+	if len(segs) != 1 || len(first) != 1 {
+		t.Errorf("delete answer has more than a bare status: %v", first)
+	}
+	if _, err := retrieveAt(ctx, env, obj, "", ""); !isKind(err, doip.KindNotFound) {
+		t.Errorf("retrieve after delete: %v, want NotFound", err)
+	}
+	if got := elementBytes(t, env, obj, "a.txt", c2); got != "alpha v2 :-\n" {
+		t.Errorf("a.txt at an old version after delete = %q", got)
+	}
+
+	// History, newest first, with authors.
+	h, err := env.Do(ctx, client.Request{Op: doip.OpHistory, ObjectID: obj, Metadata: map[string]any{"operation": "history", "pageSize": 10}}, nil)
+	var hist struct {
+		Versions []doip.VersionInfo `json:"versions"`
+	}
+	if err != nil || json.Unmarshal(h.Metadata, &hist) != nil || len(hist.Versions) != 4 ||
+		hist.Versions[0].Change != "deleted" || hist.Versions[3].Version != c1 || hist.Versions[3].Author != "writer" || hist.Versions[2].Author != "admin" {
+		t.Errorf("history = %+v, %v", h, err)
+	}
+
+	// Permissions: anonymous writes are refused in every framing, a read-only token too.
+	anonCreate := `{"targetId":"svc","operationId":"0.DOIP/Op.Create"}` + "\n#\n{\"attributes\":{}}\n#\n#\n"
+	first, _ = replay(t, s, []byte(anonCreate))
+	wantStatus(t, first, doiptext.StatusUnauthenticated, "anonymous standard create")
+	first, _ = replay(t, s, []byte(strings.Replace(anonCreate, `"operationId"`, `"authentication":{"token":"`+readToken+`"},"operationId"`, 1)))
+	wantStatus(t, first, doiptext.StatusUnauthorized, "read-only token create")
+	if _, err := env.Write(ctx, doip.OpCreate, "", map[string]any{"json": "{}"}, nil, nil); !isKind(err, doip.KindUnauthenticated) {
+		t.Errorf("anonymous binary create: %v", err)
+	}
+	if _, err := env.Write(ctx, doip.OpUpdate, qid, map[string]any{"token": readToken}, []client.Upload{{ID: "x", Size: 1, Body: strings.NewReader("x")}}, nil); !isKind(err, doip.KindForbidden) {
+		t.Errorf("read-only binary update: %v", err)
+	}
+	if err := segmentCreate(t, s); err == nil {
+		t.Error("anonymous length-prefixed create was not refused")
+	}
+
+	// An upload cut off mid-stream leaves nothing: no object, nothing staged.
+	cut, err := net.Dial("tcp", s.envelopeAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := []byte(`{"operation":"create","json":"{\"label\":\"cut\"}","token":"` + writeToken + `"}`)
+	var msg []byte
+	msg = append(msg, envelope.Version, byte(envelope.TypeRequest), 0x08, 0, 0, 0)
+	total := envelope.JSONBlockLen(len(meta)) + envelope.ComponentBlockLen("big", "", 8<<20)
+	msg = append(msg, byte(total>>24), byte(total>>16), byte(total>>8), byte(total))
+	msg = append(msg, byte(envelope.BlockMetadata), 0, 0, byte(len(meta)>>8), byte(len(meta)))
+	msg = append(msg, meta...)
+	body := envelope.ComponentBlockLen("big", "", 8<<20) - 5
+	msg = append(msg, byte(envelope.BlockComponent), byte(body>>24), byte(body>>16), byte(body>>8), byte(body), 0, 3, 'b', 'i', 'g', 0, 0, 0, 0x80, 0, 0)
+	msg = append(msg, bytes.Repeat([]byte("z"), 2<<20)...)
+	if _, err := cut.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	_ = cut.Close()
+	// The gateway sees the connection end, cancels the write, and retrieve-svc aborts it.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !strings.Contains(s.retrieve.logText(), `"msg":"write not made"`); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(s.retrieve.logText(), `"msg":"write not made"`) {
+		t.Error("retrieve-svc did not see the cut upload fail")
+	}
+	time.Sleep(500 * time.Millisecond)
+	leftovers(t)
+	if strings.Contains(s.gateway.logText(), "secret") || strings.Contains(s.gateway.logText(), writeToken) {
+		t.Error("a password or token appears in the gateway's logs")
+	}
+}
+
+// writeVector reads a captured write from a codec's copy of the contract's vectors.
+func writeVector(t *testing.T, codec, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "internal", codec, "testdata", "writes", name+".bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func isKind(err error, k doip.ErrorKind) bool {
+	var de *doip.Error
+	return errors.As(err, &de) && de.Kind == k
+}
+
+// segmentCreate sends an anonymous create in the length-prefixed framing and returns the
+// error it got, if any.
+func segmentCreate(t *testing.T, s *system) error {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", s.segmentsAddr(), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(20 * time.Second))
+	js := []byte(`{"operation":"create","json":"{}"}`)
+	frame := append([]byte{0, 0, 0, byte(len(js))}, js...)
+	if _, err := nc.Write(frame); err != nil {
+		t.Fatal(err)
+	}
+	var buf [4]byte
+	if _, err := nc.Read(buf[:]); err != nil {
+		return nil
+	}
+	n := int(buf[0])<<24 | int(buf[1])<<16 | int(buf[2])<<8 | int(buf[3])
+	ans := make([]byte, min(n, 1<<16))
+	_, _ = nc.Read(ans)
+	if bytes.Contains(ans, []byte(`"error"`)) {
+		return errors.New(string(ans))
+	}
+	return nil
+}
+
+// TestWritesFolder runs the write scenario on the folder backend.
+func TestWritesFolder(t *testing.T) {
+	skipShort(t)
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "data")
+	s := startWriteSystem(t, dir)
+	runWrites(t, s, func(t *testing.T) {
+		staged, _ := os.ReadDir(filepath.Join(dir, ".versions", "staging"))
+		if len(staged) != 0 {
+			t.Errorf("%d transactions left staged", len(staged))
+		}
+		if strings.Contains(s.retrieve.logText(), `"msg":"object created"`) &&
+			strings.Count(s.retrieve.logText(), `"msg":"object created"`) != 3 {
+			t.Errorf("%d objects created, want 3 (the cut upload made none)", strings.Count(s.retrieve.logText(), `"msg":"object created"`))
+		}
+	})
+}
+
+// TestWritesLakeFS runs the write scenario on a real lakeFS: every write one commit, a cut
+// upload leaves no run branch and nothing staged on main.
+func TestWritesLakeFS(t *testing.T) {
+	skipShort(t)
+	l := startLakeFS(t)
+	s := startWriteSystem(t, lakeFSRecords(t), "STORAGE=lakefs", "LAKEFS_URL="+l.URL(), "LAKEFS_REPO="+lakefstest.Repo,
+		"LAKEFS_BRANCH="+lakefstest.Branch, "LAKEFS_USER="+lakefstest.AccessKey, "LAKEFS_PASSWORD="+lakefstest.SecretKey)
+	runWrites(t, s, func(t *testing.T) { noLeftovers(t, l) })
+}
