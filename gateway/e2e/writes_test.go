@@ -2,7 +2,7 @@ package e2e_test
 
 import (
 	"bytes"
-		"encoding/json"
+	"encoding/json"
 	"errors"
 	"net"
 	"os"
