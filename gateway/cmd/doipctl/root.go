@@ -88,6 +88,11 @@ func (a *app) newRootCmd() *cobra.Command {
 		a.newRetrieveCmd(),
 		a.newInvokeCmd(),
 		a.newPurgeCmd(),
+		a.newCreateCmd(),
+		a.newUpdateCmd(),
+		a.newDeleteCmd(),
+		a.newHistoryCmd(),
+		a.newHashPasswordCmd(),
 	)
 	return root
 }

@@ -54,6 +54,8 @@ type StdRequest struct {
 	OperationID string         `json:"operationId"`
 	Attributes  map[string]any `json:"attributes,omitempty"`
 	Input       any            `json:"input,omitempty"`
+	// Authentication is {"token":…} or {"username":…,"password":…}; secret.
+	Authentication map[string]string `json:"authentication,omitempty"`
 }
 
 // StdResponse is a standard DOIP response: the first segment's fields and the JSON
