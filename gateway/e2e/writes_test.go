@@ -1,9 +1,11 @@
 package e2e_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -176,6 +178,32 @@ func runWrites(t *testing.T, s *system, leftovers func(t *testing.T)) {
 	}
 	if got := elementBytes(t, env, obj, "a.txt", c2); got != "alpha v2 :-\n" {
 		t.Errorf("a.txt at the second version = %q", got)
+	}
+
+	// The object as an RO-Crate, built on the fly: the metadata, the record, every element.
+	crate, err := retrieveAt(ctx, env, obj, "rocrate", "")
+	if err != nil || len(crate.Components) != 1 || crate.Components[0].MediaType != "application/zip" {
+		t.Fatalf("rocrate: %+v, %v", crate, err)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(crate.Components[0].Content), int64(len(crate.Components[0].Content)))
+	if err != nil {
+		t.Fatalf("rocrate is not a ZIP: %v", err)
+	}
+	files := map[string]string{}
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(rc)
+		if err != nil {
+			t.Fatalf("rocrate entry %s: %v", f.Name, err)
+		}
+		files[f.Name] = string(b)
+	}
+	if files["a.txt"] != "alpha v2 :-\n" || len(files["b.bin"]) != 300<<10 || !strings.Contains(files["ro-crate-metadata.json"], `"identifier": "`+obj+`"`) ||
+		!strings.Contains(files["fdo-record.json"], `"name":"Hello World"`) {
+		t.Errorf("rocrate holds %d files; metadata %s", len(files), files["ro-crate-metadata.json"])
 	}
 
 	// Two updates that both read c2: exactly one wins, the other is told of the conflict.

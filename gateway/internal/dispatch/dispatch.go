@@ -127,7 +127,9 @@ func (d *Dispatcher) ServeDOIP(ctx context.Context, w doip.ResponseWriter, req *
 		err = d.listOps(ctx, w, req)
 	case req.Op == doip.OpRetrieve:
 		// A type record has no components: an element is ignored, as MaRDI's server does.
-		if req.Element != "" && !isTypeRecordID(req.ObjectID) {
+		if req.Element == ROCrateElement && req.Range == nil {
+			err = d.retrieveROCrate(ctx, w, req)
+		} else if req.Element != "" && !isTypeRecordID(req.ObjectID) {
 			err = d.retrieveComponent(ctx, w, req)
 		} else {
 			err = d.retrieveRecord(ctx, w, req)
