@@ -255,6 +255,22 @@ func runWrites(t *testing.T, s *system, leftovers func(t *testing.T)) {
 		t.Errorf("notes.txt = %q", got)
 	}
 
+	// The length-prefixed framing: a create with one element, then read back.
+	ans := segmentCall(t, s, segmentFrame(`{"targetId":"","operationId":"create","attributes":{"token":"`+writeToken+`","content":{"name":"seg"}}}`,
+		`{"id":"s.txt","type":"text/plain"}`, "segment bytes"))
+	var sa struct {
+		Status   string `json:"status"`
+		Metadata []struct {
+			QID string `json:"qid"`
+		} `json:"metadata"`
+	}
+	if json.Unmarshal([]byte(ans), &sa) != nil || sa.Status != "success" || len(sa.Metadata) != 1 || !strings.HasPrefix(sa.Metadata[0].QID, "Q99") {
+		t.Fatalf("length-prefixed create = %s", ans)
+	}
+	if got := elementBytes(t, env, sa.Metadata[0].QID, "s.txt", ""); got != "segment bytes" {
+		t.Errorf("s.txt = %q", got)
+	}
+
 	// Delete with doipy's bytes; the object is gone, its versions stay readable.
 	first, segs := replay(t, s, bytes.ReplaceAll(writeVector(t, "doiptext", "doipy-request-delete"), []byte("test/abc"), []byte(obj)))
 	wantStatus(t, first, doiptext.StatusSuccess, "doipy delete")
@@ -343,6 +359,39 @@ func isKind(err error, k doip.ErrorKind) bool {
 	return errors.As(err, &de) && de.Kind == k
 }
 
+// segmentFrame builds a length-prefixed message.
+func segmentFrame(parts ...string) []byte {
+	var b []byte
+	for _, p := range parts {
+		b = append(b, byte(len(p)>>24), byte(len(p)>>16), byte(len(p)>>8), byte(len(p)))
+		b = append(b, p...)
+	}
+	return append(b, 0, 0, 0, 0)
+}
+
+// segmentCall sends one length-prefixed message and returns the answer's status segment.
+func segmentCall(t *testing.T, s *system, msg []byte) string {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", s.segmentsAddr(), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := nc.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	var hdr [4]byte
+	if _, err := io.ReadFull(nc, hdr[:]); err != nil {
+		t.Fatalf("length-prefixed answer: %v", err)
+	}
+	ans := make([]byte, int(hdr[0])<<24|int(hdr[1])<<16|int(hdr[2])<<8|int(hdr[3]))
+	if _, err := io.ReadFull(nc, ans); err != nil {
+		t.Fatal(err)
+	}
+	return string(ans)
+}
+
 // segmentCreate sends an anonymous create in the length-prefixed framing and returns the
 // error it got, if any.
 func segmentCreate(t *testing.T, s *system) error {
@@ -383,8 +432,8 @@ func TestWritesFolder(t *testing.T) {
 			t.Errorf("%d transactions left staged", len(staged))
 		}
 		if strings.Contains(s.retrieve.logText(), `"msg":"object created"`) &&
-			strings.Count(s.retrieve.logText(), `"msg":"object created"`) != 3 {
-			t.Errorf("%d objects created, want 3 (the cut upload made none)", strings.Count(s.retrieve.logText(), `"msg":"object created"`))
+			strings.Count(s.retrieve.logText(), `"msg":"object created"`) != 4 {
+			t.Errorf("%d objects created, want 4 (the cut upload made none)", strings.Count(s.retrieve.logText(), `"msg":"object created"`))
 		}
 	})
 }
