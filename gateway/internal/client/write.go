@@ -64,8 +64,10 @@ func (c *Conn) Write(ctx context.Context, op doip.Op, objectID string, meta map[
 		return nil, fmt.Errorf("client: a write of %d bytes is more than one envelope carries", total)
 	}
 	// Deadlines are refreshed while bytes flow: an upload may take longer than one timeout.
+	// A cancelled ctx closes the connection, which ends the upload at once.
 	_ = c.nc.SetDeadline(time.Now().Add(c.timeout()))
 	defer c.nc.SetDeadline(time.Time{})
+	defer context.AfterFunc(ctx, func() { _ = c.nc.Close() })()
 	if err := c.fr.WriteHeader(envelope.Header{Version: envelope.Version, Type: envelope.TypeRequest, Op: op, PayloadLen: uint32(total)}, objectID); err != nil {
 		return nil, err
 	}
@@ -84,7 +86,6 @@ func (c *Conn) Write(ctx context.Context, op doip.Op, objectID string, meta map[
 	if err := c.bw.Flush(); err != nil {
 		return nil, fmt.Errorf("client: sending %s: %w", op, err)
 	}
-	_ = ctx
 	_ = c.nc.SetDeadline(time.Now().Add(c.timeout()))
 	return c.readResponse(nil)
 }

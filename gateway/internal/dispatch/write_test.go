@@ -1,0 +1,63 @@
+package dispatch
+
+import (
+	"errors"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/fdo-doip/doip-gateway/gateway/internal/access"
+	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
+)
+
+func kindOf(err error) doip.ErrorKind {
+	var e *doip.Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return ""
+}
+
+// The retrieve service's refusals of writes reach clients as conflicts and refusals.
+func TestWriteErrorsFromStatus(t *testing.T) {
+	t.Parallel()
+	for code, want := range map[codes.Code]doip.ErrorKind{
+		codes.AlreadyExists:      doip.KindConflict,
+		codes.Aborted:            doip.KindConflict,
+		codes.PermissionDenied:   doip.KindForbidden,
+		codes.FailedPrecondition: doip.KindBadRequest,
+		codes.Unauthenticated:    doip.KindUnauthenticated,
+	} {
+		err := errorFromStatus(status.Error(code, "object Q991 changed"), "retrieve service")
+		if kindOf(err) != want || (want != "" && err.(*doip.Error).Message != "object Q991 changed") {
+			t.Errorf("%s → %v, want %s", code, err, want)
+		}
+	}
+}
+
+// Who may do what: without an access policy nobody writes; with one, anonymous reads, a
+// stale token on a read is served anonymously, and a write needs the permission.
+func TestIdentify(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	legacy := &Dispatcher{}
+	if _, err := legacy.identify(ctx, &doip.Request{Op: doip.OpCreate}); kindOf(err) != doip.KindForbidden {
+		t.Errorf("write without a policy: %v", err)
+	}
+	if _, err := legacy.identify(ctx, &doip.Request{Op: doip.OpInvoke}); err != nil {
+		t.Errorf("invoke without tokens or policy: %v", err)
+	}
+	p := &access.Policy{Anonymous: access.Read}
+	p.AddToken("w", "writer", access.Read|access.Write)
+	d := &Dispatcher{Access: p}
+	if id, err := d.identify(ctx, &doip.Request{Op: doip.OpRetrieve, Token: "stale"}); err != nil || !id.Anonymous() {
+		t.Errorf("read with a stale token = %+v, %v", id, err)
+	}
+	if _, err := d.identify(ctx, &doip.Request{Op: doip.OpUpdate, Token: "stale"}); kindOf(err) != doip.KindUnauthenticated {
+		t.Errorf("write with a stale token: %v", err)
+	}
+	if id, err := d.identify(ctx, &doip.Request{Op: doip.OpDelete, Token: "w"}); err != nil || id.Name != "writer" {
+		t.Errorf("write with the token = %+v, %v", id, err)
+	}
+}
