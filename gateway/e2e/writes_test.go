@@ -34,6 +34,12 @@ const (
 // the gateway with users and tokens for the write tests; no invoke-svc.
 func startWriteSystem(t *testing.T, dataDir string, retrieveEnv ...string) *system {
 	t.Helper()
+	return startWriteSystemTB(t, dataDir, retrieveEnv...)
+}
+
+// startWriteSystemTB is startWriteSystem for tests and benchmarks.
+func startWriteSystemTB(t testing.TB, dataDir string, retrieveEnv ...string) *system {
+	t.Helper()
 	hash := func(pw string) string {
 		h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
 		if err != nil {

@@ -5,7 +5,6 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -19,14 +18,6 @@ import (
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 )
-
-func kindOf(err error) doip.ErrorKind {
-	var e *doip.Error
-	if errors.As(err, &e) {
-		return e.Kind
-	}
-	return ""
-}
 
 func TestParsePermissions(t *testing.T) {
 	t.Parallel()
@@ -59,21 +50,21 @@ func TestTokensAndUsers(t *testing.T) {
 	}
 	ctx := t.Context()
 	anon, _ := p.Authenticate(ctx, "", "")
-	if !anon.Anonymous() || p.Allow(anon, doip.OpRetrieve) != nil || kindOf(p.Allow(anon, doip.OpCreate)) != doip.KindUnauthenticated {
+	if !anon.Anonymous() || p.Allow(anon, doip.OpRetrieve) != nil || doip.AsError(p.Allow(anon, doip.OpCreate)).Kind != doip.KindUnauthenticated {
 		t.Errorf("anonymous = %+v", anon)
 	}
 	admin, err := p.Authenticate(ctx, "admin", "secret")
-	if err != nil || admin.Name != "admin" || p.Allow(admin, doip.OpUpdate) != nil || kindOf(p.Allow(admin, doip.OpPurge)) != doip.KindForbidden {
+	if err != nil || admin.Name != "admin" || p.Allow(admin, doip.OpUpdate) != nil || doip.AsError(p.Allow(admin, doip.OpPurge)).Kind != doip.KindForbidden {
 		t.Errorf("admin = %+v, %v", admin, err)
 	}
-	if _, err := p.Authenticate(ctx, "admin", "wrong"); kindOf(err) != doip.KindUnauthenticated || strings.Contains(err.Error(), "wrong\"") {
+	if _, err := p.Authenticate(ctx, "admin", "wrong"); doip.AsError(err).Kind != doip.KindUnauthenticated || strings.Contains(err.Error(), "wrong\"") {
 		t.Errorf("wrong password: %v", err)
 	}
-	if _, err := p.Authenticate(ctx, "nobody", "secret"); kindOf(err) != doip.KindUnauthenticated {
+	if _, err := p.Authenticate(ctx, "nobody", "secret"); doip.AsError(err).Kind != doip.KindUnauthenticated {
 		t.Errorf("unknown user: %v", err)
 	}
 	ro, err := p.Authenticate(ctx, "", "ro-token")
-	if err != nil || ro.Name != "reader" || kindOf(p.Allow(ro, doip.OpDelete)) != doip.KindForbidden {
+	if err != nil || ro.Name != "reader" || doip.AsError(p.Allow(ro, doip.OpDelete)).Kind != doip.KindForbidden {
 		t.Errorf("read-only token = %+v, %v", ro, err)
 	}
 	all, err := p.Authenticate(ctx, "", "all-powerful")
@@ -144,7 +135,7 @@ func TestOIDC(t *testing.T) {
 		"not a JWT":      "a.b.c",
 		"alg none":       jwt.NewWithClaims(jwt.SigningMethodNone, good).Raw + "eyJhbGciOiJub25lIn0.e30.",
 	} {
-		if _, err := p.Authenticate(t.Context(), "", tok); kindOf(err) != doip.KindUnauthenticated {
+		if _, err := p.Authenticate(t.Context(), "", tok); doip.AsError(err).Kind != doip.KindUnauthenticated {
 			t.Errorf("%s: err = %v, want Unauthenticated", name, err)
 		}
 	}

@@ -303,14 +303,7 @@ func (d *Dispatcher) retrieveRecord(ctx context.Context, w doip.ResponseWriter, 
 	if err != nil {
 		return err
 	}
-	r := &doip.Record{ObjectID: rec.GetObjectId(), JSON: rec.GetRecordJson(), Type: rec.GetObjectType(), Version: rec.GetVersion()}
-	for _, c := range rec.GetComponents() {
-		size := int64(-1)
-		if c.Size != nil {
-			size = c.GetSize()
-		}
-		r.Components = append(r.Components, doip.ComponentInfo{ID: c.GetComponentId(), MediaType: c.GetMediaType(), Filename: c.GetFilename(), Size: size})
-	}
+	r := recordOf(rec)
 	resp := &doip.Response{Op: req.Op, ObjectID: req.ObjectID, Record: r}
 	if !req.IncludeElementData {
 		return w.Respond(resp)

@@ -1,7 +1,6 @@
 package dispatch
 
 import (
-	"errors"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -10,14 +9,6 @@ import (
 	"github.com/fdo-doip/doip-gateway/gateway/internal/access"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 )
-
-func kindOf(err error) doip.ErrorKind {
-	var e *doip.Error
-	if errors.As(err, &e) {
-		return e.Kind
-	}
-	return ""
-}
 
 // The retrieve service's refusals of writes reach clients as conflicts and refusals.
 func TestWriteErrorsFromStatus(t *testing.T) {
@@ -29,9 +20,9 @@ func TestWriteErrorsFromStatus(t *testing.T) {
 		codes.FailedPrecondition: doip.KindBadRequest,
 		codes.Unauthenticated:    doip.KindUnauthenticated,
 	} {
-		err := errorFromStatus(status.Error(code, "object Q991 changed"), "retrieve service")
-		if kindOf(err) != want || (want != "" && err.(*doip.Error).Message != "object Q991 changed") {
-			t.Errorf("%s → %v, want %s", code, err, want)
+		e := doip.AsError(errorFromStatus(status.Error(code, "object Q991 changed"), "retrieve service"))
+		if e.Kind != want || e.Message != "object Q991 changed" {
+			t.Errorf("%s → %v, want %s", code, e, want)
 		}
 	}
 }
@@ -42,7 +33,7 @@ func TestIdentify(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	legacy := &Dispatcher{}
-	if _, err := legacy.identify(ctx, &doip.Request{Op: doip.OpCreate}); kindOf(err) != doip.KindForbidden {
+	if _, err := legacy.identify(ctx, &doip.Request{Op: doip.OpCreate}); doip.AsError(err).Kind != doip.KindForbidden {
 		t.Errorf("write without a policy: %v", err)
 	}
 	if _, err := legacy.identify(ctx, &doip.Request{Op: doip.OpInvoke}); err != nil {
@@ -54,7 +45,7 @@ func TestIdentify(t *testing.T) {
 	if id, err := d.identify(ctx, &doip.Request{Op: doip.OpRetrieve, Token: "stale"}); err != nil || !id.Anonymous() {
 		t.Errorf("read with a stale token = %+v, %v", id, err)
 	}
-	if _, err := d.identify(ctx, &doip.Request{Op: doip.OpUpdate, Token: "stale"}); kindOf(err) != doip.KindUnauthenticated {
+	if _, err := d.identify(ctx, &doip.Request{Op: doip.OpUpdate, Token: "stale"}); doip.AsError(err).Kind != doip.KindUnauthenticated {
 		t.Errorf("write with a stale token: %v", err)
 	}
 	if id, err := d.identify(ctx, &doip.Request{Op: doip.OpDelete, Token: "w"}); err != nil || id.Name != "writer" {

@@ -2,6 +2,7 @@ package doip
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -24,6 +25,17 @@ const (
 	// read (DOIP status 105).
 	KindConflict ErrorKind = "Conflict"
 )
+
+// Answer returns what a client is told of a codec's error: the answer a [FramingError]
+// carries, else err itself. Element streams return it, so that a broken upload reaches the
+// handler as the *Error that names what was wrong.
+func Answer(err error) error {
+	var fe *FramingError
+	if errors.As(err, &fe) {
+		return fe.Answer
+	}
+	return err
+}
 
 // ParseWriteOpName maps "delete" and "history" (any case) to their ops; [ParseOpName]
 // covers the others.

@@ -36,21 +36,6 @@ func isWriteOp(first json.RawMessage) bool {
 	return f.OperationID == OpIDCreate || f.OperationID == OpIDUpdate
 }
 
-// wireDO is a digital object as clients send it (spec §6.2; doipy and Cordra).
-type wireDO struct {
-	ID         *string         `json:"id"`
-	Type       string          `json:"type"`
-	Attributes json.RawMessage `json:"attributes"`
-	Elements   []wireDOElement `json:"elements"`
-}
-
-type wireDOElement struct {
-	ID         string          `json:"id"`
-	Type       string          `json:"type"`
-	Length     *int64          `json:"length"`
-	Attributes json.RawMessage `json:"attributes"`
-}
-
 // readWrite finishes reading a create or an update after its first segment: the digital
 // object (compact input, or the next segment), then hands the element pairs that follow to
 // the handler through req.Write.Elements.
@@ -71,7 +56,7 @@ func (c *ServerCodec) readWrite(req *doip.Request, attrs map[string]json.RawMess
 		}
 		input = seg.JSON
 	}
-	var do wireDO
+	var do storedDO // the same shape as the answer's
 	if input[0] != '{' || json.Unmarshal(input, &do) != nil {
 		return badRequest("the digital object must be a JSON object with id, type, attributes and elements, not %s", describeJSON(input))
 	}
@@ -100,9 +85,7 @@ func (c *ServerCodec) readWrite(req *doip.Request, attrs map[string]json.RawMess
 		}
 		w.Object.Elements = append(w.Object.Elements, el)
 	}
-	if do.ID != nil {
-		w.Object.ID = *do.ID
-	}
+	w.Object.ID = do.ID
 	switch req.Op {
 	case doip.OpCreate:
 		req.ObjectID = w.Object.ID // the id asked for; the target is the service
@@ -211,8 +194,8 @@ func (t *textElements) Close() error {
 	return nil
 }
 
-// storedDO is a digital object in a create's or an update's answer, its keys in the order of
-// spec §6.2: the stored object, each element with its length and attributes.
+// storedDO is a digital object as clients send it and as a create's or an update's answer
+// holds it, its keys in the order of spec §6.2: each element with its length and attributes.
 type storedDO struct {
 	ID         string          `json:"id"`
 	Type       string          `json:"type"`

@@ -201,11 +201,7 @@ func (e *envElements) Next() (*doip.ElementUpload, error) {
 }
 
 func (e *envElements) fail(err error) error {
-	e.err = framingError(err)
-	var fe *doip.FramingError
-	if errors.As(e.err, &fe) {
-		e.err = fe.Answer
-	}
+	e.err = doip.Answer(framingError(err))
 	return e.err
 }
 

@@ -158,11 +158,7 @@ func (e *segElements) Next() (*doip.ElementUpload, error) {
 }
 
 func (e *segElements) fail(err error) error {
-	e.err = framingError(err)
-	var fe *doip.FramingError
-	if errors.As(e.err, &fe) {
-		e.err = fe.Answer
-	}
+	e.err = doip.Answer(framingError(err))
 	return e.err
 }
 
