@@ -48,7 +48,7 @@ func startWriteSystemTB(t testing.TB, dataDir string, retrieveEnv ...string) *sy
 		return string(h)
 	}
 	s := &system{dataDir: dataDir}
-	s.retrieve = start(t, "retrieve-svc", 1, []string{"--listen", "127.0.0.1:0", "--data-dir", dataDir, "--s3-timeout", "5s"}, retrieveEnv...)
+	s.retrieve = start(t, "retrieve-svc", 1, []string{"--listen", "127.0.0.1:0", "--data-dir", dataDir, "--s3-timeout", "60s"}, retrieveEnv...)
 	s.gateway = start(t, "doip-gateway", 2, []string{"--host", "127.0.0.1", "--port", "0", "--retrieve-addr", s.retrieve.addr("grpc"),
 		"--invoke-addr", "", "--call-timeout", "8s", "--read-timeout", "3s",
 		"--tls-cert", filepath.Join(t.TempDir(), "none.crt"), "--tls-key", filepath.Join(t.TempDir(), "none.key")},
