@@ -453,3 +453,36 @@ func TestWritesLakeFS(t *testing.T) {
 		"LAKEFS_BRANCH="+lakefstest.Branch, "LAKEFS_USER="+lakefstest.AccessKey, "LAKEFS_PASSWORD="+lakefstest.SecretKey)
 	runWrites(t, s, func(t *testing.T) { noLeftovers(t, l) })
 }
+
+// TestWritesS3 runs the gateway on plain S3 (versitygw), which keeps no versions: every
+// write is refused in every framing with a message that says which storage takes writes,
+// and reads go on as before.
+func TestWritesS3(t *testing.T) {
+	skipShort(t)
+	t.Parallel()
+	bin := findVersitygw(t)
+	s3dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(s3dir, "fdo"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	addr := "127.0.0.1:" + freePort(t)
+	defer startS3(t, bin, addr, s3dir)()
+	s := startWriteSystem(t, lakeFSRecords(t), "LAKEFS_URL=http://"+addr, "LAKEFS_REPO=fdo", "LAKEFS_USER=e2ekey", "LAKEFS_PASSWORD=e2esecret123")
+	env := s.dial(t)
+	_, err := env.Write(t.Context(), doip.OpCreate, "", map[string]any{"json": "{}", "token": writeToken},
+		[]client.Upload{{ID: "a", Size: 1, Body: strings.NewReader("a")}}, nil)
+	if !isKind(err, doip.KindBadRequest) || !strings.Contains(err.Error(), "folder or lakeFS") {
+		t.Errorf("binary create on S3: %v", err)
+	}
+	first, _ := replay(t, s, writeVector(t, "doiptext", "doipy-request-create-with-bytes"))
+	if str(first, "status") != doiptext.StatusInvalid || !strings.Contains(string(first["attributes"]), "keeps no versions") {
+		t.Errorf("doipy create on S3: %v", first)
+	}
+	ans := segmentCall(t, s, segmentFrame(`{"targetId":"","operationId":"create","attributes":{"token":"`+writeToken+`","content":{}}}`))
+	if !strings.Contains(ans, "keeps no versions") {
+		t.Errorf("length-prefixed create on S3: %s", ans)
+	}
+	if _, err := env.Do(t.Context(), client.Request{Op: doip.OpRetrieve, ObjectID: "Q123"}, nil); err != nil {
+		t.Errorf("retrieve on S3: %v", err)
+	}
+}
