@@ -291,7 +291,7 @@ func runWrites(t *testing.T, s *system, leftovers func(t *testing.T)) {
 	}
 
 	// History, newest first, with authors.
-	h, err := env.Do(ctx, client.Request{Op: doip.OpHistory, ObjectID: obj, Metadata: map[string]any{"operation": "history", "pageSize": 10}}, nil)
+	h, err := env.Do(ctx, historyRequest(obj), nil)
 	var hist struct {
 		Versions []doip.VersionInfo `json:"versions"`
 	}
@@ -359,6 +359,14 @@ func writeVector(t *testing.T, codec, name string) []byte {
 	}
 	return b
 }
+
+// historyRequest asks for an object's history in the binary envelope.
+func historyRequest(id string) client.Request {
+	return client.Request{Op: doip.OpHistory, ObjectID: id, Metadata: map[string]any{"operation": "history", "pageSize": 10}}
+}
+
+// jsonHas reports whether compact JSON holds a fragment.
+func jsonHas(js []byte, fragment string) bool { return bytes.Contains(js, []byte(fragment)) }
 
 func isKind(err error, k doip.ErrorKind) bool {
 	var de *doip.Error
