@@ -112,6 +112,16 @@ type ElementUpload struct {
 	Body io.Reader
 }
 
+// FailedInput is an [ElementStream] of a request that was read to its end but cannot be
+// written: Next reports the error (a *Error naming what was wrong), Close nothing, so the
+// answer comes in turn and the connection stays open.
+func FailedInput(err error) ElementStream { return failedInput{err} }
+
+type failedInput struct{ err error }
+
+func (f failedInput) Next() (*ElementUpload, error) { return nil, f.err }
+func (f failedInput) Close() error                  { return nil }
+
 // WriteResult answers a create, an update or a delete ([Response.Written]).
 type WriteResult struct {
 	// Record is the object as stored after the write (nil after a delete, or after an update

@@ -107,6 +107,8 @@ func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 			req.Op = op
 		} else if op, ok := doip.ParseWriteOpName(req.OperationID); ok {
 			req.Op = op
+		} else if req.Op == doip.OpDelete || req.Op == doip.OpHistory {
+			req.Op = doip.OpUnknown // only named: their values are no operation byte
 		}
 	}
 	switch req.Op {

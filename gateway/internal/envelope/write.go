@@ -106,43 +106,50 @@ func (c *ServerCodec) readStreamed(h Header, objectID string) (*doip.Request, er
 	switch {
 	case wm.JSON != nil:
 		if !json.Valid([]byte(*wm.JSON)) || len(*wm.JSON) == 0 || (*wm.JSON)[0] != '{' {
-			return nil, c.afterBadMeta(els, "create: invalid JSON: the \"json\" field must hold a JSON object as a string")
+			return c.badWrite(req, els, "create: invalid JSON: the \"json\" field must hold a JSON object as a string")
 		}
 		content = json.RawMessage(*wm.JSON)
 	case len(wm.Properties) > 0 && string(wm.Properties) != "null":
 		if wm.Properties[0] != '{' {
-			return nil, c.afterBadMeta(els, "update 'properties' must be a JSON object")
+			return c.badWrite(req, els, "update 'properties' must be a JSON object")
 		}
 		content = wm.Properties
 	}
 	switch {
 	case len(wm.Attributes) > 0 && string(wm.Attributes) != "null":
 		if wm.Attributes[0] != '{' {
-			return nil, c.afterBadMeta(els, "\"attributes\" must be a JSON object")
+			return c.badWrite(req, els, "\"attributes\" must be a JSON object")
 		}
 		w.Object.Attributes = wm.Attributes
 	case content != nil:
 		w.Object.Attributes, _ = json.Marshal(map[string]json.RawMessage{"content": content})
 	}
 	if h.Op == doip.OpCreate && w.Object.Attributes == nil {
-		return nil, c.afterBadMeta(els, "create requires a 'json' field (the new object as a JSON text) or 'attributes'")
+		return c.badWrite(req, els, "create requires a 'json' field (the new object as a JSON text) or 'attributes'")
 	}
 	if h.Op == doip.OpUpdate && els.pending && req.Element != "" && req.Element != els.id {
-		return nil, c.afterBadMeta(els, "update metadata element must match component block id")
+		return c.badWrite(req, els, "update metadata element must match component block id")
 	}
 	if h.Op == doip.OpUpdate && !els.pending && w.Object.Attributes == nil && len(w.RemoveElements) == 0 && wm.Type == "" {
-		return nil, &doip.Error{Kind: doip.KindBadRequest, Message: "update requires a component block, 'properties' or 'attributes'"}
+		return c.badWrite(req, els, "update requires a component block, 'properties' or 'attributes'")
 	}
 	w.Elements = els
 	req.Write = w
 	return req, nil
 }
 
-// afterBadMeta answers a write whose metadata is wrong. Its components are still on the
-// wire: the error is a framing error, so the connection closes after the answer.
-func (c *ServerCodec) afterBadMeta(_ *envElements, msg string) error {
+// badWrite answers a write whose metadata is wrong. When its payload was read to the end the
+// stream is in step: the request goes to the handler with an element stream that fails with
+// the message, so that the answer comes in turn and the connection stays open. When
+// components are still on the wire it is a framing error, and the connection closes after
+// the answer.
+func (c *ServerCodec) badWrite(req *doip.Request, els *envElements, msg string) (*doip.Request, error) {
 	e := &doip.Error{Kind: doip.KindBadRequest, Message: msg}
-	return &doip.FramingError{Answer: e, Err: e}
+	if els.pending || !els.done {
+		return nil, &doip.FramingError{Answer: e, Err: e}
+	}
+	req.Write = &doip.Write{Elements: doip.FailedInput(e)}
+	return req, nil
 }
 
 func (c *ServerCodec) maxUpload() uint64 {

@@ -100,6 +100,8 @@ func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 		if op, ok := doip.ParseWriteOpName(req.OperationID); ok {
 			req.Op = op
 		}
+	} else if perr == nil && (req.Op == doip.OpDelete || req.Op == doip.OpHistory) {
+		req.Op = doip.OpUnknown // only named: their values are no operation code
 	}
 	if perr == nil && isWriteOp(req.Op) {
 		if req.Op == doip.OpDelete || req.Op == doip.OpHistory {
