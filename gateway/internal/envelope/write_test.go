@@ -259,3 +259,28 @@ func FuzzReadWrite(f *testing.F) {
 		}
 	})
 }
+
+// A write whose metadata is wrong but whose payload was read whole is answered in turn: the
+// connection stays in step for the next request.
+func TestBadWriteKeepsStep(t *testing.T) {
+	in := append(envelopeOf(0x03, "Q1", metaBlock(`{"operation":"update"}`)), envelopeOf(0x00, "Q1", metaBlock(`{"operation":"history"}`))...)
+	c, _, _ := newWriteCodec(bytes.NewReader(in), doip.Limits{})
+	req, err := c.ReadRequest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := req.Write.Elements.Next(); err == nil || !strings.Contains(err.Error(), "update requires") {
+		t.Errorf("Next = %v", err)
+	}
+	if err := req.Write.Elements.Close(); err != nil {
+		t.Errorf("Close = %v", err)
+	}
+	if next, err := c.ReadRequest(); err != nil || next.Op != doip.OpHistory {
+		t.Fatalf("next = %+v, %v", next, err)
+	}
+	// Op byte 0x0a without a name is no delete.
+	c, _, _ = newWriteCodec(bytes.NewReader(envelopeOf(0x0a, "Q1", metaBlock(`{"operation":"teleport"}`))), doip.Limits{})
+	if req, err := c.ReadRequest(); err != nil || req.Op != doip.OpUnknown {
+		t.Errorf("0x0a teleport = %+v, %v", req, err)
+	}
+}
