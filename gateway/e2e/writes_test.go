@@ -70,18 +70,26 @@ func stdConn(t *testing.T, s *system) *client.StdConn {
 	return c
 }
 
-// replay sends captured request bytes (with ids replaced) and reads one answer.
-func replay(t *testing.T, s *system, raw []byte) (map[string]json.RawMessage, []doiptext.Segment) {
+// sendRaw sends bytes to the gateway's port 3568 on a new connection, under a deadline.
+func sendRaw(t *testing.T, s *system, msg []byte) net.Conn {
 	t.Helper()
 	nc, err := net.DialTimeout("tcp", s.segmentsAddr(), 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
 	_ = nc.SetDeadline(time.Now().Add(30 * time.Second))
-	if _, err := nc.Write(raw); err != nil {
+	if _, err := nc.Write(msg); err != nil {
+		nc.Close()
 		t.Fatal(err)
 	}
+	return nc
+}
+
+// replay sends captured request bytes (with ids replaced) and reads one answer.
+func replay(t *testing.T, s *system, raw []byte) (map[string]json.RawMessage, []doiptext.Segment) {
+	t.Helper()
+	nc := sendRaw(t, s, raw)
+	defer nc.Close()
 	segs := readMessages(t, nc, 1)[0]
 	return firstSegment(t, segs), segs
 }
@@ -386,15 +394,8 @@ func segmentFrame(parts ...string) []byte {
 // segmentCall sends one length-prefixed message and returns the answer's status segment.
 func segmentCall(t *testing.T, s *system, msg []byte) string {
 	t.Helper()
-	nc, err := net.DialTimeout("tcp", s.segmentsAddr(), 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc := sendRaw(t, s, msg)
 	defer nc.Close()
-	_ = nc.SetDeadline(time.Now().Add(20 * time.Second))
-	if _, err := nc.Write(msg); err != nil {
-		t.Fatal(err)
-	}
 	var hdr [4]byte
 	if _, err := io.ReadFull(nc, hdr[:]); err != nil {
 		t.Fatalf("length-prefixed answer: %v", err)
@@ -410,26 +411,9 @@ func segmentCall(t *testing.T, s *system, msg []byte) string {
 // error it got, if any.
 func segmentCreate(t *testing.T, s *system) error {
 	t.Helper()
-	nc, err := net.DialTimeout("tcp", s.segmentsAddr(), 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	_ = nc.SetDeadline(time.Now().Add(20 * time.Second))
-	js := []byte(`{"operation":"create","json":"{}"}`)
-	frame := append([]byte{0, 0, 0, byte(len(js))}, js...)
-	if _, err := nc.Write(frame); err != nil {
-		t.Fatal(err)
-	}
-	var buf [4]byte
-	if _, err := nc.Read(buf[:]); err != nil {
-		return nil
-	}
-	n := int(buf[0])<<24 | int(buf[1])<<16 | int(buf[2])<<8 | int(buf[3])
-	ans := make([]byte, min(n, 1<<16))
-	_, _ = nc.Read(ans)
-	if bytes.Contains(ans, []byte(`"error"`)) {
-		return errors.New(string(ans))
+	ans := segmentCall(t, s, segmentFrame(`{"targetId":"","operationId":"create","attributes":{"json":"{}"}}`))
+	if strings.Contains(ans, `"error":"Unauthenticated"`) {
+		return errors.New(ans)
 	}
 	return nil
 }
