@@ -308,6 +308,11 @@ func runWrites(t *testing.T, s *system, leftovers func(t *testing.T)) {
 		t.Errorf("history = %+v, %v", h, err)
 	}
 
+	stdHist, err := stdConn(t, s).DoRaw(ctx, `{"targetId":"`+obj+`","operationId":"history","attributes":{"pageSize":2}}`)
+	if err != nil || !bytes.Contains(stdHist.Output, []byte(`"change":"deleted"`)) || !bytes.Contains(stdHist.Output, []byte(`"nextPageToken"`)) {
+		t.Errorf("standard history = %+v, %v", stdHist, err)
+	}
+
 	// Permissions: anonymous writes are refused in every framing, a read-only token too.
 	anonCreate := `{"targetId":"svc","operationId":"0.DOIP/Op.Create"}` + "\n#\n{\"attributes\":{}}\n#\n#\n"
 	first, _ = replay(t, s, []byte(anonCreate))
