@@ -50,6 +50,9 @@ func (d *Dispatcher) write(ctx context.Context, w doip.ResponseWriter, req *doip
 	if wr == nil {
 		return doip.Errorf(doip.KindBadRequest, "%s carries no digital object", req.Op)
 	}
+	if req.Op == doip.OpUpdate && d.isServiceTarget(req.ObjectID) {
+		return doip.Errorf(doip.KindUnsupported, "the service itself cannot be updated: name an object")
+	}
 	h := &retrievev1.ObjectHeader{
 		Create: req.Op == doip.OpCreate, ObjectId: req.ObjectID, Type: wr.Object.Type,
 		AttributesJson: wr.Object.Attributes, RemoveElements: wr.RemoveElements,

@@ -52,3 +52,18 @@ func TestIdentify(t *testing.T) {
 		t.Errorf("write with the token = %+v, %v", id, err)
 	}
 }
+
+// Update and delete name objects: on the service id they are not supported (Cordra's 200).
+func TestWriteOnServiceID(t *testing.T) {
+	t.Parallel()
+	p := &access.Policy{}
+	p.AddToken("w", "writer", access.All)
+	d := &Dispatcher{Access: p, ServiceID: "svc"}
+	for _, op := range []doip.Op{doip.OpUpdate, doip.OpDelete} {
+		w := &recorder{}
+		d.ServeDOIP(t.Context(), w, &doip.Request{Op: op, ObjectID: "svc", Token: "w", Write: &doip.Write{}})
+		if w.err == nil || w.err.Kind != doip.KindUnsupported {
+			t.Errorf("%s on the service id: %+v", op, w.err)
+		}
+	}
+}
