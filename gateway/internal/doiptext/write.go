@@ -39,7 +39,33 @@ func isWriteOp(first json.RawMessage) bool {
 // readWrite finishes reading a create or an update after its first segment: the digital
 // object (compact input, or the next segment), then hands the element pairs that follow to
 // the handler through req.Write.Elements.
+//
+// A request that is well framed but wrong (no object, an object that is not one) is
+// answered in turn, when the rest of its message is short enough to skip: it goes to the
+// handler with an input that fails with the error ([doip.FailedInput]), and the connection
+// stays open. Otherwise the error ends the connection after the answer.
 func (c *ServerCodec) readWrite(req *doip.Request, attrs map[string]json.RawMessage, input json.RawMessage) error {
+	ended, err := c.readWriteObject(req, attrs, input)
+	if err == nil {
+		return nil
+	}
+	var e *doip.Error
+	if !errors.As(err, &e) || e.Kind != doip.KindBadRequest {
+		return err
+	}
+	if !ended {
+		rest := &textElements{c: c}
+		if rest.Close() != nil {
+			return err
+		}
+	}
+	req.Write = &doip.Write{Elements: doip.FailedInput(e)}
+	return nil
+}
+
+// readWriteObject reads the object of a create or an update; ended says the message's end
+// was read with it.
+func (c *ServerCodec) readWriteObject(req *doip.Request, attrs map[string]json.RawMessage, input json.RawMessage) (ended bool, _ error) {
 	max := int64(c.opts.Limits.MaxUpload)
 	if max <= 0 {
 		max = DefaultMaxUpload
@@ -49,19 +75,19 @@ func (c *ServerCodec) readWrite(req *doip.Request, attrs map[string]json.RawMess
 	if !compact {
 		seg, err := c.rd.NextSegment()
 		if err != nil {
-			return framingError(noEOF(err))
+			return false, framingError(noEOF(err))
 		}
 		if seg.Kind != SegmentJSON {
-			return badRequest("Missing input: the digital object must follow the first segment as a JSON segment, not %s", describeKind(seg.Kind))
+			return seg.Kind == SegmentEnd, badRequest("Missing input: the digital object must follow the first segment as a JSON segment, not %s", describeKind(seg.Kind))
 		}
 		input = seg.JSON
 	}
 	var do storedDO // the same shape as the answer's
 	if input[0] != '{' || json.Unmarshal(input, &do) != nil {
-		return badRequest("the digital object must be a JSON object with id, type, attributes and elements, not %s", describeJSON(input))
+		return false, badRequest("the digital object must be a JSON object with id, type, attributes and elements, not %s", describeJSON(input))
 	}
 	if len(do.Attributes) > 0 && (do.Attributes[0] != '{' && string(do.Attributes) != "null") {
-		return badRequest("the digital object's attributes must be a JSON object, not %s", describeJSON(do.Attributes))
+		return false, badRequest("the digital object's attributes must be a JSON object, not %s", describeJSON(do.Attributes))
 	}
 	w := &doip.Write{Object: doip.DigitalObject{Type: do.Type}}
 	if len(do.Attributes) > 0 && do.Attributes[0] == '{' {
@@ -74,10 +100,10 @@ func (c *ServerCodec) readWrite(req *doip.Request, attrs map[string]json.RawMess
 	}
 	for _, e := range do.Elements {
 		if e.ID == "" {
-			return badRequest("an element of the digital object has no id")
+			return false, badRequest("an element of the digital object has no id")
 		}
 		if len(e.Attributes) > 0 && e.Attributes[0] != '{' && string(e.Attributes) != "null" {
-			return badRequest("attributes of element %q must be a JSON object", e.ID)
+			return false, badRequest("attributes of element %q must be a JSON object", e.ID)
 		}
 		el := doip.Element{ID: e.ID, MediaType: e.Type, Size: -1}
 		if len(e.Attributes) > 0 && e.Attributes[0] == '{' {
@@ -91,17 +117,17 @@ func (c *ServerCodec) readWrite(req *doip.Request, attrs map[string]json.RawMess
 		req.ObjectID = w.Object.ID // the id asked for; the target is the service
 	case doip.OpUpdate:
 		if w.Object.ID != "" && w.Object.ID != req.ObjectID {
-			return badRequest("the digital object's id %q is not the targetId %q", w.Object.ID, req.ObjectID)
+			return false, badRequest("the digital object's id %q is not the targetId %q", w.Object.ID, req.ObjectID)
 		}
 		if raw, ok := present(attrs, "elementsToDelete"); ok {
 			if err := json.Unmarshal(raw, &w.RemoveElements); err != nil {
-				return badRequest("attributes.elementsToDelete must be an array of element ids, not %s", describeJSON(raw))
+				return false, badRequest("attributes.elementsToDelete must be an array of element ids, not %s", describeJSON(raw))
 			}
 		}
 	}
 	if raw, ok := present(attrs, "expectedVersion"); ok {
 		if err := json.Unmarshal(raw, &w.ExpectedVersion); err != nil {
-			return badRequest("attributes.expectedVersion must be a string, not %s", describeJSON(raw))
+			return false, badRequest("attributes.expectedVersion must be a string, not %s", describeJSON(raw))
 		}
 	}
 	ids := make([]string, len(w.Object.Elements))
@@ -110,7 +136,7 @@ func (c *ServerCodec) readWrite(req *doip.Request, attrs map[string]json.RawMess
 	}
 	w.Elements = &textElements{c: c, compact: compact, ids: ids, create: req.Op == doip.OpCreate}
 	req.Write = w
-	return nil
+	return false, nil
 }
 
 // textElements reads the element pairs of a create or an update: {"id":…} and a bytes

@@ -267,3 +267,27 @@ func FuzzReadWrite(f *testing.F) {
 		}
 	})
 }
+
+// A create that is well framed but wrong is answered in turn: the next request on the
+// connection is read in step.
+func TestBadWriteKeepsStep(t *testing.T) {
+	in := `{"targetId":"svc","operationId":"0.DOIP/Op.Create"}` + "\n#\n[1]\n#\n{\"id\":\"a\"}\n#\n@\n1\nx\n#\n#\n" +
+		`{"targetId":"svc","operationId":"0.DOIP/Op.Create"}` + "\n#\n#\n" +
+		string(writeVector(t, "doipy-request-delete"))
+	c := NewServerCodec(bufio.NewReader(strings.NewReader(in)), bufio.NewWriter(io.Discard), Options{})
+	for _, want := range []string{"must be a JSON object", "Missing input"} {
+		req, err := c.ReadRequest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := req.Write.Elements.Next(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Next = %v, want %q", err, want)
+		}
+		if err := req.Write.Elements.Close(); err != nil {
+			t.Errorf("Close = %v", err)
+		}
+	}
+	if next, err := c.ReadRequest(); err != nil || next.Op != doip.OpDelete {
+		t.Fatalf("next = %+v, %v", next, err)
+	}
+}
