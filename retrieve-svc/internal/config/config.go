@@ -67,6 +67,14 @@ type Config struct {
 	// long as they take.
 	MaxConnectionAge, MaxConnectionAgeGrace time.Duration
 
+	// IDPrefix starts the ids of objects created through the gateway: "Q" and digits.
+	IDPrefix string
+	// ClientIDs lets a create name the new object's id.
+	ClientIDs bool
+	// MaxElementSize bounds one element of a create or update, in bytes.
+	MaxElementSize uint64
+	// MaxElements bounds the elements of one object.
+	MaxElements int
 	// Search is the search backend: SearchIndex, SearchMediaWiki or SearchOff.
 	Search string
 	// SearchIndexDir is the embedded index's folder; empty: "search-index" in DataDir.
@@ -103,6 +111,9 @@ type setting struct {
 	settings.Setting
 	apply func(c *Config, v string) error
 }
+
+// idPrefixRE is an id prefix: Q and up to 8 digits, leaving at least 4 random ones.
+var idPrefixRE = regexp.MustCompile(`^Q[1-9][0-9]{0,7}$`)
 
 // table lists every key, with its default: the one place defaults live.
 var table = []setting{
@@ -148,6 +159,37 @@ var table = []setting{
 			return errors.New("want true or false")
 		}
 		c.SeedSamples = b
+		return nil
+	}},
+	{Setting: settings.Setting{Flag: "id-prefix", Env: "ID_PREFIX", Default: "Q99", Usage: "start of the ids of created objects: Q and 1 to 8 digits, the rest random"}, apply: func(c *Config, v string) error {
+		if !idPrefixRE.MatchString(v) {
+			return errors.New("want Q followed by 1 to 8 digits, the first not 0")
+		}
+		c.IDPrefix = v
+		return nil
+	}},
+	{Setting: settings.Setting{Flag: "client-ids", Env: "CLIENT_IDS", Default: "false", Usage: "let a create name the new object's id (a QID not yet taken)", Bool: true}, apply: func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return errors.New("want true or false")
+		}
+		c.ClientIDs = b
+		return nil
+	}},
+	{Setting: settings.Setting{Flag: "max-element-size", Env: "MAX_ELEMENT_SIZE", Default: "4GiB", Usage: "largest element a create or update stores"}, apply: func(c *Config, v string) error {
+		n, err := parseSize(v)
+		if err != nil || n == 0 || n > 1<<40 {
+			return errors.New("want a size from 1 byte to 1TiB, such as 4GiB")
+		}
+		c.MaxElementSize = n
+		return nil
+	}},
+	{Setting: settings.Setting{Flag: "max-elements", Env: "MAX_ELEMENTS", Default: "64", Usage: "most elements of one object, and of one write"}, apply: func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			return errors.New("want a number from 1 to 10000")
+		}
+		c.MaxElements = n
 		return nil
 	}},
 	{Setting: settings.Setting{Flag: "log-level", Env: "LOG_LEVEL", Default: "info", Usage: "debug, info, warn or error"}, apply: func(c *Config, v string) error {
