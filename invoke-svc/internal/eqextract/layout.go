@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -40,6 +41,8 @@ const (
 )
 
 type column struct {
+	hidden      []glyph // the page's glyphs without Unicode mapping (formula reconstruction)
+	rules       []rule  // the page's rules
 	x0, x1      float64
 	left, right float64 // text edges found from the prose lines
 	parindent   float64 // paragraph indentation relative to left
@@ -73,6 +76,7 @@ func findEquations(ctx context.Context, p *pageText) ([]Equation, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		c.hidden, c.rules = p.hidden, p.rules
 		out = append(out, c.equations(p.num, body)...)
 	}
 	return out, nil
@@ -524,7 +528,7 @@ func (c *column) equations(page int, body float64) []Equation {
 	var block []*band
 	flush := func() {
 		if len(block) > 0 {
-			out = append(out, makeEquations(page, block)...)
+			out = append(out, c.makeEquations(page, block)...)
 		}
 		block = nil
 	}
@@ -819,7 +823,8 @@ func (b *band) formulaEdges() (float64, float64) {
 
 // makeEquations turns one display block (consecutive display bands of a column) into
 // equations: one per number, each owning the unnumbered rows closest to it.
-func makeEquations(page int, block []*band) []Equation {
+func (c *column) makeEquations(page int, block []*band) []Equation {
+	lines := c.formulas(block)
 	var numbered []int
 	for i, b := range block {
 		if b.number != "" {
@@ -831,7 +836,7 @@ func makeEquations(page int, block []*band) []Equation {
 		for i := range owner {
 			owner[i] = 0
 		}
-		return []Equation{buildEquation(page, block, owner, 0, "")}
+		return []Equation{buildEquation(page, block, lines, owner, 0, "")}
 	}
 	for i, b := range block {
 		if b.number != "" {
@@ -855,15 +860,16 @@ func makeEquations(page int, block []*band) []Equation {
 	}
 	var out []Equation
 	for _, j := range numbered {
-		out = append(out, buildEquation(page, block, owner, j, block[j].number))
+		out = append(out, buildEquation(page, block, lines, owner, j, block[j].number))
 	}
 	return out
 }
 
-func buildEquation(page int, block []*band, owner []int, id int, number string) Equation {
+func buildEquation(page int, block []*band, lines []formulaLine, owner []int, id int, number string) Equation {
 	x0, y0 := math.Inf(1), math.Inf(1)
 	x1, y1 := math.Inf(-1), math.Inf(-1)
-	var parts []string
+	var parts, tex, notes []string
+	conf := 1.0
 	for i, b := range block {
 		if owner[i] != id {
 			continue
@@ -879,8 +885,20 @@ func buildEquation(page int, block []*band, owner []int, id int, number string) 
 		if t := b.formulaText(); t != "" {
 			parts = append(parts, t)
 		}
+		if l := lines[i]; l.tex != "" {
+			tex = append(tex, l.tex)
+			conf = math.Min(conf, l.conf)
+			for _, n := range l.notes {
+				if !slices.Contains(notes, n) {
+					notes = append(notes, n)
+				}
+			}
+		}
 	}
-	eq := Equation{Page: page, Number: number, Text: strings.Join(parts, "\n")}
+	eq := Equation{Page: page, Number: number, Text: strings.Join(parts, "\n"), LaTeX: strings.Join(tex, ` \\ `), Notes: notes}
+	if eq.LaTeX != "" {
+		eq.Confidence = math.Round(conf*100) / 100
+	}
 	if !math.IsInf(x0, 0) {
 		bb := [4]float64{round2(x0), round2(y0), round2(x1), round2(y1)}
 		eq.BBox = &bb
@@ -920,4 +938,139 @@ func (b *band) formulaText() string {
 		}
 	}
 	return strings.Join(rows, " ")
+}
+
+// formulaLine is the reconstructed LaTeX of one band of a display.
+type formulaLine struct {
+	tex   string
+	conf  float64
+	notes []string
+}
+
+// formulas reconstructs the LaTeX of every band of a display block. The hidden glyphs
+// (big operators, delimiters) and rules of the page go to the band they overlap most.
+// When the bands are rows of one alignment (each has a relation at the same x), an & is
+// put before that relation.
+func (c *column) formulas(block []*band) []formulaLine {
+	type part struct {
+		gs    []glyph
+		rules []rule
+	}
+	parts := make([]part, len(block))
+	edges := make([][2]float64, len(block))
+	for i, b := range block {
+		l, r := b.formulaEdges()
+		edges[i] = [2]float64{l, r}
+		for _, g := range b.gs {
+			if b.number != "" && g.x >= b.numBox[0]-0.01 && g.x+g.w <= b.numBox[2]+0.01 && g.y >= b.numBox[1] && g.y <= b.numBox[3] {
+				continue
+			}
+			parts[i].gs = append(parts[i].gs, g)
+		}
+	}
+	overlap := func(lo, hi float64, b *band) float64 {
+		return math.Min(hi, b.top) - math.Max(lo, b.bottom)
+	}
+	best := func(x0, x1, lo, hi float64) int {
+		k, bestO := -1, 0.0
+		for i, b := range block {
+			if x0 < math.Max(edges[i][0]-2*b.size, c.x0) || x1 > math.Min(edges[i][1]+2*b.size, c.x1) {
+				continue
+			}
+			if o := overlap(lo, hi, b); o > bestO || o == bestO && k >= 0 && o > 0 {
+				k, bestO = i, o
+			}
+		}
+		return k
+	}
+	for _, g := range c.hidden {
+		if k := best(g.x, g.x+g.w, g.y-2*g.size, g.y+0.2*g.size); k >= 0 {
+			parts[k].gs = append(parts[k].gs, g)
+		}
+	}
+	for _, r := range c.rules {
+		if k := best(r.x0, r.x1, r.y-0.01, r.y+0.01); k >= 0 {
+			parts[k].rules = append(parts[k].rules, r)
+		}
+	}
+	// A band of small glyphs only (limits, a script that did not join its row) belongs
+	// to the nearest band of the block.
+	maxSize := 0.0
+	for _, b := range block {
+		maxSize = math.Max(maxSize, b.size)
+	}
+	for i, b := range block {
+		if b.size >= 0.85*maxSize || b.number != "" {
+			continue
+		}
+		k, bestD := -1, math.Inf(1)
+		for j, o := range block {
+			if j == i || o.size < 0.85*maxSize {
+				continue
+			}
+			if d := math.Max(o.bottom-b.top, b.bottom-o.top); d < bestD {
+				k, bestD = j, d
+			}
+		}
+		if k >= 0 && bestD < 1.5*maxSize {
+			parts[k].gs = append(parts[k].gs, parts[i].gs...)
+			parts[k].rules = append(parts[k].rules, parts[i].rules...)
+			parts[i] = part{}
+		}
+	}
+	fs := make([]formula, len(block))
+	for i, p := range parts {
+		if len(p.gs) > 0 {
+			fs[i] = reconstruct(p.gs, p.rules)
+		}
+	}
+	amp := alignColumn(fs)
+	out := make([]formulaLine, len(block))
+	for i, f := range fs {
+		tex := f.latex()
+		if k := amp[i]; k >= 0 {
+			tex = strings.TrimSpace(joinItems(f.items[:k]) + " &" + joinItems(f.items[k:]))
+		}
+		out[i] = formulaLine{tex: tex, conf: f.conf, notes: f.notes}
+	}
+	return out
+}
+
+// alignColumn finds the x where every row of a multi-row display has a relation and
+// returns, per row, the index of that item (-1 for none).
+func alignColumn(fs []formula) []int {
+	out := make([]int, len(fs))
+	for i := range out {
+		out[i] = -1
+	}
+	if len(fs) < 2 {
+		return out
+	}
+	rowRels := func(f formula, x float64) int {
+		for k, it := range f.items {
+			if it.cls == mRel && math.Abs(it.x0-x) < 1.0 {
+				return k
+			}
+		}
+		return -1
+	}
+	for _, it := range fs[0].items {
+		if it.cls != mRel {
+			continue
+		}
+		ks := make([]int, len(fs))
+		ok := true
+		for i, f := range fs {
+			if ks[i] = rowRels(f, it.x0); ks[i] < 0 {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return ks
+		}
+	}
+	// rows after the first that start with a relation align with the first row's
+	// relation at the same x even when the first row's relation is elsewhere
+	return out
 }

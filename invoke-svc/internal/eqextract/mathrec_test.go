@@ -1,0 +1,77 @@
+package eqextract
+
+import "testing"
+
+func TestReconstruct(t *testing.T) {
+	t.Parallel()
+	g := func(x, y, w, size float64, font, s string) glyph {
+		return glyph{x: x, y: y, w: w, size: size, font: font, s: s}
+	}
+	ext := func(x, y, w float64, code int) glyph {
+		return glyph{x: x, y: y, w: w, size: 10, font: "CMEX10", code: code}
+	}
+	tests := []struct {
+		name  string
+		gs    []glyph
+		rules []rule
+		want  string
+	}{
+		{"scripts", []glyph{
+			g(100, 100, 5, 10, "CMMI10", "x"), g(105.5, 98.5, 3, 7, "CMMI7", "i"), g(105.5, 104, 3.5, 7, "CMR7", "2"),
+			g(112, 100, 7.7, 10, "CMR10", "="), g(122, 100, 5, 10, "CMMI10", "α"),
+		}, nil, `x_{i}^{2} = \alpha`},
+		{"fraction", []glyph{
+			g(100, 107, 5, 10, "CMR10", "1"), g(100, 93, 5, 10, "CMMI10", "n"),
+		}, []rule{{x0: 99, x1: 106, y: 102.5, thick: 0.4}}, `\frac{1}{n}`},
+		{"sum with limits", []glyph{
+			ext(100, 107, 14, 0x58), g(102, 110, 5, 7, "CMMI7", "n"),
+			g(101, 89, 3, 7, "CMMI7", "i"), g(104, 89, 6, 7, "CMR7", "="), g(110, 89, 4, 7, "CMR7", "1"),
+			g(117, 100, 5, 10, "CMMI10", "a"), g(122, 98.5, 3, 7, "CMMI7", "i"),
+		}, nil, `\sum_{i = 1}^{n}a_{i}`},
+		{"radical", []glyph{
+			ext(100, 108, 8, 0x70), g(109, 100, 5, 10, "CMMI10", "x"),
+		}, []rule{{x0: 108, x1: 115, y: 108.2, thick: 0.4}}, `\sqrt{x}`},
+		{"operator name and text", []glyph{
+			g(100, 100, 5, 10, "CMR10", "s"), g(104, 100, 3, 10, "CMR10", "i"), g(107, 100, 5, 10, "CMR10", "n"),
+			g(113, 100, 5, 10, "CMMI10", "x"), g(130, 100, 3, 10, "CMR10", "i"), g(133, 100, 5, 10, "CMR10", "n"),
+			g(142, 100, 5, 10, "CMSY10", "Ω"),
+		}, nil, `\sin x \quad \text{in}\Omega`},
+		{"blackboard and calligraphic", []glyph{
+			g(100, 100, 6, 10, "CMSY10", "L"), g(108, 100, 7, 10, "CMSY10", "∈"), g(117, 100, 7, 10, "MSBM10", "R"),
+		}, nil, `\mathcal{L} \in \mathbb{R}`},
+	}
+	for _, tc := range tests {
+		f := reconstruct(tc.gs, tc.rules)
+		if got := f.latex(); got != tc.want {
+			t.Errorf("%s: got %s, want %s (notes %v)", tc.name, got, tc.want, f.notes)
+		}
+		if f.conf < 0.99 {
+			t.Errorf("%s: confidence %.2f, notes %v", tc.name, f.conf, f.notes)
+		}
+	}
+}
+
+// A glyph that cannot be mapped is named in the notes and lowers the confidence.
+func TestReconstructUnknownGlyph(t *testing.T) {
+	t.Parallel()
+	f := reconstruct([]glyph{
+		{x: 100, y: 100, w: 5, size: 10, font: "CMMI10", s: "x"},
+		{x: 106, y: 100, w: 5, size: 10, font: "CMEX10", code: 0x7b},
+	}, nil)
+	if f.latex() != "x" || f.conf >= 0.9 || len(f.notes) == 0 {
+		t.Errorf("got %q, confidence %.2f, notes %v", f.latex(), f.conf, f.notes)
+	}
+}
+
+// A formula over the node budget is not reconstructed, and says so.
+func TestReconstructBudget(t *testing.T) {
+	t.Parallel()
+	gs := make([]glyph, maxFormulaNodes+1)
+	for i := range gs {
+		gs[i] = glyph{x: float64(i), y: 100, w: 1, size: 10, font: "CMR10", s: "1"}
+	}
+	f := reconstruct(gs, nil)
+	if f.latex() != "" || len(f.notes) != 1 || f.conf != 0 {
+		t.Errorf("got %q, notes %v, confidence %.2f", f.latex(), f.notes, f.conf)
+	}
+}
