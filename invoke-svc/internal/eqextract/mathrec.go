@@ -152,6 +152,11 @@ func (r *recon) glyphNode(g glyph) *mnode {
 	case cls == mRadical:
 		n.lo, n.hi = g.y-0.96*g.size, g.y+0.04*g.size
 		n.ext = true
+	case cls == mBigOp:
+		// a big operator of a text or symbol font (Times' Symbol): placed by its extent,
+		// not by its baseline, and not setting the size of the row
+		n.lo, n.hi = g.y-0.25*g.size, g.y+0.8*g.size
+		n.ext = true
 	case cls == mText:
 		n.text = true
 	case cls == mAccent:
@@ -228,7 +233,7 @@ func (r *recon) group(nodes []*mnode, depth int) string {
 func typical(nodes []*mnode) float64 {
 	s := 0.0
 	for _, n := range nodes {
-		if !n.rule && !n.compound && !n.ext {
+		if !n.rule && !n.ext {
 			s = math.Max(s, n.size)
 		}
 	}
@@ -418,7 +423,7 @@ func mainBaseline(nodes []*mnode) float64 {
 	var first float64
 	found := false
 	for _, n := range nodes {
-		if n.rule || n.ext || n.size < 0.9*s {
+		if n.rule || n.ext || n.size < 0.9*s || n.size == 0 {
 			continue
 		}
 		k := math.Round(n.base*2) / 2

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -18,6 +19,8 @@ var ErrNoKaTeX = errors.New("corpus: KaTeX parse check unavailable")
 
 // ParseCheck renders every formula with KaTeX (dir holds check.js and node_modules/katex,
 // see cmd/bench-extract/katex) and returns, per formula, "" or KaTeX's error message.
+// A formula with & or a row break (the rows of an alignment) is checked inside an aligned
+// environment.
 func ParseCheck(ctx context.Context, dir string, formulas []string) ([]string, error) {
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -26,7 +29,15 @@ func ParseCheck(ctx context.Context, dir string, formulas []string) ([]string, e
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "katex")); err != nil {
 		return nil, fmt.Errorf("%w: run npm install in %s", ErrNoKaTeX, dir)
 	}
-	in, err := json.Marshal(formulas)
+	wrapped := make([]string, len(formulas))
+	for i, f := range formulas {
+		wrapped[i] = f
+		if strings.Contains(f, "&") || strings.Contains(f, `\\`) {
+			// the rows of an alignment, as a display environment would hold them
+			wrapped[i] = `\begin{aligned}` + f + `\end{aligned}`
+		}
+	}
+	in, err := json.Marshal(wrapped)
 	if err != nil {
 		return nil, err
 	}
