@@ -65,7 +65,28 @@
 // bands form one display; each number owns the rows nearest to it, so a multi-line align or
 // a matrix gives one Equation per number, and a number that dropped below a wide formula
 // joins it. Equations report the page, number, bounding box (PDF points, origin bottom
-// left) and text (rows top to bottom; fractions and scripts are flattened).
+// left), text (rows top to bottom; fractions and scripts are flattened) and LaTeX.
+//
+// The LaTeX of a display is reconstructed from its glyphs (mathrec.go, mathfonts.go): the
+// font of each glyph gives its role (math italic, symbols with calligraphic capitals,
+// blackboard bold, Fraktur, bold, upright text), its text the command (Greek letters,
+// relations, arrows, operators), and for the extension fonts of TeX (cmex and its Times,
+// Palatino and Latin Modern equivalents), which carry no Unicode mapping, the character
+// code gives the big operator, delimiter (with its size) or radical. The content stream's
+// thin rules (filled rectangles, stroked horizontal lines) are the fraction bars and
+// radical overlines. Structures are read from the outside in: radicals with their index,
+// fractions (widest bar first), matrices and cases (tall delimiters around rows; columns at
+// wide gaps), accents, operator names (\lim, \sin) and \text, big operators with limits
+// above and below; then the main baseline is read left to right and everything off it
+// becomes sub- and superscripts of the node before, read recursively; big delimiters that
+// pair become \left ... \right. The rows of one display are joined with \\, and rows that
+// share a relation at one x (an align) get an & before it. Each equation carries a
+// Confidence (lowered for every glyph without a mapping and every construct that was not
+// understood) and Notes naming them. Not reconstructed: \overbrace and \underbrace, arrays
+// with rules, stacked limits (\substack), the exact spacing (\, and friends come back as
+// gaps: \quad and \qquad only), and the size of a \big delimiter that does not pair;
+// \mathrm and \text cannot be told apart (upright letters become an operator name, a
+// single upright letter \mathrm, and longer runs \text).
 //
 // Pages with no text, or where most glyphs have no Unicode mapping (bitmap Type 3 fonts,
 // fonts without ToUnicode), or whose content fails to parse or exceeds a limit, go into
@@ -89,5 +110,7 @@
 // # Quality
 //
 // testdata/corpus holds LaTeX papers compiled to PDF with their ground truth;
-// TestCorpus checks the targets and cmd/bench-extract reports the numbers.
+// TestCorpus checks the targets and cmd/bench-extract reports the numbers. The
+// reconstructed LaTeX is scored by corpus.Similarity (normalised token edit distance; the
+// normalisation is documented there) and parsed with KaTeX (cmd/bench-extract/katex).
 package eqextract
