@@ -134,12 +134,14 @@ func splitColumns(p *pageText, body float64) []*column {
 	}
 	// Coverage by rows: glyphs on one baseline, with the gaps between words filled, so
 	// that a gutter shows as bins crossed by few rows (a title spanning both columns).
-	cover := make([]int, nb)
 	rows := map[int][]glyph{}
 	for _, g := range p.glyphs {
 		k := int(math.Round(g.y))
 		rows[k] = append(rows[k], g)
 	}
+	lo, hi := int(float64(nb)*0.35), int(float64(nb)*0.65)
+	marks := make([][]bool, 0, len(rows))
+	crossing := make([]bool, 0, len(rows))
 	for _, row := range rows {
 		sort.Slice(row, func(i, j int) bool { return row[i].x < row[j].x })
 		mark := make([]bool, nb)
@@ -155,32 +157,78 @@ func splitColumns(p *pageText, body float64) []*column {
 			}
 			reach = math.Max(reach, g.x+g.w)
 		}
-		for i, m := range mark {
-			if m {
-				cover[i]++
+		full := true
+		for i := lo; i < hi; i++ {
+			full = full && mark[i]
+		}
+		marks = append(marks, mark)
+		crossing = append(crossing, full)
+	}
+	// The gutter is the widest low-coverage run in the middle fifth of the text area.
+	// When full-width rows (a title and an abstract above both columns) hide it, it is
+	// looked for again among the other rows, provided the full-width rows are few (in a
+	// one-column paper nearly every row crosses the middle).
+	gutter := func(skipCrossing bool) (int, int) {
+		cover := make([]int, nb)
+		for k, mark := range marks {
+			if skipCrossing && crossing[k] {
+				continue
+			}
+			for i, m := range mark {
+				if m {
+					cover[i]++
+				}
 			}
 		}
+		peak := 0
+		for _, c := range cover {
+			peak = max(peak, c)
+		}
+		bestStart, bestLen := -1, 0
+		for i := lo; i < hi; {
+			if float64(cover[i]) > 0.1*float64(peak) {
+				i++
+				continue
+			}
+			j := i
+			for j < nb && float64(cover[j]) <= 0.1*float64(peak) {
+				j++
+			}
+			if j-i > bestLen {
+				bestStart, bestLen = i, j-i
+			}
+			i = j
+		}
+		return bestStart, bestLen
 	}
-	peak := 0
-	for _, c := range cover {
-		peak = max(peak, c)
-	}
-	// Look for the widest low-coverage run in the middle fifth of the text area.
-	lo, hi := int(float64(nb)*0.35), int(float64(nb)*0.65)
-	bestStart, bestLen := -1, 0
-	for i := lo; i < hi; {
-		if float64(cover[i]) > 0.1*float64(peak) {
-			i++
-			continue
+	bestStart, bestLen := gutter(false)
+	if bestStart < 0 || float64(bestLen)*bin < 0.5*body {
+		n := 0
+		for _, c := range crossing {
+			if c {
+				n++
+			}
 		}
-		j := i
-		for j < nb && float64(cover[j]) <= 0.1*float64(peak) {
-			j++
+		if n > 0 && n*10 <= 3*len(crossing) {
+			bestStart, bestLen = gutter(true)
+			// and each side holds its own rows: a quarter of the other rows lie wholly
+			// left of the gutter, a quarter wholly right of it
+			left, right := 0, 0
+			for k, mark := range marks {
+				if crossing[k] || bestStart < 0 {
+					continue
+				}
+				if first := slices.Index(mark, true); first >= bestStart+bestLen {
+					right++
+				}
+				if l := lastTrue(mark); l >= 0 && l < bestStart {
+					left++
+				}
+			}
+			if other := len(marks) - n; left*4 < other || right*4 < other {
+				bestStart = -1
+			}
 		}
-		if j-i > bestLen {
-			bestStart, bestLen = i, j-i
-		}
-		i = j
 	}
 	if bestStart < 0 || float64(bestLen)*bin < 0.5*body {
 		return []*column{{x0: minX, x1: maxX, bands: makeBands(p.glyphs, body)}}
@@ -1073,4 +1121,13 @@ func alignColumn(fs []formula) []int {
 	// rows after the first that start with a relation align with the first row's
 	// relation at the same x even when the first row's relation is elsewhere
 	return out
+}
+
+func lastTrue(m []bool) int {
+	for i := len(m) - 1; i >= 0; i-- {
+		if m[i] {
+			return i
+		}
+	}
+	return -1
 }
