@@ -838,6 +838,14 @@ func (b *band) classify(c *column, body float64) {
 	switch {
 	case ms < 0.25:
 		return // prose, headings, captions, centred text
+	case b.proseWords() >= 3:
+		return // words of a text font: an affiliation, a caption, a table row of words
+	case lineLabel.MatchString(b.text(0, len(b.gs))):
+		return // an algorithm line ("3: for k = 0, 1, ...")
+	case c.ruledRow(b, body):
+		return // a table row between rules
+	case indentL < 0.25*body && short:
+		return // the last line of a paragraph, flush with the text edge
 	case indentL < 0.6*body && indentR < 0.6*body:
 		return // a full line: prose with inline math
 	case !short:
@@ -1130,4 +1138,51 @@ func lastTrue(m []bool) int {
 		}
 	}
 	return -1
+}
+
+// lineLabel is the label of a numbered algorithm line.
+var lineLabel = regexp.MustCompile(`^[0-9]{1,3}:`)
+
+// proseWords counts the words of four or more letters set in text fonts (not math fonts)
+// in one row of the band: a display has at most a word or two of \text.
+func (b *band) proseWords() int {
+	best := 0
+	for _, r := range b.rows {
+		n, run := 0, 0
+		var prev glyph
+		for i, g := range r.gs {
+			letter := len(g.s) > 0 && unicode.IsLetter([]rune(g.s)[0]) && !isMathGlyph(g)
+			if letter && i > 0 && run > 0 && g.x-(prev.x+prev.w) < 0.1*g.size {
+				run += len([]rune(g.s))
+			} else {
+				if run >= 4 {
+					n++
+				}
+				run = 0
+				if letter {
+					run = len([]rune(g.s))
+				}
+			}
+			prev = g
+		}
+		if run >= 4 {
+			n++
+		}
+		best = max(best, n)
+	}
+	return best
+}
+
+// ruledRow reports whether a rule of the page runs right above or below the band across
+// its whole width (\hline around a table row); a fraction bar lies inside its band.
+func (c *column) ruledRow(b *band, body float64) bool {
+	for _, r := range c.rules {
+		if r.x0 > b.left+1 || r.x1 < b.right-1 || r.x1-r.x0 > 3*(b.right-b.left)+body {
+			continue
+		}
+		if r.y > b.top && r.y-b.top < 0.8*body || r.y < b.bottom && b.bottom-r.y < 0.8*body {
+			return true
+		}
+	}
+	return false
 }
