@@ -1027,20 +1027,34 @@ func (c *column) formulas(block []*band) []formulaLine {
 	overlap := func(lo, hi float64, b *band) float64 {
 		return math.Min(hi, b.top) - math.Max(lo, b.bottom)
 	}
+	// A hidden glyph or rule belongs to the block when it lies within the block's
+	// horizontal extent (a big delimiter may stand left of every row it encloses), and to
+	// the band it overlaps most.
+	bl, br, bs := math.Inf(1), math.Inf(-1), 0.0
+	for i, b := range block {
+		bl, br, bs = math.Min(bl, edges[i][0]), math.Max(br, edges[i][1]), math.Max(bs, b.size)
+	}
 	best := func(x0, x1, lo, hi float64) int {
-		k, bestO := -1, 0.0
+		if x0 < math.Max(bl-2*bs, c.x0) || x1 > math.Min(br+2*bs, c.x1) {
+			return -1
+		}
+		k, bestO := -1, math.Inf(-1)
 		for i, b := range block {
-			if x0 < math.Max(edges[i][0]-2*b.size, c.x0) || x1 > math.Min(edges[i][1]+2*b.size, c.x1) {
-				continue
-			}
-			if o := overlap(lo, hi, b); o > bestO || o == bestO && k >= 0 && o > 0 {
+			if o := overlap(lo, hi, b); o > bestO {
 				k, bestO = i, o
 			}
+		}
+		if bestO < -bs {
+			return -1
 		}
 		return k
 	}
 	for _, g := range c.hidden {
-		if k := best(g.x, g.x+g.w, g.y-2*g.size, g.y+0.2*g.size); k >= 0 {
+		lo, hi := g.y-2*g.size, g.y+0.2*g.size
+		if e, ok := cmexGlyphs[g.code]; ok && classifyFont(g.font) == fontExt {
+			lo, hi = g.y-e.depth*g.size, g.y+0.04*g.size
+		}
+		if k := best(g.x, g.x+g.w, lo, hi); k >= 0 {
 			parts[k].gs = append(parts[k].gs, g)
 		}
 	}
@@ -1071,6 +1085,63 @@ func (c *column) formulas(block []*band) []formulaLine {
 		if k >= 0 && bestD < 1.5*maxSize {
 			parts[k].gs = append(parts[k].gs, parts[i].gs...)
 			parts[k].rules = append(parts[k].rules, parts[i].rules...)
+			parts[i] = part{}
+		}
+	}
+	// Bands spanned by one tall delimiter (the rows of a matrix or of cases, which layout
+	// splits into bands) are read as one formula, in the first of them.
+	unit := make([]int, len(block))
+	for i := range unit {
+		unit[i] = i
+	}
+	var root func(i int) int
+	root = func(i int) int {
+		for unit[i] != i {
+			i = unit[i]
+		}
+		return i
+	}
+	type span struct{ x, lo, hi, size float64 }
+	var spans []span // the extents of the block's extension glyphs, pieces joined
+	for i := range parts {
+		for _, g := range parts[i].gs {
+			if g.s != "" || classifyFont(g.font) != fontExt {
+				continue
+			}
+			e := cmexGlyphs[g.code]
+			spans = append(spans, span{g.x, g.y - e.depth*g.size, g.y + 0.04*g.size, g.size})
+		}
+	}
+	sort.Slice(spans, func(i, j int) bool {
+		if spans[i].x != spans[j].x {
+			return spans[i].x < spans[j].x
+		}
+		return spans[i].hi > spans[j].hi
+	})
+	for i := 0; i < len(spans); {
+		sp := spans[i]
+		j := i + 1
+		for j < len(spans) && spans[j].x-sp.x < 0.5 && spans[j].hi >= sp.lo-sp.size {
+			sp.lo = math.Min(sp.lo, spans[j].lo)
+			j++
+		}
+		first := -1
+		for k, b := range block {
+			if math.Min(sp.hi, b.top)-math.Max(sp.lo, b.bottom) > 0.2*sp.size {
+				if first < 0 {
+					first = k
+					continue
+				}
+				a, c := root(first), root(k)
+				unit[max(a, c)] = min(a, c)
+			}
+		}
+		i = j
+	}
+	for i := range parts {
+		if r := root(i); r != i {
+			parts[r].gs = append(parts[r].gs, parts[i].gs...)
+			parts[r].rules = append(parts[r].rules, parts[i].rules...)
 			parts[i] = part{}
 		}
 	}

@@ -106,6 +106,7 @@ func reconstruct(gs []glyph, rules []rule) formula {
 		}
 	}
 	nodes = mergePieces(nodes)
+	nodes = dots(nodes)
 	for _, ru := range rules {
 		nodes = append(nodes, &mnode{x0: ru.x0, x1: ru.x1, lo: ru.y - ru.thick/2, hi: ru.y + ru.thick/2,
 			base: ru.y, size: 0, rule: true})
@@ -165,6 +166,65 @@ func (r *recon) glyphNode(g glyph) *mnode {
 	return n
 }
 
+// dots reads three periods set in a column (\vdots) or on a diagonal (\ddots) as one
+// symbol; TeX builds both from the text font's period.
+func dots(nodes []*mnode) []*mnode {
+	var ps []*mnode
+	for _, n := range nodes {
+		if n.tex == "." && !n.ext {
+			ps = append(ps, n)
+		}
+	}
+	if len(ps) < 3 {
+		return nodes
+	}
+	sort.Slice(ps, func(i, j int) bool { return ps[i].base > ps[j].base })
+	gone := map[*mnode]bool{}
+	var add []*mnode
+	for i := 0; i+2 < len(ps); i++ {
+		a := ps[i]
+		if gone[a] {
+			continue
+		}
+		for j := i + 1; j+1 < len(ps); j++ {
+			b := ps[j]
+			dy := a.base - b.base
+			if gone[b] || dy < 0.15*a.size || dy > 0.5*a.size {
+				continue
+			}
+			dx := b.x0 - a.x0
+			var c *mnode
+			for _, m := range ps[j+1:] {
+				if !gone[m] && math.Abs(b.base-m.base-dy) < 0.05*a.size && math.Abs(m.x0-b.x0-dx) < 0.05*a.size {
+					c = m
+					break
+				}
+			}
+			if c == nil {
+				continue
+			}
+			tex := `\vdots`
+			switch {
+			case math.Abs(dx) < 0.1*a.size:
+			case dx > 0:
+				tex = `\ddots`
+			default:
+				continue
+			}
+			n := &mnode{x0: math.Min(a.x0, c.x0), x1: math.Max(a.x1, c.x1), lo: c.base, hi: a.base + 0.1*a.size,
+				size: a.size, tex: tex, compound: true, ext: true}
+			n.base = c.base
+			gone[a], gone[b], gone[c] = true, true, true
+			add = append(add, n)
+			break
+		}
+	}
+	if len(add) == 0 {
+		return nodes
+	}
+	return append(remove(nodes, gone), add...)
+}
+
 // mergePieces joins the pieces of an extensible delimiter (stacked at one x) into one node.
 func mergePieces(nodes []*mnode) []*mnode {
 	var out, pieces []*mnode
@@ -175,33 +235,37 @@ func mergePieces(nodes []*mnode) []*mnode {
 			out = append(out, n)
 		}
 	}
-	sort.Slice(pieces, func(i, j int) bool {
-		if math.Abs(pieces[i].x0-pieces[j].x0) > 0.5 {
-			return pieces[i].x0 < pieces[j].x0
+	// clusters of pieces at one x, each read top to bottom
+	sort.Slice(pieces, func(i, j int) bool { return pieces[i].x0 < pieces[j].x0 })
+	for start := 0; start < len(pieces); {
+		end := start + 1
+		for end < len(pieces) && pieces[end].x0-pieces[start].x0 < 0.5 {
+			end++
 		}
-		return pieces[i].hi > pieces[j].hi
-	})
-	for i := 0; i < len(pieces); {
-		p := *pieces[i]
-		j := i + 1
-		for j < len(pieces) && math.Abs(pieces[j].x0-p.x0) < 0.5 && pieces[j].tex == p.tex && pieces[j].hi >= p.lo-0.5*p.size {
-			p.lo = math.Min(p.lo, pieces[j].lo)
-			p.x1 = math.Max(p.x1, pieces[j].x1)
-			j++
+		col := pieces[start:end]
+		sort.Slice(col, func(i, j int) bool { return col[i].hi > col[j].hi })
+		for i := 0; i < len(col); {
+			p := *col[i]
+			j := i + 1
+			for j < len(col) && col[j].tex == p.tex && col[j].hi >= p.lo-1.0*p.size {
+				p.lo = math.Min(p.lo, col[j].lo)
+				p.x1 = math.Max(p.x1, col[j].x1)
+				j++
+			}
+			switch p.tex {
+			case "(", "[", `\{`, `\lfloor`, `\lceil`, `\langle`:
+				p.cls = mOpen
+			case ")", "]", `\}`, `\rfloor`, `\rceil`, `\rangle`:
+				p.cls = mClose
+			case `\sqrt`:
+				p.cls = mRadical
+			default:
+				p.cls = mDelim
+			}
+			out = append(out, &p)
+			i = j
 		}
-		switch p.tex {
-		case "(", "[", `\{`, `\lfloor`, `\lceil`, `\langle`:
-			p.cls = mOpen
-		case ")", "]", `\}`, `\rfloor`, `\rceil`, `\rangle`:
-			p.cls = mClose
-		case `\sqrt`:
-			p.cls = mRadical
-		default:
-			p.cls = mDelim
-		}
-		// which side a brace piece is on is in its tex; a piece column of "|" is a delimiter
-		out = append(out, &p)
-		i = j
+		start = end
 	}
 	return out
 }
