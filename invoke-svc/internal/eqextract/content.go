@@ -256,7 +256,7 @@ func pageGlyphs(ctx context.Context, v pdf.Value) (pageContent, error) {
 				}
 			case s == " " || len(out) >= maxGlyphsPerPage:
 			default:
-				out = append(out, glyph{x: trm[4], y: trm[5], w: wd, size: size, font: f.name, s: s})
+				out = append(out, glyph{x: trm[4], y: trm[5], w: wd, size: size, font: f.name, s: s, code: code})
 			}
 			tx := w0*gs.tfs + gs.tc
 			if step == 1 && code == 32 {

@@ -256,7 +256,9 @@ var limOps = map[string]bool{"lim": true, "liminf": true, "limsup": true, "max":
 // glyphTeX is the LaTeX of one glyph of a formula and its class; ok is false for a glyph
 // that cannot be mapped (the formula then carries a note).
 func glyphTeX(g glyph, kind fontKind) (tex string, cls mclass, ok bool) {
-	if kind == fontExt && g.s == "" {
+	// The extension fonts are read by code: their text, where they have one, is that of
+	// a standard encoding's letters (Latin Modern's ∫ arrives as "Z").
+	if kind == fontExt {
 		e, found := cmexGlyphs[g.code]
 		if !found || e.tex == "" {
 			return "", mOrd, false

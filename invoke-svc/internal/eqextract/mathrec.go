@@ -142,7 +142,7 @@ func (r *recon) glyphNode(g glyph) *mnode {
 	n := &mnode{x0: g.x, x1: g.x + math.Max(g.w, 0.1), base: g.y, size: g.size, tex: tex, cls: cls,
 		lo: g.y - 0.2*g.size, hi: g.y + 0.7*g.size}
 	switch {
-	case kind == fontExt && g.s == "":
+	case kind == fontExt:
 		e := cmexGlyphs[g.code]
 		n.ext = true
 		if e.cls == mAccent {
@@ -169,6 +169,7 @@ func (r *recon) glyphNode(g glyph) *mnode {
 // dots reads three periods set in a column (\vdots) or on a diagonal (\ddots) as one
 // symbol; TeX builds both from the text font's period.
 func dots(nodes []*mnode) []*mnode {
+	nodes = ellipses(nodes)
 	var ps []*mnode
 	for _, n := range nodes {
 		if n.tex == "." && !n.ext {
@@ -223,6 +224,34 @@ func dots(nodes []*mnode) []*mnode {
 		return nodes
 	}
 	return append(remove(nodes, gone), add...)
+}
+
+// ellipses reads three periods (or three centred dots) on one baseline at equal
+// distances as \dots (\cdots).
+func ellipses(nodes []*mnode) []*mnode {
+	sort.Slice(nodes, func(i, j int) bool { return nodes[i].x0 < nodes[j].x0 })
+	var out []*mnode
+	for i := 0; i < len(nodes); i++ {
+		a := nodes[i]
+		if (a.tex == "." || a.tex == `\cdot`) && !a.ext && i+2 < len(nodes) {
+			b, c := nodes[i+1], nodes[i+2]
+			d1, d2 := b.x0-a.x0, c.x0-b.x0
+			if b.tex == a.tex && c.tex == a.tex && math.Abs(b.base-a.base) < 0.05*a.size && math.Abs(c.base-a.base) < 0.05*a.size &&
+				d1 < 0.5*a.size && math.Abs(d1-d2) < 0.05*a.size {
+				tex := `\dots`
+				if a.tex == `\cdot` {
+					tex = `\cdots`
+				}
+				n := *a
+				n.x1, n.tex, n.cls, n.compound = c.x1, tex, mOrd, true
+				out = append(out, &n)
+				i += 2
+				continue
+			}
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // mergePieces joins the pieces of an extensible delimiter (stacked at one x) into one node.
@@ -452,7 +481,10 @@ func (r *recon) fractions(nodes []*mnode, depth int) []*mnode {
 func stack(inside []*mnode, y, s float64, above bool) []*mnode {
 	var cands []*mnode
 	for _, n := range inside {
-		if above && n.lo >= y-0.15*s && !(n.rule && n.base <= y) || !above && n.hi <= y+0.15*s && !(n.rule && n.base >= y) {
+		// a node belongs to the side its centre is on, unless it reaches far across the
+		// bar (a radical sign of the numerator hangs a little below the bar's level)
+		if above && n.cy() > y && n.lo >= y-0.5*s && !(n.rule && n.base <= y) ||
+			!above && n.cy() < y && n.hi <= y+0.5*s && !(n.rule && n.base >= y) {
 			cands = append(cands, n)
 		}
 	}
@@ -594,6 +626,18 @@ func (r *recon) grids(nodes []*mnode, depth int) []*mnode {
 			env = "Vmatrix"
 		case open.tex == `\{`:
 			env = "Bmatrix"
+		}
+		if env == "pmatrix" && len(rs) == 2 && len(columnStarts(rs, s, false)) == 1 &&
+			mainBaseline(rs[0])-mainBaseline(rs[1]) > 1.28*s {
+			// two entries, further apart than matrix rows: a binomial coefficient
+			c := &mnode{x0: open.x0, x1: closer.x1, lo: open.lo, hi: open.hi, size: s, compound: true, ext: true,
+				base: (open.lo+open.hi)/2 - 0.25*s}
+			c.tex = `\binom{` + r.group(rs[0], depth) + "}{" + r.group(rs[1], depth) + "}"
+			gone := map[*mnode]bool{open: true, closer: true}
+			for _, n := range content {
+				gone[n] = true
+			}
+			return r.grids(append(remove(nodes, gone), c), depth)
 		}
 		cols := columnStarts(rs, s, env == "cases")
 		var rowTex []string

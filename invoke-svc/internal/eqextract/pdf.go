@@ -256,7 +256,7 @@ type glyph struct {
 	x, y, w, size float64
 	font          string
 	s             string
-	code          int // character code (hidden glyphs only)
+	code          int // character code in the font
 }
 
 type pageText struct {

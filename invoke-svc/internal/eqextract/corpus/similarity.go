@@ -22,6 +22,7 @@ import (
 //     \lbrace→\{, \rbrace→\}, \ast→*, \colon→:;
 //   - upright text in one form: \text, \textrm, \mathrm, \operatorname and \mbox become
 //     \text, and their argument is compared letter by letter without spaces;
+//   - \bmod becomes \text{mod};
 //   - a prime ' becomes ^{\prime} (so f'' and f^{\prime\prime} agree);
 //   - grouping: every argument of a command and every script is written in braces
 //     (x^2 and x^{2}, \frac12 and \frac{1}{2} agree), braces that group nothing for a
@@ -229,6 +230,9 @@ func (p *normParser) atom(out *[]string) {
 		// a script without a base in this position
 		*out = append(*out, t)
 		braced(out, p.arg())
+		return
+	case t == `\bmod`:
+		*out = append(*out, `\text`, "{", "m", "o", "d", "}")
 		return
 	case t == `\text`:
 		a := p.arg()
