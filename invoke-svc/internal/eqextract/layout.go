@@ -1151,44 +1151,59 @@ func (c *column) formulas(block []*band) []formulaLine {
 			fs[i] = reconstruct(p.gs, p.rules)
 		}
 	}
-	amp := alignColumn(fs)
+	// alignment over all rows of the block
+	var all [][]item
+	var owner []int
+	for i, f := range fs {
+		for _, row := range f.rows {
+			all = append(all, row)
+			owner = append(owner, i)
+		}
+	}
+	amp := alignColumn(all)
+	texts := make([][]string, len(block))
+	for k, row := range all {
+		tex := joinItems(row)
+		if a := amp[k]; a >= 0 {
+			tex = strings.TrimSpace(joinItems(row[:a]) + " &" + joinItems(row[a:]))
+		}
+		if tex != "" {
+			texts[owner[k]] = append(texts[owner[k]], tex)
+		}
+	}
 	out := make([]formulaLine, len(block))
 	for i, f := range fs {
-		tex := f.latex()
-		if k := amp[i]; k >= 0 {
-			tex = strings.TrimSpace(joinItems(f.items[:k]) + " &" + joinItems(f.items[k:]))
-		}
-		out[i] = formulaLine{tex: tex, conf: f.conf, notes: f.notes}
+		out[i] = formulaLine{tex: strings.Join(texts[i], ` \\ `), conf: f.conf, notes: f.notes}
 	}
 	return out
 }
 
 // alignColumn finds the x where every row of a multi-row display has a relation and
 // returns, per row, the index of that item (-1 for none).
-func alignColumn(fs []formula) []int {
-	out := make([]int, len(fs))
+func alignColumn(rows [][]item) []int {
+	out := make([]int, len(rows))
 	for i := range out {
 		out[i] = -1
 	}
-	if len(fs) < 2 {
+	if len(rows) < 2 {
 		return out
 	}
-	rowRels := func(f formula, x float64) int {
-		for k, it := range f.items {
+	at := func(row []item, x float64) int {
+		for k, it := range row {
 			if it.cls == mRel && math.Abs(it.x0-x) < 1.0 {
 				return k
 			}
 		}
 		return -1
 	}
-	for _, it := range fs[0].items {
+	for _, it := range rows[0] {
 		if it.cls != mRel {
 			continue
 		}
-		ks := make([]int, len(fs))
+		ks := make([]int, len(rows))
 		ok := true
-		for i, f := range fs {
-			if ks[i] = rowRels(f, it.x0); ks[i] < 0 {
+		for i, row := range rows {
+			if ks[i] = at(row, it.x0); ks[i] < 0 {
 				ok = false
 				break
 			}
@@ -1197,8 +1212,6 @@ func alignColumn(fs []formula) []int {
 			return ks
 		}
 	}
-	// rows after the first that start with a relation align with the first row's
-	// relation at the same x even when the first row's relation is elsewhere
 	return out
 }
 

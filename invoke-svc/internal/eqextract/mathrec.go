@@ -80,7 +80,7 @@ func (r *recon) note(format string, args ...any) {
 
 // formula is the result of one reconstruction.
 type formula struct {
-	items []item // the top-level items, left to right
+	rows  [][]item // the rows of the formula, each its top-level items left to right
 	notes []string
 	conf  float64
 }
@@ -111,20 +111,94 @@ func reconstruct(gs []glyph, rules []rule) formula {
 		nodes = append(nodes, &mnode{x0: ru.x0, x1: ru.x1, lo: ru.y - ru.thick/2, hi: ru.y + ru.thick/2,
 			base: ru.y, size: 0, rule: true})
 	}
-	items := r.line(nodes, 0)
+	rows := r.top(nodes)
 	conf := 1.0
 	if r.glyphs > 0 {
 		conf -= 0.6 * float64(r.unknown) / float64(r.glyphs)
 	}
 	conf -= 0.1 * float64(r.problems)
-	if len(items) == 0 {
+	if len(rows) == 0 {
 		conf = 0
 	}
-	return formula{items: items, notes: r.notes, conf: math.Max(0, math.Min(1, conf))}
+	return formula{rows: rows, notes: r.notes, conf: math.Max(0, math.Min(1, conf))}
 }
 
-// latex joins a line's items.
-func (f formula) latex() string { return joinItems(f.items) }
+// latex joins the rows of a formula.
+func (f formula) latex() string {
+	var out []string
+	for _, r := range f.rows {
+		if t := joinItems(r); t != "" {
+			out = append(out, t)
+		}
+	}
+	return strings.Join(out, ` \\ `)
+}
+
+// top reads the nodes of a display band: the structures first, then the rows (a band
+// may hold several rows of an alignment whose extents touch), each along its baseline.
+// A row of small glyphs only (a limit or script that did not join its row) goes with the
+// nearest full row.
+func (r *recon) top(nodes []*mnode) [][]item {
+	if len(nodes) == 0 {
+		return nil
+	}
+	nodes = r.structures(nodes, 0)
+	s := typical(nodes)
+	var solid []*mnode
+	for _, n := range nodes {
+		if !n.rule {
+			solid = append(solid, n)
+		}
+	}
+	rs := rows(solid, s)
+	full := func(row []*mnode) bool {
+		for _, n := range row {
+			if n.size >= 0.9*s && (!n.ext || n.compound) {
+				return true
+			}
+		}
+		return false
+	}
+	var fulls [][]*mnode
+	var small [][]*mnode
+	for _, row := range rs {
+		if full(row) {
+			fulls = append(fulls, row)
+		} else {
+			small = append(small, row)
+		}
+	}
+	if len(fulls) < 2 {
+		if it := r.baseline(nodes, 0); len(it) > 0 {
+			return [][]item{it}
+		}
+		return nil
+	}
+	for _, row := range small {
+		k, bestD := 0, math.Inf(1)
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, n := range row {
+			lo, hi = math.Min(lo, n.lo), math.Max(hi, n.hi)
+		}
+		for i, f := range fulls {
+			flo, fhi := math.Inf(1), math.Inf(-1)
+			for _, n := range f {
+				flo, fhi = math.Min(flo, n.lo), math.Max(fhi, n.hi)
+			}
+			if d := math.Max(flo-hi, lo-fhi); d < bestD {
+				k, bestD = i, d
+			}
+		}
+		fulls[k] = append(fulls[k], row...)
+	}
+	var out [][]item
+	for _, row := range fulls {
+		if it := r.baseline(row, 0); len(it) > 0 {
+			out = append(out, it)
+		}
+	}
+	return out
+}
 
 func (r *recon) glyphNode(g glyph) *mnode {
 	kind := classifyFont(g.font)
@@ -308,13 +382,17 @@ func (r *recon) line(nodes []*mnode, depth int) []item {
 		r.note("nesting deeper than %d levels", maxFormulaDepth)
 		return nil
 	}
+	return r.baseline(r.structures(nodes, depth), depth)
+}
+
+// structures replaces the structures among nodes by compound nodes.
+func (r *recon) structures(nodes []*mnode, depth int) []*mnode {
 	nodes = r.radicals(nodes, depth)
 	nodes = r.fractions(nodes, depth)
 	nodes = r.grids(nodes, depth)
 	nodes = r.accents(nodes, depth)
 	nodes = words(nodes)
-	nodes = r.limits(nodes, depth)
-	return r.baseline(nodes, depth)
+	return r.limits(nodes, depth)
 }
 
 // group reads nodes into one LaTeX string.
