@@ -33,10 +33,11 @@ import (
 // guessed: a glyph without a mapping, a radical without its rule, scripts without a base,
 // delimiters that do not pair.
 
-// maxFormulaNodes bounds the glyphs and rules of one formula; maxFormulaDepth the nesting
-// of the reconstruction.
+// maxFormulaNodes bounds the glyphs and rules of one formula (a display of a paper has a
+// few hundred; the passes are quadratic in the worst case, about 0.1 s at this bound);
+// maxFormulaDepth the nesting of the reconstruction.
 const (
-	maxFormulaNodes = 4000
+	maxFormulaNodes = 1500
 	maxFormulaDepth = 24
 )
 
@@ -1163,6 +1164,20 @@ func joinItems(items []item) string {
 	for i, it := range items {
 		if it.tex == "" {
 			continue
+		}
+		if strings.HasPrefix(it.tex, `\text{`) && strings.HasSuffix(it.tex, "}") && !strings.ContainsAny(it.tex, "_^") {
+			// the spaces around words of text are part of the text
+			size := it.size
+			if size <= 0 {
+				size = 10
+			}
+			// (a gap wide enough for \quad gets \quad instead)
+			if i > 0 && it.x0-items[i-1].x1 > 0.15*size && it.x0-items[i-1].x1 <= 0.85*size {
+				it.tex = `\text{ ` + it.tex[len(`\text{`):]
+			}
+			if i+1 < len(items) && items[i+1].x0-it.x1 > 0.15*size && items[i+1].x0-it.x1 <= 0.85*size {
+				it.tex = it.tex[:len(it.tex)-1] + " }"
+			}
 		}
 		if i > 0 {
 			prev := items[i-1]

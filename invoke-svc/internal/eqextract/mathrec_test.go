@@ -35,7 +35,10 @@ func TestReconstruct(t *testing.T) {
 			g(100, 100, 5, 10, "CMR10", "s"), g(104, 100, 3, 10, "CMR10", "i"), g(107, 100, 5, 10, "CMR10", "n"),
 			g(113, 100, 5, 10, "CMMI10", "x"), g(130, 100, 3, 10, "CMR10", "i"), g(133, 100, 5, 10, "CMR10", "n"),
 			g(142, 100, 5, 10, "CMSY10", "Ω"),
-		}, nil, `\sin x \quad \text{in}\Omega`},
+		}, nil, `\sin x \quad \text{in }\Omega`},
+		{"text first", []glyph{
+			g(100, 100, 5, 10, "CMR10", "i"), g(103, 100, 5, 10, "CMR10", "f"), g(112, 100, 5, 10, "CMMI10", "x"),
+		}, nil, `\text{if }x`},
 		{"blackboard and calligraphic", []glyph{
 			g(100, 100, 6, 10, "CMSY10", "L"), g(108, 100, 7, 10, "CMSY10", "∈"), g(117, 100, 7, 10, "MSBM10", "R"),
 		}, nil, `\mathcal{L} \in \mathbb{R}`},
@@ -74,4 +77,38 @@ func TestReconstructBudget(t *testing.T) {
 	if f.latex() != "" || len(f.notes) != 1 || f.conf != 0 {
 		t.Errorf("got %q, notes %v, confidence %.2f", f.latex(), f.notes, f.conf)
 	}
+}
+
+// FuzzReconstruct reads glyphs and rules made from the fuzzer's bytes: any placement of
+// any font's glyphs (also nested, overlapping, degenerate) ends without a panic.
+func FuzzReconstruct(f *testing.F) {
+	f.Add([]byte{10, 20, 5, 10, 0, 'x', 16, 24, 3, 7, 1, '2', 40, 30, 5, 10, 2, 0x58, 0, 0, 30, 9, 0, 0})
+	f.Add([]byte{0, 0, 0, 0, 3, 0x70, 1, 1, 1, 1, 3, 0x30, 1, 1, 1, 1, 3, 0x40, 0, 0, 1, 1, 4, 'R'})
+	fonts := []string{"CMMI10", "CMR7", "CMEX10", "CMSY10", "MSBM10", "Times-Italic"}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 6*600 {
+			return
+		}
+		var gs []glyph
+		var rules []rule
+		for i := 0; i+6 <= len(data); i += 6 {
+			d := data[i : i+6]
+			x, y, w, size := float64(d[0]), float64(d[1]), float64(d[2]%20), float64(d[3]%30)
+			font := fonts[int(d[4])%len(fonts)]
+			if d[4] >= 200 {
+				rules = append(rules, rule{x0: x, x1: x + w*3, y: y, thick: 0.4})
+				continue
+			}
+			g := glyph{x: x, y: y, w: w, size: size, font: font, code: int(d[5])}
+			if font != "CMEX10" {
+				g.s = string(rune(d[5]))
+			}
+			gs = append(gs, g)
+		}
+		fm := reconstruct(gs, rules)
+		_ = fm.latex()
+		if fm.conf < 0 || fm.conf > 1 {
+			t.Fatalf("confidence %v", fm.conf)
+		}
+	})
 }
