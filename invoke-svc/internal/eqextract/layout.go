@@ -1105,7 +1105,7 @@ func (c *column) formulas(block []*band) []formulaLine {
 	var spans []span // the extents of the block's extension glyphs, pieces joined
 	for i := range parts {
 		for _, g := range parts[i].gs {
-			if g.s != "" || classifyFont(g.font) != fontExt {
+			if classifyFont(g.font) != fontExt {
 				continue
 			}
 			e := cmexGlyphs[g.code]

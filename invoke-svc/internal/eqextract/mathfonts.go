@@ -224,7 +224,7 @@ var symbolTeX = map[rune]struct {
 	'(': {"(", mOpen}, ')': {")", mClose}, '[': {"[", mOpen}, ']': {"]", mClose},
 	'{': {`\{`, mOpen}, '}': {`\}`, mClose}, '⟨': {`\langle`, mOpen}, '⟩': {`\rangle`, mClose},
 	'⌊': {`\lfloor`, mOpen}, '⌋': {`\rfloor`, mClose}, '⌈': {`\lceil`, mOpen}, '⌉': {`\rceil`, mClose},
-	'|': {"|", mDelim}, '‖': {`\|`, mDelim}, '∥': {`\|`, mDelim}, '\u2126': {`\Omega`, mOrd}, 'µ': {`\mu`, mOrd}, ',': {",", mPunct}, ';': {";", mPunct},
+	'|': {"|", mDelim}, '‖': {`\|`, mDelim}, '∥': {`\|`, mDelim}, '\u2126': {`\Omega`, mOrd}, '\u2206': {`\Delta`, mOrd}, 'µ': {`\mu`, mOrd}, ',': {",", mPunct}, ';': {";", mPunct},
 	'.': {".", mOrd}, '!': {"!", mClose}, '?': {"?", mClose}, '/': {"/", mOrd}, '\\': {`\backslash`, mOrd},
 	'∑': {`\sum`, mBigOp}, '∏': {`\prod`, mBigOp}, '∫': {`\int`, mBigOp}, '∮': {`\oint`, mBigOp},
 	'⋃': {`\bigcup`, mBigOp}, '⋂': {`\bigcap`, mBigOp}, '∐': {`\coprod`, mBigOp},
@@ -266,6 +266,14 @@ func glyphTeX(g glyph, kind fontKind) (tex string, cls mclass, ok bool) {
 		return e.tex, e.cls, true
 	}
 	if g.s == "" {
+		// fonts of TeX without a Unicode mapping: capital Greek at codes 0-10 of the
+		// text (OT1) and math italic fonts, lower-case Greek at 11-39 of math italic
+		if (kind == fontText || kind == fontItalic || kind == fontBold) && g.code >= 0 && g.code <= 10 {
+			return greekTeX(upperGreek[g.code]), mOrd, true
+		}
+		if kind == fontItalic && g.code >= 11 && g.code < 11+len(lowerGreek) {
+			return greekTeX(lowerGreek[g.code-11]), mOrd, true
+		}
 		return "", mOrd, false
 	}
 	rs := []rune(g.s)
@@ -279,6 +287,9 @@ func glyphTeX(g glyph, kind fontKind) (tex string, cls mclass, ok bool) {
 	}
 	if r >= 0xFB00 && r <= 0xFB06 { // ligatures
 		return string([]rune{r}), mOrd, true
+	}
+	if kind == fontText && (r == '^' || r == '~') && g.code != 0 && g.code == int(r) {
+		return accentTeX[r], mAccent, true // OT1 puts the circumflex and tilde accents there
 	}
 	if kind == fontText && (r == '˜' || r == 'ˆ' || r == '¯' || r == '˙' || r == '¨' || r == 'ˇ' || r == '˘') {
 		return accentTeX[r], mAccent, true
@@ -403,4 +414,16 @@ func escapeText(s string) string {
 		}
 	}
 	return b.String()
+}
+
+var (
+	upperGreek = []rune("ΓΔΘΛΞΠΣΥΦΨΩ")
+	lowerGreek = []rune("αβγδϵζηθικλμνξπρστυϕχψωεϑϖϱςφ")
+)
+
+func greekTeX(r rune) string {
+	if s, ok := symbolTeX[r]; ok {
+		return s.tex
+	}
+	return string(r)
 }
