@@ -1101,6 +1101,21 @@ func (c *column) formulas(block []*band) []formulaLine {
 		}
 		return i
 	}
+	numbered := make([]bool, len(block)) // per unit root: holds a numbered band
+	for i, b := range block {
+		numbered[i] = b.number != ""
+	}
+	// join puts two bands into one unit, unless both units hold a number (two
+	// equations are never read as one formula)
+	join := func(i, j int) {
+		a, c := root(i), root(j)
+		if a == c || numbered[a] && numbered[c] {
+			return
+		}
+		lo, hi := min(a, c), max(a, c)
+		unit[hi] = lo
+		numbered[lo] = numbered[lo] || numbered[hi]
+	}
 	type span struct{ x, lo, hi, size float64 }
 	var spans []span // the extents of the block's extension glyphs, pieces joined
 	for i := range parts {
@@ -1132,11 +1147,24 @@ func (c *column) formulas(block []*band) []formulaLine {
 					first = k
 					continue
 				}
-				a, c := root(first), root(k)
-				unit[max(a, c)] = min(a, c)
+				join(first, k)
 			}
 		}
 		i = j
+	}
+	// A rule with the rows of another band right above or below it (a fraction whose
+	// numerator or denominator layout put apart) joins them too.
+	for k := range parts {
+		for _, ru := range parts[k].rules {
+			for j, b := range block {
+				if j == k || b.right < ru.x0 || b.left > ru.x1 {
+					continue
+				}
+				if b.bottom > ru.y && b.bottom-ru.y < 0.8*bs || b.top < ru.y && ru.y-b.top < 0.8*bs {
+					join(k, j)
+				}
+			}
+		}
 	}
 	for i := range parts {
 		if r := root(i); r != i {
