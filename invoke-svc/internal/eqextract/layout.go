@@ -1065,17 +1065,21 @@ func (c *column) formulas(block []*band) []formulaLine {
 	}
 	// A band of small glyphs only (limits, a script that did not join its row) belongs
 	// to the nearest band of the block.
+	largest := make([]float64, len(block)) // the largest glyph of each band
 	maxSize := 0.0
-	for _, b := range block {
-		maxSize = math.Max(maxSize, b.size)
+	for i, b := range block {
+		for _, g := range b.gs {
+			largest[i] = math.Max(largest[i], g.size)
+		}
+		maxSize = math.Max(maxSize, largest[i])
 	}
 	for i, b := range block {
-		if b.size >= 0.85*maxSize || b.number != "" {
+		if largest[i] >= 0.85*maxSize || b.number != "" {
 			continue
 		}
 		k, bestD := -1, math.Inf(1)
 		for j, o := range block {
-			if j == i || o.size < 0.85*maxSize {
+			if j == i || largest[j] < 0.85*maxSize {
 				continue
 			}
 			if d := math.Max(o.bottom-b.top, b.bottom-o.top); d < bestD {
