@@ -473,6 +473,8 @@ func (r *recon) radicals(nodes []*mnode, depth int) []*mnode {
 				continue
 			}
 			switch {
+			case n.rule && (n.x0 < bar.x0-1 || n.x1 > bar.x1+1):
+				// a longer rule (the bar of a fraction around the radical) is not inside it
 			case n.cx() > bar.x0 && n.cx() < bar.x1 && n.hi <= bar.base+0.3 && n.lo >= rad.lo-0.3*rad.size:
 				body = append(body, n)
 			case n.x1 <= bar.x0+0.5 && n.cx() >= rad.x0-0.6*rad.size && n.lo >= rad.cy()-0.1*rad.size &&
