@@ -3,6 +3,7 @@ package ollama
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -31,6 +32,9 @@ type asked struct {
 	page    int
 	numbers []string
 	texts   []string
+	latex   []string
+	image   []int    // per equation, the 1-based image index (0 for none)
+	images  [][]byte // the decoded images of the user message
 }
 
 // reply is what the fake server answers: a status and a raw body.
@@ -83,8 +87,9 @@ func (f *fakeOllama) serve(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Model    string `json:"model"`
 		Messages []struct {
-			Role    string `json:"role"`
-			Content string `json:"content"`
+			Role    string   `json:"role"`
+			Content string   `json:"content"`
+			Images  []string `json:"images"`
 		} `json:"messages"`
 		Stream  *bool           `json:"stream"`
 		Format  json.RawMessage `json:"format"`
@@ -129,6 +134,16 @@ func (f *fakeOllama) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a := asked{call: n}
+	if len(req.Messages[0].Images) > 0 {
+		t.Errorf("images in the system message")
+	}
+	for _, im := range req.Messages[1].Images {
+		b, err := base64.StdEncoding.DecodeString(im)
+		if err != nil {
+			t.Errorf("image is not base64: %v", err)
+		}
+		a.images = append(a.images, b)
+	}
 	sc := bufio.NewScanner(strings.NewReader(req.Messages[1].Content))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
@@ -137,13 +152,21 @@ func (f *fakeOllama) serve(w http.ResponseWriter, r *http.Request) {
 			a.page, _ = strconv.Atoi(m[1])
 			continue
 		}
-		var item struct{ Number, Text string }
+		var item struct {
+			Number, Text, LaTeX string
+			Image               int
+		}
 		if err := json.Unmarshal([]byte(line), &item); err != nil {
 			t.Errorf("user message line %q: %v", line, err)
 			continue
 		}
+		if item.Image < 0 || item.Image > len(a.images) {
+			t.Errorf("equation %q names image %d of %d", item.Number, item.Image, len(a.images))
+		}
 		a.numbers = append(a.numbers, item.Number)
 		a.texts = append(a.texts, item.Text)
+		a.latex = append(a.latex, item.LaTeX)
+		a.image = append(a.image, item.Image)
 	}
 	if a.page == 0 {
 		t.Errorf("user message does not name the page: %q", req.Messages[1].Content)
