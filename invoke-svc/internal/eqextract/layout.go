@@ -608,10 +608,11 @@ func (c *column) equations(page int, body float64) []Equation {
 
 // numCand is an equation number found in one row of a band.
 type numCand struct {
-	row    *row
-	text   string
-	box    [4]float64
-	left   bool
+	row     *row
+	text    string
+	box     [4]float64
+	left    bool
+	overlap bool // the formula runs under the number (an over-wide row)
 	gap    float64 // free space between the number and the formula (+Inf: nothing beside it)
 	others int     // glyphs of the band beside the number token
 }
@@ -680,6 +681,14 @@ func (b *band) edgeToken(r *row, c *column, body float64, left bool) (numCand, b
 	}
 	tok := band{gs: beside[from:to]}
 	text, ok := tok.numberToken(0, to-from)
+	if !ok && !left {
+		// An over-wide row (eqnarray) runs under its number at the right margin: the
+		// number's glyphs interleave with the formula's. Read the token from the glyphs
+		// of the closing bracket's font alone.
+		if nc, ok := b.overlappedToken(r, beside, idx, e, maxGap); ok {
+			return nc, true
+		}
+	}
 	if !ok {
 		return numCand{}, false
 	}
@@ -709,6 +718,10 @@ func (b *band) edgeToken(r *row, c *column, body float64, left bool) (numCand, b
 func (b *band) acceptNumber(nc numCand, c *column, body float64) bool {
 	if nc.others == 0 {
 		return true // a band holding only the number
+	}
+	if nc.overlap {
+		// a number at the right text edge with a formula running under it
+		return math.Abs(nc.box[2]-c.right) < 1 && b.mathShareExcept(nc.box) >= 0.45
 	}
 	if nc.gap < 0.3*body {
 		return false
@@ -1301,4 +1314,51 @@ func (c *column) ruledRow(b *band, body float64) bool {
 		}
 	}
 	return false
+}
+
+// overlappedToken reads a right-edge number whose glyphs interleave with those of an
+// over-wide formula: the glyphs of the closing bracket's font, right to left, that lie
+// close together.
+func (b *band) overlappedToken(r *row, beside []glyph, idx int, e glyph, maxGap float64) (numCand, bool) {
+	tok := []glyph{e}
+	start := e.x
+	for i := idx - 1; i >= 0 && len(tok) < 16; i-- {
+		g := beside[i]
+		if g.font != e.font || math.Abs(g.y-e.y) > 0.1*e.size {
+			if g.x+g.w < start-maxGap {
+				break
+			}
+			continue
+		}
+		if start-(g.x+g.w) >= maxGap {
+			break
+		}
+		tok = append(tok, g)
+		start = math.Min(start, g.x)
+		if g.s == "(" || g.s == "[" {
+			break
+		}
+	}
+	slices.Reverse(tok)
+	tb := band{gs: tok}
+	text, ok := tb.numberToken(0, len(tok))
+	if !ok {
+		return numCand{}, false
+	}
+	nc := numCand{row: r, text: text, overlap: true, others: len(b.gs) - len(tok)}
+	x0, x1, y0, y1 := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
+	for _, g := range tok {
+		lo, hi := extent(g)
+		x0, x1 = math.Min(x0, g.x), math.Max(x1, g.x+g.w)
+		y0, y1 = math.Min(y0, lo), math.Max(y1, hi)
+	}
+	nc.box = [4]float64{x0, y0, x1, y1}
+	reach := math.Inf(-1)
+	for _, g := range beside {
+		if g.x < x0 {
+			reach = math.Max(reach, g.x+g.w)
+		}
+	}
+	nc.gap = x0 - reach
+	return nc, true
 }

@@ -18,12 +18,12 @@ import (
 //  2. fractions: a rule with nodes stacked directly above and below it, widest first (an
 //     outer bar is wider than the bars in its numerator); a rule with nodes only below it
 //     is an \overline, only above it an \underline;
-//  3. tall delimiters whose content has several rows: matrices (a pair of delimiters) and
-//     cases (a left brace alone); columns are split at wide gaps;
-//  4. accents over the node under them; upright letter runs become operator names (\lim,
+//  3. accents over the node under them; upright letter runs become operator names (\lim,
 //     \sin) or \text;
-//  5. big operators (and \lim, \max, ...) with the groups centred above and below them as
+//  4. big operators (and \lim, \max, ...) with the groups centred above and below them as
 //     limits;
+//  5. tall delimiters whose content has several rows: matrices (a pair of delimiters) and
+//     cases (a left brace alone); columns are split at wide gaps;
 //  6. the main baseline (the most common baseline of the largest glyphs): nodes on it, or
 //     tall nodes crossing its axis, are read left to right; the others are scripts of the
 //     baseline node before them, split into superscripts and subscripts by height, and
@@ -390,10 +390,10 @@ func (r *recon) line(nodes []*mnode, depth int) []item {
 func (r *recon) structures(nodes []*mnode, depth int) []*mnode {
 	nodes = r.radicals(nodes, depth)
 	nodes = r.fractions(nodes, depth)
-	nodes = r.grids(nodes, depth)
 	nodes = r.accents(nodes, depth)
 	nodes = words(nodes)
-	return r.limits(nodes, depth)
+	nodes = r.limits(nodes, depth)
+	return r.grids(nodes, depth)
 }
 
 // group reads nodes into one LaTeX string.
