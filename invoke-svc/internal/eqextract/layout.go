@@ -612,9 +612,9 @@ type numCand struct {
 	text    string
 	box     [4]float64
 	left    bool
-	overlap bool // the formula runs under the number (an over-wide row)
-	gap    float64 // free space between the number and the formula (+Inf: nothing beside it)
-	others int     // glyphs of the band beside the number token
+	overlap bool    // the formula runs under the number (an over-wide row)
+	gap     float64 // free space between the number and the formula (+Inf: nothing beside it)
+	others  int     // glyphs of the band beside the number token
 }
 
 // numberCandidates finds, row by row, parenthesised tokens at the column edge.

@@ -201,6 +201,10 @@ var symbolTeX = map[rune]struct {
 	'∅': {`\emptyset`, mOrd}, '∀': {`\forall`, mOrd}, '∃': {`\exists`, mOrd}, '¬': {`\neg`, mOrd},
 	'′': {`\prime`, mOrd}, '″': {`\prime\prime`, mOrd}, '…': {`\dots`, mOrd}, '⋯': {`\cdots`, mOrd},
 	'⋮': {`\vdots`, mOrd}, '⋱': {`\ddots`, mOrd}, '⊤': {`\top`, mOrd}, '⊥': {`\perp`, mRel},
+	'∠': {`\angle`, mOrd}, '⊘': {`\oslash`, mBin}, '⋄': {`\diamond`, mBin}, '†': {`\dagger`, mBin},
+	'‡': {`\ddagger`, mBin}, '⟵': {`\longleftarrow`, mRel},
+	'⟷': {`\longleftrightarrow`, mRel}, '⟸': {`\Longleftarrow`, mRel}, '↪': {`\hookrightarrow`, mRel},
+	'⇀': {`\rightharpoonup`, mRel}, '⊊': {`\subsetneq`, mRel}, '⊲': {`\lhd`, mBin}, '∤': {`\nmid`, mRel},
 	'♯': {`\sharp`, mOrd}, '♭': {`\flat`, mOrd}, '△': {`\triangle`, mOrd}, '□': {`\square`, mOrd},
 	'+': {"+", mBin}, '−': {"-", mBin}, '-': {"-", mBin}, '±': {`\pm`, mBin}, '∓': {`\mp`, mBin},
 	'×': {`\times`, mBin}, '÷': {`\div`, mBin}, '·': {`\cdot`, mBin}, '⋅': {`\cdot`, mBin},
@@ -324,6 +328,9 @@ func glyphTeX(g glyph, kind fontKind) (tex string, cls mclass, ok bool) {
 		return l, mOrd, true
 	}
 	if unicode.IsDigit(r) && r < 0x80 {
+		if kind == fontBold {
+			return `\mathbf{` + string(r) + `}`, mOrd, true
+		}
 		return string(r), mOrd, true
 	}
 	if kind == fontBB {

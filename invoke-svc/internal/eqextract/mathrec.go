@@ -244,7 +244,7 @@ func (r *recon) glyphNode(g glyph) *mnode {
 // dots reads three periods set in a column (\vdots) or on a diagonal (\ddots) as one
 // symbol; TeX builds both from the text font's period.
 func dots(nodes []*mnode) []*mnode {
-	nodes = ellipses(nodes)
+	nodes = longArrows(ellipses(nodes))
 	var ps []*mnode
 	for _, n := range nodes {
 		if n.tex == "." && !n.ext {
@@ -302,25 +302,73 @@ func dots(nodes []*mnode) []*mnode {
 }
 
 // ellipses reads three periods (or three centred dots) on one baseline at equal
-// distances as \dots (\cdots).
+// distances as \dots (\cdots); other nodes (a denominator below) may lie between them.
 func ellipses(nodes []*mnode) []*mnode {
+	sort.Slice(nodes, func(i, j int) bool { return nodes[i].x0 < nodes[j].x0 })
+	used := make([]bool, len(nodes))
+	next := func(i int) int { // the next node after i with its symbol on its baseline
+		a := nodes[i]
+		for j := i + 1; j < len(nodes) && nodes[j].x0 < a.x1+0.5*a.size; j++ {
+			if !used[j] && nodes[j].tex == a.tex && math.Abs(nodes[j].base-a.base) < 0.05*a.size {
+				return j
+			}
+		}
+		return -1
+	}
+	var out []*mnode
+	for i, a := range nodes {
+		if used[i] {
+			continue
+		}
+		if (a.tex == "." || a.tex == `\cdot`) && !a.ext {
+			if j := next(i); j > 0 {
+				if k := next(j); k > 0 {
+					d1, d2 := nodes[j].x0-a.x0, nodes[k].x0-nodes[j].x0
+					if d1 < 0.5*a.size && math.Abs(d1-d2) < 0.05*a.size {
+						tex := `\dots`
+						if a.tex == `\cdot` {
+							tex = `\cdots`
+						}
+						n := *a
+						n.x1, n.tex, n.cls, n.compound = nodes[k].x1, tex, mOrd, true
+						out = append(out, &n)
+						used[i], used[j], used[k] = true, true, true
+						continue
+					}
+				}
+			}
+		}
+		used[i] = true
+		out = append(out, a)
+	}
+	return out
+}
+
+// arrowPairs are the long arrows that TeX builds from two glyphs joined by a negative
+// kern (\joinrel).
+var arrowPairs = map[[2]string]string{
+	{"=", `\Rightarrow`}:          `\Longrightarrow`,
+	{`\Leftarrow`, "="}:           `\Longleftarrow`,
+	{`\Leftarrow`, `\Rightarrow`}: `\Longleftrightarrow`,
+	{"-", `\to`}:                  `\longrightarrow`,
+	{`\leftarrow`, "-"}:           `\longleftarrow`,
+	{`\leftarrow`, `\to`}:         `\longleftrightarrow`,
+}
+
+// longArrows joins the two glyphs of a long arrow.
+func longArrows(nodes []*mnode) []*mnode {
 	sort.Slice(nodes, func(i, j int) bool { return nodes[i].x0 < nodes[j].x0 })
 	var out []*mnode
 	for i := 0; i < len(nodes); i++ {
 		a := nodes[i]
-		if (a.tex == "." || a.tex == `\cdot`) && !a.ext && i+2 < len(nodes) {
-			b, c := nodes[i+1], nodes[i+2]
-			d1, d2 := b.x0-a.x0, c.x0-b.x0
-			if b.tex == a.tex && c.tex == a.tex && math.Abs(b.base-a.base) < 0.05*a.size && math.Abs(c.base-a.base) < 0.05*a.size &&
-				d1 < 0.5*a.size && math.Abs(d1-d2) < 0.05*a.size {
-				tex := `\dots`
-				if a.tex == `\cdot` {
-					tex = `\cdots`
-				}
+		if i+1 < len(nodes) && !a.compound {
+			b := nodes[i+1]
+			if tex, ok := arrowPairs[[2]string{a.tex, b.tex}]; ok && !b.compound &&
+				math.Abs(a.base-b.base) < 0.05*a.size && b.x0 < a.x1+0.02*a.size {
 				n := *a
-				n.x1, n.tex, n.cls, n.compound = c.x1, tex, mOrd, true
+				n.x1, n.tex, n.cls = b.x1, tex, mRel
 				out = append(out, &n)
-				i += 2
+				i++
 				continue
 			}
 		}

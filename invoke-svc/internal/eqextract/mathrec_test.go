@@ -39,6 +39,11 @@ func TestReconstruct(t *testing.T) {
 		{"text first", []glyph{
 			g(100, 100, 5, 10, "CMR10", "i"), g(103, 100, 5, 10, "CMR10", "f"), g(112, 100, 5, 10, "CMMI10", "x"),
 		}, nil, `\text{if }x`},
+		{"long arrow and cdots", []glyph{
+			g(100, 100, 5, 10, "CMMI10", "a"), g(110, 100, 7.7, 10, "CMR10", "="), g(116, 100, 9.9, 10, "CMSY10", "⇒"),
+			g(130, 100, 5, 10, "CMMI10", "b"), g(136, 100, 2.8, 10, "CMSY10", "·"), g(140.4, 100, 2.8, 10, "CMSY10", "·"),
+			g(144.8, 100, 2.8, 10, "CMSY10", "·"),
+		}, nil, `a \Longrightarrow b\cdots`},
 		{"blackboard and calligraphic", []glyph{
 			g(100, 100, 6, 10, "CMSY10", "L"), g(108, 100, 7, 10, "CMSY10", "∈"), g(117, 100, 7, 10, "MSBM10", "R"),
 		}, nil, `\mathcal{L} \in \mathbb{R}`},
