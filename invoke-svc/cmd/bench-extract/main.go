@@ -215,21 +215,8 @@ func bench(papers []corpus.Paper, rounds int, verbose bool, katexDir string, w i
 	}
 	// Formulas: similarity and exact share over the truth's displays; the parse check over
 	// the reconstructed formulas.
-	var simSum float64
-	var exact, found int
-	var formulas []string
-	for _, f := range pairs {
-		simSum += f.Similarity
-		if f.Exact {
-			exact++
-		}
-		if f.Found {
-			found++
-			formulas = append(formulas, f.Got)
-		}
-	}
-	meanSim := simSum / float64(max(1, len(pairs)))
-	exactShare := float64(exact) / float64(max(1, len(pairs)))
+	fs := corpus.SummarizeFormulas(pairs)
+	meanSim, exactShare, exact, found, formulas := fs.Mean, fs.ExactShare, fs.Exact, len(fs.Got), fs.Got
 	simOK := meanSim >= targetSimilarity
 	exactOK := exactShare >= targetExact
 	parseOK := false

@@ -80,24 +80,12 @@ func TestCorpus(t *testing.T) {
 // except under CI, where it fails.
 func checkFormulas(t *testing.T, pairs []corpus.FormulaPair) {
 	t.Helper()
-	var sum float64
-	exact := 0
-	var got []string
-	for _, p := range pairs {
-		sum += p.Similarity
-		if p.Exact {
-			exact++
-		}
-		if p.Found {
-			got = append(got, p.Got)
-		}
+	fs := corpus.SummarizeFormulas(pairs)
+	t.Logf("PDF formulas: mean similarity %.3f, exact %.1f%% of %d displays", fs.Mean, 100*fs.ExactShare, fs.Displays)
+	if fs.Mean < 0.85 || fs.ExactShare < 0.5 {
+		t.Errorf("PDF formulas: mean similarity %.3f (target >= 0.85), exact %.1f%% (target >= 50%%)", fs.Mean, 100*fs.ExactShare)
 	}
-	mean := sum / float64(len(pairs))
-	share := float64(exact) / float64(len(pairs))
-	t.Logf("PDF formulas: mean similarity %.3f, exact %.1f%% of %d displays", mean, 100*share, len(pairs))
-	if mean < 0.85 || share < 0.5 {
-		t.Errorf("PDF formulas: mean similarity %.3f (target >= 0.85), exact %.1f%% (target >= 50%%)", mean, 100*share)
-	}
+	got := fs.Got
 	errs, err := corpus.ParseCheck(t.Context(), "../../cmd/bench-extract/katex", got)
 	if errors.Is(err, corpus.ErrNoKaTeX) && os.Getenv("CI") == "" {
 		t.Logf("KaTeX parse check skipped: %v", err)

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -176,6 +177,31 @@ func (f *fakeOllama) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Unlock()
 
 	writeReply(w, f.respond(a))
+}
+
+// recorder is a fake server that answers every request well and keeps what it was asked.
+type recorder struct {
+	*fakeOllama
+	mu   sync.Mutex
+	seen []asked
+}
+
+func newRecorder(t *testing.T) *recorder {
+	rec := &recorder{}
+	rec.fakeOllama = newFake(t, testKey, func(a asked) reply {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		rec.seen = append(rec.seen, a)
+		return goodModel(a)
+	})
+	return rec
+}
+
+// asked returns the requests so far.
+func (r *recorder) asked() []asked {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.seen)
 }
 
 // writeReply writes rep as Ollama (gin) does: JSON with charset.

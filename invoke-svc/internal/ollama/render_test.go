@@ -55,26 +55,16 @@ func boxed() eqextract.Result {
 // its region (with the margin), beside its text and reconstructed LaTeX.
 func TestRefineSendsRegionImages(t *testing.T) {
 	t.Parallel()
-	var (
-		mu   sync.Mutex
-		seen []asked
-	)
-	f := newFake(t, testKey, func(a asked) reply {
-		mu.Lock()
-		defer mu.Unlock()
-		seen = append(seen, a)
-		return goodModel(a)
-	})
+	f := newRecorder(t)
 	rd := &pageRenderer{}
-	got, note, err := NewRefiner(newClient(t, f, Options{}, nil)).WithRenderer(rd).Refine(t.Context(), []byte("%PDF-1.7"), boxed())
+	got, note, err := NewRefiner(newClient(t, f.fakeOllama, Options{}, nil)).WithRenderer(rd).Refine(t.Context(), []byte("%PDF-1.7"), boxed())
 	if err != nil || note != "ollama refined 2 of 2 pages (3 equations)" {
 		t.Fatalf("Refine: %v, note %q", err, note)
 	}
 	if got.Equations[0].LaTeX != latexFor("1") {
 		t.Errorf("equation 1: %q", got.Equations[0].LaTeX)
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	seen := f.asked()
 	if len(seen) != 2 {
 		t.Fatalf("%d requests", len(seen))
 	}
@@ -106,27 +96,16 @@ func TestRefineSendsRegionImages(t *testing.T) {
 // bytes nothing is rendered.
 func TestRefineRenderFailure(t *testing.T) {
 	t.Parallel()
-	var (
-		mu   sync.Mutex
-		seen []asked
-	)
-	f := newFake(t, testKey, func(a asked) reply {
-		mu.Lock()
-		defer mu.Unlock()
-		seen = append(seen, a)
-		return goodModel(a)
-	})
+	f := newRecorder(t)
 	rd := &pageRenderer{fail: true}
-	r := NewRefiner(newClient(t, f, Options{}, nil)).WithRenderer(rd)
+	r := NewRefiner(newClient(t, f.fakeOllama, Options{}, nil)).WithRenderer(rd)
 	if _, _, err := r.Refine(t.Context(), []byte("%PDF-1.7"), boxed()); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := r.Refine(t.Context(), nil, boxed()); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	for _, a := range seen {
+	for _, a := range f.asked() {
 		if len(a.images) != 0 || slices.ContainsFunc(a.image, func(i int) bool { return i != 0 }) {
 			t.Errorf("page %d sent images %v", a.page, a.image)
 		}

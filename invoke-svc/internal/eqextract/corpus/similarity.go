@@ -373,3 +373,32 @@ func PairFormulas(t Truth, r eqextract.Result) []FormulaPair {
 	}
 	return out
 }
+
+// FormulaSummary sums up the pairs of PairFormulas.
+type FormulaSummary struct {
+	Displays   int      // truth displays
+	Mean       float64  // mean similarity over the truth displays (unpaired ones count 0)
+	Exact      int      // exact after normalisation
+	ExactShare float64  // Exact / Displays
+	Got        []string // the LaTeX of the paired detected displays, for the parse check
+}
+
+// SummarizeFormulas sums up pairs.
+func SummarizeFormulas(pairs []FormulaPair) FormulaSummary {
+	s := FormulaSummary{Displays: len(pairs)}
+	var sum float64
+	for _, p := range pairs {
+		sum += p.Similarity
+		if p.Exact {
+			s.Exact++
+		}
+		if p.Found {
+			s.Got = append(s.Got, p.Got)
+		}
+	}
+	if len(pairs) > 0 {
+		s.Mean = sum / float64(len(pairs))
+		s.ExactShare = float64(s.Exact) / float64(len(pairs))
+	}
+	return s
+}
