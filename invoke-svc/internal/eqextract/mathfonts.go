@@ -201,7 +201,7 @@ var symbolTeX = map[rune]struct {
 	'∅': {`\emptyset`, mOrd}, '∀': {`\forall`, mOrd}, '∃': {`\exists`, mOrd}, '¬': {`\neg`, mOrd},
 	'′': {`\prime`, mOrd}, '″': {`\prime\prime`, mOrd}, '…': {`\dots`, mOrd}, '⋯': {`\cdots`, mOrd},
 	'⋮': {`\vdots`, mOrd}, '⋱': {`\ddots`, mOrd}, '⊤': {`\top`, mOrd}, '⊥': {`\perp`, mRel},
-	'∠': {`\angle`, mOrd}, '⊘': {`\oslash`, mBin}, '⋄': {`\diamond`, mBin}, '†': {`\dagger`, mBin},
+	'∠': {`\angle`, mOrd}, '\u0338': {`\not`, mRel}, '⊘': {`\oslash`, mBin}, '⋄': {`\diamond`, mBin}, '†': {`\dagger`, mBin},
 	'‡': {`\ddagger`, mBin}, '⟵': {`\longleftarrow`, mRel},
 	'⟷': {`\longleftrightarrow`, mRel}, '⟸': {`\Longleftarrow`, mRel}, '↪': {`\hookrightarrow`, mRel},
 	'⇀': {`\rightharpoonup`, mRel}, '⊊': {`\subsetneq`, mRel}, '⊲': {`\lhd`, mBin}, '∤': {`\nmid`, mRel},

@@ -15,9 +15,9 @@ import (
 //
 //  1. radicals: a radical sign with the rule that starts at its top right; the nodes under
 //     the rule are the radicand, a small group over the sign's left half the index;
-//  2. fractions: a rule with nodes stacked directly above and below it, widest first (an
-//     outer bar is wider than the bars in its numerator); a rule with nodes only below it
-//     is an \overline, only above it an \underline;
+//  2. fractions: a rule with a row of nodes directly above and below it, narrowest first
+//     (a fraction in a numerator is one node when the outer bar is read); a rule with
+//     nodes only below it is an \overline, only above it an \underline;
 //  3. accents over the node under them; upright letter runs become operator names (\lim,
 //     \sin) or \text;
 //  4. big operators (and \lim, \max, ...) with the groups centred above and below them as
@@ -112,6 +112,7 @@ func reconstruct(gs []glyph, rules []rule) formula {
 		nodes = append(nodes, &mnode{x0: ru.x0, x1: ru.x1, lo: ru.y - ru.thick/2, hi: ru.y + ru.thick/2,
 			base: ru.y, size: 0, rule: true})
 	}
+	nodes = angles(nodes)
 	rows := r.top(nodes)
 	conf := 1.0
 	if r.glyphs > 0 {
@@ -344,6 +345,30 @@ func ellipses(nodes []*mnode) []*mnode {
 	return out
 }
 
+// angles reads TeX's \angle: a small negation slash over a short rule.
+func angles(nodes []*mnode) []*mnode {
+	gone := map[*mnode]bool{}
+	for _, n := range nodes {
+		if n.tex != `\not` || gone[n] {
+			continue
+		}
+		for _, ru := range nodes {
+			if ru.rule && !gone[ru] && ru.x0 < n.x0+0.5*n.size && ru.x1 > n.x1-0.3*n.size &&
+				ru.x1-ru.x0 < 2*n.size && ru.base < n.base+0.3*n.size && ru.base > n.base-0.6*n.size {
+				n.tex, n.cls = `\angle`, mOrd
+				n.size = n.size / 0.7
+				n.x0, n.x1 = math.Min(n.x0, ru.x0), math.Max(n.x1, ru.x1)
+				gone[ru] = true
+				break
+			}
+		}
+	}
+	if len(gone) == 0 {
+		return nodes
+	}
+	return remove(nodes, gone)
+}
+
 // arrowPairs are the long arrows that TeX builds from two glyphs joined by a negative
 // kern (\joinrel).
 var arrowPairs = map[[2]string]string{
@@ -553,12 +578,13 @@ func (r *recon) radicals(nodes []*mnode, depth int) []*mnode {
 	return nodes
 }
 
-// fractions reads each rule with nodes stacked on it, widest rule first.
+// fractions reads each rule with nodes stacked on it, narrowest rule first: a fraction
+// inside a numerator is one node by the time the outer bar is read.
 func (r *recon) fractions(nodes []*mnode, depth int) []*mnode {
 	for {
 		var bar *mnode
 		for _, n := range nodes {
-			if n.rule && (bar == nil || n.x1-n.x0 > bar.x1-bar.x0) {
+			if n.rule && (bar == nil || n.x1-n.x0 < bar.x1-bar.x0) {
 				bar = n
 			}
 		}
@@ -572,8 +598,8 @@ func (r *recon) fractions(nodes []*mnode, depth int) []*mnode {
 			}
 		}
 		s := typical(inside)
-		num := stack(inside, bar.base, s, true)
-		den := stack(inside, bar.base, s, false)
+		num := stack(inside, bar, s, true)
+		den := stack(inside, bar, s, false)
 		gone := map[*mnode]bool{bar: true}
 		c := &mnode{x0: bar.x0, x1: bar.x1, lo: bar.lo, hi: bar.hi, compound: true, ext: true}
 		switch {
@@ -605,11 +631,17 @@ func (r *recon) fractions(nodes []*mnode, depth int) []*mnode {
 	}
 }
 
-// stack collects the nodes stacked directly above (or below) the rule at y: those that
-// touch it, and those that touch what was collected.
-func stack(inside []*mnode, y, s float64, above bool) []*mnode {
+// stack collects the row of nodes stacked directly above (or below) the bar: the nodes
+// touching it (the largest of them set the row's size) and those that overlap their
+// extent (scripts), never a wider rule (the bar of an enclosing fraction) or the rows
+// beyond (the next row of cases or of a matrix).
+func stack(inside []*mnode, bar *mnode, s float64, above bool) []*mnode {
+	y := bar.base
 	var cands []*mnode
 	for _, n := range inside {
+		if n.rule && n.x1-n.x0 > bar.x1-bar.x0 {
+			continue
+		}
 		// a node belongs to the side its centre is on, unless it reaches far across the
 		// bar (a radical sign of the numerator hangs a little below the bar's level)
 		if above && n.cy() > y && n.lo >= y-0.5*s && !(n.rule && n.base <= y) ||
@@ -617,26 +649,41 @@ func stack(inside []*mnode, y, s float64, above bool) []*mnode {
 			cands = append(cands, n)
 		}
 	}
-	if above {
-		sort.Slice(cands, func(i, j int) bool { return cands[i].lo < cands[j].lo })
-	} else {
-		sort.Slice(cands, func(i, j int) bool { return cands[i].hi > cands[j].hi })
-	}
-	var out []*mnode
-	edge := y
-	for _, n := range cands {
+	touch := func(n *mnode) bool {
 		if above {
-			if n.lo > edge+0.5*s {
-				break
-			}
-			edge = math.Max(edge, n.hi)
-		} else {
-			if n.hi < edge-0.5*s {
-				break
-			}
-			edge = math.Min(edge, n.lo)
+			return n.lo <= y+0.5*s
 		}
-		out = append(out, n)
+		return n.hi >= y-0.5*s
+	}
+	first := 0.0
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, n := range cands {
+		if touch(n) && !n.rule {
+			first = math.Max(first, n.size)
+		}
+	}
+	taken := map[*mnode]bool{}
+	var out []*mnode
+	for _, n := range cands {
+		if touch(n) && !(first > 0 && n.size > 1.25*first && !n.compound) {
+			taken[n] = true
+			out = append(out, n)
+			lo, hi = math.Min(lo, n.lo), math.Max(hi, n.hi)
+		}
+	}
+	for grew := true; grew && len(out) > 0; {
+		grew = false
+		for _, n := range cands {
+			if taken[n] || first > 0 && n.size > 1.25*first && !n.compound && !n.rule {
+				continue
+			}
+			if n.lo < hi+0.15*s && n.hi > lo-0.15*s {
+				taken[n] = true
+				out = append(out, n)
+				lo, hi = math.Min(lo, n.lo), math.Max(hi, n.hi)
+				grew = true
+			}
+		}
 	}
 	return out
 }
@@ -710,7 +757,7 @@ func (r *recon) grids(nodes []*mnode, depth int) []*mnode {
 	s := typical(nodes)
 	var opens []*mnode
 	for _, n := range nodes {
-		if n.ext && !n.compound && (n.cls == mOpen || n.cls == mDelim) && n.height() > 2.2*s {
+		if n.ext && !n.compound && (n.cls == mOpen || n.cls == mDelim) && n.height() > 1.7*s {
 			opens = append(opens, n)
 		}
 	}
@@ -735,6 +782,19 @@ func (r *recon) grids(nodes []*mnode, depth int) []*mnode {
 		for _, n := range nodes {
 			if n != open && n != closer && n.x0 >= open.x1-0.5 && n.x1 <= right+0.5 && n.cy() > open.lo && n.cy() < open.hi {
 				content = append(content, n)
+			}
+		}
+		if closer == nil {
+			// cases end at a gap wider than the one between their columns, or at the
+			// next tall delimiter
+			sort.Slice(content, func(i, j int) bool { return content[i].x0 < content[j].x0 })
+			reach := open.x1
+			for k, n := range content {
+				if n.x0-reach > 1.5*s || n.ext && !n.compound && n.height() > 1.7*s && n.cls != mClose {
+					content = content[:k]
+					break
+				}
+				reach = math.Max(reach, n.x1)
 			}
 		}
 		rs := rows(content, s)
@@ -1063,6 +1123,7 @@ func (r *recon) baseline(nodes []*mnode, depth int) []item {
 			continue
 		}
 		if len(slots) == 0 {
+			r.note("scripts before any symbol of their row")
 			slots = append(slots, &slot{n: &mnode{x0: n.x0, x1: n.x0, tex: "{}", size: s, base: b}})
 		}
 		slots[len(slots)-1].scripts = append(slots[len(slots)-1].scripts, n)

@@ -23,6 +23,9 @@ func TestReconstruct(t *testing.T) {
 		{"fraction", []glyph{
 			g(100, 107, 5, 10, "CMR10", "1"), g(100, 93, 5, 10, "CMMI10", "n"),
 		}, []rule{{x0: 99, x1: 106, y: 102.5, thick: 0.4}}, `\frac{1}{n}`},
+		{"nested fraction", []glyph{
+			g(102, 118, 5, 10, "CMMI10", "a"), g(102, 106, 5, 10, "CMMI10", "b"), g(102, 88, 5, 10, "CMMI10", "c"),
+		}, []rule{{x0: 101, x1: 108, y: 114, thick: 0.4}, {x0: 99, x1: 111, y: 100, thick: 0.4}}, `\frac{\frac{a}{b}}{c}`},
 		{"sum with limits", []glyph{
 			ext(100, 107, 14, 0x58), g(102, 110, 5, 7, "CMMI7", "n"),
 			g(101, 89, 3, 7, "CMMI7", "i"), g(104, 89, 6, 7, "CMR7", "="), g(110, 89, 4, 7, "CMR7", "1"),
