@@ -1009,6 +1009,13 @@ func (b *band) formulaText() string {
 	return strings.Join(rows, " ")
 }
 
+// bandPart is what one band of a display gives its formula: its glyphs (without the
+// number), and the hidden glyphs and rules assigned to it.
+type bandPart struct {
+	gs    []glyph
+	rules []rule
+}
+
 // formulaLine is the reconstructed LaTeX of one band of a display.
 type formulaLine struct {
 	tex   string
@@ -1021,11 +1028,7 @@ type formulaLine struct {
 // When the bands are rows of one alignment (each has a relation at the same x), an & is
 // put before that relation.
 func (c *column) formulas(block []*band) []formulaLine {
-	type part struct {
-		gs    []glyph
-		rules []rule
-	}
-	parts := make([]part, len(block))
+	parts := make([]bandPart, len(block))
 	edges := make([][2]float64, len(block))
 	for i, b := range block {
 		l, r := b.formulaEdges()
@@ -1099,10 +1102,14 @@ func (c *column) formulas(block []*band) []formulaLine {
 				k, bestD = j, d
 			}
 		}
+		// limits go with the band of their big operator, even when another band is nearer
+		if j := limitsOwner(parts, i, b); j >= 0 {
+			k, bestD = j, 0
+		}
 		if k >= 0 && bestD < 1.5*maxSize {
 			parts[k].gs = append(parts[k].gs, parts[i].gs...)
 			parts[k].rules = append(parts[k].rules, parts[i].rules...)
-			parts[i] = part{}
+			parts[i] = bandPart{}
 		}
 	}
 	// Bands spanned by one tall delimiter (the rows of a matrix or of cases, which layout
@@ -1187,7 +1194,7 @@ func (c *column) formulas(block []*band) []formulaLine {
 		if r := root(i); r != i {
 			parts[r].gs = append(parts[r].gs, parts[i].gs...)
 			parts[r].rules = append(parts[r].rules, parts[i].rules...)
-			parts[i] = part{}
+			parts[i] = bandPart{}
 		}
 	}
 	fs := make([]formula, len(block))
@@ -1361,4 +1368,29 @@ func (b *band) overlappedToken(r *row, beside []glyph, idx int, e glyph, maxGap 
 	}
 	nc.gap = x0 - reach
 	return nc, true
+}
+
+// limitsOwner finds the band (other than i) holding a big operator right above or below
+// band b, whose limits b would be; -1 when there is none.
+func limitsOwner(parts []bandPart, i int, b *band) int {
+	for k, p := range parts {
+		if k == i {
+			continue
+		}
+		for _, g := range p.gs {
+			kind := classifyFont(g.font)
+			_, cls, ok := glyphTeX(g, kind)
+			if !ok || cls != mBigOp || g.x+g.w < b.left || g.x > b.right {
+				continue
+			}
+			lo, hi := g.y-0.25*g.size, g.y+0.8*g.size
+			if kind == fontExt {
+				lo, hi = g.y-cmexGlyphs[g.code].depth*g.size, g.y+0.04*g.size
+			}
+			if b.top <= lo+0.3*g.size && b.top >= lo-0.8*g.size || b.bottom >= hi-0.3*g.size && b.bottom <= hi+0.8*g.size {
+				return k
+			}
+		}
+	}
+	return -1
 }
