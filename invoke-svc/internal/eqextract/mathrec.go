@@ -581,6 +581,7 @@ func (r *recon) radicals(nodes []*mnode, depth int) []*mnode {
 // fractions reads each rule with nodes stacked on it, narrowest rule first: a fraction
 // inside a numerator is one node by the time the outer bar is read.
 func (r *recon) fractions(nodes []*mnode, depth int) []*mnode {
+	level := typical(nodes) // the size of this level's glyphs
 	for {
 		var bar *mnode
 		for _, n := range nodes {
@@ -604,9 +605,16 @@ func (r *recon) fractions(nodes []*mnode, depth int) []*mnode {
 		c := &mnode{x0: bar.x0, x1: bar.x1, lo: bar.lo, hi: bar.hi, compound: true, ext: true}
 		switch {
 		case len(num) > 0 && len(den) > 0:
-			c.tex = `\frac{` + r.group(num, depth) + "}{" + r.group(den, depth) + "}"
 			c.size = math.Max(typical(num), typical(den))
 			c.base = bar.base - 0.25*c.size
+			// a display fraction has the size of its line, a text-style one the size of
+			// scripts (inside cases and matrices, text style, grids() makes a full-size
+			// one \dfrac)
+			cmd := `\frac`
+			if c.size < 0.8*level {
+				cmd = `\tfrac`
+			}
+			c.tex = cmd + "{" + r.group(num, depth) + "}{" + r.group(den, depth) + "}"
 		case len(den) > 0 && bar.x1-bar.x0 < 8*s:
 			c.tex = `\overline{` + r.group(den, depth) + "}"
 			c.size = typical(den)
@@ -841,6 +849,12 @@ func (r *recon) grids(nodes []*mnode, depth int) []*mnode {
 			}
 			var ct []string
 			for _, c := range cells {
+				for _, n := range c {
+					// cells are set in text style: a fraction of full size was a \dfrac
+					if n.compound && strings.HasPrefix(n.tex, `\frac{`) && n.size >= 0.95*s {
+						n.tex = `\dfrac` + strings.TrimPrefix(n.tex, `\frac`)
+					}
+				}
 				ct = append(ct, r.group(c, depth))
 			}
 			for len(ct) > 1 && ct[len(ct)-1] == "" {
