@@ -50,7 +50,8 @@
 // Pages are read with github.com/ledongthuc/pdf (its parser, fonts and encodings) and a
 // text interpreter of this package that gives every glyph its position, advance width,
 // size and font. A page's glyphs are split into columns (an empty vertical strip near the
-// middle means two columns), then into baseline rows, and rows into bands: rows whose
+// middle means two columns; when a title and abstract across both columns hide it, it is
+// looked for among the other rows), then into baseline rows, and rows into bands: rows whose
 // vertical extents and x ranges overlap, i.e. a text line with its scripts or a display row
 // with its fractions, limits and big operators. The text edges and paragraph indentation
 // of each column come from its prose lines. An equation number is a token in parentheses
@@ -58,7 +59,9 @@
 // (left edge for leqno and amsart), separated from the formula by a gap that is wide
 // compared with the band's word spacing; a parenthesised token at the end of a prose line
 // (one that starts at the left edge or at the paragraph indent) needs a much wider gap and
-// a mathematical body, so references like "see (3)" are not numbers. A band with several
+// a mathematical body, so references like "see (3)" are not numbers; an over-wide row
+// that runs under its number at the right text edge has the number read from the glyphs
+// of the closing bracket's font alone. A band with several
 // numbers is split between them. Unnumbered bands are displays when they are mostly math
 // (math fonts such as CMMI, CMSY, CMEX, MSBM, LMMath*, symbol and Greek glyphs, half
 // weight for italic text fonts) and do not fill the line like prose. Consecutive display
@@ -94,9 +97,11 @@
 //
 // Not handled on the PDF path: numbers without brackets (\tag*{T}); more than two columns;
 // rotated pages or text; text inside form XObjects (included figures); scanned pages
-// (reported uncertain, no OCR). Unnumbered displays are found by layout alone, so centred
-// table rows full of math can be counted as displays and a display of plain words can be
-// missed. The PDF reader itself has loops without limits; they are bounded here by a byte
+// (reported uncertain, no OCR). Unnumbered displays are found by layout alone: rows with
+// three or more words of a text font (affiliations, captions), numbered algorithm lines
+// ("3: ..."), table rows between rules and lines flush with the text edge are not
+// displays, but a centred table row full of math without rules can still be counted, and a
+// display of plain words can be missed. The PDF reader itself has loops without limits; they are bounded here by a byte
 // budget and the deadline that every read of the input checks, by a scan of the
 // cross-reference data before parsing, and by caps on page content and glyph counts. Work
 // inside the reader that does not read the input is not interrupted by the deadline.
