@@ -1212,14 +1212,24 @@ func (c *column) formulas(block []*band) []formulaLine {
 			owner = append(owner, i)
 		}
 	}
-	amp := alignColumn(all)
+	amps := alignColumns(all)
 	texts := make([][]string, len(block))
 	for k, row := range all {
-		tex := joinItems(row)
-		if a := amp[k]; a >= 0 {
-			tex = strings.TrimSpace(joinItems(row[:a]) + " &" + joinItems(row[a:]))
+		var b strings.Builder
+		last := 0
+		for _, a := range amps[k] {
+			b.WriteString(joinItems(row[last:a.at]))
+			if a.eqnarray {
+				// eqnarray: the relation is a column of its own, "& = &"
+				b.WriteString(" & " + joinItems(row[a.at:a.at+1]) + " &")
+				last = a.at + 1
+				continue
+			}
+			b.WriteString(" &")
+			last = a.at
 		}
-		if tex != "" {
+		b.WriteString(joinItems(row[last:]))
+		if tex := strings.TrimSpace(b.String()); tex != "" {
 			texts[owner[k]] = append(texts[owner[k]], tex)
 		}
 	}
@@ -1230,13 +1240,19 @@ func (c *column) formulas(block []*band) []formulaLine {
 	return out
 }
 
-// alignColumn finds the x where every row of a multi-row display has a relation and
-// returns, per row, the index of that item (-1 for none).
-func alignColumn(rows [][]item) []int {
-	out := make([]int, len(rows))
-	for i := range out {
-		out[i] = -1
-	}
+// amp is an alignment point of a row: an & before item at (and after it too when the
+// relation is a column of its own, as in eqnarray).
+type amp struct {
+	at       int
+	eqnarray bool
+}
+
+// alignColumns finds the alignment points of the rows of a multi-row display: every x
+// where each row has a relation (align's &=), and between two such columns the widest gap
+// of each row (the & that starts the next pair of align columns). A relation set apart by
+// wide gaps on both sides in every row is an eqnarray column.
+func alignColumns(rows [][]item) [][]amp {
+	out := make([][]amp, len(rows))
 	if len(rows) < 2 {
 		return out
 	}
@@ -1248,6 +1264,7 @@ func alignColumn(rows [][]item) []int {
 		}
 		return -1
 	}
+	var cols [][]int // per relation column, the item index in each row
 	for _, it := range rows[0] {
 		if it.cls != mRel {
 			continue
@@ -1261,7 +1278,51 @@ func alignColumn(rows [][]item) []int {
 			}
 		}
 		if ok {
-			return ks
+			cols = append(cols, ks)
+		}
+	}
+	if len(cols) == 0 {
+		return out
+	}
+	// eqnarray: wide gaps on both sides of the first column's relation in every row
+	eqn := true
+	for i, row := range rows {
+		k := cols[0][i]
+		size := row[k].size
+		if size <= 0 {
+			size = 10
+		}
+		if k == 0 || k+1 >= len(row) || row[k].x0-row[k-1].x1 < 0.42*size || row[k+1].x0-row[k].x1 < 0.42*size {
+			eqn = false
+			break
+		}
+	}
+	for i, row := range rows {
+		prev := -1
+		for c, ks := range cols {
+			k := ks[i]
+			if k <= prev {
+				continue
+			}
+			if c > 0 {
+				// the widest gap between the previous column and this one starts a pair
+				best, bestGap := -1, 0.0
+				for m := prev + 2; m < k; m++ {
+					if g := row[m].x0 - row[m-1].x1; g > bestGap {
+						best, bestGap = m, g
+					}
+				}
+				size := row[k].size
+				if size <= 0 {
+					size = 10
+				}
+				if best < 0 || bestGap < 0.8*size {
+					continue // two relations of one formula, not two columns
+				}
+				out[i] = append(out[i], amp{at: best})
+			}
+			out[i] = append(out[i], amp{at: k, eqnarray: eqn && c == 0})
+			prev = k
 		}
 	}
 	return out
