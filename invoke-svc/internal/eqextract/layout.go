@@ -1215,21 +1215,7 @@ func (c *column) formulas(block []*band) []formulaLine {
 	amps := alignColumns(all)
 	texts := make([][]string, len(block))
 	for k, row := range all {
-		var b strings.Builder
-		last := 0
-		for _, a := range amps[k] {
-			b.WriteString(joinItems(row[last:a.at]))
-			if a.eqnarray {
-				// eqnarray: the relation is a column of its own, "& = &"
-				b.WriteString(" & " + joinItems(row[a.at:a.at+1]) + " &")
-				last = a.at + 1
-				continue
-			}
-			b.WriteString(" &")
-			last = a.at
-		}
-		b.WriteString(joinItems(row[last:]))
-		if tex := strings.TrimSpace(b.String()); tex != "" {
+		if tex := alignRow(row, amps[k]); tex != "" {
 			texts[owner[k]] = append(texts[owner[k]], tex)
 		}
 	}
@@ -1245,6 +1231,25 @@ func (c *column) formulas(block []*band) []formulaLine {
 type amp struct {
 	at       int
 	eqnarray bool
+}
+
+// alignRow writes a row with its alignment points.
+func alignRow(row []item, amps []amp) string {
+	var b strings.Builder
+	last := 0
+	for _, a := range amps {
+		b.WriteString(joinItems(row[last:a.at]))
+		if a.eqnarray {
+			// eqnarray: the relation is a column of its own, "& = &"
+			b.WriteString(" & " + joinItems(row[a.at:a.at+1]) + " & ")
+			last = a.at + 1
+			continue
+		}
+		b.WriteString(" &")
+		last = a.at
+	}
+	b.WriteString(joinItems(row[last:]))
+	return strings.TrimSpace(b.String())
 }
 
 // alignColumns finds the alignment points of the rows of a multi-row display: every x

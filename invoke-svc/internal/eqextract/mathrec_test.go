@@ -1,6 +1,9 @@
 package eqextract
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 func TestReconstruct(t *testing.T) {
 	t.Parallel()
@@ -119,4 +122,42 @@ func FuzzReconstruct(f *testing.F) {
 			t.Fatalf("confidence %v", fm.conf)
 		}
 	})
+}
+
+// Rows that share relation columns get their &: before each shared relation, at the
+// widest gap before the second pair of columns, and around eqnarray's relation column.
+func TestAlignColumns(t *testing.T) {
+	t.Parallel()
+	it := func(x0, x1 float64, tex string, cls mclass) item {
+		return item{x0: x0, x1: x1, size: 10, tex: tex, cls: cls}
+	}
+	join := func(rows [][]item) []string {
+		amps := alignColumns(rows)
+		var out []string
+		for k, row := range rows {
+			out = append(out, alignRow(row, amps[k]))
+		}
+		return out
+	}
+	align := [][]item{
+		{it(100, 105, "x", mOrd), it(108, 115, "=", mRel), it(118, 123, "a", mOrd), it(150, 155, "u", mOrd), it(158, 165, `\le`, mRel), it(168, 173, "1", mOrd)},
+		{it(102, 105, "y", mOrd), it(108, 115, "=", mRel), it(118, 130, "b", mOrd), it(152, 155, "v", mOrd), it(158, 165, `\le`, mRel), it(168, 173, "2", mOrd)},
+	}
+	if got, want := join(align), []string{`x &= a &u &\le 1`, `y &= b &v &\le 2`}; !slices.Equal(got, want) {
+		t.Errorf("align: %q, want %q", got, want)
+	}
+	eqn := [][]item{
+		{it(100, 105, "x", mOrd), it(110, 117, "=", mRel), it(122, 127, "a", mOrd)},
+		{it(100, 105, "y", mOrd), it(110, 117, "=", mRel), it(122, 127, "b", mOrd)},
+	}
+	if got, want := join(eqn), []string{`x & = & a`, `y & = & b`}; !slices.Equal(got, want) {
+		t.Errorf("eqnarray: %q, want %q", got, want)
+	}
+	gather := [][]item{
+		{it(100, 105, "x", mOrd), it(108, 115, "=", mRel), it(118, 123, "a", mOrd)},
+		{it(90, 95, "y", mOrd), it(98, 105, "=", mRel), it(108, 113, "b", mOrd)},
+	}
+	if got, want := join(gather), []string{`x = a`, `y = b`}; !slices.Equal(got, want) {
+		t.Errorf("gather: %q, want %q", got, want)
+	}
 }
