@@ -41,8 +41,8 @@ const (
 )
 
 type column struct {
-	hidden      []glyph // the page's glyphs without Unicode mapping (formula reconstruction)
-	rules       []rule  // the page's rules
+	hidden      []glyph // the page's glyphs without Unicode mapping, by y (formula reconstruction)
+	rules       []rule  // the page's rules, by y
 	x0, x1      float64
 	left, right float64 // text edges found from the prose lines
 	parindent   float64 // paragraph indentation relative to left
@@ -71,12 +71,18 @@ func findEquations(ctx context.Context, p *pageText) ([]Equation, error) {
 	if work > MaxLayoutWork {
 		return nil, fmt.Errorf("%w: layout budget of %d row-glyph comparisons a page exceeded (%d)", ErrTooComplex, MaxLayoutWork, work)
 	}
+	// Hidden glyphs and rules sorted by height, so that each display and band looks only at
+	// those level with it (a page may hold many of both).
+	hidden := slices.Clone(p.hidden)
+	sort.Slice(hidden, func(i, j int) bool { return hidden[i].y < hidden[j].y })
+	rules := slices.Clone(p.rules)
+	sort.Slice(rules, func(i, j int) bool { return rules[i].y < rules[j].y })
 	var out []Equation
 	for _, c := range cols {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		c.hidden, c.rules = p.hidden, p.rules
+		c.hidden, c.rules = hidden, rules
 		out = append(out, c.equations(p.num, body)...)
 	}
 	return out, nil
@@ -1065,7 +1071,12 @@ func (c *column) formulas(block []*band) []formulaLine {
 		}
 		return k
 	}
-	for _, g := range c.hidden {
+	btop, bbottom := math.Inf(-1), math.Inf(1)
+	for _, b := range block {
+		btop, bbottom = math.Max(btop, b.top), math.Min(bbottom, b.bottom)
+	}
+	// an extension glyph hangs below its origin by at most 3 sizes (\Bigg)
+	for _, g := range between(c.hidden, bbottom-bs, btop+3*bs+bs, func(g glyph) float64 { return g.y }) {
 		lo, hi := g.y-2*g.size, g.y+0.2*g.size
 		if e, ok := cmexGlyphs[g.code]; ok && classifyFont(g.font) == fontExt {
 			lo, hi = g.y-e.depth*g.size, g.y+0.04*g.size
@@ -1074,7 +1085,7 @@ func (c *column) formulas(block []*band) []formulaLine {
 			parts[k].gs = append(parts[k].gs, g)
 		}
 	}
-	for _, r := range c.rules {
+	for _, r := range between(c.rules, bbottom-bs, btop+bs, func(r rule) float64 { return r.y }) {
 		if k := best(r.x0, r.x1, r.y-0.01, r.y+0.01); k >= 0 {
 			parts[k].rules = append(parts[k].rules, r)
 		}
@@ -1378,7 +1389,7 @@ func (b *band) proseWords() int {
 // ruledRow reports whether a rule of the page runs right above or below the band across
 // its whole width (\hline around a table row); a fraction bar lies inside its band.
 func (c *column) ruledRow(b *band, body float64) bool {
-	for _, r := range c.rules {
+	for _, r := range between(c.rules, b.bottom-body, b.top+body, func(r rule) float64 { return r.y }) {
 		if r.x0 > b.left+1 || r.x1 < b.right-1 || r.x1-r.x0 > 3*(b.right-b.left)+body {
 			continue
 		}
@@ -1459,4 +1470,14 @@ func limitsOwner(parts []bandPart, i int, b *band) int {
 		}
 	}
 	return -1
+}
+
+// between returns the elements of xs (sorted by key) whose key lies in [lo, hi].
+func between[T any](xs []T, lo, hi float64, key func(T) float64) []T {
+	i := sort.Search(len(xs), func(i int) bool { return key(xs[i]) >= lo })
+	j := sort.Search(len(xs), func(i int) bool { return key(xs[i]) > hi })
+	if i >= j {
+		return nil
+	}
+	return xs[i:j]
 }
