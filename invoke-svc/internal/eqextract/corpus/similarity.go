@@ -308,25 +308,27 @@ func (p *normParser) scripts(out *[]string) {
 	}
 }
 
-// editDistance is the Levenshtein distance of two token lists.
+// editDistance is the Levenshtein distance of two token lists, in one row of len(b)+1
+// counts: d[j] is the distance of the tokens of a read so far to b[:j].
 func editDistance(a, b []string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	d := make([]int, len(b)+1)
+	for j := range d {
+		d[j] = j
 	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := prev[j-1]
-			if a[i-1] != b[j-1] {
-				c++
+	for i := range a {
+		diag := d[0] // d[i][j] of the row before, for j = 0
+		d[0] = i + 1
+		for j := range b {
+			up := d[j+1]
+			if a[i] == b[j] {
+				d[j+1] = diag
+			} else {
+				d[j+1] = 1 + min(diag, up, d[j])
 			}
-			cur[j] = min(c, prev[j]+1, cur[j-1]+1)
+			diag = up
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(b)]
+	return d[len(b)]
 }
 
 // FormulaPair is one truth display with the detected display it was paired with.
