@@ -34,6 +34,7 @@ import (
 
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/eqextract"
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/eqextract/corpus"
+	"github.com/fdo-doip/doip-gateway/shared/katex"
 )
 
 func main() {
@@ -49,7 +50,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	check := fs.Bool("check", false, "exit 1 when a target is missed")
 	writeTruth := fs.Bool("write-truth", false, "write NN-name.truth.json from the .eqt files in -eqt-dir")
 	eqtDir := fs.String("eqt-dir", "", "directory with the NN-name.eqt files (for -write-truth)")
-	katexDir := fs.String("katex", "cmd/bench-extract/katex", "folder with check.js and node_modules/katex (npm install there) for the parse check")
+	katexDir := fs.String("katex", katex.Dir(), "folder with check.js and katex.min.js for the parse check (shared/katex: the KaTeX the web pages serve)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/eqextract"
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/eqextract/corpus"
+	"github.com/fdo-doip/doip-gateway/shared/katex"
 )
 
 const corpusDir = "../../testdata/corpus"
@@ -75,9 +76,9 @@ func TestCorpus(t *testing.T) {
 
 // checkFormulas checks the LaTeX that the PDF path reconstructs against the truth: mean
 // similarity >= 0.85 and >= 50% exact after normalisation (corpus.Similarity), and every
-// formula parses with KaTeX. The parse check needs node and KaTeX installed in
-// cmd/bench-extract/katex (npm ci there); without them it is skipped with a message,
-// except under CI, where it fails.
+// formula parses with KaTeX. The parse check needs node (it runs shared/katex's check.js with
+// the KaTeX the web pages serve); without node it is skipped with a message, except under
+// CI, where it fails.
 func checkFormulas(t *testing.T, pairs []corpus.FormulaPair) {
 	t.Helper()
 	fs := corpus.SummarizeFormulas(pairs)
@@ -86,7 +87,7 @@ func checkFormulas(t *testing.T, pairs []corpus.FormulaPair) {
 		t.Errorf("PDF formulas: mean similarity %.3f (target >= 0.85), exact %.1f%% (target >= 50%%)", fs.Mean, 100*fs.ExactShare)
 	}
 	got := fs.Got
-	errs, err := corpus.ParseCheck(t.Context(), "../../cmd/bench-extract/katex", got)
+	errs, err := corpus.ParseCheck(t.Context(), katex.Dir(), got)
 	if errors.Is(err, corpus.ErrNoKaTeX) && os.Getenv("CI") == "" {
 		t.Logf("KaTeX parse check skipped: %v", err)
 		return

@@ -117,5 +117,5 @@
 // testdata/corpus holds LaTeX papers compiled to PDF with their ground truth;
 // TestCorpus checks the targets and cmd/bench-extract reports the numbers. The
 // reconstructed LaTeX is scored by corpus.Similarity (normalised token edit distance; the
-// normalisation is documented there) and parsed with KaTeX (cmd/bench-extract/katex).
+// normalisation is documented there) and parsed with KaTeX (shared/katex, the KaTeX the web pages serve).
 package eqextract

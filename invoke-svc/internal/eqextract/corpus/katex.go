@@ -13,12 +13,13 @@ import (
 	"time"
 )
 
-// ErrNoKaTeX means the parse check cannot run: node is not installed, or KaTeX is not
-// installed in the check's folder (npm install there).
+// ErrNoKaTeX means the parse check cannot run: node is not installed, or the folder holds
+// no KaTeX.
 var ErrNoKaTeX = errors.New("corpus: KaTeX parse check unavailable")
 
-// ParseCheck renders every formula with KaTeX (dir holds check.js and node_modules/katex,
-// see cmd/bench-extract/katex) and returns, per formula, "" or KaTeX's error message.
+// ParseCheck renders every formula with KaTeX under Node (dir holds check.js and
+// katex.min.js: shared/katex, the KaTeX the web pages serve, [katex.Dir]) and returns, per
+// formula, "" or KaTeX's error message.
 // A formula with & or a row break (the rows of an alignment) is checked inside an aligned
 // environment.
 func ParseCheck(ctx context.Context, dir string, formulas []string) ([]string, error) {
@@ -26,8 +27,8 @@ func ParseCheck(ctx context.Context, dir string, formulas []string) ([]string, e
 	if err != nil {
 		return nil, fmt.Errorf("%w: node not found", ErrNoKaTeX)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "katex")); err != nil {
-		return nil, fmt.Errorf("%w: run npm install in %s", ErrNoKaTeX, dir)
+	if _, err := os.Stat(filepath.Join(dir, "katex.min.js")); err != nil {
+		return nil, fmt.Errorf("%w: no katex.min.js in %s", ErrNoKaTeX, dir)
 	}
 	wrapped := make([]string, len(formulas))
 	for i, f := range formulas {

@@ -1,6 +1,7 @@
-// Parse check of LaTeX formulas with KaTeX: reads a JSON array of strings on stdin and
-// writes a JSON array of the same length: "" for a formula that parses, else the error.
-const katex = require("katex");
+// Parse check of LaTeX formulas with the KaTeX beside this file (the one the web pages
+// serve): reads a JSON array of strings on stdin and writes a JSON array of the same
+// length: "" for a formula that parses, else KaTeX's error message.
+const katex = require("./katex.min.js");
 let input = "";
 process.stdin.on("data", (d) => { input += d; });
 process.stdin.on("end", () => {
