@@ -755,6 +755,9 @@ func (c *ServerCodec) serviceInfo(req *doip.Request, hi *doip.ServiceInfo) servi
 // operationIDs lists the operations of a ListOperations answer.
 func operationIDs(l *doip.OperationList) []string {
 	ids := []string{OpIDHello, OpIDListOperations, OpIDRetrieve}
+	if _, ok := l.Operations[doip.OpCreate.String()]; ok && l.Object == "" {
+		ids = append(ids, OpIDCreate)
+	}
 	if _, ok := l.Operations[doip.OpSearch.String()]; ok && l.Object == "" {
 		ids = append(ids, OpIDSearch)
 	}

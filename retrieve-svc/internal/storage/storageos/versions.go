@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/objectid"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage"
 )
 
@@ -131,12 +132,8 @@ func (b *Bucket) At(ctx context.Context, version string) (storage.ReadBucket, st
 // beside them. Other keys (source components of the façade's objects) are not versioned and
 // read the same at every version.
 func versionedOnly(rest string) bool {
-	return strings.Contains(rest, "/components/derived/") || strings.HasSuffix(rest, "/"+RecordFile)
+	return strings.Contains(rest, "/components/derived/") || strings.HasSuffix(rest, "/"+objectid.RecordFile)
 }
-
-// RecordFile is the name of the record of an object made through the gateway, beside its
-// components folder: "{shard}/{QID}/record.json".
-const RecordFile = "record.json"
 
 // commitView reads the folder at one commit.
 type commitView struct {
