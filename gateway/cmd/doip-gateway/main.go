@@ -13,10 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
-	"os/signal"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/config"
@@ -35,7 +32,6 @@ import (
 	"github.com/fdo-doip/doip-gateway/shared/mtls"
 	"github.com/fdo-doip/doip-gateway/shared/settings"
 	"github.com/fdo-doip/doip-gateway/shared/slogapp"
-	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/resolver/dns"
 )
@@ -44,11 +40,7 @@ import (
 var version = "dev"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if code := settings.Exit("doip-gateway", run(ctx, os.Args[1:], os.Getenv, os.Stderr), os.Stdout, os.Stderr); code != 0 {
-		os.Exit(code)
-	}
+	settings.Main("doip-gateway", run)
 }
 
 // The flow-control windows of the second connection to retrieve-svc, on which component
@@ -64,9 +56,6 @@ const (
 
 // readyCacheTTL is how long the retrieve-svc health answer behind /readyz is reused.
 const readyCacheTTL = 3 * time.Second
-
-// adminShutdownTimeout bounds the admin server's shutdown, after the DOIP listeners drained.
-const adminShutdownTimeout = 5 * time.Second
 
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	cfg, err := config.Load(args, getenv)
@@ -95,23 +84,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	servers := newServers(cfg, d, tlsCfg, mode, segL.Addr().(*net.TCPAddr).Port, gateway.NewMetrics(reg), logger)
 	listeners := []net.Listener{envL, segL}
 
-	if cfg.AdminAddr != "" {
-		stopAdmin, err := startAdmin(ctx, cfg.AdminAddr, reg, servers, b, logger)
-		if err != nil {
-			_ = envL.Close()
-			_ = segL.Close()
-			return err
+	err = admin.Serve(ctx, cfg.AdminAddr, admin.NewHandler(reg, readiness(servers, b), logger), logger, func(net.Addr) error {
+		for i, srv := range servers {
+			logger.Info("listening", slog.String("listener", srv.Name), slog.String("addr", listeners[i].Addr().String()),
+				slog.String("tls", string(mode)), slog.Bool("self_signed", selfSigned))
 		}
-		defer stopAdmin()
+		return serve(ctx, servers, listeners, cfg.DrainTimeout, func() {
+			logger.Info("gateway started", slog.String("version", version), slog.Any("config", cfg))
+		}, logger)
+	})
+	if err != nil {
+		for _, l := range listeners {
+			_ = l.Close() // the admin address could not be bound, or serving failed and closed it
+		}
 	}
-
-	for i, srv := range servers {
-		logger.Info("listening", slog.String("listener", srv.Name), slog.String("addr", listeners[i].Addr().String()),
-			slog.String("tls", string(mode)), slog.Bool("self_signed", selfSigned))
-	}
-	return serve(ctx, servers, listeners, cfg.DrainTimeout, func() {
-		logger.Info("gateway started", slog.String("version", version), slog.Any("config", cfg))
-	}, logger)
+	return err
 }
 
 // backends are the gRPC connections to the services behind the gateway: retrieve-svc twice
@@ -232,12 +219,11 @@ func newServers(cfg config.Config, h doip.Handler, tlsCfg *tls.Config, mode gate
 	return []*gateway.Server{newServer("envelope", envelopeCodec), newServer("segments", segmentsCodec(advertise))}
 }
 
-// startAdmin starts the admin server on addr: /metrics from reg, and /readyz ready while
-// every DOIP server is serving and retrieve-svc answers its health check. The returned
-// function shuts it down within adminShutdownTimeout.
-func startAdmin(ctx context.Context, addr string, reg *prometheus.Registry, servers []*gateway.Server, b *backends, logger *slog.Logger) (stop func(), err error) {
+// readiness is the gateway's /readyz: ready while every DOIP server is serving and
+// retrieve-svc answers its health check.
+func readiness(servers []*gateway.Server, b *backends) admin.ReadyFunc {
 	probe := backend.NewHealthProbe(b.retrieve, retrievev1.RetrieveService_ServiceDesc.ServiceName, readyCacheTTL)
-	ready := func(ctx context.Context) error {
+	return func(ctx context.Context) error {
 		for _, s := range servers {
 			if !s.Serving() {
 				return fmt.Errorf("listener %s is not serving", s.Name)
@@ -245,17 +231,6 @@ func startAdmin(ctx context.Context, addr string, reg *prometheus.Registry, serv
 		}
 		return probe.Check(ctx)
 	}
-	adm, err := admin.Start(ctx, addr, admin.NewHandler(reg, ready, logger), logger)
-	if err != nil {
-		return nil, err
-	}
-	return func() {
-		sctx, cancel := context.WithTimeout(context.Background(), adminShutdownTimeout)
-		defer cancel()
-		if err := adm.Shutdown(sctx); err != nil {
-			logger.Warn("admin server", slog.Any("err", err))
-		}
-	}, nil
 }
 
 // serve runs each server on its listener (servers[i] on listeners[i]) and calls started once

@@ -80,7 +80,7 @@ func TestAdminMetricsAndRequestID(t *testing.T) {
 	addrc := make(chan [2]net.Addr, 1)
 	errc := make(chan error, 1)
 	go func() {
-		errc <- serve(ctx, []string{"--listen", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--retrieve-addr", lis.Addr().String(),
+		errc <- run(ctx, []string{"--listen", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--retrieve-addr", lis.Addr().String(),
 			"--log-format", "json", "--log-level", "debug"},
 			noEnv, io.MultiWriter(&logs, t.Output()), func(a, adm net.Addr) { addrc <- [2]net.Addr{a, adm} })
 	}()

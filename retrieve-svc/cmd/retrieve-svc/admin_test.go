@@ -94,7 +94,7 @@ func TestAdminAndRequestID(t *testing.T) {
 		}
 	}
 	if err := s.stop(); err != nil {
-		t.Errorf("serve returned %v", err)
+		t.Errorf("run returned %v", err)
 	}
 	logs := s.logs.String()
 	for _, want := range []string{`msg="record served"`, `msg="component streamed"`, "msg=\"admin listening\""} {

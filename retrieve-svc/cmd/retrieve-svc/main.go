@@ -18,10 +18,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/config"
@@ -43,22 +41,17 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr)
-	stop()
-	os.Exit(settings.Exit("retrieve-svc", err, os.Stdout, os.Stderr))
+	settings.Main("retrieve-svc", func(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+		return run(ctx, args, getenv, stderr, nil)
+	})
 }
 
 // run starts the service and serves until ctx is done, then drains and returns nil. It
 // returns an error if the configuration is bad or the service cannot start; for -h, a
-// [*settings.HelpError] carrying the usage.
-func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	return serve(ctx, args, getenv, stderr, nil)
-}
-
-// serve is run with a hook that learns the listening addresses once the ports are open (tests
-// listen on 127.0.0.1:0): the gRPC one, and the admin one (nil when disabled).
-func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready func(grpcAddr, adminAddr net.Addr)) error {
+// [*settings.HelpError] carrying the usage. ready, when not nil, learns the listening
+// addresses once the ports are open (tests listen on 127.0.0.1:0): the gRPC one, and the
+// admin one (nil when disabled).
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready func(grpcAddr, adminAddr net.Addr)) error {
 	cfg, err := config.Load(args, getenv)
 	if err != nil { // a *settings.HelpError for -h: main prints the usage
 		return err

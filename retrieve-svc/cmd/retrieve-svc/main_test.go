@@ -52,7 +52,7 @@ type started struct {
 	conn     *grpc.ClientConn
 	logs     *syncBuffer
 	adminURL string       // "http://127.0.0.1:port" of the admin server; empty when disabled
-	stop     func() error // cancels the context and returns what serve returned
+	stop     func() error // cancels the context and returns what run returned
 }
 
 func start(t *testing.T, args []string, getenv func(string) string) *started {
@@ -63,7 +63,7 @@ func start(t *testing.T, args []string, getenv func(string) string) *started {
 	errc := make(chan error, 1)
 	args = append([]string{"--listen", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--log-format", "text", "--log-level", "debug"}, args...)
 	go func() {
-		errc <- serve(ctx, args, getenv, io.MultiWriter(logs, t.Output()), func(a, adm net.Addr) { addrc <- [2]net.Addr{a, adm} })
+		errc <- run(ctx, args, getenv, io.MultiWriter(logs, t.Output()), func(a, adm net.Addr) { addrc <- [2]net.Addr{a, adm} })
 	}()
 	var addr net.Addr
 	var adminURL string
@@ -75,7 +75,7 @@ func start(t *testing.T, args []string, getenv func(string) string) *started {
 		}
 	case err := <-errc:
 		cancel()
-		t.Fatalf("serve returned before listening: %v", err)
+		t.Fatalf("run returned before listening: %v", err)
 	}
 	conn, err := grpc.NewClient(addr.String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -128,7 +128,7 @@ func TestRun(t *testing.T) {
 		t.Errorf("the data dir was seeded although seeding was off: %v", entries)
 	}
 	if err := s.stop(); err != nil {
-		t.Errorf("serve returned %v after cancel; want nil", err)
+		t.Errorf("run returned %v after cancel; want nil", err)
 	}
 	logs := s.logs.String()
 	for _, want := range []string{`msg=listening`, `addr=127.0.0.1:`, `records=folder`, `msg="shutting down"`, `msg=stopped`} {
@@ -175,7 +175,7 @@ func TestRunSeeds(t *testing.T) {
 		t.Errorf("no seeding logged:\n%s", s.logs.String())
 	}
 	if err := s.stop(); err != nil {
-		t.Errorf("serve returned %v", err)
+		t.Errorf("run returned %v", err)
 	}
 }
 
@@ -198,7 +198,7 @@ func TestRunFacade(t *testing.T) {
 		t.Fatalf("GetRecord through the façade = %v, %v", resp, err)
 	}
 	if err := s.stop(); err != nil {
-		t.Errorf("serve returned %v", err)
+		t.Errorf("run returned %v", err)
 	}
 	logs := s.logs.String()
 	if !strings.Contains(logs, "records=facade") {
@@ -212,7 +212,7 @@ func TestRunFacade(t *testing.T) {
 func TestRunErrors(t *testing.T) {
 	t.Parallel()
 	var stderr bytes.Buffer
-	err := run(t.Context(), []string{"--listen", "nope", "--cache-size", "x"}, env(), &stderr)
+	err := run(t.Context(), []string{"--listen", "nope", "--cache-size", "x"}, env(), &stderr, nil)
 	if err == nil || !strings.Contains(err.Error(), "--listen") || !strings.Contains(err.Error(), "--cache-size") {
 		t.Errorf("run with bad flags: %v", err)
 	}
@@ -221,7 +221,7 @@ func TestRunErrors(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := run(t.Context(), []string{"--data-dir", file, "--listen", "127.0.0.1:0"}, env(), &stderr); err == nil {
+	if err := run(t.Context(), []string{"--data-dir", file, "--listen", "127.0.0.1:0"}, env(), &stderr, nil); err == nil {
 		t.Error("run with a file as data dir succeeded")
 	}
 }
@@ -229,7 +229,7 @@ func TestRunErrors(t *testing.T) {
 func TestRunHelp(t *testing.T) {
 	t.Parallel()
 	var logs, stdout, stderr bytes.Buffer
-	err := run(t.Context(), []string{"-h"}, env(), &logs)
+	err := run(t.Context(), []string{"-h"}, env(), &logs, nil)
 	if code := settings.Exit("retrieve-svc", err, &stdout, &stderr); code != 0 || logs.Len() != 0 || stderr.Len() != 0 {
 		t.Errorf("run -h = %v: exit %d, logs %q, stderr %q; want exit 0 and the usage on stdout", err, code, logs.String(), stderr.String())
 	}

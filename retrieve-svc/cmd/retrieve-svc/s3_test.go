@@ -135,7 +135,7 @@ func TestRunS3(t *testing.T) {
 		t.Errorf("the data dir gained files with storage s3: %v", entries)
 	}
 	if err := s.stop(); err != nil {
-		t.Errorf("serve returned %v", err)
+		t.Errorf("run returned %v", err)
 	}
 	logs := s.logs.String()
 	for _, want := range []string{"storage=s3", "s3_endpoint=" + srv.Host, "bucket=sandbox", `msg="s3 bucket ok"`, "records=folder"} {
@@ -176,7 +176,7 @@ func TestRunS3Down(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if err := s.stop(); err != nil {
-		t.Errorf("serve returned %v", err)
+		t.Errorf("run returned %v", err)
 	}
 	logs := s.logs.String()
 	if !strings.Contains(logs, `msg="s3 bucket not usable yet"`) || !strings.Contains(logs, "storage=s3") {
