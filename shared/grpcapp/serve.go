@@ -22,8 +22,22 @@ type ServeOptions struct {
 	AdminHandler http.Handler
 	// Ready, when not nil, is called with the listening addresses once both ports are open
 	// and the gRPC server is about to accept: the gRPC one, and the admin one (nil when
-	// AdminAddr is ""). Tests listen on port 0 and learn the ports here.
-	Ready func(grpcAddr, adminAddr net.Addr)
+	// AdminAddr is ""). Tests listen on port 0 and learn the ports here. When it is nil,
+	// the function of [WithReady] in Serve's context is called instead, if there is one.
+	Ready ReadyFunc
+}
+
+// ReadyFunc learns the listening addresses of a process: the gRPC one, and the admin one
+// (nil when there is no admin server).
+type ReadyFunc func(grpcAddr, adminAddr net.Addr)
+
+type readyKey struct{}
+
+// WithReady returns ctx carrying ready, for [Server.Serve] to call as it calls
+// [ServeOptions.Ready]: the way a test that runs a whole service through its run function,
+// on port 0, learns the ports.
+func WithReady(ctx context.Context, ready ReadyFunc) context.Context {
+	return context.WithValue(ctx, readyKey{}, ready)
 }
 
 // Serve runs the process's two servers together: gRPC on lis and, when o.AdminAddr is set,
@@ -41,8 +55,12 @@ type ServeOptions struct {
 // It returns the error that stopped gRPC serving, or nil after a drain.
 func (s *Server) Serve(ctx context.Context, lis net.Listener, o ServeOptions, logger *slog.Logger) error {
 	err := admin.Serve(ctx, o.AdminAddr, o.AdminHandler, logger, func(adminAddr net.Addr) error {
-		if o.Ready != nil {
-			o.Ready(lis.Addr(), adminAddr)
+		ready := o.Ready
+		if ready == nil {
+			ready, _ = ctx.Value(readyKey{}).(ReadyFunc)
+		}
+		if ready != nil {
+			ready(lis.Addr(), adminAddr)
 		}
 		if err := s.Run(ctx, lis, o.DrainTimeout, logger); err != nil {
 			return err

@@ -80,9 +80,10 @@ func TestAdminMetricsAndRequestID(t *testing.T) {
 	addrc := make(chan [2]net.Addr, 1)
 	errc := make(chan error, 1)
 	go func() {
+		ctx := grpcapp.WithReady(ctx, func(a, adm net.Addr) { addrc <- [2]net.Addr{a, adm} })
 		errc <- run(ctx, []string{"--listen", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--retrieve-addr", lis.Addr().String(),
 			"--log-format", "json", "--log-level", "debug"},
-			noEnv, io.MultiWriter(&logs, t.Output()), func(a, adm net.Addr) { addrc <- [2]net.Addr{a, adm} })
+			noEnv, io.MultiWriter(&logs, t.Output()))
 	}()
 	var addrs [2]net.Addr
 	select {

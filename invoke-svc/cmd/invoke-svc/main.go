@@ -49,23 +49,19 @@ func main() {
 		// A child extractor started by this binary's own workflows (package extractproc).
 		os.Exit(extractproc.Serve(os.Stdin, os.Stdout, os.Stderr))
 	}
-	settings.Main("invoke-svc", func(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-		return run(ctx, args, getenv, stderr, nil)
-	})
+	settings.Main("invoke-svc", run)
 }
 
 // run runs the service until ctx is done, then drains it. It returns nil after a clean
-// shutdown; for -h, a [*settings.HelpError] carrying the usage. ready, when not nil, is
-// called with the listening addresses once the server is about to accept connections (tests
-// listen on port 0 and need the port): the gRPC one, and the admin one (nil when disabled).
-func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready func(grpcAddr, adminAddr net.Addr)) error {
+// shutdown; for -h, a [*settings.HelpError] carrying the usage. Tests listen on port 0 and
+// learn the ports through [grpcapp.WithReady].
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	cfg, err := config.Load(args, getenv)
 	if err != nil { // a *settings.HelpError for -h: main prints the usage
 		return err
 	}
-	logger := slogapp.New(stderr, cfg.LogLevel, cfg.LogFormat, "invoke-svc")
-
 	reg := metrics.NewRegistry()
+	logger := slogapp.New(stderr, cfg.LogLevel, cfg.LogFormat, "invoke-svc")
 	// Workflows read sources and write derived components through retrieve-svc; the
 	// connection comes up (and comes back) by itself. Calls carry the request id of the
 	// invocation that makes them.
@@ -149,7 +145,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		DrainTimeout: cfg.DrainTimeout,
 		AdminAddr:    cfg.AdminAddr,
 		AdminHandler: admin.NewHandler(reg, app.Ready, logger),
-		Ready:        ready,
 	}, logger)
 	if err != nil {
 		return err

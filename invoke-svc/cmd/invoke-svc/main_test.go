@@ -15,6 +15,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
+	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
 	"github.com/fdo-doip/doip-gateway/shared/settings"
 )
 
@@ -46,13 +47,14 @@ func TestRunServesUntilCancelled(t *testing.T) {
 	addrc := make(chan net.Addr, 1)
 	errc := make(chan error, 1)
 	go func() {
+		ctx := grpcapp.WithReady(ctx, func(a, adm net.Addr) {
+			if adm != nil {
+				t.Errorf("admin server at %v although disabled", adm)
+			}
+			addrc <- a
+		})
 		errc <- run(ctx, []string{"--listen", "127.0.0.1:0", "--admin-addr=", "--log-format", "json", "--log-level", "debug"},
-			noEnv, io.MultiWriter(&logs, t.Output()), func(a, adm net.Addr) {
-				if adm != nil {
-					t.Errorf("admin server at %v although disabled", adm)
-				}
-				addrc <- a
-			})
+			noEnv, io.MultiWriter(&logs, t.Output()))
 	}()
 	var addr net.Addr
 	select {
@@ -121,7 +123,7 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		}
 		return ""
 	}
-	err := run(t.Context(), []string{"--log-level", "loud"}, getenv, t.Output(), nil)
+	err := run(t.Context(), []string{"--log-level", "loud"}, getenv, t.Output())
 	if err == nil {
 		t.Fatal("run with a bad config = nil, want an error")
 	}
@@ -135,7 +137,7 @@ func TestRunRejectsBadConfig(t *testing.T) {
 func TestRunHelp(t *testing.T) {
 	t.Parallel()
 	var logs, stdout, stderr bytes.Buffer
-	err := run(t.Context(), []string{"-h"}, noEnv, &logs, nil)
+	err := run(t.Context(), []string{"-h"}, noEnv, &logs)
 	if code := settings.Exit("invoke-svc", err, &stdout, &stderr); code != 0 || logs.Len() != 0 || stderr.Len() != 0 {
 		t.Fatalf("run -h = %v: exit %d, logs %q, stderr %q; want exit 0 and the usage on stdout", err, code, logs.String(), stderr.String())
 	}
@@ -152,7 +154,7 @@ func TestRunListenFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer taken.Close()
-	err = run(t.Context(), []string{"--listen", taken.Addr().String()}, noEnv, t.Output(), nil)
+	err = run(t.Context(), []string{"--listen", taken.Addr().String()}, noEnv, t.Output())
 	if err == nil || !strings.Contains(err.Error(), "listen") {
 		t.Errorf("run on a taken port = %v, want a listen error", err)
 	}

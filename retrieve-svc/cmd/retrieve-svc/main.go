@@ -41,17 +41,14 @@ import (
 )
 
 func main() {
-	settings.Main("retrieve-svc", func(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-		return run(ctx, args, getenv, stderr, nil)
-	})
+	settings.Main("retrieve-svc", run)
 }
 
 // run starts the service and serves until ctx is done, then drains and returns nil. It
 // returns an error if the configuration is bad or the service cannot start; for -h, a
-// [*settings.HelpError] carrying the usage. ready, when not nil, learns the listening
-// addresses once the ports are open (tests listen on 127.0.0.1:0): the gRPC one, and the
-// admin one (nil when disabled).
-func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready func(grpcAddr, adminAddr net.Addr)) error {
+// [*settings.HelpError] carrying the usage. Tests listen on 127.0.0.1:0 and learn the ports
+// through [grpcapp.WithReady].
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	cfg, err := config.Load(args, getenv)
 	if err != nil { // a *settings.HelpError for -h: main prints the usage
 		return err
@@ -170,7 +167,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		DrainTimeout: cfg.DrainTimeout,
 		AdminAddr:    cfg.AdminAddr,
 		AdminHandler: admin.NewHandler(reg, readiness(srv.Ready, checker), logger),
-		Ready:        ready,
 	}, logger)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)

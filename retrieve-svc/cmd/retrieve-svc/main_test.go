@@ -19,6 +19,7 @@ import (
 
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/retrieve"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
+	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
 	"github.com/fdo-doip/doip-gateway/shared/settings"
 )
 
@@ -63,7 +64,8 @@ func start(t *testing.T, args []string, getenv func(string) string) *started {
 	errc := make(chan error, 1)
 	args = append([]string{"--listen", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--log-format", "text", "--log-level", "debug"}, args...)
 	go func() {
-		errc <- run(ctx, args, getenv, io.MultiWriter(logs, t.Output()), func(a, adm net.Addr) { addrc <- [2]net.Addr{a, adm} })
+		ctx := grpcapp.WithReady(ctx, func(a, adm net.Addr) { addrc <- [2]net.Addr{a, adm} })
+		errc <- run(ctx, args, getenv, io.MultiWriter(logs, t.Output()))
 	}()
 	var addr net.Addr
 	var adminURL string
@@ -212,7 +214,7 @@ func TestRunFacade(t *testing.T) {
 func TestRunErrors(t *testing.T) {
 	t.Parallel()
 	var stderr bytes.Buffer
-	err := run(t.Context(), []string{"--listen", "nope", "--cache-size", "x"}, env(), &stderr, nil)
+	err := run(t.Context(), []string{"--listen", "nope", "--cache-size", "x"}, env(), &stderr)
 	if err == nil || !strings.Contains(err.Error(), "--listen") || !strings.Contains(err.Error(), "--cache-size") {
 		t.Errorf("run with bad flags: %v", err)
 	}
@@ -221,7 +223,7 @@ func TestRunErrors(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := run(t.Context(), []string{"--data-dir", file, "--listen", "127.0.0.1:0"}, env(), &stderr, nil); err == nil {
+	if err := run(t.Context(), []string{"--data-dir", file, "--listen", "127.0.0.1:0"}, env(), &stderr); err == nil {
 		t.Error("run with a file as data dir succeeded")
 	}
 }
@@ -229,7 +231,7 @@ func TestRunErrors(t *testing.T) {
 func TestRunHelp(t *testing.T) {
 	t.Parallel()
 	var logs, stdout, stderr bytes.Buffer
-	err := run(t.Context(), []string{"-h"}, env(), &logs, nil)
+	err := run(t.Context(), []string{"-h"}, env(), &logs)
 	if code := settings.Exit("retrieve-svc", err, &stdout, &stderr); code != 0 || logs.Len() != 0 || stderr.Len() != 0 {
 		t.Errorf("run -h = %v: exit %d, logs %q, stderr %q; want exit 0 and the usage on stdout", err, code, logs.String(), stderr.String())
 	}

@@ -66,45 +66,39 @@ type Config struct {
 	MaxConnectionAge, MaxConnectionAgeGrace time.Duration
 }
 
-// setting is one entry of the table and how its value is checked and stored into a Config.
-// A setting without a flag is read from the file and the environment only; secret ones are
-// never shown.
-type setting struct {
-	settings.Setting
-	apply func(c *Config, v string) error
-}
-
-// table lists every key, with its default: the one place defaults live.
-var table = []setting{
-	{Setting: settings.Setting{Flag: "listen", Env: "RETRIEVE_LISTEN", Default: "127.0.0.1:50051", Usage: "gRPC listen address (host:port)"}, apply: func(c *Config, v string) error {
+// table lists every key, with its default (the one place defaults live), and how its value is
+// checked and stored into a Config. A setting without a flag is read from the file and the
+// environment only; secret ones are never shown.
+var table = []settings.Field[Config]{
+	{Setting: settings.Setting{Flag: "listen", Env: "RETRIEVE_LISTEN", Default: "127.0.0.1:50051", Usage: "gRPC listen address (host:port)"}, Set: func(c *Config, v string) error {
 		if _, _, err := net.SplitHostPort(v); err != nil {
 			return errors.New("want host:port")
 		}
 		c.Listen = v
 		return nil
 	}},
-	{Setting: settings.Setting{Flag: "data-dir", Env: "DATA_DIR", Default: "data", Usage: "folder with records/ and the component tree"}, apply: func(c *Config, v string) error {
+	{Setting: settings.Setting{Flag: "data-dir", Env: "DATA_DIR", Default: "data", Usage: "folder with records/ and the component tree"}, Set: func(c *Config, v string) error {
 		if strings.TrimSpace(v) == "" {
 			return errors.New("must not be empty")
 		}
 		c.DataDir = v
 		return nil
 	}},
-	{Setting: settings.Setting{Flag: "branch", Env: "LAKEFS_BRANCH", Default: "main", Usage: "lakeFS branch, the first segment of storage keys"}, apply: func(c *Config, v string) error {
+	{Setting: settings.Setting{Flag: "branch", Env: "LAKEFS_BRANCH", Default: "main", Usage: "lakeFS branch, the first segment of storage keys"}, Set: func(c *Config, v string) error {
 		if !branchRE.MatchString(v) {
 			return errors.New("want letters, digits, - and _ (a lakeFS branch name)")
 		}
 		c.Branch = v
 		return nil
 	}},
-	{Setting: settings.Setting{Flag: "fdo-api", Env: "FDO_API", Usage: "FDO façade base URL; empty reads records from <data-dir>/records"}, apply: func(c *Config, v string) error {
+	{Setting: settings.Setting{Flag: "fdo-api", Env: "FDO_API", Usage: "FDO façade base URL; empty reads records from <data-dir>/records"}, Set: func(c *Config, v string) error {
 		u, err := checkURL(v)
 		c.FDOAPI = u
 		return err
 	}},
-	{Setting: settings.Setting{Flag: "fdo-timeout", Env: "FDO_TIMEOUT", Default: "10s", Usage: "timeout of one façade request"}, apply: positiveDuration(func(c *Config) *time.Duration { return &c.FDOTimeout })},
-	{Setting: settings.Setting{Flag: "cache-ttl", Env: "RETRIEVE_CACHE_TTL", Default: "5m", Usage: "how long a record stays cached (0 disables)"}, apply: nonNegativeDuration(func(c *Config) *time.Duration { return &c.CacheTTL })},
-	{Setting: settings.Setting{Flag: "cache-size", Env: "RETRIEVE_CACHE_SIZE", Default: "1000", Usage: "how many records the cache holds (0 disables)"}, apply: func(c *Config, v string) error {
+	{Setting: settings.Setting{Flag: "fdo-timeout", Env: "FDO_TIMEOUT", Default: "10s", Usage: "timeout of one façade request"}, Set: positiveDuration(func(c *Config) *time.Duration { return &c.FDOTimeout })},
+	{Setting: settings.Setting{Flag: "cache-ttl", Env: "RETRIEVE_CACHE_TTL", Default: "5m", Usage: "how long a record stays cached (0 disables)"}, Set: nonNegativeDuration(func(c *Config) *time.Duration { return &c.CacheTTL })},
+	{Setting: settings.Setting{Flag: "cache-size", Env: "RETRIEVE_CACHE_SIZE", Default: "1000", Usage: "how many records the cache holds (0 disables)"}, Set: func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
 			return errors.New("want a whole number, 0 or more")
@@ -112,7 +106,7 @@ var table = []setting{
 		c.CacheSize = n
 		return nil
 	}},
-	{Setting: settings.Setting{Flag: "seed-samples", Env: "SEED_SAMPLES", Default: "true", Usage: "write the sample objects into an empty or missing data dir", Bool: true}, apply: func(c *Config, v string) error {
+	{Setting: settings.Setting{Flag: "seed-samples", Env: "SEED_SAMPLES", Default: "true", Usage: "write the sample objects into an empty or missing data dir", Bool: true}, Set: func(c *Config, v string) error {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
 			return errors.New("want true or false")
@@ -120,7 +114,7 @@ var table = []setting{
 		c.SeedSamples = b
 		return nil
 	}},
-	{Setting: settings.Setting{Flag: "log-level", Env: "LOG_LEVEL", Default: "info", Usage: "debug, info, warn or error"}, apply: func(c *Config, v string) error {
+	{Setting: settings.Setting{Flag: "log-level", Env: "LOG_LEVEL", Default: "info", Usage: "debug, info, warn or error"}, Set: func(c *Config, v string) error {
 		l, err := slogapp.ParseLevel(v)
 		if err != nil {
 			return errors.New("want debug, info, warn or error")
@@ -128,7 +122,7 @@ var table = []setting{
 		c.LogLevel = l
 		return nil
 	}},
-	{Setting: settings.Setting{Flag: "log-format", Env: "LOG_FORMAT", Default: "auto", Usage: "auto (text on a terminal, else json), text or json"}, apply: func(c *Config, v string) error {
+	{Setting: settings.Setting{Flag: "log-format", Env: "LOG_FORMAT", Default: "auto", Usage: "auto (text on a terminal, else json), text or json"}, Set: func(c *Config, v string) error {
 		f, err := slogapp.ParseFormat(v)
 		if err != nil {
 			return errors.New("want auto, text or json")
@@ -136,8 +130,8 @@ var table = []setting{
 		c.LogFormat = f
 		return nil
 	}},
-	{Setting: settings.Setting{Flag: "drain-timeout", Env: "RETRIEVE_DRAIN_TIMEOUT", Default: "10s", Usage: "how long in-flight calls may finish on shutdown"}, apply: nonNegativeDuration(func(c *Config) *time.Duration { return &c.DrainTimeout })},
-	{Setting: settings.Setting{Flag: "admin-addr", Env: "ADMIN_ADDR", Default: "127.0.0.1:9551", Usage: "admin HTTP address (host:port) serving /metrics, /healthz and /readyz; empty disables"}, apply: func(c *Config, v string) error {
+	{Setting: settings.Setting{Flag: "drain-timeout", Env: "RETRIEVE_DRAIN_TIMEOUT", Default: "10s", Usage: "how long in-flight calls may finish on shutdown"}, Set: nonNegativeDuration(func(c *Config) *time.Duration { return &c.DrainTimeout })},
+	{Setting: settings.Setting{Flag: "admin-addr", Env: "ADMIN_ADDR", Default: "127.0.0.1:9551", Usage: "admin HTTP address (host:port) serving /metrics, /healthz and /readyz; empty disables"}, Set: func(c *Config, v string) error {
 		v = strings.TrimSpace(v)
 		if v == "" {
 			c.AdminAddr = ""
@@ -150,9 +144,9 @@ var table = []setting{
 		c.AdminAddr = v
 		return nil
 	}},
-	{Setting: settings.Setting{Flag: "max-connection-age", Env: "GRPC_MAX_CONNECTION_AGE", Default: "0s", Usage: "end each gRPC client connection after about this long, so clients re-resolve the service name and reach new replicas; 0 never"}, apply: nonNegativeDuration(func(c *Config) *time.Duration { return &c.MaxConnectionAge })},
-	{Setting: settings.Setting{Flag: "max-connection-age-grace", Env: "GRPC_MAX_CONNECTION_AGE_GRACE", Default: "0s", Usage: "how long the calls on a connection ended by max-connection-age may still take; 0 as long as they take"}, apply: nonNegativeDuration(func(c *Config) *time.Duration { return &c.MaxConnectionAgeGrace })},
-	{Setting: settings.Setting{Flag: "storage", Env: "STORAGE", Default: "auto", Usage: "component storage: folder, s3 (plain S3) or lakefs (S3 gateway plus commits and versions); auto is s3 when --lakefs-url / LAKEFS_URL is set, else folder"}, apply: func(c *Config, v string) error {
+	{Setting: settings.Setting{Flag: "max-connection-age", Env: "GRPC_MAX_CONNECTION_AGE", Default: "0s", Usage: "end each gRPC client connection after about this long, so clients re-resolve the service name and reach new replicas; 0 never"}, Set: nonNegativeDuration(func(c *Config) *time.Duration { return &c.MaxConnectionAge })},
+	{Setting: settings.Setting{Flag: "max-connection-age-grace", Env: "GRPC_MAX_CONNECTION_AGE_GRACE", Default: "0s", Usage: "how long the calls on a connection ended by max-connection-age may still take; 0 as long as they take"}, Set: nonNegativeDuration(func(c *Config) *time.Duration { return &c.MaxConnectionAgeGrace })},
+	{Setting: settings.Setting{Flag: "storage", Env: "STORAGE", Default: "auto", Usage: "component storage: folder, s3 (plain S3) or lakefs (S3 gateway plus commits and versions); auto is s3 when --lakefs-url / LAKEFS_URL is set, else folder"}, Set: func(c *Config, v string) error {
 		switch v = strings.ToLower(v); v {
 		case "auto":
 			v = ""
@@ -163,7 +157,7 @@ var table = []setting{
 		c.Storage = v
 		return nil
 	}},
-	{Setting: settings.Setting{Flag: "lakefs-url", Env: "LAKEFS_URL", Usage: "lakeFS URL, the S3 endpoint (http:// or https://; without a scheme https, or http for a loopback host)"}, apply: func(c *Config, v string) error {
+	{Setting: settings.Setting{Flag: "lakefs-url", Env: "LAKEFS_URL", Usage: "lakeFS URL, the S3 endpoint (http:// or https://; without a scheme https, or http for a loopback host)"}, Set: func(c *Config, v string) error {
 		if v == "" {
 			return nil
 		}
@@ -173,35 +167,35 @@ var table = []setting{
 		c.LakeFSURL = strings.TrimSpace(v)
 		return nil
 	}},
-	{Setting: settings.Setting{Flag: "lakefs-repo", Env: "LAKEFS_REPO", Usage: "lakeFS repository, the S3 bucket"}, apply: func(c *Config, v string) error {
+	{Setting: settings.Setting{Flag: "lakefs-repo", Env: "LAKEFS_REPO", Usage: "lakeFS repository, the S3 bucket"}, Set: func(c *Config, v string) error {
 		if v != "" && !repoRE.MatchString(v) {
 			return errors.New("want 3 to 63 lower-case letters, digits and -, starting with a letter or digit (a lakeFS repository name)")
 		}
 		c.LakeFSRepo = v
 		return nil
 	}},
-	{Setting: settings.Setting{Flag: "grpc-tls-cert", Env: "GRPC_TLS_CERT", Usage: "certificate (PEM) this service presents; with key and CA set, gRPC requires mutual TLS"}, apply: func(c *Config, v string) error {
+	{Setting: settings.Setting{Flag: "grpc-tls-cert", Env: "GRPC_TLS_CERT", Usage: "certificate (PEM) this service presents; with key and CA set, gRPC requires mutual TLS"}, Set: func(c *Config, v string) error {
 		c.GRPCTLSCert = v
 		return nil
 	}},
-	{Setting: settings.Setting{Flag: "grpc-tls-key", Env: "GRPC_TLS_KEY", Usage: "key (PEM) of grpc-tls-cert"}, apply: func(c *Config, v string) error {
+	{Setting: settings.Setting{Flag: "grpc-tls-key", Env: "GRPC_TLS_KEY", Usage: "key (PEM) of grpc-tls-cert"}, Set: func(c *Config, v string) error {
 		c.GRPCTLSKey = v
 		return nil
 	}},
-	{Setting: settings.Setting{Flag: "grpc-tls-ca", Env: "GRPC_TLS_CA", Usage: "CA (PEM) that client certificates must chain to"}, apply: func(c *Config, v string) error {
+	{Setting: settings.Setting{Flag: "grpc-tls-ca", Env: "GRPC_TLS_CA", Usage: "CA (PEM) that client certificates must chain to"}, Set: func(c *Config, v string) error {
 		c.GRPCTLSCA = v
 		return nil
 	}},
-	{Setting: settings.Setting{Flag: "lakefs-user", Env: "LAKEFS_USER", Usage: "lakeFS access key id"}, apply: func(c *Config, v string) error {
+	{Setting: settings.Setting{Flag: "lakefs-user", Env: "LAKEFS_USER", Usage: "lakeFS access key id"}, Set: func(c *Config, v string) error {
 		c.LakeFSUser = v
 		return nil
 	}},
-	{Setting: settings.Setting{Env: "LAKEFS_PASSWORD", Usage: "lakeFS secret access key (environment or config file, no flag; never shown)", Secret: true}, apply: func(c *Config, v string) error {
+	{Setting: settings.Setting{Env: "LAKEFS_PASSWORD", Usage: "lakeFS secret access key (environment or config file, no flag; never shown)", Secret: true}, Set: func(c *Config, v string) error {
 		c.LakeFSPassword = v
 		return nil
 	}},
-	{Setting: settings.Setting{Flag: "s3-timeout", Env: "S3_TIMEOUT", Default: "30s", Usage: "how long S3 may make no progress (connecting, answering, sending bytes)"}, apply: positiveDuration(func(c *Config) *time.Duration { return &c.S3Timeout })},
-	{Setting: settings.Setting{Flag: "component-cache-size", Env: "COMPONENT_CACHE_SIZE", Default: "32MiB", Usage: "memory for caching components of up to 1 MiB (0: no cache)"}, apply: func(c *Config, v string) error {
+	{Setting: settings.Setting{Flag: "s3-timeout", Env: "S3_TIMEOUT", Default: "30s", Usage: "how long S3 may make no progress (connecting, answering, sending bytes)"}, Set: positiveDuration(func(c *Config) *time.Duration { return &c.S3Timeout })},
+	{Setting: settings.Setting{Flag: "component-cache-size", Env: "COMPONENT_CACHE_SIZE", Default: "32MiB", Usage: "memory for caching components of up to 1 MiB (0: no cache)"}, Set: func(c *Config, v string) error {
 		n, err := parseSize(v)
 		if err != nil || n > 16<<30 {
 			return errors.New("want a size up to 16GiB, such as 64MiB, or 0")
@@ -209,9 +203,9 @@ var table = []setting{
 		c.CacheBytes = n
 		return nil
 	}},
-	{Setting: settings.Setting{Flag: "component-cache-ttl", Env: "COMPONENT_CACHE_TTL", Default: "30s", Usage: "how long a cached component is served before storage is asked again"}, apply: nonNegativeDuration(func(c *Config) *time.Duration { return &c.CacheBlobTTL })},
-	{Setting: settings.Setting{Flag: "presign-expiry", Env: "PRESIGN_EXPIRY", Default: "5m", Usage: "with S3: callers that allow it read components straight from S3 through presigned URLs valid this long (0: always stream through this service)"}, apply: nonNegativeDuration(func(c *Config) *time.Duration { return &c.PresignExpiry })},
-	{Setting: settings.Setting{Flag: "s3-part-size", Env: "S3_PART_SIZE", Default: "16MiB", Usage: "largest single PUT and multipart part size (5MiB to 5GiB; memory per write)"}, apply: func(c *Config, v string) error {
+	{Setting: settings.Setting{Flag: "component-cache-ttl", Env: "COMPONENT_CACHE_TTL", Default: "30s", Usage: "how long a cached component is served before storage is asked again"}, Set: nonNegativeDuration(func(c *Config) *time.Duration { return &c.CacheBlobTTL })},
+	{Setting: settings.Setting{Flag: "presign-expiry", Env: "PRESIGN_EXPIRY", Default: "5m", Usage: "with S3: callers that allow it read components straight from S3 through presigned URLs valid this long (0: always stream through this service)"}, Set: nonNegativeDuration(func(c *Config) *time.Duration { return &c.PresignExpiry })},
+	{Setting: settings.Setting{Flag: "s3-part-size", Env: "S3_PART_SIZE", Default: "16MiB", Usage: "largest single PUT and multipart part size (5MiB to 5GiB; memory per write)"}, Set: func(c *Config, v string) error {
 		n, err := parseSize(v)
 		if err != nil || n < storages3.MinPartSize || n > storages3.MaxPartSize {
 			return errors.New("want a size from 5MiB to 5GiB, such as 16MiB or 8388608")
@@ -274,33 +268,18 @@ func checkURL(v string) (string, error) {
 // section is retrieve-svc's section in config.yaml.
 const section = "retrieve-svc"
 
+// fields are retrieve-svc's settings with their checks.
+var fields = settings.NewFields("retrieve-svc", section, table)
+
 // Settings is retrieve-svc's table of settings.
-var Settings = func() *settings.Table {
-	t := &settings.Table{Program: "retrieve-svc", Section: section}
-	for _, s := range table {
-		t.Settings = append(t.Settings, s.Setting)
-	}
-	return t
-}()
+var Settings = fields.Table
 
 // Load returns the configuration from args (without the program name), the environment
 // read through getenv, and the configuration file, as [settings.Table.Load] does: flags
 // override environment variables, which override the file, which overrides the defaults.
 // Every problem is reported at once. For -h or --help it returns a [*settings.HelpError].
 func Load(args []string, getenv func(string) string) (Config, error) {
-	vals, err := Settings.Load(args, getenv)
-	if err != nil {
-		return Config{}, err
-	}
-	var c Config
-	for _, s := range table {
-		vals.Apply(s.Key(), func(v string) error { return s.apply(&c, v) })
-	}
-	c.resolveStorage(vals)
-	if err := vals.Err(); err != nil {
-		return Config{}, err
-	}
-	return c, nil
+	return fields.Load(args, getenv, (*Config).resolveStorage)
 }
 
 // resolveStorage turns storage "auto" into folder or s3 and checks that s3 has what it needs,
