@@ -1,5 +1,7 @@
 package settings
 
+import "errors"
+
 // Field is a setting of a process together with how its value is checked and stored into
 // C, the process's configuration.
 type Field[C any] struct {
@@ -46,4 +48,26 @@ func (f *Fields[C]) Load(args []string, getenv func(string) string, check func(c
 		return zero, err
 	}
 	return c, nil
+}
+
+// Parse returns a [Field.Set] that stores parse(text) in the field of C that field points to,
+// and fails with want, what the setting wants, when parse fails.
+func Parse[C, T any](parse func(text string) (T, error), want string, field func(c *C) *T) func(c *C, text string) error {
+	return func(c *C, text string) error {
+		v, err := parse(text)
+		if err != nil {
+			return errors.New(want)
+		}
+		*field(c) = v
+		return nil
+	}
+}
+
+// Text returns a [Field.Set] that stores the text as given in the field of C that field
+// points to.
+func Text[C any](field func(c *C) *string) func(c *C, text string) error {
+	return func(c *C, text string) error {
+		*field(c) = text
+		return nil
+	}
 }

@@ -106,30 +106,9 @@ var table = []settings.Field[Config]{
 		c.CacheSize = n
 		return nil
 	}},
-	{Setting: settings.Setting{Flag: "seed-samples", Env: "SEED_SAMPLES", Default: "true", Usage: "write the sample objects into an empty or missing data dir", Bool: true}, Set: func(c *Config, v string) error {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return errors.New("want true or false")
-		}
-		c.SeedSamples = b
-		return nil
-	}},
-	{Setting: settings.Setting{Flag: "log-level", Env: "LOG_LEVEL", Default: "info", Usage: "debug, info, warn or error"}, Set: func(c *Config, v string) error {
-		l, err := slogapp.ParseLevel(v)
-		if err != nil {
-			return errors.New("want debug, info, warn or error")
-		}
-		c.LogLevel = l
-		return nil
-	}},
-	{Setting: settings.Setting{Flag: "log-format", Env: "LOG_FORMAT", Default: "auto", Usage: "auto (text on a terminal, else json), text or json"}, Set: func(c *Config, v string) error {
-		f, err := slogapp.ParseFormat(v)
-		if err != nil {
-			return errors.New("want auto, text or json")
-		}
-		c.LogFormat = f
-		return nil
-	}},
+	{Setting: settings.Setting{Flag: "seed-samples", Env: "SEED_SAMPLES", Default: "true", Usage: "write the sample objects into an empty or missing data dir", Bool: true}, Set: settings.Parse(strconv.ParseBool, "want true or false", func(c *Config) *bool { return &c.SeedSamples })},
+	{Setting: settings.Setting{Flag: "log-level", Env: "LOG_LEVEL", Default: "info", Usage: "debug, info, warn or error"}, Set: settings.Parse(slogapp.ParseLevel, "want debug, info, warn or error", func(c *Config) *slog.Level { return &c.LogLevel })},
+	{Setting: settings.Setting{Flag: "log-format", Env: "LOG_FORMAT", Default: "auto", Usage: "auto (text on a terminal, else json), text or json"}, Set: settings.Parse(slogapp.ParseFormat, "want auto, text or json", func(c *Config) *slogapp.Format { return &c.LogFormat })},
 	{Setting: settings.Setting{Flag: "drain-timeout", Env: "RETRIEVE_DRAIN_TIMEOUT", Default: "10s", Usage: "how long in-flight calls may finish on shutdown"}, Set: nonNegativeDuration(func(c *Config) *time.Duration { return &c.DrainTimeout })},
 	{Setting: settings.Setting{Flag: "admin-addr", Env: "ADMIN_ADDR", Default: "127.0.0.1:9551", Usage: "admin HTTP address (host:port) serving /metrics, /healthz and /readyz; empty disables"}, Set: func(c *Config, v string) error {
 		v = strings.TrimSpace(v)
@@ -174,26 +153,11 @@ var table = []settings.Field[Config]{
 		c.LakeFSRepo = v
 		return nil
 	}},
-	{Setting: settings.Setting{Flag: "grpc-tls-cert", Env: "GRPC_TLS_CERT", Usage: "certificate (PEM) this service presents; with key and CA set, gRPC requires mutual TLS"}, Set: func(c *Config, v string) error {
-		c.GRPCTLSCert = v
-		return nil
-	}},
-	{Setting: settings.Setting{Flag: "grpc-tls-key", Env: "GRPC_TLS_KEY", Usage: "key (PEM) of grpc-tls-cert"}, Set: func(c *Config, v string) error {
-		c.GRPCTLSKey = v
-		return nil
-	}},
-	{Setting: settings.Setting{Flag: "grpc-tls-ca", Env: "GRPC_TLS_CA", Usage: "CA (PEM) that client certificates must chain to"}, Set: func(c *Config, v string) error {
-		c.GRPCTLSCA = v
-		return nil
-	}},
-	{Setting: settings.Setting{Flag: "lakefs-user", Env: "LAKEFS_USER", Usage: "lakeFS access key id"}, Set: func(c *Config, v string) error {
-		c.LakeFSUser = v
-		return nil
-	}},
-	{Setting: settings.Setting{Env: "LAKEFS_PASSWORD", Usage: "lakeFS secret access key (environment or config file, no flag; never shown)", Secret: true}, Set: func(c *Config, v string) error {
-		c.LakeFSPassword = v
-		return nil
-	}},
+	{Setting: settings.Setting{Flag: "grpc-tls-cert", Env: "GRPC_TLS_CERT", Usage: "certificate (PEM) this service presents; with key and CA set, gRPC requires mutual TLS"}, Set: settings.Text(func(c *Config) *string { return &c.GRPCTLSCert })},
+	{Setting: settings.Setting{Flag: "grpc-tls-key", Env: "GRPC_TLS_KEY", Usage: "key (PEM) of grpc-tls-cert"}, Set: settings.Text(func(c *Config) *string { return &c.GRPCTLSKey })},
+	{Setting: settings.Setting{Flag: "grpc-tls-ca", Env: "GRPC_TLS_CA", Usage: "CA (PEM) that client certificates must chain to"}, Set: settings.Text(func(c *Config) *string { return &c.GRPCTLSCA })},
+	{Setting: settings.Setting{Flag: "lakefs-user", Env: "LAKEFS_USER", Usage: "lakeFS access key id"}, Set: settings.Text(func(c *Config) *string { return &c.LakeFSUser })},
+	{Setting: settings.Setting{Env: "LAKEFS_PASSWORD", Usage: "lakeFS secret access key (environment or config file, no flag; never shown)", Secret: true}, Set: settings.Text(func(c *Config) *string { return &c.LakeFSPassword })},
 	{Setting: settings.Setting{Flag: "s3-timeout", Env: "S3_TIMEOUT", Default: "30s", Usage: "how long S3 may make no progress (connecting, answering, sending bytes)"}, Set: positiveDuration(func(c *Config) *time.Duration { return &c.S3Timeout })},
 	{Setting: settings.Setting{Flag: "component-cache-size", Env: "COMPONENT_CACHE_SIZE", Default: "32MiB", Usage: "memory for caching components of up to 1 MiB (0: no cache)"}, Set: func(c *Config, v string) error {
 		n, err := parseSize(v)
@@ -223,24 +187,21 @@ func parseSize(v string) (uint64, error) { return configfile.ParseSize(v) }
 var branchRE = regexp.MustCompile(`^\w[-\w]*$`)
 
 func positiveDuration(field func(*Config) *time.Duration) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return errors.New("want a positive duration such as 10s")
-		}
-		*field(c) = d
-		return nil
-	}
+	return settings.Parse(durationAbove(0), "want a positive duration such as 10s", field)
 }
 
 func nonNegativeDuration(field func(*Config) *time.Duration) func(*Config, string) error {
-	return func(c *Config, v string) error {
+	return settings.Parse(durationAbove(-1), "want a duration such as 5m, 0 or more", field)
+}
+
+// durationAbove parses a duration greater than floor (-1: zero or more).
+func durationAbove(floor time.Duration) func(string) (time.Duration, error) {
+	return func(v string) (time.Duration, error) {
 		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 {
-			return errors.New("want a duration such as 5m, 0 or more")
+		if err == nil && d <= floor {
+			err = errors.New("too short")
 		}
-		*field(c) = d
-		return nil
+		return d, err
 	}
 }
 
