@@ -354,12 +354,12 @@ func rewriteMounts(s types.ServiceConfig, root, v string) string {
 
 // image is what the test knows of each image: its entrypoint as a native command, and its ENV.
 func (r *composeRun) image(s types.ServiceConfig) (entrypoint []string, env []string) {
-	for own, dockerfile := range ownServices {
+	for own := range ownServices {
 		if s.Name != own {
 			continue
 		}
 		stages := parseDockerfile(r.t, filepath.Join(r.root, dockerfile))
-		for _, in := range stages[len(stages)-1].insts {
+		for _, in := range imageStage(r.t, stages, own).insts {
 			switch in.cmd {
 			case "ENTRYPOINT":
 				if err := json.Unmarshal([]byte(in.args), &entrypoint); err != nil {
