@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
+	"github.com/fdo-doip/doip-gateway/shared/jsonkind"
 )
 
 // The standard operation ids of DOIP v2.0 (spec §6).
@@ -256,7 +257,7 @@ func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 	}
 	var fields map[string]json.RawMessage
 	if first.JSON[0] != '{' || json.Unmarshal(first.JSON, &fields) != nil {
-		return nil, badRequest("the request's first segment must be a JSON object, not %s", describeJSON(first.JSON))
+		return nil, badRequest("the request's first segment must be a JSON object, not %s", jsonkind.Described(first.JSON))
 	}
 	req := &doip.Request{Framing: doip.FramingText}
 	if raw, ok := present(fields, "requestId"); ok {
@@ -266,7 +267,7 @@ func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 		case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
 			req.RequestID = string(raw)
 		default:
-			return nil, badRequest("requestId must be a string, not %s", describeJSON(raw))
+			return nil, badRequest("requestId must be a string, not %s", jsonkind.Described(raw))
 		}
 		c.curID = raw
 	}
@@ -294,7 +295,7 @@ func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 	}
 	if raw, ok := present(fields, "attributes"); ok {
 		if raw[0] != '{' || json.Unmarshal(raw, &attrs) != nil {
-			return nil, badRequest("attributes must be a JSON object, not %s", describeJSON(raw))
+			return nil, badRequest("attributes must be a JSON object, not %s", jsonkind.Described(raw))
 		}
 	}
 	input, compact := present(fields, "input")
@@ -316,7 +317,7 @@ func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 				req.Progress = true
 			case "false", `"false"`:
 			default:
-				return nil, badRequest("attributes.progress must be true or false, not %s", describeJSON(raw))
+				return nil, badRequest("attributes.progress must be true or false, not %s", jsonkind.Described(raw))
 			}
 		}
 		params, _ := present(attrs, "params")
@@ -347,7 +348,7 @@ func requiredString(fields map[string]json.RawMessage, key string) (string, erro
 	}
 	var s string
 	if raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
-		return "", badRequest("%s must be a string, not %s", key, describeJSON(raw))
+		return "", badRequest("%s must be a string, not %s", key, jsonkind.Described(raw))
 	}
 	return s, nil
 }
@@ -357,12 +358,12 @@ func requiredString(fields map[string]json.RawMessage, key string) (string, erro
 func retrieveAttributes(req *doip.Request, attrs map[string]json.RawMessage) error {
 	if raw, ok := present(attrs, "version"); ok {
 		if raw[0] != '"' || json.Unmarshal(raw, &req.Version) != nil {
-			return badRequest("attributes.version must be a string (a commit id, tag or branch), not %s", describeJSON(raw))
+			return badRequest("attributes.version must be a string (a commit id, tag or branch), not %s", jsonkind.Described(raw))
 		}
 	}
 	if raw, ok := present(attrs, "element"); ok {
 		if raw[0] != '"' || json.Unmarshal(raw, &req.Element) != nil {
-			return badRequest("attributes.element must be a string, not %s", describeJSON(raw))
+			return badRequest("attributes.element must be a string, not %s", jsonkind.Described(raw))
 		}
 	}
 	if raw, ok := present(attrs, "includeElementData"); ok {
@@ -371,13 +372,13 @@ func retrieveAttributes(req *doip.Request, attrs map[string]json.RawMessage) err
 			req.IncludeElementData = true
 		case "false", `"false"`:
 		default:
-			return badRequest("attributes.includeElementData must be true or false, not %s", describeJSON(raw))
+			return badRequest("attributes.includeElementData must be true or false, not %s", jsonkind.Described(raw))
 		}
 	}
 	if raw, ok := present(attrs, "range"); ok {
 		var r map[string]json.RawMessage
 		if raw[0] != '{' || json.Unmarshal(raw, &r) != nil {
-			return badRequest("attributes.range must be an object {\"start\":…,\"end\":…}, not %s", describeJSON(raw))
+			return badRequest("attributes.range must be an object {\"start\":…,\"end\":…}, not %s", jsonkind.Described(raw))
 		}
 		var rng doip.Range
 		for _, f := range []struct {
@@ -405,7 +406,7 @@ func retrieveAttributes(req *doip.Request, attrs map[string]json.RawMessage) err
 func byteOffset(raw json.RawMessage) (int64, error) {
 	var f float64
 	if raw[0] == '"' || raw[0] == '{' || raw[0] == '[' || json.Unmarshal(raw, &f) != nil {
-		return 0, fmt.Errorf("must be a number, not %s", describeJSON(raw))
+		return 0, fmt.Errorf("must be a number, not %s", jsonkind.Described(raw))
 	}
 	if f < 0 || f != math.Trunc(f) || f > 1<<53 {
 		return 0, fmt.Errorf("must be a whole number from 0, not %s", raw)
@@ -421,27 +422,6 @@ func describeKind(k SegmentKind) string {
 		return "the end of the message (no segments)"
 	}
 	return k.String()
-}
-
-// describeJSON names the kind of a JSON value for an error message.
-func describeJSON(raw []byte) string {
-	raw = trimJSONSpace(raw)
-	if len(raw) == 0 {
-		return "nothing"
-	}
-	switch raw[0] {
-	case '{':
-		return "an object"
-	case '[':
-		return "an array"
-	case '"':
-		return "a string"
-	case 't', 'f':
-		return "a boolean"
-	case 'n':
-		return "null"
-	}
-	return "a number"
 }
 
 // requestID returns the requestId to echo to req: verbatim for the request just read,
