@@ -189,16 +189,7 @@ func StatusFor(kind doip.ErrorKind) string {
 
 // framingError makes a framing error a [doip.FramingError], which carries what the client is told. End-of-stream
 // and I/O errors pass through unchanged.
-func framingError(err error) error {
-	var pe *ProtocolError
-	switch {
-	case errors.Is(err, ErrTooLarge):
-		return doip.NewFramingError(doip.KindTooLarge, err)
-	case errors.As(err, &pe):
-		return doip.NewFramingError(doip.KindBadRequest, err)
-	}
-	return err
-}
+func framingError(err error) error { return doip.AsFramingError[*ProtocolError](err, ErrTooLarge) }
 
 // badRequest is a well-framed request the codec cannot make sense of.
 func badRequest(format string, args ...any) error {

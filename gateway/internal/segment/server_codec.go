@@ -260,17 +260,10 @@ func isNull(raw json.RawMessage) bool {
 // framingError makes err a [doip.FramingError] carrying the *doip.Error the client is told, unless err is an error
 // of the underlying reader, which the server classifies itself.
 func framingError(err error) error {
-	kind := doip.KindBadRequest
-	switch {
-	case errors.Is(err, ErrTooLarge):
-		kind = doip.KindTooLarge
-	case errors.Is(err, io.ErrUnexpectedEOF):
-	default:
-		if _, ok := errors.AsType[*ProtocolError](err); !ok {
-			return err
-		}
+	if errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, ErrTooLarge) {
+		return doip.NewFramingError(doip.KindBadRequest, err) // a segment cut short
 	}
-	return doip.NewFramingError(kind, err)
+	return doip.AsFramingError[*ProtocolError](err, ErrTooLarge)
 }
 
 // KeepAlive is always false: one request per connection, and the server closes after the
