@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/eqextract"
 )
@@ -235,26 +234,12 @@ func userMessage(pg pageEqs, all []eqextract.Equation) (string, error) {
 		item := struct {
 			Number string `json:"number"`
 			Text   string `json:"text"`
-		}{pg.keys[i], cutRunes(strings.ToValidUTF8(all[k].Text, "\uFFFD"), maxTextRunes)}
+		}{pg.keys[i], cutRunes(strings.ToValidUTF8(all[k].Text, "\uFFFD"), maxTextRunes, " …")}
 		if err := enc.Encode(item); err != nil {
 			return "", fmt.Errorf("encoding the prompt: %w", err)
 		}
 	}
 	return b.String(), nil
-}
-
-func cutRunes(s string, max int) string {
-	if utf8.RuneCountInString(s) <= max {
-		return s
-	}
-	n := 0
-	for i := range s {
-		if n == max {
-			return s[:i] + " …"
-		}
-		n++
-	}
-	return s
 }
 
 // parseAnswer checks an answer against the page's keys and returns the LaTeX in key order.
@@ -295,7 +280,7 @@ func parseAnswer(content string, keys []string) ([]string, error) {
 		key := eqextract.NormalizeNumber(*e.Number)
 		j, ok := pos[key]
 		if !ok {
-			return nil, fmt.Errorf("%w: number %q is not one of the page's", ErrInvalidAnswer, cutRunes(*e.Number, 40))
+			return nil, fmt.Errorf("%w: number %q is not one of the page's", ErrInvalidAnswer, cutRunes(*e.Number, 40, " …"))
 		}
 		if out[j] != "" {
 			return nil, fmt.Errorf("%w: number %q answered twice", ErrInvalidAnswer, key)
