@@ -20,22 +20,13 @@ type VersionedBucket interface {
 // newBucket, which returns a new, empty bucket with a branch "main" for each subtest.
 func RunVersionerTests(t *testing.T, newBucket func(t *testing.T) VersionedBucket) {
 	t.Helper()
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, b VersionedBucket)
-	}{
+	run(t, newBucket, []subtest[VersionedBucket]{
 		{"CommitThenReadAtVersions", testCommitVersions},
 		{"AbortLeavesNothing", testAbortLeavesNothing},
 		{"FailedPutThenAbort", testFailedPutThenAbort},
 		{"UnknownAndMalformedVersions", testBadVersions},
 		{"KeyOfAnotherBranch", testTxnOtherBranch},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			tt.fn(t, newBucket(t))
-		})
-	}
+	})
 }
 
 const (
