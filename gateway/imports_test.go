@@ -1,5 +1,6 @@
 // Package gateway_test checks that the gateway's imports point one way, down its layers:
-// the framing-neutral model (doip) at the bottom; the MaRDI answer JSON on it; the codecs,
+// the framing-neutral model (doip) and the listeners' TLS set-up (tlsconf) at the bottom;
+// the MaRDI answer JSON on doip; the codecs,
 // which know doip but not each other; the server and the dispatcher, which know doip but
 // not each other nor any codec; the set-up of a process; and the commands and end-to-end
 // tests on top.
@@ -17,11 +18,11 @@ func TestImportsFollowLayers(t *testing.T) {
 		Module: "github.com/fdo-doip/doip-gateway/gateway",
 		Shared: "github.com/fdo-doip/doip-gateway/shared",
 		Layers: [][]string{
-			{"internal/doip", "internal/tlstest"},
+			{"internal/doip", "internal/tlstest", "internal/tlsconf"},
 			{"internal/mardijson"},
 			{"internal/envelope", "internal/segment", "internal/doiptext"},
 			{"internal/gateway", "internal/dispatch", "internal/client"},
-			{"internal/config", "internal/tlsconf"},
+			{"internal/config"},
 			{"cmd/...", "e2e"},
 		},
 	})

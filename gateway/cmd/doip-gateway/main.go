@@ -200,7 +200,7 @@ func listen(cfg config.Config) (envL, segL net.Listener, err error) {
 
 // newServers makes the two DOIP servers, both answering with h: the binary envelope's, and
 // the JSON segments' of port+1, whose standard framing advertises segPort in hello.
-func newServers(cfg config.Config, h doip.Handler, tlsCfg *tls.Config, mode gateway.TLSMode, segPort int, m *gateway.Metrics, logger *slog.Logger) []*gateway.Server {
+func newServers(cfg config.Config, h doip.Handler, tlsCfg *tls.Config, mode tlsconf.Mode, segPort int, m *gateway.Metrics, logger *slog.Logger) []*gateway.Server {
 	lim := doip.Limits{MaxPayload: uint32(cfg.MaxPayload), MaxSegment: uint32(cfg.MaxSegment)}
 	newServer := func(name string, codec gateway.CodecFactory) *gateway.Server {
 		return &gateway.Server{

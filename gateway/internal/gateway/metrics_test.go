@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
+	"github.com/fdo-doip/doip-gateway/gateway/internal/tlsconf"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/tlstest"
 	"github.com/fdo-doip/doip-gateway/shared/requestid"
 )
@@ -217,7 +218,7 @@ func TestMetricsTLS(t *testing.T) {
 	cert := tlstest.Cert(t)
 	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	m := NewMetrics(prometheus.NewRegistry())
-	addr := serve(t, &Server{Name: "env", Handler: &echoHandler{}, NewCodec: newLineCodec, TLSConfig: cfg, TLSMode: TLSRequired,
+	addr := serve(t, &Server{Name: "env", Handler: &echoHandler{}, NewCodec: newLineCodec, TLSConfig: cfg, TLSMode: tlsconf.Required,
 		Metrics: m, Logger: testLogger(t)})
 
 	tc, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
