@@ -302,14 +302,8 @@ func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 		req.ElementSizes = req.Element == "" // the digital object lists each element's length
 	case doip.OpInvoke:
 		req.Workflow = req.OperationID
-		if raw, ok := present(attrs, "progress"); ok {
-			switch string(raw) {
-			case "true", `"true"`:
-				req.Progress = true
-			case "false", `"false"`:
-			default:
-				return nil, badRequest("attributes.progress must be true or false, not %s", jsonkind.Described(raw))
-			}
+		if err := boolAttribute(attrs, "progress", &req.Progress); err != nil {
+			return nil, err
 		}
 		params, _ := present(attrs, "params")
 		for _, p := range []json.RawMessage{input, params, firstInput} {
@@ -330,6 +324,23 @@ func present(fields map[string]json.RawMessage, key string) (json.RawMessage, bo
 		return nil, false
 	}
 	return raw, true
+}
+
+// boolAttribute sets *v to true when attributes.key is true or "true"; false, "false" and
+// absent leave it alone, and anything else is a bad request.
+func boolAttribute(attrs map[string]json.RawMessage, key string, v *bool) error {
+	raw, ok := present(attrs, key)
+	if !ok {
+		return nil
+	}
+	switch string(raw) {
+	case "true", `"true"`:
+		*v = true
+	case "false", `"false"`:
+	default:
+		return badRequest("attributes.%s must be true or false, not %s", key, jsonkind.Described(raw))
+	}
+	return nil
 }
 
 func requiredString(fields map[string]json.RawMessage, key string) (string, error) {
@@ -357,14 +368,8 @@ func retrieveAttributes(req *doip.Request, attrs map[string]json.RawMessage) err
 			return badRequest("attributes.element must be a string, not %s", jsonkind.Described(raw))
 		}
 	}
-	if raw, ok := present(attrs, "includeElementData"); ok {
-		switch string(raw) {
-		case "true", `"true"`:
-			req.IncludeElementData = true
-		case "false", `"false"`:
-		default:
-			return badRequest("attributes.includeElementData must be true or false, not %s", jsonkind.Described(raw))
-		}
+	if err := boolAttribute(attrs, "includeElementData", &req.IncludeElementData); err != nil {
+		return err
 	}
 	if raw, ok := present(attrs, "range"); ok {
 		var r map[string]json.RawMessage
