@@ -23,6 +23,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"github.com/fdo-doip/doip-gateway/shared/logtest"
 	"github.com/fdo-doip/doip-gateway/shared/tooltest"
 )
 
@@ -147,26 +148,9 @@ type ollamaChat struct {
 type runProc struct {
 	name string
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *logtest.Buffer
 	done chan struct{}
 	err  error // Wait's result, set before done closes
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // hostPortRE matches host:port in values: a service name, or an address of the container itself.
@@ -593,7 +577,7 @@ func (r *composeRun) start(s types.ServiceConfig) {
 		env = append(env, k+"="+rewritePath(root, r.rewritePort(s.Name, r.rewriteAddrs(s.Name, envMap[k]))))
 	}
 
-	p := &runProc{name: s.Name, out: &lockedBuffer{}, done: make(chan struct{})}
+	p := &runProc{name: s.Name, out: &logtest.Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Env, p.cmd.Dir = env, root
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
@@ -668,7 +652,7 @@ func (r *composeRun) startOllama(s types.ServiceConfig) {
 	})
 	r.ollama = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = r.ollama.Serve(l) }()
-	p := &runProc{name: s.Name, out: &lockedBuffer{}, done: make(chan struct{})}
+	p := &runProc{name: s.Name, out: &logtest.Buffer{}, done: make(chan struct{})}
 	r.procs[s.Name] = p
 	r.t.Cleanup(func() { _ = r.ollama.Close() })
 }

@@ -15,9 +15,12 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/fdo-doip/doip-gateway/shared/admintest"
 	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
+
+	"github.com/fdo-doip/doip-gateway/shared/logtest"
 )
 
 // retrieveStub is a retrieve-svc that knows no object and remembers the request ids it was
@@ -41,24 +44,6 @@ func (r *retrieveStub) seen() []string {
 	return append([]string(nil), r.ids...)
 }
 
-func get(t *testing.T, url string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(b)
-}
-
 // TestAdminMetricsAndRequestID runs two workflows, one of which asks retrieve-svc (a stub)
 // for a record: the request id of the invocation reaches the stub and the logs, and the
 // workflow and gRPC metrics count both runs.
@@ -76,7 +61,7 @@ func TestAdminMetricsAndRequestID(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var logs syncBuffer
+	var logs logtest.Buffer
 	addrc := make(chan [2]net.Addr, 1)
 	errc := make(chan error, 1)
 	go func() {
@@ -124,10 +109,10 @@ func TestAdminMetricsAndRequestID(t *testing.T) {
 		t.Errorf("retrieve-svc saw request ids %q, want rid-eq-1 on every call", got)
 	}
 
-	if code, body := get(t, adminURL+"/readyz"); code != http.StatusOK || body != "ok\n" {
+	if code, body := admintest.Get(t, adminURL+"/readyz"); code != http.StatusOK || body != "ok\n" {
 		t.Errorf("/readyz = %d %q", code, body)
 	}
-	code, body := get(t, adminURL+"/metrics")
+	code, body := admintest.Get(t, adminURL+"/metrics")
 	if code != http.StatusOK {
 		t.Fatalf("/metrics = %d", code)
 	}

@@ -10,27 +10,9 @@ import (
 
 	"google.golang.org/grpc/metadata"
 
+	"github.com/fdo-doip/doip-gateway/shared/admintest"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 )
-
-// get fetches url and returns the status code and body.
-func get(t *testing.T, url string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(b)
-}
 
 // TestAdminAndRequestID serves a record and a component with a request id in the metadata,
 // then reads the admin endpoints: the metrics moved, and the id is in the logs.
@@ -66,13 +48,13 @@ func TestAdminAndRequestID(t *testing.T) {
 		n += len(msg.GetChunk())
 	}
 
-	if code, body := get(t, s.adminURL+"/healthz"); code != http.StatusOK || body != "ok\n" {
+	if code, body := admintest.Get(t, s.adminURL+"/healthz"); code != http.StatusOK || body != "ok\n" {
 		t.Errorf("/healthz = %d %q", code, body)
 	}
-	if code, body := get(t, s.adminURL+"/readyz"); code != http.StatusOK {
+	if code, body := admintest.Get(t, s.adminURL+"/readyz"); code != http.StatusOK {
 		t.Errorf("/readyz = %d %q", code, body)
 	}
-	code, body := get(t, s.adminURL+"/metrics")
+	code, body := admintest.Get(t, s.adminURL+"/metrics")
 	if code != http.StatusOK {
 		t.Fatalf("/metrics = %d", code)
 	}

@@ -20,25 +20,9 @@ import (
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/retrieve"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
+	"github.com/fdo-doip/doip-gateway/shared/logtest"
 	"github.com/fdo-doip/doip-gateway/shared/settings"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func env(kv ...string) func(string) string {
 	m := map[string]string{}
@@ -51,7 +35,7 @@ func env(kv ...string) func(string) string {
 // started is a retrieve-svc running in the test, with a client connected to it.
 type started struct {
 	conn     *grpc.ClientConn
-	logs     *syncBuffer
+	logs     *logtest.Buffer
 	adminURL string       // "http://127.0.0.1:port" of the admin server; empty when disabled
 	stop     func() error // cancels the context and returns what run returned
 }
@@ -59,7 +43,7 @@ type started struct {
 func start(t *testing.T, args []string, getenv func(string) string) *started {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	addrc := make(chan [2]net.Addr, 1)
 	errc := make(chan error, 1)
 	args = append([]string{"--listen", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--log-format", "text", "--log-level", "debug"}, args...)
