@@ -3,34 +3,28 @@ package main
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"google.golang.org/grpc/metadata"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/client"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 	"github.com/fdo-doip/doip-gateway/shared/admintest"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
+	"github.com/fdo-doip/doip-gateway/shared/grpctest"
 	"github.com/fdo-doip/doip-gateway/shared/logtest"
 )
 
 // retrieveStub serves every record as an empty object and remembers the request ids.
 type retrieveStub struct {
 	retrievev1.UnimplementedRetrieveServiceServer
-	mu  sync.Mutex
-	ids []string
+	ids grpctest.RequestIDs
 }
 
 func (r *retrieveStub) GetRecord(ctx context.Context, req *retrievev1.GetRecordRequest) (*retrievev1.GetRecordResponse, error) {
-	r.mu.Lock()
-	r.ids = append(r.ids, metadata.ValueFromIncomingContext(ctx, "x-request-id")...)
-	r.mu.Unlock()
+	r.ids.Record(ctx)
 	return &retrievev1.GetRecordResponse{ObjectId: req.GetObjectId(), RecordJson: []byte(`{}`)}, nil
 }
 
@@ -39,16 +33,11 @@ func (r *retrieveStub) GetRecord(ctx context.Context, req *retrievev1.GetRecordR
 // readiness follows the backend's health.
 func TestAdminAndRequestID(t *testing.T) {
 	t.Parallel()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	stub := &retrieveStub{}
 	rs := grpcapp.NewServer()
 	retrievev1.RegisterRetrieveServiceServer(rs.GRPC, stub)
 	rs.SetServing(retrievev1.RetrieveService_ServiceDesc.ServiceName)
-	go func() { _ = rs.GRPC.Serve(lis) }()
-	t.Cleanup(rs.GRPC.Stop)
+	retrieveAddr := grpctest.ServeLoopback(t, rs.GRPC)
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
@@ -56,7 +45,7 @@ func TestAdminAndRequestID(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() {
 		errc <- run(ctx, []string{"--host", "127.0.0.1", "--port", "0", "--tls-mode", "off", "--invoke-addr=",
-			"--retrieve-addr", lis.Addr().String(), "--admin-addr", "127.0.0.1:0", "--log-format", "json", "--config="},
+			"--retrieve-addr", retrieveAddr, "--admin-addr", "127.0.0.1:0", "--log-format", "json", "--config="},
 			func(string) string { return "" }, io.MultiWriter(&logs, t.Output()))
 	}()
 	var adminURL, envelopeAddr string
@@ -117,9 +106,7 @@ func TestAdminAndRequestID(t *testing.T) {
 	}
 
 	// The id the backend got is the one the gateway logged for the request.
-	stub.mu.Lock()
-	ids := append([]string(nil), stub.ids...)
-	stub.mu.Unlock()
+	ids := stub.ids.Seen()
 	var logged []string
 	for _, rec := range logs.Records() {
 		if rec["msg"] == "request done" {

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -19,7 +18,7 @@ import (
 	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
-
+	"github.com/fdo-doip/doip-gateway/shared/grpctest"
 	"github.com/fdo-doip/doip-gateway/shared/logtest"
 )
 
@@ -27,21 +26,12 @@ import (
 // sent.
 type retrieveStub struct {
 	retrievev1.UnimplementedRetrieveServiceServer
-	mu  sync.Mutex
-	ids []string
+	ids grpctest.RequestIDs
 }
 
 func (r *retrieveStub) GetRecord(ctx context.Context, req *retrievev1.GetRecordRequest) (*retrievev1.GetRecordResponse, error) {
-	r.mu.Lock()
-	r.ids = append(r.ids, metadata.ValueFromIncomingContext(ctx, "x-request-id")...)
-	r.mu.Unlock()
+	r.ids.Record(ctx)
 	return nil, status.Errorf(codes.NotFound, "no object %s", req.GetObjectId())
-}
-
-func (r *retrieveStub) seen() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.ids...)
 }
 
 // TestAdminMetricsAndRequestID runs two workflows, one of which asks retrieve-svc (a stub)
@@ -49,15 +39,10 @@ func (r *retrieveStub) seen() []string {
 // workflow and gRPC metrics count both runs.
 func TestAdminMetricsAndRequestID(t *testing.T) {
 	t.Parallel()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	stub := &retrieveStub{}
 	rs := grpcapp.NewServer()
 	retrievev1.RegisterRetrieveServiceServer(rs.GRPC, stub)
-	go func() { _ = rs.GRPC.Serve(lis) }()
-	t.Cleanup(rs.GRPC.Stop)
+	retrieveAddr := grpctest.ServeLoopback(t, rs.GRPC)
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
@@ -66,7 +51,7 @@ func TestAdminMetricsAndRequestID(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() {
 		ctx := grpcapp.WithReady(ctx, func(a, adm net.Addr) { addrc <- [2]net.Addr{a, adm} })
-		errc <- run(ctx, []string{"--listen", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--retrieve-addr", lis.Addr().String(),
+		errc <- run(ctx, []string{"--listen", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--retrieve-addr", retrieveAddr,
 			"--log-format", "json", "--log-level", "debug"},
 			noEnv, io.MultiWriter(&logs, t.Output()))
 	}()
@@ -105,7 +90,7 @@ func TestAdminMetricsAndRequestID(t *testing.T) {
 	if err := invoke("rid-eq-1", "equation_extraction"); status.Code(err) != codes.NotFound {
 		t.Fatalf("equation_extraction of an unknown object: %v, want NotFound", err)
 	}
-	if got := stub.seen(); len(got) == 0 || strings.Join(got, ",") != strings.Repeat("rid-eq-1,", len(got)-1)+"rid-eq-1" {
+	if got := stub.ids.Seen(); len(got) == 0 || strings.Join(got, ",") != strings.Repeat("rid-eq-1,", len(got)-1)+"rid-eq-1" {
 		t.Errorf("retrieve-svc saw request ids %q, want rid-eq-1 on every call", got)
 	}
 

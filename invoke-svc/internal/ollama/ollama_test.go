@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/eqextract"
-
 	"github.com/fdo-doip/doip-gateway/shared/logtest"
 )
 
