@@ -11,15 +11,12 @@ import (
 	"time"
 
 	"github.com/fdo-doip/doip-gateway/shared/slogapp"
+
+	"github.com/fdo-doip/doip-gateway/shared/settings/settingstest"
 )
 
-func env(kv ...string) func(string) string {
-	m := map[string]string{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		m[kv[i]] = kv[i+1]
-	}
-	return func(k string) string { return m[k] }
-}
+// env returns a getenv over key, value pairs.
+var env = settingstest.Env
 
 func TestLoadDefaults(t *testing.T) {
 	t.Parallel()
