@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -32,21 +31,11 @@ func TestAdminAndRequestID(t *testing.T) {
 	if _, err := client.GetRecord(ctx, &retrievev1.GetRecordRequest{ObjectId: "Q999999"}); err == nil {
 		t.Fatal("GetRecord of a missing object succeeded")
 	}
-	stream, err := client.StreamComponent(ctx, &retrievev1.StreamComponentRequest{ObjectId: "Q123", ComponentId: "source.tex"})
+	_, data, err := streamAllContext(ctx, client, &retrievev1.StreamComponentRequest{ObjectId: "Q123", ComponentId: "source.tex"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var n int
-	for {
-		msg, err := stream.Recv()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		n += len(msg.GetChunk())
-	}
+	n := len(data)
 
 	if code, body := admintest.Get(t, s.adminURL+"/healthz"); code != http.StatusOK || body != "ok\n" {
 		t.Errorf("/healthz = %d %q", code, body)

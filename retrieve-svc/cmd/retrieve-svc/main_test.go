@@ -139,21 +139,11 @@ func TestRunSeeds(t *testing.T) {
 		t.Fatalf("sample Q123 lists no components: %v", resp)
 	}
 	c := resp.GetComponents()[0]
-	stream, err := client.StreamComponent(t.Context(), &retrievev1.StreamComponentRequest{ObjectId: "Q123", ComponentId: c.GetComponentId()})
+	_, data, err := streamAll(t, client, &retrievev1.StreamComponentRequest{ObjectId: "Q123", ComponentId: c.GetComponentId()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var n int64
-	for {
-		msg, err := stream.Recv()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		n += int64(len(msg.GetChunk()))
-	}
+	n := int64(len(data))
 	if c.Size == nil || n != c.GetSize() {
 		t.Errorf("streamed %d bytes of %s; record says %v", n, c.GetComponentId(), c.Size)
 	}

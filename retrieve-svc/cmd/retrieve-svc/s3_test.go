@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"errors"
 	"io"
@@ -22,7 +23,12 @@ import (
 // streamAll reads a component stream: its header and the bytes of its chunks.
 func streamAll(t *testing.T, client retrievev1.RetrieveServiceClient, req *retrievev1.StreamComponentRequest) (*retrievev1.ComponentHeader, []byte, error) {
 	t.Helper()
-	stream, err := client.StreamComponent(t.Context(), req)
+	return streamAllContext(t.Context(), client, req)
+}
+
+// streamAllContext is streamAll with the context of the call.
+func streamAllContext(ctx context.Context, client retrievev1.RetrieveServiceClient, req *retrievev1.StreamComponentRequest) (*retrievev1.ComponentHeader, []byte, error) {
+	stream, err := client.StreamComponent(ctx, req)
 	if err != nil {
 		return nil, nil, err
 	}
