@@ -189,3 +189,48 @@ func TestReadyzRevealsNoAddress(t *testing.T) {
 		}
 	}
 }
+
+// TestServe: without an address run gets no admin server; with one, run gets its address
+// and the server answers until run returns; a busy address fails before run.
+func TestServe(t *testing.T) {
+	t.Parallel()
+	logger := slogapp.Discard()
+	h := admin.NewHandler(prometheus.NewRegistry(), nil, logger)
+	ran := false
+	err := admin.Serve(t.Context(), "", h, logger, func(addr net.Addr) error {
+		ran = true
+		if addr != nil {
+			t.Errorf("admin address %v without an admin server", addr)
+		}
+		return errors.New("run's error")
+	})
+	if !ran || err == nil || err.Error() != "run's error" {
+		t.Errorf("Serve without an address: ran %t, %v", ran, err)
+	}
+	var url string
+	err = admin.Serve(t.Context(), "127.0.0.1:0", h, logger, func(addr net.Addr) error {
+		url = "http://" + addr.String()
+		if code, body := admintest.Get(t, url+"/healthz"); code != http.StatusOK || body != "ok\n" {
+			t.Errorf("/healthz while run runs = %d %q", code, body)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := http.Get(url + "/healthz"); err == nil {
+		t.Error("the admin server answers after Serve returned")
+	}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	err = admin.Serve(t.Context(), busy.Addr().String(), h, logger, func(net.Addr) error {
+		t.Error("run ran although the admin address is busy")
+		return nil
+	})
+	if err == nil {
+		t.Error("Serve on a busy address succeeded")
+	}
+}
