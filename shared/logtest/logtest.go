@@ -11,6 +11,11 @@ import (
 // Buffer is a bytes.Buffer that goroutines may write to at once: the log sink of a server
 // under test. Its zero value is empty and ready.
 type Buffer struct {
+	// Max, when not 0, is how much it keeps: once it holds more than Max bytes, further
+	// writes are dropped (and reported as written), so that a chatty process cannot fill
+	// the test's memory.
+	Max int
+
 	mu sync.Mutex
 	b  bytes.Buffer
 }
@@ -19,6 +24,9 @@ type Buffer struct {
 func (b *Buffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.Max > 0 && b.b.Len() > b.Max {
+		return len(p), nil
+	}
 	return b.b.Write(p)
 }
 

@@ -22,3 +22,16 @@ func TestBuffer(t *testing.T) {
 		t.Error("String is empty")
 	}
 }
+
+func TestBufferMax(t *testing.T) {
+	t.Parallel()
+	b := Buffer{Max: 4}
+	for range 3 {
+		if n, err := b.Write([]byte("abc")); n != 3 || err != nil {
+			t.Fatalf("Write = %d, %v", n, err)
+		}
+	}
+	if got := b.String(); got != "abcabc" {
+		t.Errorf("String = %q, want the writes up to the first past Max", got)
+	}
+}

@@ -10,7 +10,6 @@
 package s3test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -29,6 +28,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
+	"github.com/fdo-doip/doip-gateway/shared/logtest"
 	"github.com/fdo-doip/doip-gateway/shared/tooltest"
 )
 
@@ -50,7 +50,7 @@ type Server struct {
 	Dir       string // the posix root: one folder per bucket, one file per object
 
 	cmd      *exec.Cmd
-	out      *syncBuffer
+	out      *logtest.Buffer
 	exited   chan struct{} // closed when the process has exited
 	stopOnce sync.Once
 	buckets  atomic.Int64
@@ -96,7 +96,7 @@ func start(tb testing.TB, bin, dir string) (*Server, error) {
 		AccessKey: "AK" + strings.ToUpper(rand.Text()[:14]),
 		SecretKey: rand.Text() + rand.Text(),
 		Dir:       dir,
-		out:       &syncBuffer{},
+		out:       &logtest.Buffer{Max: 1 << 20},
 		exited:    make(chan struct{}),
 	}
 	s.cmd = exec.Command(bin, "--access", s.AccessKey, "--secret", s.SecretKey, "--port", host,
@@ -197,24 +197,4 @@ func (s *Server) MakeBucket(tb testing.TB, name string) {
 	if err := s.Client(tb).MakeBucket(ctx, name, minio.MakeBucketOptions{Region: "us-east-1"}); err != nil {
 		tb.Fatalf("s3test: make bucket %q: %v", name, err)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.b.Len() > 1<<20 {
-		return len(p), nil
-	}
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
