@@ -102,11 +102,7 @@ func TestLoadImplicitFile(t *testing.T) {
 
 func TestUsageListsConfig(t *testing.T) {
 	t.Parallel()
-	for _, want := range []string{"--config FILE", "DOIP_CONFIG", "invoke-svc section", "OLLAMA_API_KEY (key ollama-api-key)"} {
-		if !strings.Contains(Usage(), want) {
-			t.Errorf("usage lacks %q:\n%s", want, Usage())
-		}
-	}
+	settingstest.CheckUsage(t, Usage(), "--config FILE", "DOIP_CONFIG", "invoke-svc section", "OLLAMA_API_KEY (key ollama-api-key)")
 }
 
 // TestExampleFile checks config.example.yaml at the repository root against the code: its

@@ -153,3 +153,13 @@ func CheckExampleLoadsDefaults[C comparable](t *testing.T, table *settings.Table
 		t.Errorf("%s loads to\n%+v\nnot the defaults\n%+v", path, got, want)
 	}
 }
+
+// CheckUsage fails t unless the usage text says each of want.
+func CheckUsage(t testing.TB, usage string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(usage, w) {
+			t.Errorf("usage lacks %q:\n%s", w, usage)
+		}
+	}
+}
