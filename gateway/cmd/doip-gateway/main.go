@@ -57,6 +57,9 @@ const (
 // readyCacheTTL is how long the retrieve-svc health answer behind /readyz is reused.
 const readyCacheTTL = 3 * time.Second
 
+// run runs the gateway until ctx is done, then drains its listeners and stops the admin
+// server last. It returns nil after a clean shutdown; for -h, a [*settings.HelpError]
+// carrying the usage.
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	cfg, err := config.Load(args, getenv)
 	if err != nil { // a *settings.HelpError for -h: main prints the usage
