@@ -55,13 +55,13 @@ FROM gcr.io/distroless/static-debian12:nonroot AS runtime
 COPY --from=build /out/healthprobe /usr/local/bin/
 USER 65532:65532
 
-# doip-gateway, the DOIP edge (ports 3567 and 3568). Certificates are mounted at /certs
+# doip-gateway, the DOIP edge (ports 3567 and 3568, DOIP over HTTPS on 3569). Certificates are mounted at /certs
 # (docker-compose.yml mounts ./certs); without them the gateway makes a self-signed one at
 # start-up.
 FROM runtime AS gateway
 COPY --from=build /out/doip-gateway /usr/local/bin/
 ENV TLS_CERT=/certs/server.crt TLS_KEY=/certs/server.key
-EXPOSE 3567 3568 9567
+EXPOSE 3567 3568 3569 9567
 ENTRYPOINT ["/usr/local/bin/doip-gateway"]
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
     CMD ["/usr/local/bin/healthprobe", "http", "http://127.0.0.1:9567/readyz"]

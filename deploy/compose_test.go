@@ -130,7 +130,7 @@ func TestComposeLoads(t *testing.T) {
 func TestComposeGatewayPorts(t *testing.T) {
 	t.Parallel()
 	gw := service(t, loadCompose(t, map[string]string{}), "gateway")
-	for _, want := range []uint32{3567, 3568} {
+	for _, want := range []uint32{3567, 3568, 3569} {
 		found := false
 		for _, p := range gw.Ports {
 			if p.Target == want && p.Published == strconv.FormatUint(uint64(want), 10) && (p.Protocol == "" || p.Protocol == "tcp") {
@@ -306,7 +306,7 @@ func TestComposeLakeFS(t *testing.T) {
 func TestComposeAdmin(t *testing.T) {
 	t.Parallel()
 	p := loadCompose(t, map[string]string{})
-	listen := map[string][]string{"gateway": {"3567", "3568"}, "retrieve-svc": {"50051"}, "invoke-svc": {"50052"}}
+	listen := map[string][]string{"gateway": {"3567", "3568", "3569"}, "retrieve-svc": {"50051"}, "invoke-svc": {"50052"}}
 	for name := range ownServices {
 		s := service(t, p, name)
 		addr := env(t, s, "ADMIN_ADDR")

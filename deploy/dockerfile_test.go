@@ -23,7 +23,7 @@ const (
 
 // What each image listens on: its service ports, and the admin port (adminPort) after them.
 var exposed = map[string][]string{
-	"gateway":      {"3567", "3568", "9567"},
+	"gateway":      {"3567", "3568", "3569", "9567"},
 	"retrieve-svc": {"50051", "9551"},
 	"invoke-svc":   {"50052", "9552"},
 }

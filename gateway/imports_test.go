@@ -2,7 +2,8 @@
 // the framing-neutral model (doip) and the listeners' TLS set-up (tlsconf) at the bottom;
 // the MaRDI answer JSON on doip; the codecs,
 // which know doip but not each other; the server and the dispatcher, which know doip but
-// not each other nor any codec; the set-up of a process; and the commands and end-to-end
+// not each other nor any codec; the HTTP face, which decodes with the standard codec and
+// counts with the server's metrics; the set-up of a process; and the commands and end-to-end
 // tests on top.
 package gateway_test
 
@@ -18,10 +19,11 @@ func TestImportsFollowLayers(t *testing.T) {
 		Module: "github.com/fdo-doip/doip-gateway/gateway",
 		Shared: "github.com/fdo-doip/doip-gateway/shared",
 		Layers: [][]string{
-			{"internal/doip", "internal/tlstest", "internal/tlsconf"},
+			{"internal/doip", "internal/tlstest", "internal/tlsconf", "internal/bytesize", "internal/httpapi/httpapitest"},
 			{"internal/mardijson"},
 			{"internal/envelope", "internal/segment", "internal/doiptext"},
 			{"internal/gateway", "internal/dispatch", "internal/client"},
+			{"internal/httpapi"},
 			{"internal/config"},
 			{"cmd/...", "e2e"},
 		},

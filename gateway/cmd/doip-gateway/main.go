@@ -1,5 +1,6 @@
 // Command doip-gateway is the DOIP edge of the FDO system: it terminates TLS, speaks the
-// binary envelope on --port (3567) and JSON segments on port+1, and turns each request into
+// binary envelope on --port (3567), JSON segments on port+1, and DOIP over HTTPS with a web
+// page per object on port+2 (--http-port), and turns each request into
 // gRPC calls to retrieve-svc and invoke-svc. An admin HTTP server on --admin-addr
 // (127.0.0.1:9567) serves /metrics, /healthz and /readyz.
 package main
@@ -13,7 +14,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/config"
@@ -22,6 +25,7 @@ import (
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doiptext"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/envelope"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/gateway"
+	"github.com/fdo-doip/doip-gateway/gateway/internal/httpapi"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/segment"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/tlsconf"
 	"github.com/fdo-doip/doip-gateway/shared/admin"
@@ -32,6 +36,7 @@ import (
 	"github.com/fdo-doip/doip-gateway/shared/mtls"
 	"github.com/fdo-doip/doip-gateway/shared/settings"
 	"github.com/fdo-doip/doip-gateway/shared/slogapp"
+	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/resolver/dns"
 )
@@ -84,13 +89,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	servers := newServers(cfg, d, tlsCfg, mode, segL.Addr().(*net.TCPAddr).Port, gateway.NewMetrics(reg), logger)
+	gm := gateway.NewMetrics(reg)
+	servers := newServers(cfg, d, tlsCfg, mode, segL.Addr().(*net.TCPAddr).Port, gm, logger)
 	listeners := []net.Listener{envL, segL}
 
 	err = admin.Serve(ctx, cfg.AdminAddr, admin.NewHandler(reg, readiness(servers, b), logger), logger, func(net.Addr) error {
 		for i, srv := range servers {
 			logger.Info("listening", slog.String("listener", srv.Name), slog.String("addr", listeners[i].Addr().String()),
 				slog.String("tls", string(mode)), slog.Bool("self_signed", selfSigned))
+		}
+		// After the DOIP ports' lines, which is what their watchers wait for.
+		if cfg.HTTPPort >= 0 {
+			stopHTTP, err := startHTTP(ctx, cfg, d, tlsCfg, gm, logger)
+			if err != nil {
+				return err
+			}
+			defer stopHTTP()
 		}
 		return serve(ctx, servers, listeners, cfg.DrainTimeout, func() {
 			logger.Info("gateway started", slog.String("version", version), slog.Any("config", cfg))
@@ -220,6 +234,75 @@ func newServers(cfg config.Config, h doip.Handler, tlsCfg *tls.Config, mode tlsc
 		ServiceID:     cfg.ServiceID,
 	}
 	return []*gateway.Server{newServer("envelope", envelopeCodec), newServer("segments", segmentsCodec(advertise))}
+}
+
+// The HTTP listener's bounds on what a client may send before its request is read.
+const (
+	httpMaxHeaderBytes = 64 << 10
+)
+
+// startHTTP serves DOIP over HTTP and the web pages on cfg.HTTPPort with d, over TLS with
+// tlsCfg unless it is nil. When ctx ends it drains, beside the DOIP listeners: Shutdown
+// within the drain timeout, then Close. The returned function drains it now if ctx has not
+// ended, and waits for the drain.
+func startHTTP(ctx context.Context, cfg config.Config, d doip.Handler, tlsCfg *tls.Config, m *gateway.Metrics, logger *slog.Logger) (stop func(), err error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.HTTPPort)))
+	if err != nil {
+		return nil, fmt.Errorf("listen for HTTP on port %d: %w", cfg.HTTPPort, err)
+	}
+	// At most max-conns open connections, as on each DOIP port: further ones wait to be
+	// accepted.
+	l = netutil.LimitListener(l, cfg.MaxConns)
+	api := httpapi.New(httpapi.Options{
+		Handler: d, ServiceID: cfg.ServiceID,
+		Limits:      doip.Limits{MaxPayload: uint32(cfg.MaxPayload), MaxSegment: uint32(cfg.MaxSegment)},
+		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, Metrics: m, Listener: "http", Logger: logger,
+	})
+	srv := &http.Server{
+		Handler: api,
+		// No ReadTimeout: its deadline would cut a long download; the API bounds each body
+		// read with cfg.ReadTimeout itself.
+		ReadHeaderTimeout: cfg.HandshakeTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    httpMaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelInfo),
+	}
+	scheme := "http"
+	if tlsCfg != nil {
+		srv.TLSConfig = tlsCfg.Clone()
+		scheme = "https"
+	}
+	logger.Info("listening", slog.String("listener", "http"), slog.String("addr", l.Addr().String()), slog.String("scheme", scheme))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var err error
+		if tlsCfg != nil {
+			err = srv.ServeTLS(l, "", "")
+		} else {
+			err = srv.Serve(l)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("http listener failed", slog.Any("err", err))
+		}
+	}()
+	var once sync.Once
+	drain := func() {
+		once.Do(func() {
+			sctx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
+			defer cancel()
+			if err := srv.Shutdown(sctx); err != nil {
+				logger.Warn("http drain timed out, closing connections", slog.Any("err", err))
+				_ = srv.Close()
+			}
+		})
+	}
+	stopWatch := context.AfterFunc(ctx, drain)
+	return func() {
+		stopWatch()
+		drain()
+		<-done
+	}, nil
 }
 
 // readiness is the gateway's /readyz: ready while every DOIP server is serving and

@@ -74,6 +74,9 @@ func (a *app) do(ctx context.Context, c call) error {
 	if err := c.checkOutput(); err != nil {
 		return err
 	}
+	if a.opts.httpURL != "" {
+		return a.doHTTP(ctx, c)
+	}
 	if a.opts.standard {
 		return a.doStandard(ctx, c)
 	}

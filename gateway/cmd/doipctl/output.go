@@ -9,10 +9,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/fdo-doip/doip-gateway/gateway/internal/bytesize"
 )
 
 // outputFiles are the files a download writes: each under a temporary name in its final
@@ -146,7 +147,7 @@ func (p *progressBar) update(done, total int64) {
 	const width = 30
 	fill := int(pct / 100 * width)
 	fmt.Fprintf(p.w, "\r[%s%s] %6.1f%% %s / %s  %s/s ", strings.Repeat("=", fill), strings.Repeat(" ", width-fill),
-		pct, human(done), human(total), human(int64(rate)))
+		pct, bytesize.Format(done), bytesize.Format(total), bytesize.Format(int64(rate)))
 }
 
 func (p *progressBar) done() { fmt.Fprintln(p.w) }
@@ -163,17 +164,4 @@ func (p *progressWriter) Write(b []byte) (int, error) {
 	p.done += int64(n)
 	p.bar.update(p.done, 0)
 	return n, err
-}
-
-func human(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return strconv.FormatInt(n, 10) + " B"
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -20,15 +20,17 @@ type options struct {
 	caFile           string
 	timeout          time.Duration
 	quiet            bool
-	standard         bool // speak standard DOIP v2.0
-	portSet          bool // --port was given
+	standard         bool   // speak standard DOIP v2.0
+	httpURL          string // speak DOIP over HTTP to this base URL
+	portSet          bool   // --port was given
 }
 
 const rootLong = `doipctl talks to a DOIP gateway: it says hello, lists operations, retrieves FDO
 records and component bytes, and invokes workflows.
 
 It speaks the gateway's binary envelope (port 3567) unless --standard is given, in which
-case it speaks standard DOIP v2.0 over TLS (port 3568), as other DOIP clients and servers do.
+case it speaks standard DOIP v2.0 over TLS (port 3568), as other DOIP clients and servers do,
+or --http URL is given: then it speaks DOIP over HTTP (Cordra's /doip; port 3569 on a gateway).
 
 Metadata is printed as indented JSON on stdout. Exit status: 0 success, 2 a DOIP error (its
 kind and message on stderr), 1 a usage or connection problem.`
@@ -38,6 +40,7 @@ const rootExample = `  doipctl hello
   doipctl retrieve Q123 --component main-pdf -o paper.pdf
   doipctl invoke Q123 --workflow echo --params '{"hello":"world"}'
   doipctl --standard --insecure retrieve Q123
+  doipctl --http https://127.0.0.1:3569 --insecure retrieve Q123 --component main-pdf -o paper.pdf
   DOIP_HOST=gw.example.org doipctl --tls hello`
 
 // newRootCmd builds the doipctl command tree. Output and help go to a.stdout, errors are
@@ -80,6 +83,7 @@ func (a *app) newRootCmd() *cobra.Command {
 	o.timeout = 60 * time.Second
 	f.Var((*seconds)(&o.timeout), "timeout", "deadline per request, refreshed while bytes flow (30s, 2m, or a number of seconds)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress bar")
+	f.StringVar(&o.httpURL, "http", a.getenv("DOIP_HTTP"), "speak DOIP over HTTP to this base `URL` (https://host:3569; env DOIP_HTTP)")
 	f.BoolVar(&o.standard, "standard", false, "speak standard DOIP v2.0 (text segments over TLS; port 3568 unless --port): works with other DOIP servers too")
 
 	root.AddCommand(
@@ -97,6 +101,9 @@ func (o *options) check(cmd *cobra.Command) error {
 	o.portSet = cmd.Flags().Changed("port")
 	if n, err := strconv.Atoi(o.port); err != nil || n < 1 || n > 65535 {
 		return usagef("--port %q is not a port number: use 3567 (binary envelope) or 3568 (standard DOIP), or the port the gateway was started with", o.port)
+	}
+	if o.httpURL != "" && o.standard {
+		return usagef("--http and --standard name two ways to talk: give one")
 	}
 	if o.host == "" {
 		return usagef("--host is empty: give the gateway's host name or address (default 127.0.0.1)")

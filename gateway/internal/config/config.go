@@ -18,8 +18,11 @@ import (
 
 // Config is the whole gateway configuration.
 type Config struct {
-	Host         string // interface to listen on; empty means all
-	Port         int    // binary envelope port; the segment port is Port+1 (both random when 0)
+	Host string // interface to listen on; empty means all
+	Port int    // binary envelope port; the segment port is Port+1 (both random when 0)
+	// HTTPPort is the port of DOIP over HTTP and the web pages: Port+2 by default (random
+	// when Port is 0), -1 when turned off.
+	HTTPPort     int
 	RetrieveAddr string
 	InvokeAddrs  []string
 	ServiceID    string
@@ -72,7 +75,7 @@ func (c Config) LogValue() slog.Value {
 		invoke[i] = settings.Redact(a)
 	}
 	return slog.GroupValue(
-		slog.String("host", c.Host), slog.Int("port", c.Port),
+		slog.String("host", c.Host), slog.Int("port", c.Port), slog.Int("http_port", c.HTTPPort),
 		slog.String("retrieve_addr", settings.Redact(c.RetrieveAddr)), slog.String("invoke_addrs", strings.Join(invoke, ",")),
 		slog.String("service_id", c.ServiceID), slog.String("tls_mode", c.TLSMode),
 		slog.Int64("max_payload", c.MaxPayload), slog.Int("max_conns", c.MaxConns), slog.Int("max_conns_per_ip", c.MaxConnsPerIP),
@@ -106,6 +109,7 @@ type setting struct {
 var table = []setting{
 	{flag: "host", env: "DOIP_HOST", def: "", usage: "interface to listen on (empty: all)"},
 	{flag: "port", env: "DOIP_PORT", def: "3567", usage: "binary envelope port; port+1 serves JSON segments"},
+	{flag: "http-port", env: "HTTP_PORT", def: "auto", usage: "port of DOIP over HTTP(S) and the web pages (auto: port+2; off: none); HTTPS with the DOIP ports' certificate unless tls-mode is off"},
 	{flag: "retrieve-addr", env: "RETRIEVE_ADDR", def: "127.0.0.1:50051", usage: "retrieve-svc gRPC address"},
 	{flag: "invoke-addr", env: "INVOKE_ADDR", def: "127.0.0.1:50052", usage: "invoke-svc gRPC address(es), comma-separated; empty disables invoke", list: true},
 	{flag: "dns-min-resolution-interval", env: "DNS_MIN_RESOLUTION_INTERVAL", def: "2s", usage: "least time between two DNS resolutions of a dns:/// service address; a worker added behind the name gets runs within about this plus the services' maximum connection age"},
@@ -215,6 +219,17 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		AdminAddr:        get("admin-addr"),
 	}
 	c.DNSMinResolutionInterval = dur("dns-min-resolution-interval")
+	switch hp := strings.ToLower(get("http-port")); hp {
+	case "auto", "":
+		c.HTTPPort = c.Port + 2
+		if c.Port == 0 {
+			c.HTTPPort = 0
+		}
+	case "off":
+		c.HTTPPort = -1
+	default:
+		c.HTTPPort = int(integer("http-port", 0, 65535))
+	}
 	for _, tok := range strings.Split(get("auth-tokens"), ",") {
 		if tok = strings.TrimSpace(tok); tok != "" {
 			c.AuthTokens = append(c.AuthTokens, tok)

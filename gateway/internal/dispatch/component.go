@@ -33,6 +33,7 @@ func (d *Dispatcher) retrieveComponent(ctx context.Context, w doip.ResponseWrite
 		Size:      hdr.GetSize(),
 		Body:      body,
 		Version:   hdr.GetVersion(),
+		TotalSize: hdr.GetTotalSize(),
 	}})
 }
 

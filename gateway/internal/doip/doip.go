@@ -80,11 +80,12 @@ func ParseOpName(name string) (Op, bool) {
 // there for logs and metrics.
 type Framing string
 
-// The three framings.
+// The framings.
 const (
 	FramingEnvelope Framing = "envelope" // binary envelope, port 3567
 	FramingSegment  Framing = "segment"  // length-prefixed JSON segments, port 3568
 	FramingText     Framing = "doiptext" // standard DOIP v2.0 text segments, port 3568
+	FramingHTTP     Framing = "http"     // DOIP over HTTP (Cordra's and MaRDI's mappings), port 3569
 )
 
 // Range selects bytes of a component as DOIP's "range" attribute does: inclusive, the first
@@ -204,6 +205,9 @@ type ComponentBody struct {
 	Body      io.Reader
 	// Version is the version (commit id) the bytes come from; empty when unknown.
 	Version string
+	// TotalSize is the whole component's size, of which Body yields Size bytes (fewer when
+	// a range was asked); 0 when unknown.
+	TotalSize int64
 }
 
 // InvokeResult answers an invoke.

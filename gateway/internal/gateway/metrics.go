@@ -216,3 +216,23 @@ func (b *byteCounter) close() {
 	b.m.responseBytes.WithLabelValues(framingUnknownLbl).Add(float64(b.pending))
 	b.pending = 0
 }
+
+// RequestDone counts one request answered outside a [Server], by a listener that is not a
+// DOIP port (the HTTP mapping), under the same families and labels: status is "ok", an
+// error kind, or "aborted".
+func (m *Metrics) RequestDone(listener string, req *doip.Request, status string, seconds float64) {
+	m.requestDone(listener, req, status, seconds)
+}
+
+// ResponseBytes counts n bytes written to a client of framing f outside a [Server].
+func (m *Metrics) ResponseBytes(f doip.Framing, n int64) {
+	if m != nil && n > 0 {
+		m.responseBytes.WithLabelValues(framingLabel(f)).Add(float64(n))
+	}
+}
+
+// The status label values for callers of [Metrics.RequestDone].
+const (
+	StatusOK      = statusOK
+	StatusAborted = statusAborted
+)
