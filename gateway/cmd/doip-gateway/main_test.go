@@ -10,11 +10,11 @@ import (
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/client"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
-	"github.com/fdo-doip/doip-gateway/shared/admintest"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
 	"github.com/fdo-doip/doip-gateway/shared/grpctest"
 	"github.com/fdo-doip/doip-gateway/shared/logtest"
+	"github.com/fdo-doip/doip-gateway/shared/webtest"
 )
 
 // retrieveStub serves every record as an empty object and remembers the request ids.
@@ -79,13 +79,13 @@ func TestAdminAndRequestID(t *testing.T) {
 	}
 	c.Close()
 
-	if code, body := admintest.Get(t, adminURL+"/healthz"); code != http.StatusOK || body != "ok\n" {
+	if code, body := webtest.Get(t, adminURL+"/healthz"); code != http.StatusOK || body != "ok\n" {
 		t.Errorf("/healthz = %d %q", code, body)
 	}
-	if code, body := admintest.Get(t, adminURL+"/readyz"); code != http.StatusOK {
+	if code, body := webtest.Get(t, adminURL+"/readyz"); code != http.StatusOK {
 		t.Errorf("/readyz = %d %q", code, body)
 	}
-	code, body := admintest.Get(t, adminURL+"/metrics")
+	code, body := webtest.Get(t, adminURL+"/metrics")
 	if code != http.StatusOK {
 		t.Fatalf("/metrics = %d", code)
 	}
@@ -122,7 +122,7 @@ func TestAdminAndRequestID(t *testing.T) {
 	rs.Health.Shutdown()
 	deadline = time.Now().Add(3*readyCacheTTL + 5*time.Second)
 	for {
-		code, body := admintest.Get(t, adminURL+"/readyz")
+		code, body := webtest.Get(t, adminURL+"/readyz")
 		if code == http.StatusServiceUnavailable && strings.Contains(body, "NOT_SERVING") {
 			break
 		}

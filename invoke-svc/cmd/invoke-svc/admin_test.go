@@ -14,12 +14,12 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/fdo-doip/doip-gateway/shared/admintest"
 	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
 	"github.com/fdo-doip/doip-gateway/shared/grpctest"
 	"github.com/fdo-doip/doip-gateway/shared/logtest"
+	"github.com/fdo-doip/doip-gateway/shared/webtest"
 )
 
 // retrieveStub is a retrieve-svc that knows no object and remembers the request ids it was
@@ -94,10 +94,10 @@ func TestAdminMetricsAndRequestID(t *testing.T) {
 		t.Errorf("retrieve-svc saw request ids %q, want rid-eq-1 on every call", got)
 	}
 
-	if code, body := admintest.Get(t, adminURL+"/readyz"); code != http.StatusOK || body != "ok\n" {
+	if code, body := webtest.Get(t, adminURL+"/readyz"); code != http.StatusOK || body != "ok\n" {
 		t.Errorf("/readyz = %d %q", code, body)
 	}
-	code, body := admintest.Get(t, adminURL+"/metrics")
+	code, body := webtest.Get(t, adminURL+"/metrics")
 	if code != http.StatusOK {
 		t.Fatalf("/metrics = %d", code)
 	}

@@ -9,8 +9,8 @@ import (
 
 	"google.golang.org/grpc/metadata"
 
-	"github.com/fdo-doip/doip-gateway/shared/admintest"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
+	"github.com/fdo-doip/doip-gateway/shared/webtest"
 )
 
 // TestAdminAndRequestID serves a record and a component with a request id in the metadata,
@@ -37,13 +37,13 @@ func TestAdminAndRequestID(t *testing.T) {
 	}
 	n := len(data)
 
-	if code, body := admintest.Get(t, s.adminURL+"/healthz"); code != http.StatusOK || body != "ok\n" {
+	if code, body := webtest.Get(t, s.adminURL+"/healthz"); code != http.StatusOK || body != "ok\n" {
 		t.Errorf("/healthz = %d %q", code, body)
 	}
-	if code, body := admintest.Get(t, s.adminURL+"/readyz"); code != http.StatusOK {
+	if code, body := webtest.Get(t, s.adminURL+"/readyz"); code != http.StatusOK {
 		t.Errorf("/readyz = %d %q", code, body)
 	}
-	code, body := admintest.Get(t, s.adminURL+"/metrics")
+	code, body := webtest.Get(t, s.adminURL+"/metrics")
 	if code != http.StatusOK {
 		t.Fatalf("/metrics = %d", code)
 	}
