@@ -32,6 +32,7 @@ import (
 	"github.com/fdo-doip/doip-gateway/shared/backend"
 	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
+	searchv1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/search/v1"
 	"github.com/fdo-doip/doip-gateway/shared/metrics"
 	"github.com/fdo-doip/doip-gateway/shared/mtls"
 	"github.com/fdo-doip/doip-gateway/shared/settings"
@@ -176,6 +177,7 @@ func newDispatcher(cfg config.Config, b *backends, tlsCfg *tls.Config, logger *s
 	d := &dispatch.Dispatcher{
 		Retrieve:        retrievev1.NewRetrieveServiceClient(b.retrieve),
 		RetrieveSmall:   retrievev1.NewRetrieveServiceClient(b.small),
+		Search:          searchv1.NewSearchServiceClient(b.retrieve), // served by retrieve-svc, beside its storage
 		ServiceID:       cfg.ServiceID,
 		Server:          "doip-gateway",
 		Version:         version,

@@ -92,6 +92,7 @@ func (a *app) newRootCmd() *cobra.Command {
 		a.newRetrieveCmd(),
 		a.newInvokeCmd(),
 		a.newPurgeCmd(),
+		a.newSearchCmd(),
 	)
 	return root
 }

@@ -83,6 +83,8 @@ func printStandard(w io.Writer, resp *client.StdResponse, c call) error {
 		return printJSON(w, map[string]any{"file": c.output, "attributes": resp.Attributes})
 	case resp.Output != nil:
 		return printJSON(w, resp.Output)
+	case c.req.Op == doip.OpSearch && len(resp.Segments) == 1:
+		return printJSON(w, resp.Segments[0]) // {"size":N,"results":[…]}
 	default:
 		out := map[string]any{"status": resp.Status}
 		if len(resp.Attributes) > 0 {

@@ -23,6 +23,7 @@ import (
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
+	searchv1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/search/v1"
 )
 
 // Operations is the operation map the gateway announces: the operations it performs.
@@ -47,6 +48,8 @@ type Dispatcher struct {
 	FastAfter     int64
 	// Invoke may be nil: then no workflow is offered and invoke answers Unsupported.
 	Invoke invokev1.InvokeServiceClient
+	// Search may be nil: then search answers Unsupported.
+	Search searchv1.SearchServiceClient
 	// ServiceID names this DOIP service (hello, standard framing targets).
 	ServiceID string
 	// Server and Version describe the software in hello.
@@ -132,6 +135,8 @@ func (d *Dispatcher) ServeDOIP(ctx context.Context, w doip.ResponseWriter, req *
 		err = d.invoke(ctx, w, req)
 	case req.Op == doip.OpPurge:
 		err = d.purge(ctx, w, req)
+	case req.Op == doip.OpSearch:
+		err = d.search(ctx, w, req)
 	default:
 		err = doip.Errorf(doip.KindUnsupported, "operation %s is not supported", opName(req))
 	}
@@ -163,7 +168,7 @@ func (d *Dispatcher) serviceInfo(ctx context.Context) *doip.ServiceInfo {
 		ServiceID:  d.ServiceID,
 		Server:     d.Server,
 		Version:    d.Version,
-		Operations: Operations,
+		Operations: d.serviceOperations(),
 		Workflows:  workflowNames(d.workflows(ctx)),
 		PublicKey:  d.PublicKey,
 	}
@@ -180,13 +185,14 @@ func (d *Dispatcher) isServiceTarget(id string) bool {
 
 func (d *Dispatcher) listOps(ctx context.Context, w doip.ResponseWriter, req *doip.Request) error {
 	wfs := d.workflows(ctx)
-	list := &doip.OperationList{Operations: Operations, Workflows: workflowNames(wfs)}
+	list := &doip.OperationList{Operations: d.serviceOperations(), Workflows: workflowNames(wfs)}
 	if !d.isServiceTarget(req.ObjectID) {
 		rec, err := d.getRecord(ctx, req.ObjectID, false, "")
 		if err != nil {
 			return err
 		}
 		list.Object = rec.GetObjectId()
+		list.Operations = Operations
 		list.Workflows = applicableWorkflows(wfs, rec.GetComponents())
 		// The object's type says which operations are meaningful for it: keep ours that it
 		// lists (retrieve-svc caches the type record like any record).

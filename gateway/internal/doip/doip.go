@@ -129,6 +129,8 @@ type Request struct {
 	RequestID string
 	// Framing is the wire form the request came in.
 	Framing Framing
+	// Search holds a search's parameters (OpSearch).
+	Search *SearchRequest
 }
 
 // Response is one answer, rendered by the codec of the request's framing. Exactly one of
@@ -146,6 +148,7 @@ type Response struct {
 	Component *ComponentBody
 	Invoke    *InvokeResult
 	Purge     *PurgeResult
+	Search    *SearchResult
 }
 
 // ServiceInfo answers hello.

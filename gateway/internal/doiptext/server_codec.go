@@ -300,6 +300,10 @@ func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 			return nil, err
 		}
 		req.ElementSizes = req.Element == "" // the digital object lists each element's length
+	case doip.OpSearch:
+		if err := searchAttributes(req, attrs, compact || inputs > 0); err != nil {
+			return nil, err
+		}
 	case doip.OpInvoke:
 		req.Workflow = req.OperationID
 		if err := boolAttribute(attrs, "progress", &req.Progress); err != nil {
@@ -504,6 +508,8 @@ type doAttributes struct {
 	Content json.RawMessage `json:"content,omitempty"`
 	// Version is the version the elements' bytes come from.
 	Version string `json:"version,omitempty"`
+	// Match is what a search matched in the object (search results only).
+	Match *searchMatch `json:"match,omitempty"`
 }
 
 type elementInfo struct {
@@ -606,6 +612,8 @@ func (c *ServerCodec) WriteResponse(req *doip.Request, resp *doip.Response) erro
 			}
 		}
 		return c.wr.End()
+	case resp.Search != nil:
+		return c.writeSearch(ok, resp.Search)
 	case resp.Purge != nil:
 		ok.Output = struct {
 			Purged bool `json:"purged"`
@@ -673,6 +681,9 @@ func (c *ServerCodec) serviceInfo(req *doip.Request, hi *doip.ServiceInfo) servi
 // operationIDs lists the operations of a ListOperations answer.
 func operationIDs(l *doip.OperationList) []string {
 	ids := []string{OpIDHello, OpIDListOperations, OpIDRetrieve}
+	if _, ok := l.Operations[doip.OpSearch.String()]; ok && l.Object == "" {
+		ids = append(ids, OpIDSearch)
+	}
 	if l.Object != "" {
 		ids = []string{OpIDListOperations}
 		// Retrieve unless the object's type does not allow it (the dispatcher then drops it).

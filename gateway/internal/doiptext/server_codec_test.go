@@ -103,7 +103,7 @@ func TestReadRequestFields(t *testing.T) {
 		{"update", msg(`{` + target + `,"operationId":"0.DOIP/Op.Update"}`),
 			doip.Request{Op: doip.OpUpdate, OperationID: OpIDUpdate, ObjectID: "Q1"}},
 		{"search", msg(`{` + target + `,"operationId":"0.DOIP/Op.Search","attributes":{"query":"*"}}`),
-			doip.Request{Op: doip.OpSearch, OperationID: OpIDSearch, ObjectID: "Q1"}},
+			doip.Request{Op: doip.OpSearch, OperationID: OpIDSearch, ObjectID: "Q1", Search: &doip.SearchRequest{Query: "*", PageSize: -1}}},
 		{"delete is unknown", msg(`{` + target + `,"operationId":"0.DOIP/Op.Delete"}`),
 			doip.Request{Op: doip.OpUnknown, OperationID: OpIDDelete, ObjectID: "Q1"}},
 		{"other 0.DOIP op is unknown", msg(`{` + target + `,"operationId":"0.DOIP/Op.Frobnicate"}`),

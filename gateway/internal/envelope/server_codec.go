@@ -69,11 +69,15 @@ func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 		return nil, &doip.Error{Kind: doip.KindBadRequest, Message: fmt.Sprintf("envelope: message type %s where a request (0x01) belongs", msg.Header.Type)}
 	}
 	req := &doip.Request{Op: msg.Header.Op, ObjectID: msg.ObjectID, Framing: doip.FramingEnvelope}
+	var firstMeta json.RawMessage
 	for _, b := range msg.Blocks {
 		var js json.RawMessage
 		switch b := b.(type) {
 		case *MetadataBlock:
 			js = b.JSON
+			if firstMeta == nil {
+				firstMeta = js
+			}
 		case *WorkflowBlock:
 			js = b.JSON
 		default:
@@ -98,6 +102,9 @@ func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 		if op, ok := doip.ParseOpName(req.OperationID); ok {
 			req.Op = op
 		}
+	}
+	if req.Op == doip.OpSearch {
+		req.Search = mardijson.ParseSearch(firstMeta)
 	}
 	return req, nil
 }

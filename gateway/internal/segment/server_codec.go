@@ -155,6 +155,9 @@ func parseRequest(b []byte) (*doip.Request, error) {
 	if req.Version, err = firstString(field{"attributes.version", a.Version}, field{"version", w.Version}); err != nil {
 		return nil, err
 	}
+	if req.Op == doip.OpSearch {
+		req.Search = mardijson.ParseSearch(w.Attributes)
+	}
 	return req, nil
 }
 

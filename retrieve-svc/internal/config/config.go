@@ -14,7 +14,9 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -64,6 +66,34 @@ type Config struct {
 	// MaxConnectionAgeGrace is how long the calls on such a connection may still run; 0: as
 	// long as they take.
 	MaxConnectionAge, MaxConnectionAgeGrace time.Duration
+
+	// Search is the search backend: SearchIndex, SearchMediaWiki or SearchOff.
+	Search string
+	// SearchIndexDir is the embedded index's folder; empty: "search-index" in DataDir.
+	SearchIndexDir string
+	// SearchTimeout bounds one search; SearchMaxPageSize caps a page of results.
+	SearchTimeout     time.Duration
+	SearchMaxPageSize int
+	// MediaWikiAPI is the api.php URL of the MediaWiki whose search answers (SearchMediaWiki).
+	MediaWikiAPI string
+	// MediaWikiProfileItems maps MaRDI profile names to the wiki's items that name them:
+	// "name=QID" pairs separated by commas, checked ([Config.ProfileItems] reads them).
+	MediaWikiProfileItems string
+}
+
+// Search backends.
+const (
+	SearchIndex     = "index"     // the embedded full-text index, kept in step with every write
+	SearchMediaWiki = "mediawiki" // a MediaWiki's full-text search (a MaRDI portal)
+	SearchOff       = "off"       // no search service
+)
+
+// SearchIndexPath is the embedded index's folder.
+func (c Config) SearchIndexPath() string {
+	if c.SearchIndexDir != "" {
+		return c.SearchIndexDir
+	}
+	return filepath.Join(c.DataDir, "search-index")
 }
 
 // table lists every key, with its default (the one place defaults live), and how its value is
@@ -179,6 +209,75 @@ var table = []settings.Field[Config]{
 	}},
 }
 
+// searchTable holds the search settings.
+var searchTable = []settings.Field[Config]{
+	{Setting: settings.Setting{Flag: "search", Env: "SEARCH_BACKEND", Default: "index", Usage: "search backend: index (embedded full-text index of records and derived equations), mediawiki (a MediaWiki's search, with --mediawiki-api) or off"}, Set: func(c *Config, v string) error {
+		switch v = strings.ToLower(strings.TrimSpace(v)); v {
+		case SearchIndex, SearchMediaWiki, SearchOff:
+			c.Search = v
+			return nil
+		}
+		return errors.New("want index, mediawiki or off")
+	}},
+	{Setting: settings.Setting{Flag: "search-index-dir", Env: "SEARCH_INDEX_DIR", Usage: "folder of the embedded search index; empty: search-index in the data dir"}, Set: func(c *Config, v string) error {
+		c.SearchIndexDir = strings.TrimSpace(v)
+		return nil
+	}},
+	{Setting: settings.Setting{Flag: "search-timeout", Env: "SEARCH_TIMEOUT", Default: "5s", Usage: "time limit of one search"}, Set: positiveDuration(func(c *Config) *time.Duration { return &c.SearchTimeout })},
+	{Setting: settings.Setting{Flag: "search-max-page-size", Env: "SEARCH_MAX_PAGE_SIZE", Default: "1000", Usage: "largest page of search results (1 to 10000)"}, Set: func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			return errors.New("want a whole number from 1 to 10000")
+		}
+		c.SearchMaxPageSize = n
+		return nil
+	}},
+	{Setting: settings.Setting{Flag: "mediawiki-api", Env: "MEDIAWIKI_API_URL", Usage: "api.php URL of the MediaWiki whose search answers with --search mediawiki"}, Set: func(c *Config, v string) error {
+		if v == "" {
+			return nil
+		}
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return errors.New("want an http or https URL with a host")
+		}
+		c.MediaWikiAPI = v
+		return nil
+	}},
+	{Setting: settings.Setting{Flag: "mediawiki-profile-items", Env: "MEDIAWIKI_PROFILE_ITEMS", Usage: "profile names and the wiki items that name them, such as publication=Q5976449,dataset=Q5984635 (person and software are built in)"}, Set: func(c *Config, v string) error {
+		if _, err := profileItems(v); err != nil {
+			return err
+		}
+		c.MediaWikiProfileItems = v
+		return nil
+	}},
+}
+
+var qidRE = regexp.MustCompile(`^Q[0-9]+$`)
+
+// ProfileItems returns MediaWikiProfileItems as a map.
+func (c Config) ProfileItems() map[string]string {
+	m, _ := profileItems(c.MediaWikiProfileItems)
+	return m
+}
+
+func profileItems(v string) (map[string]string, error) {
+	m := map[string]string{}
+	for pair := range strings.SplitSeq(v, ",") {
+		if pair = strings.TrimSpace(pair); pair == "" {
+			continue
+		}
+		name, item, ok := strings.Cut(pair, "=")
+		if !ok || strings.TrimSpace(name) == "" || !qidRE.MatchString(strings.TrimSpace(item)) {
+			return nil, errors.New("want name=QID pairs separated by commas, such as publication=Q5976449")
+		}
+		m[strings.TrimSpace(name)] = strings.TrimSpace(item)
+	}
+	return m, nil
+}
+
+// allSettings is every table of settings.
+func allSettings() []settings.Field[Config] { return append(slices.Clip(table), searchTable...) }
+
 var repoRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{2,62}$`)
 
 // parseSize reads a number of bytes with an optional unit (configfile.ParseSize).
@@ -230,7 +329,7 @@ func checkURL(v string) (string, error) {
 const section = "retrieve-svc"
 
 // fields are retrieve-svc's settings with their checks.
-var fields = settings.NewFields("retrieve-svc", section, table)
+var fields = settings.NewFields("retrieve-svc", section, allSettings())
 
 // Settings is retrieve-svc's table of settings.
 var Settings = fields.Table
@@ -240,7 +339,12 @@ var Settings = fields.Table
 // override environment variables, which override the file, which overrides the defaults.
 // Every problem is reported at once. For -h or --help it returns a [*settings.HelpError].
 func Load(args []string, getenv func(string) string) (Config, error) {
-	return fields.Load(args, getenv, (*Config).resolveStorage)
+	return fields.Load(args, getenv, func(c *Config, vals *settings.Values) {
+		c.resolveStorage(vals)
+		if c.Search == SearchMediaWiki && c.MediaWikiAPI == "" {
+			vals.Errorf("search mediawiki (from %s) needs %s", vals.Source("search"), Settings.Setting("mediawiki-api").Name())
+		}
+	})
 }
 
 // resolveStorage turns storage "auto" into folder or s3 and checks that s3 has what it needs,
@@ -322,5 +426,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("s3_timeout", c.S3Timeout),
 		slog.Uint64("s3_part_size", c.S3PartSize),
 		slog.Duration("presign_expiry", c.PresignExpiry),
+		slog.String("search", c.Search),
+		slog.String("search_index", c.SearchIndexPath()),
+		slog.String("mediawiki_api", settings.Redact(c.MediaWikiAPI)),
 	)
 }
