@@ -85,6 +85,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	defer b.close()
 	d := newDispatcher(cfg, b, tlsCfg, logger)
+	if d.Access, err = newAccessPolicy(ctx, cfg); err != nil {
+		return err
+	}
 
 	envL, segL, err := listen(cfg)
 	if err != nil {
@@ -220,7 +223,7 @@ func listen(cfg config.Config) (envL, segL net.Listener, err error) {
 // newServers makes the two DOIP servers, both answering with h: the binary envelope's, and
 // the JSON segments' of port+1, whose standard framing advertises segPort in hello.
 func newServers(cfg config.Config, h doip.Handler, tlsCfg *tls.Config, mode tlsconf.Mode, segPort int, m *gateway.Metrics, logger *slog.Logger) []*gateway.Server {
-	lim := doip.Limits{MaxPayload: uint32(cfg.MaxPayload), MaxSegment: uint32(cfg.MaxSegment)}
+	lim := doip.Limits{MaxPayload: uint32(cfg.MaxPayload), MaxSegment: uint32(cfg.MaxSegment), MaxUpload: uint64(cfg.MaxUpload)}
 	newServer := func(name string, codec gateway.CodecFactory) *gateway.Server {
 		return &gateway.Server{
 			Name: name, Handler: h, NewCodec: codec, TLSConfig: tlsCfg, TLSMode: mode,

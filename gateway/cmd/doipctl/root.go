@@ -93,6 +93,11 @@ func (a *app) newRootCmd() *cobra.Command {
 		a.newInvokeCmd(),
 		a.newPurgeCmd(),
 		a.newSearchCmd(),
+		a.newCreateCmd(),
+		a.newUpdateCmd(),
+		a.newDeleteCmd(),
+		a.newHistoryCmd(),
+		a.newHashPasswordCmd(),
 	)
 	return root
 }

@@ -142,7 +142,9 @@ type progressAttributes struct {
 //	0.DOIP/Op.Create          OpCreate
 //	0.DOIP/Op.Update          OpUpdate
 //	0.DOIP/Op.Search          OpSearch
-//	0.DOIP/… (Delete, others) OpUnknown (answered as not supported)
+//	0.DOIP/Op.Delete          OpDelete
+//	history                   OpHistory (an object's versions, newest first)
+//	0.DOIP/… (others)         OpUnknown (answered as not supported)
 //	anything else             OpInvoke: an extended operation runs the workflow of that name
 func OpFromID(id string) doip.Op {
 	switch id {
@@ -158,6 +160,10 @@ func OpFromID(id string) doip.Op {
 		return doip.OpUpdate
 	case OpIDSearch:
 		return doip.OpSearch
+	case OpIDDelete:
+		return doip.OpDelete
+	case OpIDHistory:
+		return doip.OpHistory
 	}
 	if strings.HasPrefix(id, standardPrefix) {
 		return doip.OpUnknown
@@ -169,6 +175,8 @@ func OpFromID(id string) doip.Op {
 //
 //	BadRequest, TooLarge  0.DOIP/Status.101
 //	Unauthenticated       0.DOIP/Status.102
+//	Forbidden             0.DOIP/Status.103
+//	Conflict              0.DOIP/Status.105
 //	NotFound              0.DOIP/Status.104
 //	Unsupported           0.DOIP/Status.200
 //	Unavailable, Internal 0.DOIP/Status.500 (and any other kind)
@@ -183,6 +191,10 @@ func StatusFor(kind doip.ErrorKind) string {
 		return StatusNotFound
 	case doip.KindUnsupported:
 		return StatusDeclined
+	case doip.KindConflict:
+		return StatusConflict
+	case doip.KindForbidden:
+		return StatusUnauthorized
 	}
 	return StatusOther
 }
@@ -207,6 +219,7 @@ func badRequest(format string, args ...any) error {
 // "operationId" string, with a message naming what was wrong.
 func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 	c.cur, c.curID, c.started = nil, nil, false
+	c.rd.MaxMessage = int64(c.opts.Limits.MaxPayload)
 	first, err := c.rd.NextSegment()
 	if err != nil {
 		return nil, framingError(err)
@@ -228,7 +241,10 @@ func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 		inputs     int             // input segments after the first
 		firstInput json.RawMessage // the first JSON one
 	)
-	if first.Kind != SegmentEnd {
+	// A create or an update streams its input to the handler: only its first segment is
+	// read here (readWrite reads the object after it).
+	streaming := first.Kind == SegmentJSON && isWriteOp(first.JSON)
+	if first.Kind != SegmentEnd && !streaming {
 		for {
 			seg, err := c.rd.NextSegment()
 			if err != nil {
@@ -277,12 +293,19 @@ func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 		// the password stands for the token.
 		var auth struct {
 			Token    string `json:"token"`
+			Username string `json:"username"`
 			Password string `json:"password"`
 		}
 		if raw[0] != '{' || json.Unmarshal(raw, &auth) != nil {
 			return nil, badRequest("authentication must be an object with a token or a password")
 		}
 		req.Token = cmp.Or(auth.Token, auth.Password)
+		if auth.Token == "" {
+			req.Username = auth.Username
+		}
+	}
+	if raw, ok := present(fields, "clientId"); ok && req.Username == "" {
+		_ = json.Unmarshal(raw, &req.Username)
 	}
 	if raw, ok := present(fields, "attributes"); ok {
 		if raw[0] != '{' || json.Unmarshal(raw, &attrs) != nil {
@@ -295,6 +318,29 @@ func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 	}
 	req.Op = OpFromID(req.OperationID)
 	switch req.Op {
+	case doip.OpCreate, doip.OpUpdate:
+		if err := c.readWrite(req, attrs, input); err != nil {
+			return nil, err
+		}
+	case doip.OpDelete:
+		if compact || inputs > 0 {
+			return nil, badRequest("Unexpected input: a delete takes no input")
+		}
+		req.Write = &doip.Write{}
+		if raw, ok := present(attrs, "expectedVersion"); ok {
+			if err := json.Unmarshal(raw, &req.Write.ExpectedVersion); err != nil {
+				return nil, badRequest("attributes.expectedVersion must be a string, not %s", jsonkind.Described(raw))
+			}
+		}
+	case doip.OpHistory:
+		for _, p := range []json.RawMessage{input, firstInput} {
+			if len(p) > 0 && p[0] == '{' {
+				req.Params = p
+			}
+		}
+		if req.Params == nil && attrs != nil {
+			req.Params, _ = json.Marshal(attrs)
+		}
 	case doip.OpRetrieve:
 		if err := retrieveAttributes(req, attrs); err != nil {
 			return nil, err
@@ -614,6 +660,10 @@ func (c *ServerCodec) WriteResponse(req *doip.Request, resp *doip.Response) erro
 		return c.wr.End()
 	case resp.Search != nil:
 		return c.writeSearch(ok, resp.Search)
+	case resp.Written != nil:
+		return c.writeWritten(ok, req, resp.Written)
+	case resp.History != nil:
+		return c.writeHistory(ok, resp.History)
 	case resp.Purge != nil:
 		ok.Output = struct {
 			Purged bool `json:"purged"`

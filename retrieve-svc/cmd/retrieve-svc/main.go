@@ -171,6 +171,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	serverOpts := append(grpcMetrics.ServerOptions(), internalTLS.ServerOptions()...)
 	serverOpts = append(serverOpts, grpcapp.MaxConnectionAge(cfg.MaxConnectionAge, cfg.MaxConnectionAgeGrace)...)
 	srv := grpcapp.NewServer(serverOpts...)
+	retrieveOpts = append(retrieveOpts, retrieve.WithWrites(retrieve.WriteLimits{MaxElementSize: int64(cfg.MaxElementSize), MaxElements: cfg.MaxElements,
+		IDPrefix: cfg.IDPrefix, ClientIDs: cfg.ClientIDs}))
 	retrievev1.RegisterRetrieveServiceServer(srv.GRPC, retrieve.NewServer(records, bucket, cfg.Branch, logger, retrieveOpts...))
 	srv.SetServing(retrieve.ServiceName)
 	if searcher != nil {

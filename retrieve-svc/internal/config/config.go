@@ -67,6 +67,14 @@ type Config struct {
 	// long as they take.
 	MaxConnectionAge, MaxConnectionAgeGrace time.Duration
 
+	// IDPrefix starts the ids of objects created through the gateway: "Q" and digits.
+	IDPrefix string
+	// ClientIDs lets a create name the new object's id.
+	ClientIDs bool
+	// MaxElementSize bounds one element of a create or update, in bytes.
+	MaxElementSize uint64
+	// MaxElements bounds the elements of one object.
+	MaxElements int
 	// Search is the search backend: SearchIndex, SearchMediaWiki or SearchOff.
 	Search string
 	// SearchIndexDir is the embedded index's folder; empty: "search-index" in DataDir.
@@ -95,6 +103,9 @@ func (c Config) SearchIndexPath() string {
 	}
 	return filepath.Join(c.DataDir, "search-index")
 }
+
+// idPrefixRE is an id prefix: Q and up to 8 digits, leaving at least 4 random ones.
+var idPrefixRE = regexp.MustCompile(`^Q[1-9][0-9]{0,7}$`)
 
 // table lists every key, with its default (the one place defaults live), and how its value is
 // checked and stored into a Config. A setting without a flag is read from the file and the
@@ -137,6 +148,37 @@ var table = []settings.Field[Config]{
 		return nil
 	}},
 	{Setting: settings.Setting{Flag: "seed-samples", Env: "SEED_SAMPLES", Default: "true", Usage: "write the sample objects into an empty or missing data dir", Bool: true}, Set: settings.Parse(strconv.ParseBool, "want true or false", func(c *Config) *bool { return &c.SeedSamples })},
+	{Setting: settings.Setting{Flag: "id-prefix", Env: "ID_PREFIX", Default: "Q99", Usage: "start of the ids of created objects: Q and 1 to 8 digits, the rest random"}, Set: func(c *Config, v string) error {
+		if !idPrefixRE.MatchString(v) {
+			return errors.New("want Q followed by 1 to 8 digits, the first not 0")
+		}
+		c.IDPrefix = v
+		return nil
+	}},
+	{Setting: settings.Setting{Flag: "client-ids", Env: "CLIENT_IDS", Default: "false", Usage: "let a create name the new object's id (a QID not yet taken)", Bool: true}, Set: func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return errors.New("want true or false")
+		}
+		c.ClientIDs = b
+		return nil
+	}},
+	{Setting: settings.Setting{Flag: "max-element-size", Env: "MAX_ELEMENT_SIZE", Default: "4GiB", Usage: "largest element a create or update stores"}, Set: func(c *Config, v string) error {
+		n, err := parseSize(v)
+		if err != nil || n == 0 || n > 1<<40 {
+			return errors.New("want a size from 1 byte to 1TiB, such as 4GiB")
+		}
+		c.MaxElementSize = n
+		return nil
+	}},
+	{Setting: settings.Setting{Flag: "max-elements", Env: "MAX_ELEMENTS", Default: "64", Usage: "most elements of one object, and of one write"}, Set: func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			return errors.New("want a number from 1 to 10000")
+		}
+		c.MaxElements = n
+		return nil
+	}},
 	{Setting: settings.Setting{Flag: "log-level", Env: "LOG_LEVEL", Default: "info", Usage: "debug, info, warn or error"}, Set: settings.Parse(slogapp.ParseLevel, "want debug, info, warn or error", func(c *Config) *slog.Level { return &c.LogLevel })},
 	{Setting: settings.Setting{Flag: "log-format", Env: "LOG_FORMAT", Default: "auto", Usage: "auto (text on a terminal, else json), text or json"}, Set: settings.Parse(slogapp.ParseFormat, "want auto, text or json", func(c *Config) *slogapp.Format { return &c.LogFormat })},
 	{Setting: settings.Setting{Flag: "drain-timeout", Env: "RETRIEVE_DRAIN_TIMEOUT", Default: "10s", Usage: "how long in-flight calls may finish on shutdown"}, Set: nonNegativeDuration(func(c *Config) *time.Duration { return &c.DrainTimeout })},

@@ -48,6 +48,9 @@ func TestLoadDefaults(t *testing.T) {
 		Search:            SearchIndex,
 		SearchTimeout:     5 * time.Second,
 		SearchMaxPageSize: 1000,
+		IDPrefix:          "Q99",
+		MaxElementSize:    4 << 30,
+		MaxElements:       64,
 	}
 	if got != want {
 		t.Errorf("Load() =\n%+v\nwant\n%+v", got, want)
