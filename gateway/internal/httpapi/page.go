@@ -18,6 +18,7 @@ import (
 	"github.com/fdo-doip/doip-gateway/gateway/internal/bytesize"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doiptext"
+	eqdoc "github.com/fdo-doip/doip-gateway/shared/equations"
 	"github.com/fdo-doip/doip-gateway/shared/katex"
 	"github.com/fdo-doip/doip-gateway/shared/requestid"
 )
@@ -35,7 +36,7 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 
 // EquationsComponent is the component the object page shows equations from: what the
 // equation_extraction workflow derives.
-const EquationsComponent = "equations.json"
+const EquationsComponent = eqdoc.Component
 
 // maxEquationsDoc caps the equations document the object page reads.
 const maxEquationsDoc = 8 << 20
@@ -247,16 +248,7 @@ func text(raw json.RawMessage) string {
 
 // equations reads the equations document of an object.
 func equations(objectID string, doc []byte) *equationsView {
-	var d struct {
-		SourceComponent string `json:"sourceComponent"`
-		SourceMediaType string `json:"sourceMediaType"`
-		Equations       []struct {
-			Page   int    `json:"page"`
-			Number string `json:"number"`
-			LaTeX  string `json:"latex"`
-			Text   string `json:"text"`
-		} `json:"equations"`
-	}
+	var d eqdoc.Document
 	if json.Unmarshal(doc, &d) != nil {
 		return nil
 	}

@@ -3,26 +3,13 @@ package eqextract
 import (
 	"errors"
 	"strings"
+
+	"github.com/fdo-doip/doip-gateway/shared/equations"
 )
 
 // Equation is one display equation (or, for multi-line environments, one numbered line
-// together with the unnumbered lines that belong to it).
-type Equation struct {
-	Page   int    `json:"page,omitempty"`   // 1-based; PDF path only (0 when unknown)
-	Number string `json:"number,omitempty"` // as printed, without parentheses: "3", "2.2a", "A.1", "*"
-	Label  string `json:"label,omitempty"`  // \label{...} (LaTeX path)
-	LaTeX  string `json:"latex,omitempty"`  // the body, whitespace-normalised (LaTeX path), or reconstructed from the glyphs (PDF path)
-	Text   string `json:"text,omitempty"`   // the text as extracted (PDF path)
-	// Confidence (PDF path) is how far the reconstructed LaTeX can be trusted, from 0 to 1:
-	// lowered for every glyph without a mapping and every construct that was not understood.
-	Confidence float64 `json:"confidence,omitempty"`
-	// Notes (PDF path) name what the reconstruction did not understand.
-	Notes []string    `json:"notes,omitempty"`
-	Env   string      `json:"environment,omitempty"` // LaTeX environment ("equation", "align*", "displaymath" for \[..\], "$$")
-	File  string      `json:"file,omitempty"`        // source file inside an archive (FromArchive only)
-	Line  int         `json:"line,omitempty"`        // 1-based source line (LaTeX path)
-	BBox  *[4]float64 `json:"bbox,omitempty"`        // x0,y0,x1,y1 in PDF points, origin bottom left (PDF path)
-}
+// together with the unnumbered lines that belong to it), as equations.json holds it.
+type Equation = equations.Equation
 
 // Result is what one extraction found.
 type Result struct {
@@ -36,9 +23,6 @@ type Result struct {
 	// an \input that could not be resolved, ...).
 	Warnings []string `json:"warnings,omitempty"`
 }
-
-// Numbered reports whether the equation carries a printed number or tag.
-func (e Equation) Numbered() bool { return e.Number != "" }
 
 // Errors returned by the extractors; they are wrapped with details, test with errors.Is.
 var (

@@ -39,6 +39,7 @@ import (
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/objectid"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/search"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage"
+	"github.com/fdo-doip/doip-gateway/shared/equations"
 )
 
 // Index field names.
@@ -55,7 +56,7 @@ const (
 )
 
 // EquationsComponent is the component id of the derived equations, below components/.
-const EquationsComponent = "derived/equation_extraction/equations.json"
+const EquationsComponent = equations.DerivedPath
 
 // Defaults of [Options].
 const (
@@ -186,16 +187,6 @@ type storedEquation struct {
 	LaTeX  string `json:"l"`
 }
 
-// equationsFile is the part of equations.json the index reads.
-type equationsFile struct {
-	Equations []struct {
-		Page   int    `json:"page"`
-		Number string `json:"number"`
-		LaTeX  string `json:"latex"`
-		Text   string `json:"text"`
-	} `json:"equations"`
-}
-
 // document builds an object's document from its record and its equations.json (nil: none).
 func document(qid string, raw []byte, eqJSON []byte) (map[string]any, error) {
 	doc := map[string]any{}
@@ -250,7 +241,7 @@ func document(qid string, raw []byte, eqJSON []byte) (map[string]any, error) {
 		}
 	}
 	if eqJSON != nil {
-		var f equationsFile
+		var f equations.Document
 		if err := json.Unmarshal(eqJSON, &f); err != nil {
 			return nil, fmt.Errorf("equations of %s: %w", qid, err)
 		}

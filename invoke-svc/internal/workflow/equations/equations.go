@@ -46,18 +46,19 @@ import (
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/objectstore"
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/workflow"
 	"github.com/fdo-doip/doip-gateway/shared/doipid"
+	eqdoc "github.com/fdo-doip/doip-gateway/shared/equations"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"github.com/fdo-doip/doip-gateway/shared/mediatype"
 )
 
 // Name is the workflow's name.
-const Name = "equation_extraction"
+const Name = eqdoc.Workflow
 
-// SchemaVersion is the version of the equations.json format.
-const SchemaVersion = 1
+// SchemaVersion is the version of the equations.json format (shared/equations).
+const SchemaVersion = eqdoc.SchemaVersion
 
 // OutputFile is the component id of the latest result.
-const OutputFile = "equations.json"
+const OutputFile = eqdoc.Component
 
 // DefaultMaxSource bounds the source a run reads.
 const DefaultMaxSource = 64 << 20
@@ -238,24 +239,8 @@ func slotFile(key string, slots int) string {
 	return fmt.Sprintf("equations-%02d.json", n%uint64(slots))
 }
 
-// output is the equations.json document. It has no timestamps: the same inputs give the same
-// bytes, so retries on another worker write what the first would have.
-type output struct {
-	SchemaVersion   int                  `json:"schemaVersion"`
-	Workflow        string               `json:"workflow"`
-	SourceObject    string               `json:"sourceObject"`
-	SourceComponent string               `json:"sourceComponent"`
-	SourceMediaType string               `json:"sourceMediaType"`
-	SourceSHA256    string               `json:"sourceSha256"`
-	CacheKey        string               `json:"cacheKey,omitempty"`
-	Method          string               `json:"method"`
-	Backend         string               `json:"backend"`
-	Note            string               `json:"note,omitempty"`
-	Pages           int                  `json:"pages,omitempty"`
-	UncertainPages  []int                `json:"uncertainPages,omitempty"`
-	Count           int                  `json:"count"`
-	Equations       []eqextract.Equation `json:"equations"`
-}
+// output is the equations.json document (shared/equations).
+type output = eqdoc.Document
 
 // derived is one derived component in the result.
 type derived struct {
