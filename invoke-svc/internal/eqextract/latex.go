@@ -451,41 +451,28 @@ func findEnd(t []byte, from int, end []byte) int {
 
 // bracketDisplay handles \[ at i.
 func (p *parser) bracketDisplay(i int) int {
-	t := p.t
-	if i < p.bracketFail {
-		return i + 2
-	}
-	for j := i + 2; j < len(t); j++ {
-		if !p.spend(1) {
-			return len(t)
-		}
-		switch t[j] {
-		case '\\':
-			if j+1 < len(t) && t[j+1] == ']' {
-				p.display("displaymath", i, i+2, j)
-				return j + 2
-			}
-			j++
-		case '\n':
-			if isBlankLineAfter(t, j) {
-				p.bracketFail = j
-				_, ln := p.line(i)
-				p.warnf("\\[ on line %d is not closed before the end of its paragraph", ln)
-				return i + 2
-			}
-		}
-	}
-	p.bracketFail = len(t)
-	_, ln := p.line(i)
-	p.warnf("\\[ on line %d is never closed", ln)
-	return i + 2
+	return p.delimitedDisplay(i, `\[`, "displaymath", false, &p.bracketFail)
 }
 
 // dollarDisplay handles $$ at i.
 func (p *parser) dollarDisplay(i int) int {
+	return p.delimitedDisplay(i, "$$", "$$", true, &p.dollarFail)
+}
+
+// delimitedDisplay reads the display opened at i by open (\[ or $$, two bytes) up to its
+// closer (\] or $$) and returns where to go on. A display not closed before the end of its
+// paragraph is warned about and skipped; *fail remembers where the scan gave up, so that
+// later openers before it do not scan the same text again (which keeps many unclosed
+// openers linear). braces says the closer counts only outside braces ($$ inside {…} is not
+// one).
+func (p *parser) delimitedDisplay(i int, open, env string, braces bool, fail *int) int {
 	t := p.t
-	if i < p.dollarFail {
+	if i < *fail {
 		return i + 2
+	}
+	closer := byte(']')
+	if open == "$$" {
+		closer = '$'
 	}
 	depth := 0
 	for j := i + 2; j < len(t); j++ {
@@ -494,28 +481,32 @@ func (p *parser) dollarDisplay(i int) int {
 		}
 		switch t[j] {
 		case '\\':
+			if closer == ']' && j+1 < len(t) && t[j+1] == ']' {
+				p.display(env, i, i+2, j)
+				return j + 2
+			}
 			j++
 		case '{':
 			depth++
 		case '}':
 			depth--
 		case '$':
-			if depth <= 0 && j+1 < len(t) && t[j+1] == '$' {
-				p.display("$$", i, i+2, j)
+			if closer == '$' && (!braces || depth <= 0) && j+1 < len(t) && t[j+1] == '$' {
+				p.display(env, i, i+2, j)
 				return j + 2
 			}
 		case '\n':
 			if isBlankLineAfter(t, j) {
-				p.dollarFail = j
+				*fail = j
 				_, ln := p.line(i)
-				p.warnf("$$ on line %d is not closed before the end of its paragraph", ln)
+				p.warnf("%s on line %d is not closed before the end of its paragraph", open, ln)
 				return i + 2
 			}
 		}
 	}
-	p.dollarFail = len(t)
+	*fail = len(t)
 	_, ln := p.line(i)
-	p.warnf("$$ on line %d is never closed", ln)
+	p.warnf("%s on line %d is never closed", open, ln)
 	return i + 2
 }
 
