@@ -163,11 +163,14 @@ func TestAdminAndRequestID(t *testing.T) {
 	stub.mu.Lock()
 	ids := append([]string(nil), stub.ids...)
 	stub.mu.Unlock()
+	// The access log is buffered: its line arrives within the flush interval.
 	var logged []string
-	for _, rec := range logs.records() {
-		if rec["msg"] == "request done" {
-			id, _ := rec["request_id"].(string)
-			logged = append(logged, id)
+	for wait := time.Now().Add(10 * time.Second); len(logged) == 0 && time.Now().Before(wait); time.Sleep(10 * time.Millisecond) {
+		for _, rec := range logs.records() {
+			if rec["msg"] == "request done" {
+				id, _ := rec["request_id"].(string)
+				logged = append(logged, id)
+			}
 		}
 	}
 	if len(ids) != 1 || len(logged) != 1 || ids[0] != logged[0] || len(ids[0]) != 16 {
@@ -194,5 +197,37 @@ func TestAdminAndRequestID(t *testing.T) {
 	}
 	if _, err := http.Get(adminURL + "/healthz"); err == nil {
 		t.Error("the admin server answers after the gateway stopped")
+	}
+}
+
+// TestLogBufferWrittenAtShutdown holds the log for longer than the gateway runs: every
+// record, from start-up to the last, reaches the log when run returns.
+func TestLogBufferWrittenAtShutdown(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(t.Context())
+	var logs syncBuffer
+	errc := make(chan error, 1)
+	go func() {
+		errc <- run(ctx, []string{"--host", "127.0.0.1", "--port", "0", "--tls-mode", "off", "--invoke-addr=",
+			"--retrieve-addr", "127.0.0.1:1", "--admin-addr=", "--log-format", "json", "--config=",
+			"--log-buffer", "1048576", "--log-flush-interval", "1h"},
+			func(string) string { return "" }, &logs)
+	}()
+	time.Sleep(300 * time.Millisecond)
+	if recs := logs.records(); len(recs) != 0 {
+		t.Fatalf("records written before the buffer filled or the interval passed: %v", recs)
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	msgs := map[any]bool{}
+	for _, rec := range logs.records() {
+		msgs[rec["msg"]] = true
+	}
+	for _, want := range []string{"listening", "gateway started", "stopped"} {
+		if !msgs[want] {
+			t.Errorf("the log lacks %q after shutdown: %v", want, msgs)
+		}
 	}
 }
