@@ -62,13 +62,9 @@ func (b *BufferedWriter) flushEvery(interval time.Duration) {
 
 // Write buffers p, writing out the buffer first when p does not fit.
 func (b *BufferedWriter) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	if !b.closed && len(b.buf)+len(p) <= b.size {
-		b.buf = append(b.buf, p...)
-		b.mu.Unlock()
+	if b.buffer(p) {
 		return len(p), nil
 	}
-	b.mu.Unlock()
 	// Full, closed, or too large: write out the batch, then p after it (buffered when it
 	// fits an empty buffer and the writer is open).
 	b.wmu.Lock()
@@ -76,14 +72,21 @@ func (b *BufferedWriter) Write(p []byte) (int, error) {
 	if err := b.writeOutLocked(); err != nil {
 		return 0, err
 	}
-	b.mu.Lock()
-	if !b.closed && len(b.buf)+len(p) <= b.size {
-		b.buf = append(b.buf, p...)
-		b.mu.Unlock()
+	if b.buffer(p) {
 		return len(p), nil
 	}
-	b.mu.Unlock()
 	return b.w.Write(p)
+}
+
+// buffer appends p to the buffer if the writer is open and p fits, and reports whether it did.
+func (b *BufferedWriter) buffer(p []byte) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed || len(b.buf)+len(p) > b.size {
+		return false
+	}
+	b.buf = append(b.buf, p...)
+	return true
 }
 
 // Flush writes out what is buffered.
