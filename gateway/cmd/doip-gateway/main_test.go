@@ -202,8 +202,10 @@ func TestAdminAndRequestID(t *testing.T) {
 
 // TestLogBufferWrittenAtShutdown holds the log for longer than the gateway runs: every
 // record, from start-up to the last, reaches the log when run returns.
+//
+// Not parallel: run sets a process-wide gRPC setting (the DNS resolution interval), and the
+// other test that calls run is.
 func TestLogBufferWrittenAtShutdown(t *testing.T) {
-	t.Parallel()
 	ctx, cancel := context.WithCancel(t.Context())
 	var logs syncBuffer
 	errc := make(chan error, 1)
