@@ -135,11 +135,11 @@ checkgenerate: generate ## Fail when the committed generated code is not current
 	@git diff --exit-code -- shared/gen shared/go.mod shared/go.sum || { echo "generated code is stale: run make generate and commit"; exit 1; }
 
 .PHONY: tools
-tools: $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/versitygw $(BIN)/lakefs chromium ## Install the pinned tools the checks and tests need into .tmp/bin (versitygw and lakeFS: the storage servers of the tests), and Debian's chromium for the browser tests
+tools: $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/versitygw $(BIN)/lakefs debian-packages ## Install the pinned tools the checks and tests need into .tmp/bin (versitygw and lakeFS: the storage servers of the tests), and the Debian packages the tests drive
 
-.PHONY: chromium
-chromium: ## Install Debian's chromium (apt-get, as root) for the browser tests, unless a Chromium is on PATH
-	@./scripts/install-chromium.sh
+.PHONY: debian-packages
+debian-packages: ## Install Debian's chromium (browser tests), nodejs (KaTeX parse check) and poppler-utils (apt-get, as root), where missing
+	@./scripts/install-debian.sh
 
 .PHONY: grpcurl
 grpcurl: $(BIN)/grpcurl ## Install grpcurl into .tmp/bin, to poke the internal services

@@ -19,7 +19,7 @@ func TestImportsFollowLayers(t *testing.T) {
 		Shared: "github.com/fdo-doip/doip-gateway/shared",
 		Layers: [][]string{
 			{"internal/doip", "internal/tlstest", "internal/bytesize", "internal/httpapi/httpapitest"},
-			{"internal/mardijson"},
+			{"internal/mardijson", "internal/access"},
 			{"internal/envelope", "internal/segment", "internal/doiptext"},
 			{"internal/gateway", "internal/dispatch", "internal/client"},
 			{"internal/httpapi"},

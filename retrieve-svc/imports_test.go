@@ -21,6 +21,8 @@ func TestImportsFollowLayers(t *testing.T) {
 			{"internal/storage/storageos", "internal/storage/storages3", "internal/storage/storagemem"},
 			{"internal/storage/storagelakefs", "internal/fdo"},
 			{"internal/retrieve"},
+			{"internal/search"},
+			{"internal/searchindex", "internal/searchwiki"},
 			{"internal/config"},
 			{"cmd/..."},
 		},

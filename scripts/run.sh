@@ -6,6 +6,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export LOG_FORMAT="${LOG_FORMAT:-text}"
+# One identity that may write, as docker-compose.yml configures it, so that creating,
+# updating and deleting work out of the box; an ACCESS_TOKENS of your own (even an empty one)
+# replaces it.
+export ACCESS_TOKENS="${ACCESS_TOKENS-local-only-writer:local-only-write-token:read+write}"
+if [ "$ACCESS_TOKENS" = "local-only-writer:local-only-write-token:read+write" ]; then
+  echo "run: writes take the token local-only-write-token (doipctl create --token local-only-write-token …);" \
+    "set ACCESS_TOKENS before the ports are reachable by anyone else" >&2
+fi
 pids=()
 stop() {
   trap - INT TERM EXIT

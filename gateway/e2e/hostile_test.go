@@ -116,7 +116,8 @@ func TestHostileRequestsAnswered(t *testing.T) {
 	}{
 		{"invalid UTF-8 object id", client.Request{Op: doip.OpRetrieve, ObjectID: "Q\xff\xfe"}, doip.KindBadRequest},
 		{"unknown operation", client.Request{Op: 0x0a, Metadata: map[string]any{"operation": "teleport"}}, doip.KindUnsupported},
-		{"update", client.Request{Op: doip.OpUpdate, ObjectID: "Q123"}, doip.KindUnsupported},
+		// Updates exist now; this gateway has no identity that may write.
+		{"update", client.Request{Op: doip.OpUpdate, ObjectID: "Q123"}, doip.KindForbidden},
 		{"component id of 4 KiB", client.Request{Op: doip.OpRetrieve, ObjectID: "Q123", Metadata: map[string]any{"element": strings.Repeat("x", 4096)}}, doip.KindBadRequest},
 		{"object id of 1 KiB", client.Request{Op: doip.OpRetrieve, ObjectID: "Q" + strings.Repeat("1", 1000)}, doip.KindBadRequest},
 		{"params not an object", client.Request{Op: doip.OpInvoke, ObjectID: "Q123", Metadata: map[string]any{"workflow": "echo", "params": []int{1}}}, doip.KindBadRequest},

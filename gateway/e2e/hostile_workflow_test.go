@@ -66,7 +66,7 @@ func (s *system) stage(t *testing.T, qid, componentID, mediaType string, data []
 }
 
 // procStatusMiB reads one field (VmHWM, VmRSS) of a process's /proc status, in MiB.
-func procStatusMiB(t *testing.T, pid int, field string) int64 {
+func procStatusMiB(t testing.TB, pid int, field string) int64 {
 	t.Helper()
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {

@@ -35,6 +35,7 @@ import (
 	"github.com/fdo-doip/doip-gateway/shared/backend"
 	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
+	searchv1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/search/v1"
 	"github.com/fdo-doip/doip-gateway/shared/metrics"
 	"github.com/fdo-doip/doip-gateway/shared/mtls"
 	"github.com/fdo-doip/doip-gateway/shared/settings"
@@ -98,6 +99,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	defer b.close()
 	d := newDispatcher(cfg, b, tlsCfg, logger)
+	if d.Access, err = newAccessPolicy(ctx, cfg); err != nil {
+		return err
+	}
 
 	envL, segL, err := listen(cfg)
 	if err != nil {
@@ -194,6 +198,7 @@ func newDispatcher(cfg config.Config, b *backends, tlsCfg *tls.Config, logger *s
 	d := &dispatch.Dispatcher{
 		Retrieve:        retrievev1.NewRetrieveServiceClient(b.retrieve),
 		RetrieveSmall:   retrievev1.NewRetrieveServiceClient(b.small),
+		Search:          searchv1.NewSearchServiceClient(b.retrieve), // served by retrieve-svc, beside its storage
 		ServiceID:       cfg.ServiceID,
 		Server:          "doip-gateway",
 		Version:         version,
@@ -236,7 +241,7 @@ func listen(cfg config.Config) (envL, segL net.Listener, err error) {
 // newServers makes the two DOIP servers, both answering with h: the binary envelope's, and
 // the JSON segments' of port+1, whose standard framing advertises segPort in hello.
 func newServers(cfg config.Config, h doip.Handler, tlsCfg *tls.Config, mode gateway.TLSMode, segPort int, m *gateway.Metrics, logger *slog.Logger) []*gateway.Server {
-	lim := doip.Limits{MaxPayload: uint32(cfg.MaxPayload), MaxSegment: uint32(cfg.MaxSegment)}
+	lim := doip.Limits{MaxPayload: uint32(cfg.MaxPayload), MaxSegment: uint32(cfg.MaxSegment), MaxUpload: uint64(cfg.MaxUpload)}
 	newServer := func(name string, codec gateway.CodecFactory) *gateway.Server {
 		return &gateway.Server{
 			Name: name, Handler: h, NewCodec: codec, TLSConfig: tlsCfg, TLSMode: mode,

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,19 +79,11 @@ func (a *app) do(ctx context.Context, c call) error {
 	if a.opts.standard {
 		return a.doStandard(ctx, c)
 	}
-	tlsCfg, err := a.opts.tlsConfig()
+	conn, addr, err := a.dialEnvelope(ctx)
 	if err != nil {
 		return err
 	}
-	addr := net.JoinHostPort(a.opts.host, a.opts.port)
-	dctx, cancel := context.WithTimeout(ctx, a.opts.timeout)
-	conn, err := client.Dial(dctx, addr, tlsCfg)
-	cancel()
-	if err != nil {
-		return &connError{addr: addr, err: err}
-	}
 	defer conn.Close()
-	conn.Timeout = a.opts.timeout
 	defer context.AfterFunc(ctx, func() { _ = conn.Close() })()
 
 	sink, finish := a.sink(c)

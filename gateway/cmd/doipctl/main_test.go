@@ -161,7 +161,7 @@ func TestUsageErrorsAreOneLineAndAHint(t *testing.T) {
 		{[]string{"hello", "x"}, "doipctl: hello takes no arguments, got [\"x\"]\nSee 'doipctl hello --help'.\n"},
 		{[]string{"list-ops", "a", "b"}, "doipctl: list-ops takes at most one object id, got 2: [\"a\" \"b\"]\nSee 'doipctl list-ops --help'.\n"},
 		{[]string{"retreive", "Q123"}, "doipctl: unknown command \"retreive\": did you mean retrieve?\nSee 'doipctl --help'.\n"},
-		{[]string{"frobnicate"}, "doipctl: unknown command \"frobnicate\": the commands are completion, hello, invoke, list-ops, purge, retrieve\nSee 'doipctl --help'.\n"},
+		{[]string{"frobnicate"}, "doipctl: unknown command \"frobnicate\": the commands are completion, create, delete, hash-password, hello, history, invoke, list-ops, purge, retrieve, search, update\nSee 'doipctl --help'.\n"},
 		{[]string{"-timeout", "5", "hello"}, "doipctl: unknown shorthand flag: 't' in -timeout: long flags take two dashes: --timeout\nSee 'doipctl --help'.\n"},
 		{[]string{"hello", "--timeout", "soon"}, "doipctl: invalid argument \"soon\" for \"--timeout\" flag: want a duration such as 30s, 2m or 1m30s, or a number of seconds\nSee 'doipctl hello --help'.\n"},
 		{[]string{"hello", "--port", "http"}, "doipctl: --port \"http\" is not a port number: use 3567 (binary envelope) or 3568 (standard DOIP), or the port the gateway was started with\nSee 'doipctl hello --help'.\n"},

@@ -92,6 +92,12 @@ func (a *app) newRootCmd() *cobra.Command {
 		a.newRetrieveCmd(),
 		a.newInvokeCmd(),
 		a.newPurgeCmd(),
+		a.newSearchCmd(),
+		a.newCreateCmd(),
+		a.newUpdateCmd(),
+		a.newDeleteCmd(),
+		a.newHistoryCmd(),
+		a.newHashPasswordCmd(),
 	)
 	return root
 }

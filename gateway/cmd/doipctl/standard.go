@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"net"
 	"time"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/client"
@@ -19,25 +18,12 @@ func (a *app) doStandard(ctx context.Context, c call) error {
 	if c.req.Op == doip.OpInvoke && c.output != "" {
 		return usagef("invoke -o DIR writes derived components with the binary envelope only: leave out --standard, or -o")
 	}
-	port := a.opts.port
-	if !a.opts.portSet {
-		port = "3568"
-	}
-	o := a.opts
-	o.useTLS = true
-	tlsCfg, err := o.tlsConfig()
+	conn, addr, err := a.dialStandard(ctx)
 	if err != nil {
 		return err
 	}
-	addr := net.JoinHostPort(o.host, port)
-	dctx, cancel := context.WithTimeout(ctx, o.timeout)
-	conn, err := client.DialStandard(dctx, addr, tlsCfg)
-	cancel()
-	if err != nil {
-		return &connError{addr: addr, standard: true, err: err}
-	}
 	defer conn.Close()
-	conn.Timeout = o.timeout
+	o := a.opts
 	defer context.AfterFunc(ctx, func() { _ = conn.Close() })()
 
 	var (
@@ -83,6 +69,8 @@ func printStandard(w io.Writer, resp *client.StdResponse, c call) error {
 		return printJSON(w, map[string]any{"file": c.output, "attributes": resp.Attributes})
 	case resp.Output != nil:
 		return printJSON(w, resp.Output)
+	case c.req.Op == doip.OpSearch && len(resp.Segments) == 1:
+		return printJSON(w, resp.Segments[0]) // {"size":N,"results":[…]}
 	default:
 		out := map[string]any{"status": resp.Status}
 		if len(resp.Attributes) > 0 {

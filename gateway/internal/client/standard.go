@@ -54,6 +54,8 @@ type StdRequest struct {
 	OperationID string         `json:"operationId"`
 	Attributes  map[string]any `json:"attributes,omitempty"`
 	Input       any            `json:"input,omitempty"`
+	// Authentication is {"token":…} or {"username":…,"password":…}; secret.
+	Authentication map[string]string `json:"authentication,omitempty"`
 }
 
 // StdResponse is a standard DOIP response: the first segment's fields and the JSON
@@ -95,6 +97,11 @@ func (c *StdConn) Do(ctx context.Context, req StdRequest, sink func(n int) (io.W
 }
 
 func (c *StdConn) do(ctx context.Context, req any, op string, sink func(n int) (io.Writer, error)) (*StdResponse, error) {
+	return c.doWith(ctx, req, op, sink, nil)
+}
+
+// doWith is do with input: more, if not nil, writes the segments after the first.
+func (c *StdConn) doWith(ctx context.Context, req any, op string, sink func(n int) (io.Writer, error), more func() error) (*StdResponse, error) {
 	timeout := c.Timeout
 	if timeout <= 0 {
 		timeout = 60 * time.Second
@@ -107,6 +114,11 @@ func (c *StdConn) do(ctx context.Context, req any, op string, sink func(n int) (
 	defer c.nc.SetDeadline(time.Time{})
 	if err := c.wr.WriteJSON(req); err != nil {
 		return nil, fmt.Errorf("client: sending %s: %w", op, err)
+	}
+	if more != nil {
+		if err := more(); err != nil {
+			return nil, fmt.Errorf("client: sending %s: %w", op, err)
+		}
 	}
 	if err := c.wr.End(); err != nil {
 		return nil, err

@@ -55,8 +55,19 @@ type Config struct {
 	GRPCTLSCert, GRPCTLSKey, GRPCTLSCA string
 	// DirectReads lets retrieve-svc hand component reads off to presigned storage URLs.
 	DirectReads bool
-	// AuthTokens may invoke and purge; empty: no token needed. Secret: never printed.
+	// AuthTokens may do everything (read, invoke, write, purge); with none, anyone may invoke
+	// and purge. Secret: never printed.
 	AuthTokens []string
+	// Users are "name:bcrypt-hash:permissions" entries; AccessTokens "name:token:permissions".
+	// Secret: never printed.
+	Users, AccessTokens []string
+	// Anonymous is what a client without credentials may do ("read" by default).
+	Anonymous string
+	// OIDCIssuer, OIDCJWKSURL and OIDCAudience accept OIDC access tokens (JWTs) of that
+	// issuer, verified with the keys at the JWKS URL, with OIDCPermissions.
+	OIDCIssuer, OIDCJWKSURL, OIDCAudience, OIDCPermissions string
+	// MaxUpload bounds the bytes of one create or update.
+	MaxUpload int64
 
 	LogLevel  slog.Level
 	LogFormat slogapp.Format
@@ -85,6 +96,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Int64("max_payload", c.MaxPayload), slog.Int("max_conns", c.MaxConns), slog.Int("max_conns_per_ip", c.MaxConnsPerIP),
 		slog.String("admin_addr", c.AdminAddr),
 		slog.Int("auth_tokens", len(c.AuthTokens)), // how many, never which
+		slog.Int("users", len(c.Users)), slog.Int("access_tokens", len(c.AccessTokens)),
+		slog.String("anonymous", c.Anonymous), slog.String("oidc_issuer", c.OIDCIssuer),
 	)
 }
 
@@ -136,6 +149,14 @@ var table = []setting{
 	{flag: "direct-reads", env: "DIRECT_READS", def: "true", usage: "let retrieve-svc hand large component reads off to presigned storage URLs (S3), fetched by the gateway"},
 	{flag: "max-conns-per-ip", env: "MAX_CONNS_PER_IP", def: "256", usage: "most open connections per port from one client address (0: no limit)"},
 	{flag: "auth-tokens", env: "AUTH_TOKENS", def: "", usage: "bearer tokens that may invoke workflows and purge records, comma-separated; empty: no token needed", list: true, secret: true},
+	{flag: "users", env: "USERS", def: "", usage: "users who log in with a password: name:bcrypt-hash:permissions entries (permissions read, invoke, write, admin joined by +), comma-separated", list: true, secret: true},
+	{flag: "access-tokens", env: "ACCESS_TOKENS", def: "", usage: "bearer tokens with permissions: name:token:permissions entries, comma-separated", list: true, secret: true},
+	{flag: "anonymous", env: "ANONYMOUS", def: "read", usage: "what clients without credentials may do (read, invoke, write, admin joined by +; none); invoke and purge stay open while AUTH_TOKENS is empty"},
+	{flag: "oidc-issuer", env: "OIDC_ISSUER", def: "", usage: "accept OIDC access tokens (JWTs) of this issuer (the iss claim); empty: none"},
+	{flag: "oidc-jwks-url", env: "OIDC_JWKS_URL", def: "", usage: "the issuer's JWKS URL, whose keys verify the tokens"},
+	{flag: "oidc-audience", env: "OIDC_AUDIENCE", def: "", usage: "the aud claim tokens must carry; empty: any"},
+	{flag: "oidc-permissions", env: "OIDC_PERMISSIONS", def: "read+write", usage: "what holders of a valid OIDC access token may do"},
+	{flag: "max-upload", env: "MAX_UPLOAD", def: "4294967296", usage: "largest create or update in bytes, elements included"},
 	{flag: "log-level", env: "LOG_LEVEL", def: "info", usage: "debug, info, warn or error"},
 	{flag: "log-format", env: "LOG_FORMAT", def: "auto", usage: "auto, text or json"},
 	{flag: "log-buffer", env: "LOG_BUFFER", def: "65536", usage: "bytes of log records held in memory and written together (0: each record at once); everything is written at shutdown"},
@@ -237,6 +258,22 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		c.HTTPPort = -1
 	default:
 		c.HTTPPort = int(integer("http-port", 0, 65535))
+	}
+	c.MaxUpload = integer("max-upload", 1024, 1<<40)
+	c.Anonymous = get("anonymous")
+	c.OIDCIssuer, c.OIDCJWKSURL, c.OIDCAudience, c.OIDCPermissions = get("oidc-issuer"), get("oidc-jwks-url"), get("oidc-audience"), get("oidc-permissions")
+	if (c.OIDCIssuer == "") != (c.OIDCJWKSURL == "") {
+		bad("oidc-jwks-url", "set oidc-issuer and oidc-jwks-url together")
+	}
+	for _, list := range []struct {
+		name string
+		dst  *[]string
+	}{{"users", &c.Users}, {"access-tokens", &c.AccessTokens}} {
+		for _, e := range strings.Split(get(list.name), ",") {
+			if e = strings.TrimSpace(e); e != "" {
+				*list.dst = append(*list.dst, e)
+			}
+		}
 	}
 	for _, tok := range strings.Split(get("auth-tokens"), ",") {
 		if tok = strings.TrimSpace(tok); tok != "" {

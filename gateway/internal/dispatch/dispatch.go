@@ -20,9 +20,11 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/fdo-doip/doip-gateway/gateway/internal/access"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
+	searchv1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/search/v1"
 )
 
 // Operations is the operation map the gateway announces: the operations it performs.
@@ -47,6 +49,8 @@ type Dispatcher struct {
 	FastAfter     int64
 	// Invoke may be nil: then no workflow is offered and invoke answers Unsupported.
 	Invoke invokev1.InvokeServiceClient
+	// Search may be nil: then search answers Unsupported.
+	Search searchv1.SearchServiceClient
 	// ServiceID names this DOIP service (hello, standard framing targets).
 	ServiceID string
 	// Server and Version describe the software in hello.
@@ -68,8 +72,10 @@ type Dispatcher struct {
 	SlotWait  time.Duration
 	slotsOnce sync.Once
 	slots     backendSlots
-	// Tokens, when not empty, are required for invoke and purge.
+	// Tokens, when not empty, are required for invoke and purge; used when Access is nil.
 	Tokens Tokens
+	// Access, if set, decides who a client is and what it may do (it replaces Tokens).
+	Access *access.Policy
 	// WorkflowsTTL is how long the invoke service's workflow list is cached.
 	WorkflowsTTL time.Duration
 	Logger       *slog.Logger
@@ -99,8 +105,9 @@ func (d *Dispatcher) callTimeout() time.Duration {
 // ServeDOIP answers one request.
 func (d *Dispatcher) ServeDOIP(ctx context.Context, w doip.ResponseWriter, req *doip.Request) {
 	err := checkStrings(req)
+	var id access.Identity
 	if err == nil {
-		err = d.authenticate(req)
+		id, err = d.identify(ctx, req)
 	}
 	// Everything but hello and service-level list operations talks to a backend: take a
 	// slot for the whole answer (a component stream holds it until its last byte).
@@ -123,7 +130,9 @@ func (d *Dispatcher) ServeDOIP(ctx context.Context, w doip.ResponseWriter, req *
 		err = d.listOps(ctx, w, req)
 	case req.Op == doip.OpRetrieve:
 		// A type record has no components: an element is ignored, as MaRDI's server does.
-		if req.Element != "" && !isTypeRecordID(req.ObjectID) {
+		if req.Element == ROCrateElement && req.Range == nil {
+			err = d.retrieveROCrate(ctx, w, req)
+		} else if req.Element != "" && !isTypeRecordID(req.ObjectID) {
 			err = d.retrieveComponent(ctx, w, req)
 		} else {
 			err = d.retrieveRecord(ctx, w, req)
@@ -132,6 +141,14 @@ func (d *Dispatcher) ServeDOIP(ctx context.Context, w doip.ResponseWriter, req *
 		err = d.invoke(ctx, w, req)
 	case req.Op == doip.OpPurge:
 		err = d.purge(ctx, w, req)
+	case req.Op == doip.OpSearch:
+		err = d.search(ctx, w, req)
+	case req.Op == doip.OpCreate || req.Op == doip.OpUpdate:
+		err = d.write(ctx, w, req, id)
+	case req.Op == doip.OpDelete:
+		err = d.deleteObject(ctx, w, req, id)
+	case req.Op == doip.OpHistory:
+		err = d.history(ctx, w, req)
 	default:
 		err = doip.Errorf(doip.KindUnsupported, "operation %s is not supported", opName(req))
 	}
@@ -163,7 +180,7 @@ func (d *Dispatcher) serviceInfo(ctx context.Context) *doip.ServiceInfo {
 		ServiceID:  d.ServiceID,
 		Server:     d.Server,
 		Version:    d.Version,
-		Operations: Operations,
+		Operations: d.serviceOperations(),
 		Workflows:  workflowNames(d.workflows(ctx)),
 		PublicKey:  d.PublicKey,
 	}
@@ -180,13 +197,14 @@ func (d *Dispatcher) isServiceTarget(id string) bool {
 
 func (d *Dispatcher) listOps(ctx context.Context, w doip.ResponseWriter, req *doip.Request) error {
 	wfs := d.workflows(ctx)
-	list := &doip.OperationList{Operations: Operations, Workflows: workflowNames(wfs)}
+	list := &doip.OperationList{Operations: d.serviceOperations(), Workflows: workflowNames(wfs)}
 	if !d.isServiceTarget(req.ObjectID) {
 		rec, err := d.getRecord(ctx, req.ObjectID, false, "")
 		if err != nil {
 			return err
 		}
 		list.Object = rec.GetObjectId()
+		list.Operations = Operations
 		list.Workflows = applicableWorkflows(wfs, rec.GetComponents())
 		// The object's type says which operations are meaningful for it: keep ours that it
 		// lists (retrieve-svc caches the type record like any record).
@@ -291,14 +309,7 @@ func (d *Dispatcher) retrieveRecord(ctx context.Context, w doip.ResponseWriter, 
 	if err != nil {
 		return err
 	}
-	r := &doip.Record{ObjectID: rec.GetObjectId(), JSON: rec.GetRecordJson(), Type: rec.GetObjectType(), Version: rec.GetVersion()}
-	for _, c := range rec.GetComponents() {
-		size := int64(-1)
-		if c.Size != nil {
-			size = c.GetSize()
-		}
-		r.Components = append(r.Components, doip.ComponentInfo{ID: c.GetComponentId(), MediaType: c.GetMediaType(), Filename: c.GetFilename(), Size: size})
-	}
+	r := recordOf(rec)
 	resp := &doip.Response{Op: req.Op, ObjectID: req.ObjectID, Record: r}
 	if !req.IncludeElementData {
 		return w.Respond(resp)

@@ -32,7 +32,12 @@ func errorFromStatus(err error, backend string) error {
 		return doip.Errorf(doip.KindNotFound, "%s", st.Message())
 	case codes.InvalidArgument, codes.OutOfRange, codes.FailedPrecondition:
 		return doip.Errorf(doip.KindBadRequest, "%s", st.Message())
-	case codes.Unauthenticated, codes.PermissionDenied:
+	case codes.AlreadyExists, codes.Aborted:
+		// A taken id; an object changed since the version the client read.
+		return doip.Errorf(doip.KindConflict, "%s", st.Message())
+	case codes.PermissionDenied:
+		return doip.Errorf(doip.KindForbidden, "%s", st.Message())
+	case codes.Unauthenticated:
 		return doip.Errorf(doip.KindUnauthenticated, "%s", st.Message())
 	case codes.Unimplemented:
 		return doip.Errorf(doip.KindUnsupported, "%s does not support this operation", backend)
@@ -45,7 +50,7 @@ func errorFromStatus(err error, backend string) error {
 	case codes.Canceled:
 		return doip.Errorf(doip.KindUnavailable, "request cancelled")
 	default:
-		// Internal, Unknown, DataLoss, Aborted: logged by the caller with err, told as internal.
+		// Internal, Unknown, DataLoss: logged by the caller with err, told as internal.
 		return err
 	}
 }

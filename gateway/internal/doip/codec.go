@@ -25,4 +25,7 @@ type Limits struct {
 	MaxPayload uint32
 	// MaxSegment bounds one JSON segment, metadata block or object id, in bytes.
 	MaxSegment uint32
+	// MaxUpload bounds the bytes of one create or update, its elements included, where the
+	// framing streams them (zero: the codec's default).
+	MaxUpload uint64
 }

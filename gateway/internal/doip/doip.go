@@ -47,6 +47,8 @@ var opNames = [...]string{
 	OpPurge:    "purge",
 	OpCreate:   "create",
 	OpSearch:   "search",
+	OpDelete:   "delete",
+	OpHistory:  "history",
 }
 
 // String returns the operation's name as the binary clients spell it ("list_operations").
@@ -123,12 +125,19 @@ type Request struct {
 	// Progress says the client wants an invoke's progress events as they happen, where the
 	// framing can carry them.
 	Progress bool
-	// Token is the credential the client sent, if any. It is secret: never log it.
+	// Token is the credential the client sent, if any: a bearer token, an OIDC access
+	// token, or the password that goes with Username. It is secret: never log it.
 	Token string
+	// Username names the account whose password Token is; empty for a bearer token.
+	Username string
+	// Write is what a create, an update or a delete carries (write.go); nil otherwise.
+	Write *Write
 	// RequestID is the client's id for the request (standard framing), echoed in the answer.
 	RequestID string
 	// Framing is the wire form the request came in.
 	Framing Framing
+	// Search holds a search's parameters (OpSearch).
+	Search *SearchRequest
 }
 
 // Response is one answer, rendered by the codec of the request's framing. Exactly one of
@@ -146,6 +155,10 @@ type Response struct {
 	Component *ComponentBody
 	Invoke    *InvokeResult
 	Purge     *PurgeResult
+	Search    *SearchResult
+	// Written answers a create, an update or a delete; History a history request.
+	Written *WriteResult
+	History *History
 }
 
 // ServiceInfo answers hello.

@@ -141,7 +141,9 @@ type progressAttributes struct {
 //	0.DOIP/Op.Create          OpCreate
 //	0.DOIP/Op.Update          OpUpdate
 //	0.DOIP/Op.Search          OpSearch
-//	0.DOIP/… (Delete, others) OpUnknown (answered as not supported)
+//	0.DOIP/Op.Delete          OpDelete
+//	history                   OpHistory (an object's versions, newest first)
+//	0.DOIP/… (others)         OpUnknown (answered as not supported)
 //	anything else             OpInvoke: an extended operation runs the workflow of that name
 func OpFromID(id string) doip.Op {
 	switch id {
@@ -157,6 +159,10 @@ func OpFromID(id string) doip.Op {
 		return doip.OpUpdate
 	case OpIDSearch:
 		return doip.OpSearch
+	case OpIDDelete:
+		return doip.OpDelete
+	case OpIDHistory:
+		return doip.OpHistory
 	}
 	if strings.HasPrefix(id, standardPrefix) {
 		return doip.OpUnknown
@@ -168,6 +174,8 @@ func OpFromID(id string) doip.Op {
 //
 //	BadRequest, TooLarge  0.DOIP/Status.101
 //	Unauthenticated       0.DOIP/Status.102
+//	Forbidden             0.DOIP/Status.103
+//	Conflict              0.DOIP/Status.105
 //	NotFound              0.DOIP/Status.104
 //	Unsupported           0.DOIP/Status.200
 //	Unavailable, Internal 0.DOIP/Status.500 (and any other kind)
@@ -182,6 +190,10 @@ func StatusFor(kind doip.ErrorKind) string {
 		return StatusNotFound
 	case doip.KindUnsupported:
 		return StatusDeclined
+	case doip.KindConflict:
+		return StatusConflict
+	case doip.KindForbidden:
+		return StatusUnauthorized
 	}
 	return StatusOther
 }
@@ -215,6 +227,7 @@ func badRequest(format string, args ...any) error {
 // "operationId" string, with a message naming what was wrong.
 func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 	c.cur, c.curID, c.started = nil, nil, false
+	c.rd.MaxMessage = int64(c.opts.Limits.MaxPayload)
 	first, err := c.rd.NextSegment()
 	if err != nil {
 		return nil, framingError(err)
@@ -236,7 +249,10 @@ func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 		inputs     int             // input segments after the first
 		firstInput json.RawMessage // the first JSON one
 	)
-	if first.Kind != SegmentEnd {
+	// A create or an update streams its input to the handler: only its first segment is
+	// read here (readWrite reads the object after it).
+	streaming := first.Kind == SegmentJSON && isWriteOp(first.JSON)
+	if first.Kind != SegmentEnd && !streaming {
 		for {
 			seg, err := c.rd.NextSegment()
 			if err != nil {
@@ -285,12 +301,19 @@ func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 		// the password stands for the token.
 		var auth struct {
 			Token    string `json:"token"`
+			Username string `json:"username"`
 			Password string `json:"password"`
 		}
 		if raw[0] != '{' || json.Unmarshal(raw, &auth) != nil {
 			return nil, badRequest("authentication must be an object with a token or a password")
 		}
 		req.Token = cmp.Or(auth.Token, auth.Password)
+		if auth.Token == "" {
+			req.Username = auth.Username
+		}
+	}
+	if raw, ok := present(fields, "clientId"); ok && req.Username == "" {
+		_ = json.Unmarshal(raw, &req.Username)
 	}
 	if raw, ok := present(fields, "attributes"); ok {
 		if raw[0] != '{' || json.Unmarshal(raw, &attrs) != nil {
@@ -303,11 +326,38 @@ func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 	}
 	req.Op = OpFromID(req.OperationID)
 	switch req.Op {
+	case doip.OpCreate, doip.OpUpdate:
+		if err := c.readWrite(req, attrs, input); err != nil {
+			return nil, err
+		}
+	case doip.OpDelete:
+		if compact || inputs > 0 {
+			return nil, badRequest("Unexpected input: a delete takes no input")
+		}
+		req.Write = &doip.Write{}
+		if raw, ok := present(attrs, "expectedVersion"); ok {
+			if err := json.Unmarshal(raw, &req.Write.ExpectedVersion); err != nil {
+				return nil, badRequest("attributes.expectedVersion must be a string, not %s", describeJSON(raw))
+			}
+		}
+	case doip.OpHistory:
+		for _, p := range []json.RawMessage{input, firstInput} {
+			if len(p) > 0 && p[0] == '{' {
+				req.Params = p
+			}
+		}
+		if req.Params == nil && attrs != nil {
+			req.Params, _ = json.Marshal(attrs)
+		}
 	case doip.OpRetrieve:
 		if err := retrieveAttributes(req, attrs); err != nil {
 			return nil, err
 		}
 		req.ElementSizes = req.Element == "" // the digital object lists each element's length
+	case doip.OpSearch:
+		if err := searchAttributes(req, attrs, compact || inputs > 0); err != nil {
+			return nil, err
+		}
 	case doip.OpInvoke:
 		req.Workflow = req.OperationID
 		if raw, ok := present(attrs, "progress"); ok {
@@ -528,6 +578,8 @@ type doAttributes struct {
 	Content json.RawMessage `json:"content,omitempty"`
 	// Version is the version the elements' bytes come from.
 	Version string `json:"version,omitempty"`
+	// Match is what a search matched in the object (search results only).
+	Match *searchMatch `json:"match,omitempty"`
 }
 
 type elementInfo struct {
@@ -630,6 +682,12 @@ func (c *ServerCodec) WriteResponse(req *doip.Request, resp *doip.Response) erro
 			}
 		}
 		return c.wr.End()
+	case resp.Search != nil:
+		return c.writeSearch(ok, resp.Search)
+	case resp.Written != nil:
+		return c.writeWritten(ok, req, resp.Written)
+	case resp.History != nil:
+		return c.writeHistory(ok, resp.History)
 	case resp.Purge != nil:
 		ok.Output = struct {
 			Purged bool `json:"purged"`
@@ -697,6 +755,9 @@ func (c *ServerCodec) serviceInfo(req *doip.Request, hi *doip.ServiceInfo) servi
 // operationIDs lists the operations of a ListOperations answer.
 func operationIDs(l *doip.OperationList) []string {
 	ids := []string{OpIDHello, OpIDListOperations, OpIDRetrieve}
+	if _, ok := l.Operations[doip.OpSearch.String()]; ok && l.Object == "" {
+		ids = append(ids, OpIDSearch)
+	}
 	if l.Object != "" {
 		ids = []string{OpIDListOperations}
 		// Retrieve unless the object's type does not allow it (the dispatcher then drops it).

@@ -32,7 +32,7 @@ var wantRequests = map[string][]*doip.Request{
 	"doipy-request-retrieve-metadata":                  {{Op: doip.OpRetrieve, OperationID: OpIDRetrieve, ObjectID: "test/abc", ElementSizes: true}},
 	"doipy-request-retrieve-element":                   {{Op: doip.OpRetrieve, OperationID: OpIDRetrieve, ObjectID: "test/abc", Element: "file"}},
 	"doipy-request-retrieve-missing":                   {{Op: doip.OpRetrieve, OperationID: OpIDRetrieve, ObjectID: "test/missing", ElementSizes: true}},
-	"doipy-request-create-with-bytes":                  {{Op: doip.OpCreate, OperationID: OpIDCreate, ObjectID: "test/service", Token: "secret"}},
+	"doipy-request-create-with-bytes":                  {{Op: doip.OpCreate, OperationID: OpIDCreate, Token: "secret", Username: "admin"}},
 	"cnri-style-request-hello":                         {{Op: doip.OpHello, OperationID: OpIDHello, ObjectID: "test/service", RequestID: helloID}},
 	"cnri-style-request-retrieve-include-element-data": {{Op: doip.OpRetrieve, OperationID: OpIDRetrieve, ObjectID: "test/abc", ElementSizes: true, IncludeElementData: true, RequestID: retrieveID}},
 	"cnri-style-two-requests-one-connection": {
@@ -60,6 +60,7 @@ func TestReadRequestVectors(t *testing.T) {
 					if err != nil {
 						t.Fatalf("%s: request %d: %v", fd.name, i, err)
 					}
+					dropWrite(t, got) // writes are checked in write_test.go
 					if !reflect.DeepEqual(got, w) {
 						t.Fatalf("%s: request %d:\n%+v\nwant\n%+v", fd.name, i, got, w)
 					}
@@ -97,15 +98,15 @@ func TestReadRequestFields(t *testing.T) {
 		{"empty targetId", msg(`{"targetId":"","operationId":"0.DOIP/Op.Hello"}`),
 			doip.Request{Op: doip.OpHello, OperationID: OpIDHello}},
 		{"unknown properties ignored", msg(`{"clientId":"me","authentication":{"password":"x"},` + target + `,"operationId":"0.DOIP/Op.ListOperations","extra":[1]}`),
-			doip.Request{Op: doip.OpListOps, OperationID: OpIDListOperations, ObjectID: "Q1", Token: "x"}},
+			doip.Request{Op: doip.OpListOps, OperationID: OpIDListOperations, ObjectID: "Q1", Token: "x", Username: "me"}},
 		{"pretty CRLF first segment", "{\r\n  \"targetId\": \"Q1\",\r\n  \"operationId\": \"0.DOIP/Op.Retrieve\"\r\n}\r\n#\r\n#\r\n",
 			doip.Request{Op: doip.OpRetrieve, OperationID: OpIDRetrieve, ObjectID: "Q1", ElementSizes: true}},
-		{"update", msg(`{` + target + `,"operationId":"0.DOIP/Op.Update"}`),
+		{"update", msg(`{`+target+`,"operationId":"0.DOIP/Op.Update"}`, "{}\n#\n"),
 			doip.Request{Op: doip.OpUpdate, OperationID: OpIDUpdate, ObjectID: "Q1"}},
 		{"search", msg(`{` + target + `,"operationId":"0.DOIP/Op.Search","attributes":{"query":"*"}}`),
-			doip.Request{Op: doip.OpSearch, OperationID: OpIDSearch, ObjectID: "Q1"}},
-		{"delete is unknown", msg(`{` + target + `,"operationId":"0.DOIP/Op.Delete"}`),
-			doip.Request{Op: doip.OpUnknown, OperationID: OpIDDelete, ObjectID: "Q1"}},
+			doip.Request{Op: doip.OpSearch, OperationID: OpIDSearch, ObjectID: "Q1", Search: &doip.SearchRequest{Query: "*", PageSize: -1}}},
+		{"delete", msg(`{` + target + `,"operationId":"0.DOIP/Op.Delete"}`),
+			doip.Request{Op: doip.OpDelete, OperationID: OpIDDelete, ObjectID: "Q1"}},
 		{"other 0.DOIP op is unknown", msg(`{` + target + `,"operationId":"0.DOIP/Op.Frobnicate"}`),
 			doip.Request{Op: doip.OpUnknown, OperationID: "0.DOIP/Op.Frobnicate", ObjectID: "Q1"}},
 		{"retrieve element with range", msg(`{` + target + `,"operationId":"0.DOIP/Op.Retrieve","attributes":{"element":"main-pdf","range":{"start":10,"end":19}}}`),
@@ -143,7 +144,7 @@ func TestReadRequestFields(t *testing.T) {
 		{"first input segment not an object", msg(`{`+target+`,"operationId":"wf"}`, "[1]\n#\n", "{\"y\":2}\n#\n"),
 			doip.Request{Op: doip.OpInvoke, OperationID: "wf", ObjectID: "Q1", Workflow: "wf"}},
 		{"create input read and dropped", string(readVector(t, "doipy-request-create-with-bytes")),
-			doip.Request{Op: doip.OpCreate, OperationID: OpIDCreate, ObjectID: "test/service", Token: "secret"}},
+			doip.Request{Op: doip.OpCreate, OperationID: OpIDCreate, Token: "secret", Username: "admin"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -153,6 +154,7 @@ func TestReadRequestFields(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				dropWrite(t, got) // writes are checked in write_test.go
 				want := tc.want
 				want.Framing = doip.FramingText
 				if !reflect.DeepEqual(got, &want) {
@@ -261,7 +263,7 @@ func TestOpFromID(t *testing.T) {
 	for id, want := range map[string]doip.Op{
 		OpIDHello: doip.OpHello, OpIDListOperations: doip.OpListOps, OpIDRetrieve: doip.OpRetrieve,
 		OpIDCreate: doip.OpCreate, OpIDUpdate: doip.OpUpdate, OpIDSearch: doip.OpSearch,
-		OpIDDelete: doip.OpUnknown, "0.DOIP/Op.Other": doip.OpUnknown, "0.DOIP/": doip.OpUnknown,
+		OpIDDelete: doip.OpDelete, "0.DOIP/Op.Other": doip.OpUnknown, "0.DOIP/": doip.OpUnknown,
 		"0.doip/Op.Hello": doip.OpInvoke, "equation_extraction": doip.OpInvoke, "": doip.OpInvoke,
 		"20.500.123/Op.Thing": doip.OpInvoke,
 	} {

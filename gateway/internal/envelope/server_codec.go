@@ -21,9 +21,10 @@ var _ doip.ServerCodec = (*ServerCodec)(nil)
 // block), the object id, "element" or "componentId", "workflow" and "params" (from the
 // metadata or a workflow block). Answers echo the request's operation byte and object id.
 type ServerCodec struct {
-	fr *Framer
-	w  *bufio.Writer
-	op doip.Op // the operation byte of the request being answered, echoed
+	fr     *Framer
+	w      *bufio.Writer
+	op     doip.Op // the operation byte of the request being answered, echoed
+	limits doip.Limits
 }
 
 // Options configure a [ServerCodec].
@@ -39,7 +40,7 @@ func NewServerCodec(r *bufio.Reader, w *bufio.Writer, opts Options) *ServerCodec
 	fr := NewFramer(w, r)
 	fr.MaxPayload = opts.Limits.MaxPayload
 	fr.MaxObjectID = uint16(min(opts.Limits.MaxSegment, 1<<16-1))
-	return &ServerCodec{fr: fr, w: w}
+	return &ServerCodec{fr: fr, w: w, limits: opts.Limits}
 }
 
 // requestMeta is what the gateway reads from a request's metadata or workflow block.
@@ -59,21 +60,32 @@ type requestMeta struct {
 // ReadRequest reads the next request. A malformed message returns an error that carries a
 // *doip.Error of kind BadRequest or TooLarge.
 func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
-	msg, err := c.fr.ReadMessage()
+	h, objectID, err := c.fr.ReadHeader()
 	if err != nil {
 		return nil, framingError(err)
 	}
-	c.op = msg.Header.Op
-	if msg.Header.Type != TypeRequest {
+	c.op = h.Op
+	if h.Type != TypeRequest {
 		c.op = 0
-		return nil, &doip.Error{Kind: doip.KindBadRequest, Message: fmt.Sprintf("envelope: message type %s where a request (0x01) belongs", msg.Header.Type)}
+		return nil, &doip.Error{Kind: doip.KindBadRequest, Message: fmt.Sprintf("envelope: message type %s where a request (0x01) belongs", h.Type)}
+	}
+	if isStreamedOp(h.Op) {
+		return c.readStreamed(h, objectID) // write.go
+	}
+	msg, err := c.readWhole(h, objectID)
+	if err != nil {
+		return nil, framingError(err)
 	}
 	req := &doip.Request{Op: msg.Header.Op, ObjectID: msg.ObjectID, Framing: doip.FramingEnvelope}
+	var firstMeta json.RawMessage
 	for _, b := range msg.Blocks {
 		var js json.RawMessage
 		switch b := b.(type) {
 		case *MetadataBlock:
 			js = b.JSON
+			if firstMeta == nil {
+				firstMeta = js
+			}
 		case *WorkflowBlock:
 			js = b.JSON
 		default:
@@ -97,7 +109,25 @@ func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 	if !req.Op.Known() {
 		if op, ok := doip.ParseOpName(req.OperationID); ok {
 			req.Op = op
+		} else if op, ok := doip.ParseWriteOpName(req.OperationID); ok {
+			req.Op = op
+		} else if req.Op == doip.OpDelete || req.Op == doip.OpHistory {
+			req.Op = doip.OpUnknown // only named: their values are no operation byte
 		}
+	}
+	switch req.Op {
+	case doip.OpDelete:
+		var wm writeMeta
+		if md := msg.Metadata(); md != nil {
+			_ = json.Unmarshal(md, &wm)
+		}
+		req.Write = &doip.Write{ExpectedVersion: wm.ExpectedVersion}
+		req.Username = wm.Username
+		req.Token = cmp.Or(req.Token, wm.Password)
+	case doip.OpHistory:
+		req.Params = msg.Metadata()
+	case doip.OpSearch:
+		req.Search = mardijson.ParseSearch(firstMeta)
 	}
 	return req, nil
 }
@@ -150,6 +180,9 @@ func (c *ServerCodec) writeJSONOnly(h Header, id string, js []byte) error {
 // WriteResponse writes a response envelope. Component bytes are copied from their readers
 // after a header whose payload length was computed from their sizes.
 func (c *ServerCodec) WriteResponse(req *doip.Request, resp *doip.Response) error {
+	if done, err := c.writeWritten(req, resp); done || err != nil {
+		return err
+	}
 	rawMeta, comps, workflow, err := mardijson.ResponseParts(resp)
 	if err != nil {
 		return err

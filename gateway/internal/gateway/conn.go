@@ -64,7 +64,10 @@ func (c *conn) serve(base context.Context) {
 		}
 		return
 	}
-	br := bufio.NewReaderSize(netConn, readBufSize)
+	// Uploads (the elements of a create or an update) are read while the handler runs, each
+	// read under a fresh ReadTimeout, so that a stalled client is cut off.
+	up := &uploadReader{conn: netConn, timeout: durationOr(c.srv.ReadTimeout, DefaultReadTimeout)}
+	br := bufio.NewReaderSize(up, readBufSize)
 	bw := bufio.NewWriterSize(&deadlineWriter{conn: netConn, timeout: durationOr(c.srv.WriteTimeout, DefaultWriteTimeout), out: c.out}, writeBufSize)
 
 	// Wait for the first byte under the handshake deadline, then let the factory peek.
@@ -96,7 +99,7 @@ func (c *conn) serve(base context.Context) {
 			return
 		}
 		_ = netConn.SetReadDeadline(time.Time{})
-		if !c.handle(ctx, netConn, br, codec, bw, req) {
+		if !c.handle(ctx, netConn, br, codec, bw, req, up) {
 			return
 		}
 		if !codec.KeepAlive() {
@@ -214,17 +217,37 @@ func lingerClose(nc net.Conn) {
 // (shared/requestid); the handler's context carries it to the backends and into every log
 // record made with that context. While the handler runs, [conn.watchClient] cancels that
 // context when the client goes away, so no backend keeps working for nobody.
-func (c *conn) handle(ctx context.Context, nc net.Conn, br *bufio.Reader, codec doip.ServerCodec, bw *bufio.Writer, req *doip.Request) bool {
+func (c *conn) handle(ctx context.Context, nc net.Conn, br *bufio.Reader, codec doip.ServerCodec, bw *bufio.Writer, req *doip.Request, up *uploadReader) bool {
 	rid := requestid.FromClient(req.RequestID)
 	ctx, cancel := context.WithCancelCause(requestid.NewContext(ctx, rid))
 	defer cancel(nil)
 	c.out.setFraming(req.Framing)
 	start := time.Now()
 	w := &responseWriter{codec: codec, req: req}
-	stopWatch := c.watchClient(nc, br, cancel)
+	// A request whose input is still arriving is read by the handler: nothing else may read
+	// the connection meanwhile, so the client is not watched (a client that leaves shows as a
+	// failed read of its input).
+	uploading := req.Write != nil && req.Write.Elements != nil
+	stopWatch := func() bool { return false }
+	if uploading {
+		up.active.Store(true)
+	} else {
+		stopWatch = c.watchClient(nc, br, cancel)
+	}
 	c.srv.Handler.ServeDOIP(ctx, w, req)
 	if !w.wrote {
 		w.err = w.Error(doip.Errorf(doip.KindInternal, "no answer"))
+	}
+	inStep := true
+	if uploading {
+		// What the handler left unread is skipped, within a bound; past it, or after a broken
+		// upload, the connection is out of step and closes after the answer.
+		if err := req.Write.Elements.Close(); err != nil {
+			c.log.Info("request input not read to its end, closing after the answer", slog.Any("err", err))
+			inStep = false
+		}
+		up.active.Store(false)
+		_ = nc.SetReadDeadline(time.Time{})
 	}
 	// The last bytes of every answer leave with the flush below: a client that left before
 	// it cannot have the whole answer. One that leaves during or after it may have had it.
@@ -253,7 +276,25 @@ func (c *conn) handle(ctx context.Context, nc net.Conn, br *bufio.Reader, codec 
 		attrs = append(attrs, slog.Any("err", w.err))
 	}
 	c.log.LogAttrs(ctx, level, "request done", attrs...)
-	return w.err == nil && !gone
+	if !inStep && w.err == nil {
+		lingerClose(nc)
+	}
+	return w.err == nil && !gone && inStep
+}
+
+// uploadReader reads the connection; while active (an upload is being read by the handler),
+// each read gets a fresh deadline.
+type uploadReader struct {
+	conn    net.Conn
+	timeout time.Duration
+	active  atomic.Bool
+}
+
+func (u *uploadReader) Read(p []byte) (int, error) {
+	if u.active.Load() {
+		_ = u.conn.SetReadDeadline(time.Now().Add(u.timeout))
+	}
+	return u.conn.Read(p)
 }
 
 // ErrClientGone is the cause of a request context cancelled because its client closed or

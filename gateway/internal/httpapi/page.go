@@ -18,6 +18,7 @@ import (
 	"github.com/fdo-doip/doip-gateway/gateway/internal/bytesize"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doiptext"
+	"github.com/fdo-doip/doip-gateway/shared/katex"
 	"github.com/fdo-doip/doip-gateway/shared/requestid"
 )
 
@@ -39,10 +40,15 @@ const EquationsComponent = "equations.json"
 // maxEquationsDoc caps the equations document the object page reads.
 const maxEquationsDoc = 8 << 20
 
-// static serves the embedded stylesheet, script and KaTeX files.
+// static serves the embedded stylesheet and script, and KaTeX's files (package shared/katex)
+// below /static/katex/.
 func (a *API) static(w http.ResponseWriter, r *http.Request) {
-	sub, _ := fs.Sub(staticFS, "static")
 	w.Header().Set("Cache-Control", "public, max-age=3600")
+	if strings.HasPrefix(r.URL.Path, "/static/katex/") {
+		http.StripPrefix("/static/katex/", http.FileServerFS(katex.Files)).ServeHTTP(w, r)
+		return
+	}
+	sub, _ := fs.Sub(staticFS, "static")
 	http.StripPrefix("/static/", http.FileServerFS(sub)).ServeHTTP(w, r)
 }
 

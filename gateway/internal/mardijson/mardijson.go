@@ -88,6 +88,10 @@ func ResponseParts(resp *doip.Response) (meta json.RawMessage, comps []doip.Comp
 			Version   string          `json:"version,omitempty"`
 		}{"invoke", inv.Workflow, inv.Result, inv.Cached, inv.Version}
 		comps, workflow = inv.Derived, inv.Result
+	case resp.Search != nil:
+		if meta, err = SearchJSON(resp.Search); err != nil {
+			return nil, nil, nil, err
+		}
 	case resp.Purge != nil:
 		v = struct {
 			Operation string `json:"operation"`

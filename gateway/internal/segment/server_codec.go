@@ -28,6 +28,8 @@ var _ doip.ServerCodec = (*ServerCodec)(nil)
 type ServerCodec struct {
 	r *Reader
 	w *Writer
+	// maxUpload bounds a create's or an update's message (write.go); 0: 4 GiB - 1.
+	maxUpload uint64
 }
 
 // Options configure a [ServerCodec].
@@ -41,7 +43,7 @@ type Options struct {
 func NewServerCodec(r *bufio.Reader, w *bufio.Writer, opts Options) *ServerCodec {
 	sr := NewReader(r)
 	sr.MaxSegment, sr.MaxMessage = opts.Limits.MaxSegment, opts.Limits.MaxPayload
-	return &ServerCodec{r: sr, w: NewWriter(w)}
+	return &ServerCodec{r: sr, w: NewWriter(w), maxUpload: opts.Limits.MaxUpload}
 }
 
 // wireRequest is the first segment of a request. Every field is kept raw so that a value of
@@ -93,14 +95,33 @@ func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 	case err != nil:
 		return nil, framingError(err)
 	}
+	req, perr := parseRequest(first)
+	if perr == nil && req.Op == doip.OpUnknown {
+		if op, ok := doip.ParseWriteOpName(req.OperationID); ok {
+			req.Op = op
+		}
+	} else if perr == nil && (req.Op == doip.OpDelete || req.Op == doip.OpHistory) {
+		req.Op = doip.OpUnknown // only named: their values are no operation code
+	}
+	if perr == nil && isWriteOp(req.Op) {
+		if req.Op == doip.OpDelete || req.Op == doip.OpHistory {
+			if err := c.r.SkipMessage(); err != nil {
+				return nil, framingError(err)
+			}
+		}
+		req, perr = c.readWrite(req, first) // write.go: a write's elements stay on the wire
+		if perr != nil {
+			return nil, framingError(perr)
+		}
+		return req, nil
+	}
 	// Read the whole message before judging it, so that an error answer is not lost to a
 	// connection reset by a client still writing.
 	if err := c.r.SkipMessage(); err != nil {
 		return nil, framingError(err)
 	}
-	req, err := parseRequest(first)
-	if err != nil {
-		return nil, framingError(err)
+	if perr != nil {
+		return nil, framingError(perr)
 	}
 	return req, nil
 }
@@ -151,6 +172,9 @@ func parseRequest(b []byte) (*doip.Request, error) {
 	}
 	if req.Version, err = firstString(field{"attributes.version", a.Version}, field{"version", w.Version}); err != nil {
 		return nil, err
+	}
+	if req.Op == doip.OpSearch {
+		req.Search = mardijson.ParseSearch(w.Attributes)
 	}
 	return req, nil
 }
@@ -332,6 +356,9 @@ func (c *ServerCodec) WriteError(req *doip.Request, e *doip.Error) error {
 // are not sent. A component that cannot be carried (a Size below 0 or above 4 GiB - 1, a
 // nil Body) is reported before anything is written, as a *doip.Error.
 func (c *ServerCodec) WriteResponse(req *doip.Request, resp *doip.Response) error {
+	if done, err := c.writeWritten(req, resp); done || err != nil {
+		return err
+	}
 	meta, comps, workflow, err := mardijson.ResponseParts(resp)
 	if err != nil {
 		return err

@@ -20,6 +20,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -33,6 +34,7 @@ import (
 
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/eqextract"
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/eqextract/corpus"
+	"github.com/fdo-doip/doip-gateway/shared/katex"
 )
 
 func main() {
@@ -48,6 +50,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	check := fs.Bool("check", false, "exit 1 when a target is missed")
 	writeTruth := fs.Bool("write-truth", false, "write NN-name.truth.json from the .eqt files in -eqt-dir")
 	eqtDir := fs.String("eqt-dir", "", "directory with the NN-name.eqt files (for -write-truth)")
+	katexDir := fs.String("katex", katex.Dir(), "folder with check.js and katex.min.js for the parse check (shared/katex: the KaTeX the web pages serve)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -63,7 +66,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bench-extract:", err)
 		return 1
 	}
-	ok, err := bench(papers, *rounds, *verbose, stdout)
+	ok, err := bench(papers, *rounds, *verbose, *katexDir, stdout)
 	if err != nil {
 		fmt.Fprintln(stderr, "bench-extract:", err)
 		return 1
@@ -126,9 +129,11 @@ const (
 	targetPR         = 0.97
 	targetCountRatio = 0.05
 	targetPagesPerS  = 20
+	targetSimilarity = 0.85
+	targetExact      = 0.50
 )
 
-func bench(papers []corpus.Paper, rounds int, verbose bool, w io.Writer) (bool, error) {
+func bench(papers []corpus.Paper, rounds int, verbose bool, katexDir string, w io.Writer) (bool, error) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "paper\tpages\tlatex found\tlatex exact\tpdf P\tpdf R\tnumbered tp/truth\tdisplays/truth\tuncertain\t")
 	var lt, lf, le, pages int
@@ -139,6 +144,7 @@ func bench(papers []corpus.Paper, rounds int, verbose bool, w io.Writer) (bool, 
 	}
 	var docs []loaded
 	var notes []string
+	var pairs []corpus.FormulaPair
 	for _, p := range papers {
 		tex, err := os.ReadFile(p.TeX)
 		if err != nil {
@@ -164,6 +170,15 @@ func bench(papers []corpus.Paper, rounds int, verbose bool, w io.Writer) (bool, 
 		pages += pr.Pages
 		ps := corpus.ScorePDF(p.Truth, pr)
 		tot.Add(ps)
+		fp := corpus.PairFormulas(p.Truth, pr)
+		pairs = append(pairs, fp...)
+		if verbose {
+			for _, f := range fp {
+				if !f.Exact {
+					notes = append(notes, fmt.Sprintf("%s formula (%s) %.2f:\n  got  %s\n  want %s", p.Name, f.Number, f.Similarity, f.Got, f.Want))
+				}
+			}
+		}
 		fmt.Fprintf(tw, "%s\t%d\t%d/%d\t%d\t%.3f\t%.3f\t%d/%d\t%d/%d\t%d\t\n", p.Name, pr.Pages,
 			ls.Found, ls.Total, ls.Exact, ps.Precision(), ps.Recall(), ps.TP, len(p.Truth.Numbered),
 			ps.Displays, ps.Truth, ps.Uncertain)
@@ -199,6 +214,30 @@ func bench(papers []corpus.Paper, rounds int, verbose bool, w io.Writer) (bool, 
 	for _, n := range notes {
 		fmt.Fprintln(w, n)
 	}
+	// Formulas: similarity and exact share over the truth's displays; the parse check over
+	// the reconstructed formulas.
+	fs := corpus.SummarizeFormulas(pairs)
+	meanSim, exactShare, exact, found, formulas := fs.Mean, fs.ExactShare, fs.Exact, len(fs.Got), fs.Got
+	simOK := meanSim >= targetSimilarity
+	exactOK := exactShare >= targetExact
+	parseOK := false
+	parseNote := ""
+	if errs, err := corpus.ParseCheck(context.Background(), katexDir, formulas); err != nil {
+		parseNote = err.Error()
+	} else {
+		bad := 0
+		for i, e := range errs {
+			if e != "" {
+				bad++
+				if verbose {
+					fmt.Fprintf(w, "does not parse: %s\n  %s\n", e, formulas[i])
+				}
+			}
+		}
+		share := 1 - float64(bad)/float64(max(1, len(formulas)))
+		parseOK = bad == 0
+		parseNote = fmt.Sprintf("%d/%d formulas parse with KaTeX (%.1f%%)", len(formulas)-bad, len(formulas), 100*share)
+	}
 	latexOK := lf == lt && le == lt
 	prOK := tot.Precision() >= targetPR && tot.Recall() >= targetPR
 	countOK := ratio >= 1-targetCountRatio && ratio <= 1+targetCountRatio
@@ -212,7 +251,12 @@ func bench(papers []corpus.Paper, rounds int, verbose bool, w io.Writer) (bool, 
 	fmt.Fprintf(w, "PDF path: %d uncertain pages\n", tot.Uncertain)
 	fmt.Fprintf(w, "PDF path: %d pages in %v (best of %d rounds), %.1f pages/s  [target >= %d: %s]\n",
 		pages, best.Round(time.Microsecond), max(1, rounds), pps, targetPagesPerS, verdict(speedOK))
-	return latexOK && prOK && countOK && speedOK, nil
+	fmt.Fprintf(w, "PDF path formulas: mean similarity %.3f over %d displays (%d paired)  [target >= %.2f: %s]\n",
+		meanSim, len(pairs), found, targetSimilarity, verdict(simOK))
+	fmt.Fprintf(w, "PDF path formulas: %d exact after normalisation (%.1f%%)  [target >= %.0f%%: %s]\n",
+		exact, 100*exactShare, 100*targetExact, verdict(exactOK))
+	fmt.Fprintf(w, "PDF path formulas: %s  [target 100%%: %s]\n", parseNote, verdict(parseOK))
+	return latexOK && prOK && countOK && speedOK && simOK && exactOK && parseOK, nil
 }
 
 func verdict(ok bool) string {

@@ -21,6 +21,10 @@ import (
 const (
 	maxGlyphsPerPage = 200000
 	maxCodesPerFont  = 8192
+	// maxRulesPerPage bounds the thin horizontal rules kept for one page (fraction bars,
+	// radical overlines); maxPathSegments the segments of one path that are examined.
+	maxRulesPerPage = 20000
+	maxPathSegments = 256
 )
 
 type mat [6]float64 // a b c d e f
@@ -168,16 +172,53 @@ type textState struct {
 	ctm            mat
 	tc, tw, th, tl float64
 	tfs, rise      float64
+	lw             float64 // line width
 	font           *fontInfo
 }
 
+// rule is a thin horizontal rule drawn on the page (a filled rectangle or a stroked line):
+// fraction bars, radical overlines, \hline. Coordinates are page points.
+type rule struct {
+	x0, x1 float64
+	y      float64 // middle of the rule
+	thick  float64
+}
+
+// seg is a rectangle or a line segment of a path, in page space.
+type seg struct{ x0, y0, x1, y1 float64 }
+
+// pageContent is what the interpreter keeps of a page.
+type pageContent struct {
+	glyphs []glyph
+	// hidden are the glyphs without a Unicode mapping, with their character codes (the
+	// math extension fonts of TeX have none); layout ignores them, formula reconstruction
+	// maps them by font and code.
+	hidden []glyph
+	rules  []rule
+	bad    int
+}
+
 // pageGlyphs interprets the content of the page dictionary v.
-func pageGlyphs(ctx context.Context, v pdf.Value) ([]glyph, int, error) {
+func pageGlyphs(ctx context.Context, v pdf.Value) (pageContent, error) {
 	fontsDict := inherited(v, "Resources").Key("Font")
 	fonts := map[string]*fontInfo{}
-	var out []glyph
+	var out, hidden []glyph
+	var rules []rule
 	bad := 0
-	gs := textState{ctm: identity, th: 1}
+	gs := textState{ctm: identity, th: 1, lw: 1}
+	// the current path: its rectangles and line segments, in page space
+	var rects, lines []seg
+	var cx, cy float64
+	addRule := func(x0, x1, y, thick float64) {
+		if len(rules) >= maxRulesPerPage || x1-x0 < 0.5 || thick <= 0 || thick > 3 || x1-x0 < 2*thick {
+			return
+		}
+		rules = append(rules, rule{x0: x0, x1: x1, y: y, thick: thick})
+	}
+	pt := func(x, y float64) (float64, float64) {
+		m := gs.ctm
+		return x*m[0] + y*m[2] + m[4], x*m[1] + y*m[3] + m[5]
+	}
 	var stack []textState
 	tm, tlm := identity, identity
 	var err error
@@ -210,9 +251,12 @@ func pageGlyphs(ctx context.Context, v pdf.Value) ([]glyph, int, error) {
 			switch {
 			case s == "" || !mappable(s):
 				bad++
+				if len(hidden) < maxGlyphsPerPage {
+					hidden = append(hidden, glyph{x: trm[4], y: trm[5], w: wd, size: size, font: f.name, code: code})
+				}
 			case s == " " || len(out) >= maxGlyphsPerPage:
 			default:
-				out = append(out, glyph{x: trm[4], y: trm[5], w: wd, size: size, font: f.name, s: s})
+				out = append(out, glyph{x: trm[4], y: trm[5], w: wd, size: size, font: f.name, s: s, code: code})
 			}
 			tx := w0*gs.tfs + gs.tc
 			if step == 1 && code == 32 {
@@ -266,6 +310,41 @@ func pageGlyphs(ctx context.Context, v pdf.Value) ([]glyph, int, error) {
 			}
 		case "BT":
 			tm, tlm = identity, identity
+		case "w":
+			if a, ok := nums(args, 1); ok {
+				gs.lw = a[0]
+			}
+		case "re":
+			if a, ok := nums(args, 4); ok && len(rects) < maxPathSegments {
+				x0, y0 := pt(a[0], a[1])
+				x1, y1 := pt(a[0]+a[2], a[1]+a[3])
+				rects = append(rects, seg{math.Min(x0, x1), math.Min(y0, y1), math.Max(x0, x1), math.Max(y0, y1)})
+			}
+		case "m":
+			if a, ok := nums(args, 2); ok {
+				cx, cy = pt(a[0], a[1])
+			}
+		case "l":
+			if a, ok := nums(args, 2); ok {
+				x, y := pt(a[0], a[1])
+				if len(lines) < maxPathSegments {
+					lines = append(lines, seg{cx, cy, x, y})
+				}
+				cx, cy = x, y
+			}
+		case "f", "F", "f*", "B", "B*", "b", "b*":
+			for _, r := range rects {
+				addRule(r.x0, r.x1, (r.y0+r.y1)/2, r.y1-r.y0)
+			}
+			if op != "f" && op != "F" && op != "f*" {
+				strokeLines(lines, gs.lw*math.Hypot(gs.ctm[2], gs.ctm[3]), addRule)
+			}
+			rects, lines = rects[:0], lines[:0]
+		case "S", "s":
+			strokeLines(lines, gs.lw*math.Hypot(gs.ctm[2], gs.ctm[3]), addRule)
+			rects, lines = rects[:0], lines[:0]
+		case "n":
+			rects, lines = rects[:0], lines[:0]
 		case "Tf":
 			if len(args) >= 2 {
 				name := args[len(args)-2].Name()
@@ -358,5 +437,14 @@ func pageGlyphs(ctx context.Context, v pdf.Value) ([]glyph, int, error) {
 	if len(out) >= maxGlyphsPerPage {
 		err = errors.New("too many glyphs on the page")
 	}
-	return out, bad, err
+	return pageContent{glyphs: out, hidden: hidden, rules: rules, bad: bad}, err
+}
+
+// strokeLines records the horizontal segments of a stroked path as rules of thickness lw.
+func strokeLines(lines []seg, lw float64, add func(x0, x1, y, thick float64)) {
+	for _, l := range lines {
+		if math.Abs(l.y1-l.y0) < 0.05 {
+			add(math.Min(l.x0, l.x1), math.Max(l.x0, l.x1), l.y0, lw)
+		}
+	}
 }

@@ -2,11 +2,13 @@ package eqextract_test
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"testing"
 
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/eqextract"
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/eqextract/corpus"
+	"github.com/fdo-doip/doip-gateway/shared/katex"
 )
 
 const corpusDir = "../../testdata/corpus"
@@ -25,6 +27,7 @@ func TestCorpus(t *testing.T) {
 		t.Fatalf("%d papers in the corpus, want at least 15", len(papers))
 	}
 	var total corpus.PDFScore
+	var pairs []corpus.FormulaPair
 	for _, p := range papers {
 		tex, err := os.ReadFile(p.TeX)
 		if err != nil {
@@ -49,6 +52,7 @@ func TestCorpus(t *testing.T) {
 		if pr.Pages != p.Truth.Pages {
 			t.Errorf("%s: %d pages, truth %d", p.Name, pr.Pages, p.Truth.Pages)
 		}
+		pairs = append(pairs, corpus.PairFormulas(p.Truth, pr)...)
 		ps := corpus.ScorePDF(p.Truth, pr)
 		if len(ps.Misses)+len(ps.Spurious) > 0 {
 			t.Logf("%s: PDF misses %q, spurious %q", p.Name, ps.Misses, ps.Spurious)
@@ -64,7 +68,36 @@ func TestCorpus(t *testing.T) {
 	if ratio < 0.95 || ratio > 1.05 {
 		t.Errorf("PDF path display count ratio %.3f, target within 5%%", ratio)
 	}
+	checkFormulas(t, pairs)
 	if total.Uncertain != 0 {
 		t.Errorf("%d uncertain pages in a corpus of clean pdfTeX output", total.Uncertain)
+	}
+}
+
+// checkFormulas checks the LaTeX that the PDF path reconstructs against the truth: mean
+// similarity >= 0.85 and >= 50% exact after normalisation (corpus.Similarity), and every
+// formula parses with KaTeX. The parse check needs node (it runs shared/katex's check.js with
+// the KaTeX the web pages serve); without node it is skipped with a message, except under
+// CI, where it fails.
+func checkFormulas(t *testing.T, pairs []corpus.FormulaPair) {
+	t.Helper()
+	fs := corpus.SummarizeFormulas(pairs)
+	t.Logf("PDF formulas: mean similarity %.3f, exact %.1f%% of %d displays", fs.Mean, 100*fs.ExactShare, fs.Displays)
+	if fs.Mean < 0.85 || fs.ExactShare < 0.5 {
+		t.Errorf("PDF formulas: mean similarity %.3f (target >= 0.85), exact %.1f%% (target >= 50%%)", fs.Mean, 100*fs.ExactShare)
+	}
+	got := fs.Got
+	errs, err := corpus.ParseCheck(t.Context(), katex.Dir(), got)
+	if errors.Is(err, corpus.ErrNoKaTeX) && os.Getenv("CI") == "" {
+		t.Logf("KaTeX parse check skipped: %v", err)
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range errs {
+		if e != "" {
+			t.Errorf("does not parse with KaTeX: %s\n  %s", e, got[i])
+		}
 	}
 }

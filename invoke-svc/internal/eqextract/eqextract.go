@@ -8,15 +8,20 @@ import (
 // Equation is one display equation (or, for multi-line environments, one numbered line
 // together with the unnumbered lines that belong to it).
 type Equation struct {
-	Page   int         `json:"page,omitempty"`        // 1-based; PDF path only (0 when unknown)
-	Number string      `json:"number,omitempty"`      // as printed, without parentheses: "3", "2.2a", "A.1", "*"
-	Label  string      `json:"label,omitempty"`       // \label{...} (LaTeX path)
-	LaTeX  string      `json:"latex,omitempty"`       // the body, whitespace-normalised (LaTeX path; empty on the PDF path)
-	Text   string      `json:"text,omitempty"`        // the text as extracted (PDF path)
-	Env    string      `json:"environment,omitempty"` // LaTeX environment ("equation", "align*", "displaymath" for \[..\], "$$")
-	File   string      `json:"file,omitempty"`        // source file inside an archive (FromArchive only)
-	Line   int         `json:"line,omitempty"`        // 1-based source line (LaTeX path)
-	BBox   *[4]float64 `json:"bbox,omitempty"`        // x0,y0,x1,y1 in PDF points, origin bottom left (PDF path)
+	Page   int    `json:"page,omitempty"`   // 1-based; PDF path only (0 when unknown)
+	Number string `json:"number,omitempty"` // as printed, without parentheses: "3", "2.2a", "A.1", "*"
+	Label  string `json:"label,omitempty"`  // \label{...} (LaTeX path)
+	LaTeX  string `json:"latex,omitempty"`  // the body, whitespace-normalised (LaTeX path), or reconstructed from the glyphs (PDF path)
+	Text   string `json:"text,omitempty"`   // the text as extracted (PDF path)
+	// Confidence (PDF path) is how far the reconstructed LaTeX can be trusted, from 0 to 1:
+	// lowered for every glyph without a mapping and every construct that was not understood.
+	Confidence float64 `json:"confidence,omitempty"`
+	// Notes (PDF path) name what the reconstruction did not understand.
+	Notes []string    `json:"notes,omitempty"`
+	Env   string      `json:"environment,omitempty"` // LaTeX environment ("equation", "align*", "displaymath" for \[..\], "$$")
+	File  string      `json:"file,omitempty"`        // source file inside an archive (FromArchive only)
+	Line  int         `json:"line,omitempty"`        // 1-based source line (LaTeX path)
+	BBox  *[4]float64 `json:"bbox,omitempty"`        // x0,y0,x1,y1 in PDF points, origin bottom left (PDF path)
 }
 
 // Result is what one extraction found.

@@ -94,6 +94,10 @@ func FuzzPageContent(f *testing.F) {
 	f.Add([]byte("BT /F1 10 Tf 72 700 Td (a + b = c) Tj 450 0 Td ((1)) Tj ET"))
 	f.Add([]byte("q 1 0 0 1 5 5 cm BT /F1 12 Tf 2 Tz 1 Tc 3 Tw 14 TL [(x)-250(=)-250(y)] TJ T* (z) ' 1 2 (w) \" ET Q"))
 	f.Add([]byte("BT /F1 1000 Tf 0 0 Td (x) Tj 0 -0.5 Td (x) Tj 0 -0.5 Td (x) Tj ET"))
+	// a display with a fraction bar (re f) and stroked rules (m l S), as formula
+	// reconstruction reads them
+	f.Add([]byte("BT /F1 10 Tf 300 412 Td (a + b) Tj 0 -24 Td (c) Tj -80 12 Td (x =) Tj 240 0 Td ((1)) Tj ET " +
+		"q 1 0 0 1 0 0 cm 299 417 30 0.4 re f Q 0.5 w 100 50 m 300 50 l S 1 1 m 2 1 l 3 3 l h B n"))
 	f.Fuzz(func(t *testing.T, content []byte) {
 		if len(content) > 1<<16 {
 			return

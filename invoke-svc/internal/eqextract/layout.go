@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -40,6 +41,8 @@ const (
 )
 
 type column struct {
+	hidden      []glyph // the page's glyphs without Unicode mapping, by y (formula reconstruction)
+	rules       []rule  // the page's rules, by y
 	x0, x1      float64
 	left, right float64 // text edges found from the prose lines
 	parindent   float64 // paragraph indentation relative to left
@@ -68,11 +71,18 @@ func findEquations(ctx context.Context, p *pageText) ([]Equation, error) {
 	if work > MaxLayoutWork {
 		return nil, fmt.Errorf("%w: layout budget of %d row-glyph comparisons a page exceeded (%d)", ErrTooComplex, MaxLayoutWork, work)
 	}
+	// Hidden glyphs and rules sorted by height, so that each display and band looks only at
+	// those level with it (a page may hold many of both).
+	hidden := slices.Clone(p.hidden)
+	sort.Slice(hidden, func(i, j int) bool { return hidden[i].y < hidden[j].y })
+	rules := slices.Clone(p.rules)
+	sort.Slice(rules, func(i, j int) bool { return rules[i].y < rules[j].y })
 	var out []Equation
 	for _, c := range cols {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		c.hidden, c.rules = hidden, rules
 		out = append(out, c.equations(p.num, body)...)
 	}
 	return out, nil
@@ -130,12 +140,14 @@ func splitColumns(p *pageText, body float64) []*column {
 	}
 	// Coverage by rows: glyphs on one baseline, with the gaps between words filled, so
 	// that a gutter shows as bins crossed by few rows (a title spanning both columns).
-	cover := make([]int, nb)
 	rows := map[int][]glyph{}
 	for _, g := range p.glyphs {
 		k := int(math.Round(g.y))
 		rows[k] = append(rows[k], g)
 	}
+	lo, hi := int(float64(nb)*0.35), int(float64(nb)*0.65)
+	marks := make([][]bool, 0, len(rows))
+	crossing := make([]bool, 0, len(rows))
 	for _, row := range rows {
 		sort.Slice(row, func(i, j int) bool { return row[i].x < row[j].x })
 		mark := make([]bool, nb)
@@ -151,32 +163,78 @@ func splitColumns(p *pageText, body float64) []*column {
 			}
 			reach = math.Max(reach, g.x+g.w)
 		}
-		for i, m := range mark {
-			if m {
-				cover[i]++
+		full := true
+		for i := lo; i < hi; i++ {
+			full = full && mark[i]
+		}
+		marks = append(marks, mark)
+		crossing = append(crossing, full)
+	}
+	// The gutter is the widest low-coverage run in the middle fifth of the text area.
+	// When full-width rows (a title and an abstract above both columns) hide it, it is
+	// looked for again among the other rows, provided the full-width rows are few (in a
+	// one-column paper nearly every row crosses the middle).
+	gutter := func(skipCrossing bool) (int, int) {
+		cover := make([]int, nb)
+		for k, mark := range marks {
+			if skipCrossing && crossing[k] {
+				continue
+			}
+			for i, m := range mark {
+				if m {
+					cover[i]++
+				}
 			}
 		}
+		peak := 0
+		for _, c := range cover {
+			peak = max(peak, c)
+		}
+		bestStart, bestLen := -1, 0
+		for i := lo; i < hi; {
+			if float64(cover[i]) > 0.1*float64(peak) {
+				i++
+				continue
+			}
+			j := i
+			for j < nb && float64(cover[j]) <= 0.1*float64(peak) {
+				j++
+			}
+			if j-i > bestLen {
+				bestStart, bestLen = i, j-i
+			}
+			i = j
+		}
+		return bestStart, bestLen
 	}
-	peak := 0
-	for _, c := range cover {
-		peak = max(peak, c)
-	}
-	// Look for the widest low-coverage run in the middle fifth of the text area.
-	lo, hi := int(float64(nb)*0.35), int(float64(nb)*0.65)
-	bestStart, bestLen := -1, 0
-	for i := lo; i < hi; {
-		if float64(cover[i]) > 0.1*float64(peak) {
-			i++
-			continue
+	bestStart, bestLen := gutter(false)
+	if bestStart < 0 || float64(bestLen)*bin < 0.5*body {
+		n := 0
+		for _, c := range crossing {
+			if c {
+				n++
+			}
 		}
-		j := i
-		for j < nb && float64(cover[j]) <= 0.1*float64(peak) {
-			j++
+		if n > 0 && n*10 <= 3*len(crossing) {
+			bestStart, bestLen = gutter(true)
+			// and each side holds its own rows: a quarter of the other rows lie wholly
+			// left of the gutter, a quarter wholly right of it
+			left, right := 0, 0
+			for k, mark := range marks {
+				if crossing[k] || bestStart < 0 {
+					continue
+				}
+				if first := slices.Index(mark, true); first >= bestStart+bestLen {
+					right++
+				}
+				if l := lastTrue(mark); l >= 0 && l < bestStart {
+					left++
+				}
+			}
+			if other := len(marks) - n; left*4 < other || right*4 < other {
+				bestStart = -1
+			}
 		}
-		if j-i > bestLen {
-			bestStart, bestLen = i, j-i
-		}
-		i = j
 	}
 	if bestStart < 0 || float64(bestLen)*bin < 0.5*body {
 		return []*column{{x0: minX, x1: maxX, bands: makeBands(p.glyphs, body)}}
@@ -524,7 +582,7 @@ func (c *column) equations(page int, body float64) []Equation {
 	var block []*band
 	flush := func() {
 		if len(block) > 0 {
-			out = append(out, makeEquations(page, block)...)
+			out = append(out, c.makeEquations(page, block)...)
 		}
 		block = nil
 	}
@@ -556,12 +614,13 @@ func (c *column) equations(page int, body float64) []Equation {
 
 // numCand is an equation number found in one row of a band.
 type numCand struct {
-	row    *row
-	text   string
-	box    [4]float64
-	left   bool
-	gap    float64 // free space between the number and the formula (+Inf: nothing beside it)
-	others int     // glyphs of the band beside the number token
+	row     *row
+	text    string
+	box     [4]float64
+	left    bool
+	overlap bool    // the formula runs under the number (an over-wide row)
+	gap     float64 // free space between the number and the formula (+Inf: nothing beside it)
+	others  int     // glyphs of the band beside the number token
 }
 
 // numberCandidates finds, row by row, parenthesised tokens at the column edge.
@@ -628,6 +687,14 @@ func (b *band) edgeToken(r *row, c *column, body float64, left bool) (numCand, b
 	}
 	tok := band{gs: beside[from:to]}
 	text, ok := tok.numberToken(0, to-from)
+	if !ok && !left {
+		// An over-wide row (eqnarray) runs under its number at the right margin: the
+		// number's glyphs interleave with the formula's. Read the token from the glyphs
+		// of the closing bracket's font alone.
+		if nc, ok := b.overlappedToken(r, beside, idx, e, maxGap); ok {
+			return nc, true
+		}
+	}
 	if !ok {
 		return numCand{}, false
 	}
@@ -657,6 +724,10 @@ func (b *band) edgeToken(r *row, c *column, body float64, left bool) (numCand, b
 func (b *band) acceptNumber(nc numCand, c *column, body float64) bool {
 	if nc.others == 0 {
 		return true // a band holding only the number
+	}
+	if nc.overlap {
+		// a number at the right text edge with a formula running under it
+		return math.Abs(nc.box[2]-c.right) < 1 && b.mathShareExcept(nc.box) >= 0.45
 	}
 	if nc.gap < 0.3*body {
 		return false
@@ -786,6 +857,14 @@ func (b *band) classify(c *column, body float64) {
 	switch {
 	case ms < 0.25:
 		return // prose, headings, captions, centred text
+	case b.proseWords() >= 3:
+		return // words of a text font: an affiliation, a caption, a table row of words
+	case lineLabel.MatchString(b.text(0, len(b.gs))):
+		return // an algorithm line ("3: for k = 0, 1, ...")
+	case c.ruledRow(b, body):
+		return // a table row between rules
+	case indentL < 0.25*body && short:
+		return // the last line of a paragraph, flush with the text edge
 	case indentL < 0.6*body && indentR < 0.6*body:
 		return // a full line: prose with inline math
 	case !short:
@@ -819,7 +898,8 @@ func (b *band) formulaEdges() (float64, float64) {
 
 // makeEquations turns one display block (consecutive display bands of a column) into
 // equations: one per number, each owning the unnumbered rows closest to it.
-func makeEquations(page int, block []*band) []Equation {
+func (c *column) makeEquations(page int, block []*band) []Equation {
+	lines := c.formulas(block)
 	var numbered []int
 	for i, b := range block {
 		if b.number != "" {
@@ -831,7 +911,7 @@ func makeEquations(page int, block []*band) []Equation {
 		for i := range owner {
 			owner[i] = 0
 		}
-		return []Equation{buildEquation(page, block, owner, 0, "")}
+		return []Equation{buildEquation(page, block, lines, owner, 0, "")}
 	}
 	for i, b := range block {
 		if b.number != "" {
@@ -855,15 +935,16 @@ func makeEquations(page int, block []*band) []Equation {
 	}
 	var out []Equation
 	for _, j := range numbered {
-		out = append(out, buildEquation(page, block, owner, j, block[j].number))
+		out = append(out, buildEquation(page, block, lines, owner, j, block[j].number))
 	}
 	return out
 }
 
-func buildEquation(page int, block []*band, owner []int, id int, number string) Equation {
+func buildEquation(page int, block []*band, lines []formulaLine, owner []int, id int, number string) Equation {
 	x0, y0 := math.Inf(1), math.Inf(1)
 	x1, y1 := math.Inf(-1), math.Inf(-1)
-	var parts []string
+	var parts, tex, notes []string
+	conf := 1.0
 	for i, b := range block {
 		if owner[i] != id {
 			continue
@@ -879,8 +960,20 @@ func buildEquation(page int, block []*band, owner []int, id int, number string) 
 		if t := b.formulaText(); t != "" {
 			parts = append(parts, t)
 		}
+		if l := lines[i]; l.tex != "" {
+			tex = append(tex, l.tex)
+			conf = math.Min(conf, l.conf)
+			for _, n := range l.notes {
+				if !slices.Contains(notes, n) {
+					notes = append(notes, n)
+				}
+			}
+		}
 	}
-	eq := Equation{Page: page, Number: number, Text: strings.Join(parts, "\n")}
+	eq := Equation{Page: page, Number: number, Text: strings.Join(parts, "\n"), LaTeX: strings.Join(tex, ` \\ `), Notes: notes}
+	if eq.LaTeX != "" {
+		eq.Confidence = math.Round(conf*100) / 100
+	}
 	if !math.IsInf(x0, 0) {
 		bb := [4]float64{round2(x0), round2(y0), round2(x1), round2(y1)}
 		eq.BBox = &bb
@@ -920,4 +1013,471 @@ func (b *band) formulaText() string {
 		}
 	}
 	return strings.Join(rows, " ")
+}
+
+// bandPart is what one band of a display gives its formula: its glyphs (without the
+// number), and the hidden glyphs and rules assigned to it.
+type bandPart struct {
+	gs    []glyph
+	rules []rule
+}
+
+// formulaLine is the reconstructed LaTeX of one band of a display.
+type formulaLine struct {
+	tex   string
+	conf  float64
+	notes []string
+}
+
+// formulas reconstructs the LaTeX of every band of a display block. The hidden glyphs
+// (big operators, delimiters) and rules of the page go to the band they overlap most.
+// When the bands are rows of one alignment (each has a relation at the same x), an & is
+// put before that relation.
+func (c *column) formulas(block []*band) []formulaLine {
+	parts := make([]bandPart, len(block))
+	edges := make([][2]float64, len(block))
+	for i, b := range block {
+		l, r := b.formulaEdges()
+		edges[i] = [2]float64{l, r}
+		for _, g := range b.gs {
+			if b.number != "" && g.x >= b.numBox[0]-0.01 && g.x+g.w <= b.numBox[2]+0.01 && g.y >= b.numBox[1] && g.y <= b.numBox[3] {
+				continue
+			}
+			parts[i].gs = append(parts[i].gs, g)
+		}
+	}
+	overlap := func(lo, hi float64, b *band) float64 {
+		return math.Min(hi, b.top) - math.Max(lo, b.bottom)
+	}
+	// A hidden glyph or rule belongs to the block when it lies within the block's
+	// horizontal extent (a big delimiter may stand left of every row it encloses), and to
+	// the band it overlaps most.
+	bl, br, bs := math.Inf(1), math.Inf(-1), 0.0
+	for i, b := range block {
+		bl, br, bs = math.Min(bl, edges[i][0]), math.Max(br, edges[i][1]), math.Max(bs, b.size)
+	}
+	best := func(x0, x1, lo, hi float64) int {
+		if x0 < math.Max(bl-2*bs, c.x0) || x1 > math.Min(br+2*bs, c.x1) {
+			return -1
+		}
+		k, bestO := -1, math.Inf(-1)
+		for i, b := range block {
+			if o := overlap(lo, hi, b); o > bestO {
+				k, bestO = i, o
+			}
+		}
+		if bestO < -bs {
+			return -1
+		}
+		return k
+	}
+	btop, bbottom := math.Inf(-1), math.Inf(1)
+	for _, b := range block {
+		btop, bbottom = math.Max(btop, b.top), math.Min(bbottom, b.bottom)
+	}
+	// an extension glyph hangs below its origin by at most 3 sizes (\Bigg)
+	for _, g := range between(c.hidden, bbottom-bs, btop+3*bs+bs, func(g glyph) float64 { return g.y }) {
+		lo, hi := g.y-2*g.size, g.y+0.2*g.size
+		if e, ok := cmexGlyphs[g.code]; ok && classifyFont(g.font) == fontExt {
+			lo, hi = g.y-e.depth*g.size, g.y+0.04*g.size
+		}
+		if k := best(g.x, g.x+g.w, lo, hi); k >= 0 {
+			parts[k].gs = append(parts[k].gs, g)
+		}
+	}
+	for _, r := range between(c.rules, bbottom-bs, btop+bs, func(r rule) float64 { return r.y }) {
+		if k := best(r.x0, r.x1, r.y-0.01, r.y+0.01); k >= 0 {
+			parts[k].rules = append(parts[k].rules, r)
+		}
+	}
+	// A band of small glyphs only (limits, a script that did not join its row) belongs
+	// to the nearest band of the block.
+	largest := make([]float64, len(block)) // the largest glyph of each band
+	maxSize := 0.0
+	for i, b := range block {
+		for _, g := range b.gs {
+			largest[i] = math.Max(largest[i], g.size)
+		}
+		maxSize = math.Max(maxSize, largest[i])
+	}
+	for i, b := range block {
+		if largest[i] >= 0.85*maxSize || b.number != "" {
+			continue
+		}
+		k, bestD := -1, math.Inf(1)
+		for j, o := range block {
+			if j == i || largest[j] < 0.85*maxSize {
+				continue
+			}
+			if d := math.Max(o.bottom-b.top, b.bottom-o.top); d < bestD {
+				k, bestD = j, d
+			}
+		}
+		// limits go with the band of their big operator, even when another band is nearer
+		if j := limitsOwner(parts, i, b); j >= 0 {
+			k, bestD = j, 0
+		}
+		if k >= 0 && bestD < 1.5*maxSize {
+			parts[k].gs = append(parts[k].gs, parts[i].gs...)
+			parts[k].rules = append(parts[k].rules, parts[i].rules...)
+			parts[i] = bandPart{}
+		}
+	}
+	// Bands spanned by one tall delimiter (the rows of a matrix or of cases, which layout
+	// splits into bands) are read as one formula, in the first of them.
+	unit := make([]int, len(block))
+	for i := range unit {
+		unit[i] = i
+	}
+	var root func(i int) int
+	root = func(i int) int {
+		for unit[i] != i {
+			i = unit[i]
+		}
+		return i
+	}
+	numbered := make([]bool, len(block)) // per unit root: holds a numbered band
+	for i, b := range block {
+		numbered[i] = b.number != ""
+	}
+	// join puts two bands into one unit, unless both units hold a number (two
+	// equations are never read as one formula)
+	join := func(i, j int) {
+		a, c := root(i), root(j)
+		if a == c || numbered[a] && numbered[c] {
+			return
+		}
+		lo, hi := min(a, c), max(a, c)
+		unit[hi] = lo
+		numbered[lo] = numbered[lo] || numbered[hi]
+	}
+	type span struct{ x, lo, hi, size float64 }
+	var spans []span // the extents of the block's extension glyphs, pieces joined
+	for i := range parts {
+		for _, g := range parts[i].gs {
+			if classifyFont(g.font) != fontExt {
+				continue
+			}
+			e := cmexGlyphs[g.code]
+			spans = append(spans, span{g.x, g.y - e.depth*g.size, g.y + 0.04*g.size, g.size})
+		}
+	}
+	sort.Slice(spans, func(i, j int) bool {
+		if spans[i].x != spans[j].x {
+			return spans[i].x < spans[j].x
+		}
+		return spans[i].hi > spans[j].hi
+	})
+	for i := 0; i < len(spans); {
+		sp := spans[i]
+		j := i + 1
+		for j < len(spans) && spans[j].x-sp.x < 0.5 && spans[j].hi >= sp.lo-sp.size {
+			sp.lo = math.Min(sp.lo, spans[j].lo)
+			j++
+		}
+		first := -1
+		for k, b := range block {
+			if math.Min(sp.hi, b.top)-math.Max(sp.lo, b.bottom) > 0.2*sp.size {
+				if first < 0 {
+					first = k
+					continue
+				}
+				join(first, k)
+			}
+		}
+		i = j
+	}
+	// A rule with the rows of another band right above or below it (a fraction whose
+	// numerator or denominator layout put apart) joins them too.
+	for k := range parts {
+		for _, ru := range parts[k].rules {
+			for j, b := range block {
+				if j == k || b.right < ru.x0 || b.left > ru.x1 {
+					continue
+				}
+				if b.bottom > ru.y && b.bottom-ru.y < 0.8*bs || b.top < ru.y && ru.y-b.top < 0.8*bs {
+					join(k, j)
+				}
+			}
+		}
+	}
+	for i := range parts {
+		if r := root(i); r != i {
+			parts[r].gs = append(parts[r].gs, parts[i].gs...)
+			parts[r].rules = append(parts[r].rules, parts[i].rules...)
+			parts[i] = bandPart{}
+		}
+	}
+	fs := make([]formula, len(block))
+	for i, p := range parts {
+		if len(p.gs) > 0 {
+			fs[i] = reconstruct(p.gs, p.rules)
+		}
+	}
+	// alignment over all rows of the block
+	var all [][]item
+	var owner []int
+	for i, f := range fs {
+		for _, row := range f.rows {
+			all = append(all, row)
+			owner = append(owner, i)
+		}
+	}
+	amps := alignColumns(all)
+	texts := make([][]string, len(block))
+	for k, row := range all {
+		if tex := alignRow(row, amps[k]); tex != "" {
+			texts[owner[k]] = append(texts[owner[k]], tex)
+		}
+	}
+	out := make([]formulaLine, len(block))
+	for i, f := range fs {
+		out[i] = formulaLine{tex: strings.Join(texts[i], ` \\ `), conf: f.conf, notes: f.notes}
+	}
+	return out
+}
+
+// amp is an alignment point of a row: an & before item at (and after it too when the
+// relation is a column of its own, as in eqnarray).
+type amp struct {
+	at       int
+	eqnarray bool
+}
+
+// alignRow writes a row with its alignment points.
+func alignRow(row []item, amps []amp) string {
+	var b strings.Builder
+	last := 0
+	for _, a := range amps {
+		b.WriteString(joinItems(row[last:a.at]))
+		if a.eqnarray {
+			// eqnarray: the relation is a column of its own, "& = &"
+			b.WriteString(" & " + joinItems(row[a.at:a.at+1]) + " & ")
+			last = a.at + 1
+			continue
+		}
+		b.WriteString(" &")
+		last = a.at
+	}
+	b.WriteString(joinItems(row[last:]))
+	return strings.TrimSpace(b.String())
+}
+
+// alignColumns finds the alignment points of the rows of a multi-row display: every x
+// where each row has a relation (align's &=), and between two such columns the widest gap
+// of each row (the & that starts the next pair of align columns). A relation set apart by
+// wide gaps on both sides in every row is an eqnarray column.
+func alignColumns(rows [][]item) [][]amp {
+	out := make([][]amp, len(rows))
+	if len(rows) < 2 {
+		return out
+	}
+	at := func(row []item, x float64) int {
+		for k, it := range row {
+			if it.cls == mRel && math.Abs(it.x0-x) < 1.0 {
+				return k
+			}
+		}
+		return -1
+	}
+	var cols [][]int // per relation column, the item index in each row
+	for _, it := range rows[0] {
+		if it.cls != mRel {
+			continue
+		}
+		ks := make([]int, len(rows))
+		ok := true
+		for i, row := range rows {
+			if ks[i] = at(row, it.x0); ks[i] < 0 {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			cols = append(cols, ks)
+		}
+	}
+	if len(cols) == 0 {
+		return out
+	}
+	// eqnarray: wide gaps on both sides of the first column's relation in every row
+	eqn := true
+	for i, row := range rows {
+		k := cols[0][i]
+		size := row[k].size
+		if size <= 0 {
+			size = 10
+		}
+		if k == 0 || k+1 >= len(row) || row[k].x0-row[k-1].x1 < 0.42*size || row[k+1].x0-row[k].x1 < 0.42*size {
+			eqn = false
+			break
+		}
+	}
+	for i, row := range rows {
+		prev := -1
+		for c, ks := range cols {
+			k := ks[i]
+			if k <= prev {
+				continue
+			}
+			if c > 0 {
+				// the widest gap between the previous column and this one starts a pair
+				best, bestGap := -1, 0.0
+				for m := prev + 2; m < k; m++ {
+					if g := row[m].x0 - row[m-1].x1; g > bestGap {
+						best, bestGap = m, g
+					}
+				}
+				size := row[k].size
+				if size <= 0 {
+					size = 10
+				}
+				if best < 0 || bestGap < 0.8*size {
+					continue // two relations of one formula, not two columns
+				}
+				out[i] = append(out[i], amp{at: best})
+			}
+			out[i] = append(out[i], amp{at: k, eqnarray: eqn && c == 0})
+			prev = k
+		}
+	}
+	return out
+}
+
+func lastTrue(m []bool) int {
+	for i := len(m) - 1; i >= 0; i-- {
+		if m[i] {
+			return i
+		}
+	}
+	return -1
+}
+
+// lineLabel is the label of a numbered algorithm line.
+var lineLabel = regexp.MustCompile(`^[0-9]{1,3}:`)
+
+// proseWords counts the words of four or more letters set in text fonts (not math fonts)
+// in one row of the band: a display has at most a word or two of \text.
+func (b *band) proseWords() int {
+	best := 0
+	for _, r := range b.rows {
+		n, run := 0, 0
+		var prev glyph
+		for i, g := range r.gs {
+			letter := len(g.s) > 0 && unicode.IsLetter([]rune(g.s)[0]) && !isMathGlyph(g)
+			if letter && i > 0 && run > 0 && g.x-(prev.x+prev.w) < 0.1*g.size {
+				run += len([]rune(g.s))
+			} else {
+				if run >= 4 {
+					n++
+				}
+				run = 0
+				if letter {
+					run = len([]rune(g.s))
+				}
+			}
+			prev = g
+		}
+		if run >= 4 {
+			n++
+		}
+		best = max(best, n)
+	}
+	return best
+}
+
+// ruledRow reports whether a rule of the page runs right above or below the band across
+// its whole width (\hline around a table row); a fraction bar lies inside its band.
+func (c *column) ruledRow(b *band, body float64) bool {
+	for _, r := range between(c.rules, b.bottom-body, b.top+body, func(r rule) float64 { return r.y }) {
+		if r.x0 > b.left+1 || r.x1 < b.right-1 || r.x1-r.x0 > 3*(b.right-b.left)+body {
+			continue
+		}
+		if r.y > b.top && r.y-b.top < 0.8*body || r.y < b.bottom && b.bottom-r.y < 0.8*body {
+			return true
+		}
+	}
+	return false
+}
+
+// overlappedToken reads a right-edge number whose glyphs interleave with those of an
+// over-wide formula: the glyphs of the closing bracket's font, right to left, that lie
+// close together.
+func (b *band) overlappedToken(r *row, beside []glyph, idx int, e glyph, maxGap float64) (numCand, bool) {
+	tok := []glyph{e}
+	start := e.x
+	for i := idx - 1; i >= 0 && len(tok) < 16; i-- {
+		g := beside[i]
+		if g.font != e.font || math.Abs(g.y-e.y) > 0.1*e.size {
+			if g.x+g.w < start-maxGap {
+				break
+			}
+			continue
+		}
+		if start-(g.x+g.w) >= maxGap {
+			break
+		}
+		tok = append(tok, g)
+		start = math.Min(start, g.x)
+		if g.s == "(" || g.s == "[" {
+			break
+		}
+	}
+	slices.Reverse(tok)
+	tb := band{gs: tok}
+	text, ok := tb.numberToken(0, len(tok))
+	if !ok {
+		return numCand{}, false
+	}
+	nc := numCand{row: r, text: text, overlap: true, others: len(b.gs) - len(tok)}
+	x0, x1, y0, y1 := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
+	for _, g := range tok {
+		lo, hi := extent(g)
+		x0, x1 = math.Min(x0, g.x), math.Max(x1, g.x+g.w)
+		y0, y1 = math.Min(y0, lo), math.Max(y1, hi)
+	}
+	nc.box = [4]float64{x0, y0, x1, y1}
+	reach := math.Inf(-1)
+	for _, g := range beside {
+		if g.x < x0 {
+			reach = math.Max(reach, g.x+g.w)
+		}
+	}
+	nc.gap = x0 - reach
+	return nc, true
+}
+
+// limitsOwner finds the band (other than i) holding a big operator right above or below
+// band b, whose limits b would be; -1 when there is none.
+func limitsOwner(parts []bandPart, i int, b *band) int {
+	for k, p := range parts {
+		if k == i {
+			continue
+		}
+		for _, g := range p.gs {
+			kind := classifyFont(g.font)
+			_, cls, ok := glyphTeX(g, kind)
+			if !ok || cls != mBigOp || g.x+g.w < b.left || g.x > b.right {
+				continue
+			}
+			lo, hi := g.y-0.25*g.size, g.y+0.8*g.size
+			if kind == fontExt {
+				lo, hi = g.y-cmexGlyphs[g.code].depth*g.size, g.y+0.04*g.size
+			}
+			if b.top <= lo+0.3*g.size && b.top >= lo-0.8*g.size || b.bottom >= hi-0.3*g.size && b.bottom <= hi+0.8*g.size {
+				return k
+			}
+		}
+	}
+	return -1
+}
+
+// between returns the elements of xs (sorted by key) whose key lies in [lo, hi].
+func between[T any](xs []T, lo, hi float64, key func(T) float64) []T {
+	i := sort.Search(len(xs), func(i int) bool { return key(xs[i]) >= lo })
+	j := sort.Search(len(xs), func(i int) bool { return key(xs[i]) > hi })
+	if i >= j {
+		return nil
+	}
+	return xs[i:j]
 }

@@ -256,11 +256,14 @@ type glyph struct {
 	x, y, w, size float64
 	font          string
 	s             string
+	code          int // character code in the font
 }
 
 type pageText struct {
 	num    int
 	glyphs []glyph
+	hidden []glyph // glyphs without a Unicode mapping (see pageContent)
+	rules  []rule
 	width  float64
 	height float64
 	bad    int // glyphs whose text is unmappable
@@ -279,8 +282,7 @@ func (d *pdfDoc) page(ctx context.Context, num int) (*pageText, error) {
 	d.g.budget = d.perPage
 	v := d.pages[num-1]
 	pt := &pageText{num: num, width: 612, height: 792}
-	var gs []glyph
-	var bad int
+	var pc pageContent
 	var gerr error
 	err := protect(func() {
 		// The inherited attributes are looked up through /Parent without a limit; check
@@ -314,7 +316,7 @@ func (d *pdfDoc) page(ctx context.Context, num int) (*pageText, error) {
 		case err != nil:
 			panic(err)
 		}
-		gs, bad, gerr = pageGlyphs(ctx, v)
+		pc, gerr = pageGlyphs(ctx, v)
 	})
 	if err != nil {
 		return nil, err
@@ -322,7 +324,7 @@ func (d *pdfDoc) page(ctx context.Context, num int) (*pageText, error) {
 	if gerr != nil {
 		return nil, gerr
 	}
-	pt.glyphs, pt.bad = gs, bad
+	pt.glyphs, pt.hidden, pt.rules, pt.bad = pc.glyphs, pc.hidden, pc.rules, pc.bad
 	return pt, nil
 }
 func inherited(v pdf.Value, key string) pdf.Value {

@@ -87,8 +87,20 @@ func TestFromPDFSamplePaper(t *testing.T) {
 			t.Errorf("number %s reported twice", e.Number)
 		}
 		got[e.Number] = e.Page
-		if e.BBox == nil || e.BBox[0] >= e.BBox[2] || e.BBox[1] >= e.BBox[3] || e.Text == "" || e.LaTeX != "" {
+		if e.BBox == nil || e.BBox[0] >= e.BBox[2] || e.BBox[1] >= e.BBox[3] || e.Text == "" || e.LaTeX == "" || e.Confidence <= 0 {
 			t.Errorf("equation (%s): bbox %v text %q latex %q", e.Number, e.BBox, e.Text, e.LaTeX)
+		}
+	}
+	// The formulas as LaTeX, reconstructed from glyphs, extension-font codes and rules.
+	latex := map[string]string{
+		"1": `T_{h}(f) = h\left(\frac{f(a)}{2} + \sum_{j = 1}^{n - 1}f(x_{j}) + \frac{f(b)}{2}\right) \approx I(f) = \int_{a}^{b}f(x)dx.`,
+		"3": `T_{h}(f) - I(f) &= \sum_{k = 1}^{m}\frac{B_{2k}}{(2k)!}h^{2k}\left(f^{(2k - 1)}(b) - f^{(2k - 1)}(a)\right) + R_{m}(h),`,
+		"8": `\left|S_{h/2}(f) - I(f)\right| \le \frac{b - a}{180}\left(\frac{h}{2}\right)^{4}\max_{a \le x \le b}\left|f^{(4)}(x)\right|.`,
+		"9": `\lim_{n \to \infty}n^{2}\left(T_{1/n} - I\right) = \frac{e - 1}{12}, \qquad \lim_{n \to \infty}n^{4}(R_{1, 1} - I) = \frac{e - 1}{2880},`,
+	}
+	for _, e := range res.Equations {
+		if w, ok := latex[e.Number]; ok && e.LaTeX != w {
+			t.Errorf("equation (%s) as LaTeX:\n got %s\nwant %s", e.Number, e.LaTeX, w)
 		}
 	}
 	for n, p := range want {

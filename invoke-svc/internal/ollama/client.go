@@ -66,11 +66,13 @@ type Client struct {
 	log      *slog.Logger
 }
 
-// Message is one chat message. Thinking is filled in answers of thinking models.
+// Message is one chat message. Thinking is filled in answers of thinking models. Images
+// are base64-encoded images that a vision model sees with the message.
 type Message struct {
-	Role     string `json:"role"`
-	Content  string `json:"content"`
-	Thinking string `json:"thinking,omitempty"`
+	Role     string   `json:"role"`
+	Content  string   `json:"content"`
+	Thinking string   `json:"thinking,omitempty"`
+	Images   []string `json:"images,omitempty"`
 }
 
 // ChatRequest is one non-streaming chat request.

@@ -34,8 +34,13 @@
 // [Refiner] implements the Refiner of package workflow/equations. The PDF itself is not
 // sent to the model: for each page with equations the model gets, in one request, the
 // page's equations as the builtin extraction found them (an identifier per equation, the
-// printed number where there is one, and the text extracted from the PDF's glyphs), and a
-// JSON schema for the answer, {"equations":[{"number":…,"latex":…}]}. The answer is
+// printed number where there is one, the text extracted from the PDF's glyphs and the
+// LaTeX reconstructed from them), and a JSON schema for the answer,
+// {"equations":[{"number":…,"latex":…}]}. A refiner made with [Refiner.WithRenderer] (for
+// a vision model) also attaches each equation's region of the page as a PNG image
+// (Ollama's "images" of the user message), rendered by [Poppler] (poppler's pdftoppm at
+// [RenderDPI], cropped to the bounding box with a small margin); an equation whose region
+// cannot be rendered is asked about by its text alone. The answer is
 // checked (see [Refiner.Refine]) before it fills Equation.LaTeX; a page whose request or
 // answer fails keeps the builtin result, and the note says why. The extracted text is
 // untrusted input of the prompt; the model's answer is validated and only ever fills the

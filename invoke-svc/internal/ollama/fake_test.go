@@ -3,6 +3,7 @@ package ollama
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,6 +33,9 @@ type asked struct {
 	page    int
 	numbers []string
 	texts   []string
+	latex   []string
+	image   []int    // per equation, the 1-based image index (0 for none)
+	images  [][]byte // the decoded images of the user message
 }
 
 // reply is what the fake server answers: a status and a raw body.
@@ -83,8 +88,9 @@ func (f *fakeOllama) serve(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Model    string `json:"model"`
 		Messages []struct {
-			Role    string `json:"role"`
-			Content string `json:"content"`
+			Role    string   `json:"role"`
+			Content string   `json:"content"`
+			Images  []string `json:"images"`
 		} `json:"messages"`
 		Stream  *bool           `json:"stream"`
 		Format  json.RawMessage `json:"format"`
@@ -129,6 +135,16 @@ func (f *fakeOllama) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a := asked{call: n}
+	if len(req.Messages[0].Images) > 0 {
+		t.Errorf("images in the system message")
+	}
+	for _, im := range req.Messages[1].Images {
+		b, err := base64.StdEncoding.DecodeString(im)
+		if err != nil {
+			t.Errorf("image is not base64: %v", err)
+		}
+		a.images = append(a.images, b)
+	}
 	sc := bufio.NewScanner(strings.NewReader(req.Messages[1].Content))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
@@ -137,13 +153,21 @@ func (f *fakeOllama) serve(w http.ResponseWriter, r *http.Request) {
 			a.page, _ = strconv.Atoi(m[1])
 			continue
 		}
-		var item struct{ Number, Text string }
+		var item struct {
+			Number, Text, LaTeX string
+			Image               int
+		}
 		if err := json.Unmarshal([]byte(line), &item); err != nil {
 			t.Errorf("user message line %q: %v", line, err)
 			continue
 		}
+		if item.Image < 0 || item.Image > len(a.images) {
+			t.Errorf("equation %q names image %d of %d", item.Number, item.Image, len(a.images))
+		}
 		a.numbers = append(a.numbers, item.Number)
 		a.texts = append(a.texts, item.Text)
+		a.latex = append(a.latex, item.LaTeX)
+		a.image = append(a.image, item.Image)
 	}
 	if a.page == 0 {
 		t.Errorf("user message does not name the page: %q", req.Messages[1].Content)
@@ -153,6 +177,31 @@ func (f *fakeOllama) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Unlock()
 
 	writeReply(w, f.respond(a))
+}
+
+// recorder is a fake server that answers every request well and keeps what it was asked.
+type recorder struct {
+	*fakeOllama
+	mu   sync.Mutex
+	seen []asked
+}
+
+func newRecorder(t *testing.T) *recorder {
+	rec := &recorder{}
+	rec.fakeOllama = newFake(t, testKey, func(a asked) reply {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		rec.seen = append(rec.seen, a)
+		return goodModel(a)
+	})
+	return rec
+}
+
+// asked returns the requests so far.
+func (r *recorder) asked() []asked {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.seen)
 }
 
 // writeReply writes rep as Ollama (gin) does: JSON with charset.

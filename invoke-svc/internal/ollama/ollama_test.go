@@ -10,7 +10,6 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,17 +18,8 @@ import (
 
 func TestRefineEveryPage(t *testing.T) {
 	t.Parallel()
-	var (
-		mu   sync.Mutex
-		seen []asked
-	)
-	f := newFake(t, testKey, func(a asked) reply {
-		mu.Lock()
-		defer mu.Unlock()
-		seen = append(seen, a)
-		return goodModel(a)
-	})
-	c := newClient(t, f, Options{}, nil)
+	f := newRecorder(t)
+	c := newClient(t, f.fakeOllama, Options{}, nil)
 	in := sample()
 	keep := sample()
 	got, note, err := NewRefiner(c).Refine(t.Context(), []byte("%PDF-1.7"), in)
@@ -49,8 +39,7 @@ func TestRefineEveryPage(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Refine =\n%+v\nwant\n%+v", got, want)
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	seen := f.asked()
 	if len(seen) != 2 || seen[0].page != 1 || seen[1].page != 3 {
 		t.Fatalf("pages asked %+v; want 1 and 3", seen)
 	}

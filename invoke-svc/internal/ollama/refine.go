@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,11 +56,17 @@ Answer with a JSON object {"equations":[{"number":"…","latex":"…"}]} that ha
 // extraction found. It implements the Refiner of package workflow/equations and is safe
 // for concurrent use.
 type Refiner struct {
-	c *Client
+	c      *Client
+	render Renderer // nil: the model gets text only
 }
 
 // NewRefiner returns a refiner that asks through c.
 func NewRefiner(c *Client) *Refiner { return &Refiner{c: c} }
+
+// WithRenderer returns a refiner that also shows the model each equation's region of the
+// page, rendered by rd, as a PNG image: for a vision model. An equation whose region
+// cannot be rendered is asked about by its text alone.
+func (r *Refiner) WithRenderer(rd Renderer) *Refiner { return &Refiner{c: r.c, render: rd} }
 
 // pageEqs is one page's equations: their indices in the result and the identifiers the
 // model copies back.
@@ -91,7 +98,7 @@ type pageEqs struct {
 // whole run is bounded by ctx and by a budget of the client's timeout per page, at most
 // [MaxRefineTime]. When no page is refined the builtin result comes back with a note and
 // an error; when there are no equations there is nothing to ask and the error is nil.
-func (r *Refiner) Refine(ctx context.Context, _ []byte, builtin eqextract.Result) (eqextract.Result, string, error) {
+func (r *Refiner) Refine(ctx context.Context, pdf []byte, builtin eqextract.Result) (eqextract.Result, string, error) {
 	out := builtin
 	out.Equations = slices.Clone(builtin.Equations)
 	pages := groupPages(builtin.Equations)
@@ -125,7 +132,7 @@ func (r *Refiner) Refine(ctx context.Context, _ []byte, builtin eqextract.Result
 			break
 		}
 		start := time.Now()
-		latex, err := r.page(runCtx, pg, out.Equations)
+		latex, err := r.page(runCtx, pdf, pg, out.Equations)
 		if err != nil {
 			err = r.c.redact(err)
 			r.c.log.Debug("ollama refine page failed", "page", pg.page, "equations", len(pg.idx), "elapsed", time.Since(start), "error", err)
@@ -160,16 +167,21 @@ func (r *Refiner) Refine(ctx context.Context, _ []byte, builtin eqextract.Result
 }
 
 // page asks about one page and returns the LaTeX of its equations, in pg.idx order.
-func (r *Refiner) page(ctx context.Context, pg pageEqs, all []eqextract.Equation) ([]string, error) {
+func (r *Refiner) page(ctx context.Context, pdf []byte, pg pageEqs, all []eqextract.Equation) ([]string, error) {
 	if len(pg.idx) > MaxPageEquations {
 		return nil, fmt.Errorf("%d equations, more than the %d asked about at once", len(pg.idx), MaxPageEquations)
 	}
-	user, err := userMessage(pg, all)
+	images, imageOf := r.images(ctx, pdf, pg, all)
+	user, err := userMessage(pg, all, imageOf)
 	if err != nil {
 		return nil, err
 	}
+	system := systemPrompt
+	if len(images) > 0 {
+		system += "\n\n" + visionPrompt
+	}
 	resp, err := r.c.Chat(ctx, ChatRequest{
-		Messages: []Message{{Role: "system", Content: systemPrompt}, {Role: "user", Content: user}},
+		Messages: []Message{{Role: "system", Content: system}, {Role: "user", Content: user, Images: images}},
 		Format:   answerSchema,
 	})
 	if err != nil {
@@ -180,6 +192,41 @@ func (r *Refiner) page(ctx context.Context, pg pageEqs, all []eqextract.Equation
 	}
 	return parseAnswer(resp.Message.Content, pg.keys)
 }
+
+// maxImageBytes caps the encoded images of one request.
+const maxImageBytes = 16 << 20
+
+// images renders the region of every equation of the page that has a bounding box; it
+// returns the base64 images and, per equation of the page, the 1-based index of its image
+// (0 for none).
+func (r *Refiner) images(ctx context.Context, pdf []byte, pg pageEqs, all []eqextract.Equation) ([]string, []int) {
+	imageOf := make([]int, len(pg.idx))
+	if r.render == nil || len(pdf) == 0 {
+		return nil, imageOf
+	}
+	var out []string
+	total := 0
+	for i, k := range pg.idx {
+		e := all[k]
+		if e.BBox == nil {
+			continue
+		}
+		img, err := r.render.RenderRegion(ctx, pdf, pg.page, *e.BBox)
+		if err != nil {
+			r.c.log.Debug("ollama render failed", "page", pg.page, "error", err)
+			continue
+		}
+		enc := base64.StdEncoding.EncodeToString(img)
+		if total += len(enc); total > maxImageBytes {
+			break
+		}
+		out = append(out, enc)
+		imageOf[i] = len(out)
+	}
+	return out, imageOf
+}
+
+const visionPrompt = `Images are attached to this message. An equation with "image": N is printed in the N-th image, cut from the page; the image is the truth, the text and the "latex" field (a reconstruction from the glyph positions) are hints.`
 
 // groupPages groups the equations by page, pages in ascending order.
 func groupPages(eqs []eqextract.Equation) []pageEqs {
@@ -225,17 +272,21 @@ func pageKeys(eqs []eqextract.Equation, idx []int) []string {
 	return keys
 }
 
-// userMessage lists a page's equations, one JSON object a line.
-func userMessage(pg pageEqs, all []eqextract.Equation) (string, error) {
+// userMessage lists a page's equations, one JSON object a line: the key, the extracted
+// text, the reconstructed LaTeX where there is one, and the index of its image.
+func userMessage(pg pageEqs, all []eqextract.Equation, imageOf []int) (string, error) {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "Page %d has %d display equations. Each line gives one as a JSON object: \"number\" (copy it unchanged into your answer) and \"text\" (the equation as extracted from the PDF).\n", pg.page, len(pg.idx))
+	fmt.Fprintf(&b, "Page %d has %d display equations. Each line gives one as a JSON object: \"number\" (copy it unchanged into your answer), \"text\" (the equation as extracted from the PDF) and, where known, \"latex\" (LaTeX reconstructed from the glyph positions; it may be wrong).\n", pg.page, len(pg.idx))
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	for i, k := range pg.idx {
 		item := struct {
 			Number string `json:"number"`
 			Text   string `json:"text"`
-		}{pg.keys[i], cutRunes(strings.ToValidUTF8(all[k].Text, "\uFFFD"), maxTextRunes)}
+			LaTeX  string `json:"latex,omitempty"`
+			Image  int    `json:"image,omitempty"`
+		}{pg.keys[i], cutRunes(strings.ToValidUTF8(all[k].Text, "\uFFFD"), maxTextRunes),
+			cutRunes(strings.ToValidUTF8(all[k].LaTeX, "\uFFFD"), maxTextRunes), imageOf[i]}
 		if err := enc.Encode(item); err != nil {
 			return "", fmt.Errorf("encoding the prompt: %w", err)
 		}

@@ -7,6 +7,11 @@
 // reflection are registered, so grpcurl works against it. An admin HTTP server on
 // --admin-addr (127.0.0.1:9551) serves /metrics, /healthz and /readyz. Run with -h for the
 // flags.
+//
+// It also serves doip.search.v1.SearchService: by default from an embedded full-text index
+// of the records and derived equations (in <data-dir>/search-index), kept in step with every
+// commit; "retrieve-svc reindex [flags]" rebuilds that index from storage and exits (run it
+// while the service is stopped).
 package main
 
 import (
@@ -29,12 +34,14 @@ import (
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/lakefs"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/retrieve"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/sampledata"
+	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/search"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage/storagelakefs"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage/storageos"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage/storages3"
 	"github.com/fdo-doip/doip-gateway/shared/admin"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
+	searchv1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/search/v1"
 	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
 	"github.com/fdo-doip/doip-gateway/shared/metrics"
 	"github.com/fdo-doip/doip-gateway/shared/mtls"
@@ -59,6 +66,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 // serve is run with a hook that learns the listening addresses once the ports are open (tests
 // listen on 127.0.0.1:0): the gRPC one, and the admin one (nil when disabled).
 func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready func(grpcAddr, adminAddr net.Addr)) error {
+	reindexOnly := len(args) > 0 && args[0] == reindexCommand
+	if reindexOnly {
+		args = args[1:]
+	}
 	cfg, err := config.Load(args, getenv)
 	if err != nil { // a *settings.HelpError for -h: main prints the usage
 		return err
@@ -145,6 +156,23 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	// Type records are few and change rarely: a cache of their own, with the records' TTL.
 	types := fdo.NewTypeCache(src, cfg.CacheTTL, 64)
 
+	searcher, err := openSearch(cfg, src, bucket, reindexOnly, logger)
+	if err != nil {
+		return err
+	}
+	defer searcher.close()
+	if reindexOnly {
+		return searcher.reindex(ctx, cfg, logger)
+	}
+	retrieveOpts := []retrieve.Option{retrieve.WithMetrics(retrieve.NewMetrics(reg)), retrieve.WithPresign(cfg.PresignExpiry), retrieve.WithTypes(types),
+		retrieve.WithComponentCache(int64(cfg.CacheBytes), 1<<20, cfg.CacheBlobTTL)}
+	if searcher != nil && searcher.index != nil {
+		retrieveOpts = append(retrieveOpts, retrieve.WithObserver(searcher.index))
+	}
+	searchCtx, stopSearch := context.WithCancel(ctx)
+	defer stopSearch()
+	searcher.start(searchCtx, logger)
+
 	grpcMetrics := metrics.NewGRPCServer(reg)
 	internalTLS, err := mtls.Load(mtls.Files{Cert: cfg.GRPCTLSCert, Key: cfg.GRPCTLSKey, CA: cfg.GRPCTLSCA})
 	if err != nil {
@@ -153,10 +181,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	serverOpts := append(grpcMetrics.ServerOptions(), internalTLS.ServerOptions()...)
 	serverOpts = append(serverOpts, grpcapp.MaxConnectionAge(cfg.MaxConnectionAge, cfg.MaxConnectionAgeGrace)...)
 	srv := grpcapp.NewServer(serverOpts...)
-	retrievev1.RegisterRetrieveServiceServer(srv.GRPC, retrieve.NewServer(records, bucket, cfg.Branch, logger,
-		retrieve.WithMetrics(retrieve.NewMetrics(reg)), retrieve.WithPresign(cfg.PresignExpiry), retrieve.WithTypes(types),
-		retrieve.WithComponentCache(int64(cfg.CacheBytes), 1<<20, cfg.CacheBlobTTL)))
+	retrieveOpts = append(retrieveOpts, retrieve.WithWrites(retrieve.WriteLimits{MaxElementSize: int64(cfg.MaxElementSize), MaxElements: cfg.MaxElements,
+		IDPrefix: cfg.IDPrefix, ClientIDs: cfg.ClientIDs}))
+	retrievev1.RegisterRetrieveServiceServer(srv.GRPC, retrieve.NewServer(records, bucket, cfg.Branch, logger, retrieveOpts...))
 	srv.SetServing(retrieve.ServiceName)
+	if searcher != nil {
+		searchv1.RegisterSearchServiceServer(srv.GRPC, search.NewServer(searcher.backend, records, logger))
+		srv.SetServing(search.ServiceName)
+	}
 	grpcMetrics.InitializeMetrics(srv.GRPC)
 
 	var lc net.ListenConfig

@@ -124,7 +124,8 @@ func TestRun(t *testing.T) {
 	if string(resp.GetRecordJson()) != record || len(resp.GetComponents()) != 1 {
 		t.Errorf("GetRecord(Q42) = %v", resp)
 	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+	// records/ and the search index, nothing seeded.
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 || entries[0].Name() != "records" || entries[1].Name() != "search-index" {
 		t.Errorf("the data dir was seeded although seeding was off: %v", entries)
 	}
 	if err := s.stop(); err != nil {

@@ -14,7 +14,9 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -64,6 +66,42 @@ type Config struct {
 	// MaxConnectionAgeGrace is how long the calls on such a connection may still run; 0: as
 	// long as they take.
 	MaxConnectionAge, MaxConnectionAgeGrace time.Duration
+
+	// IDPrefix starts the ids of objects created through the gateway: "Q" and digits.
+	IDPrefix string
+	// ClientIDs lets a create name the new object's id.
+	ClientIDs bool
+	// MaxElementSize bounds one element of a create or update, in bytes.
+	MaxElementSize uint64
+	// MaxElements bounds the elements of one object.
+	MaxElements int
+	// Search is the search backend: SearchIndex, SearchMediaWiki or SearchOff.
+	Search string
+	// SearchIndexDir is the embedded index's folder; empty: "search-index" in DataDir.
+	SearchIndexDir string
+	// SearchTimeout bounds one search; SearchMaxPageSize caps a page of results.
+	SearchTimeout     time.Duration
+	SearchMaxPageSize int
+	// MediaWikiAPI is the api.php URL of the MediaWiki whose search answers (SearchMediaWiki).
+	MediaWikiAPI string
+	// MediaWikiProfileItems maps MaRDI profile names to the wiki's items that name them:
+	// "name=QID" pairs separated by commas, checked ([Config.ProfileItems] reads them).
+	MediaWikiProfileItems string
+}
+
+// Search backends.
+const (
+	SearchIndex     = "index"     // the embedded full-text index, kept in step with every write
+	SearchMediaWiki = "mediawiki" // a MediaWiki's full-text search (a MaRDI portal)
+	SearchOff       = "off"       // no search service
+)
+
+// SearchIndexPath is the embedded index's folder.
+func (c Config) SearchIndexPath() string {
+	if c.SearchIndexDir != "" {
+		return c.SearchIndexDir
+	}
+	return filepath.Join(c.DataDir, "search-index")
 }
 
 // setting is one entry of the table and how its value is checked and stored into a Config.
@@ -73,6 +111,9 @@ type setting struct {
 	settings.Setting
 	apply func(c *Config, v string) error
 }
+
+// idPrefixRE is an id prefix: Q and up to 8 digits, leaving at least 4 random ones.
+var idPrefixRE = regexp.MustCompile(`^Q[1-9][0-9]{0,7}$`)
 
 // table lists every key, with its default: the one place defaults live.
 var table = []setting{
@@ -118,6 +159,37 @@ var table = []setting{
 			return errors.New("want true or false")
 		}
 		c.SeedSamples = b
+		return nil
+	}},
+	{Setting: settings.Setting{Flag: "id-prefix", Env: "ID_PREFIX", Default: "Q99", Usage: "start of the ids of created objects: Q and 1 to 8 digits, the rest random"}, apply: func(c *Config, v string) error {
+		if !idPrefixRE.MatchString(v) {
+			return errors.New("want Q followed by 1 to 8 digits, the first not 0")
+		}
+		c.IDPrefix = v
+		return nil
+	}},
+	{Setting: settings.Setting{Flag: "client-ids", Env: "CLIENT_IDS", Default: "false", Usage: "let a create name the new object's id (a QID not yet taken)", Bool: true}, apply: func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return errors.New("want true or false")
+		}
+		c.ClientIDs = b
+		return nil
+	}},
+	{Setting: settings.Setting{Flag: "max-element-size", Env: "MAX_ELEMENT_SIZE", Default: "4GiB", Usage: "largest element a create or update stores"}, apply: func(c *Config, v string) error {
+		n, err := parseSize(v)
+		if err != nil || n == 0 || n > 1<<40 {
+			return errors.New("want a size from 1 byte to 1TiB, such as 4GiB")
+		}
+		c.MaxElementSize = n
+		return nil
+	}},
+	{Setting: settings.Setting{Flag: "max-elements", Env: "MAX_ELEMENTS", Default: "64", Usage: "most elements of one object, and of one write"}, apply: func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			return errors.New("want a number from 1 to 10000")
+		}
+		c.MaxElements = n
 		return nil
 	}},
 	{Setting: settings.Setting{Flag: "log-level", Env: "LOG_LEVEL", Default: "info", Usage: "debug, info, warn or error"}, apply: func(c *Config, v string) error {
@@ -221,6 +293,75 @@ var table = []setting{
 	}},
 }
 
+// searchTable holds the search settings.
+var searchTable = []setting{
+	{Setting: settings.Setting{Flag: "search", Env: "SEARCH_BACKEND", Default: "index", Usage: "search backend: index (embedded full-text index of records and derived equations), mediawiki (a MediaWiki's search, with --mediawiki-api) or off"}, apply: func(c *Config, v string) error {
+		switch v = strings.ToLower(strings.TrimSpace(v)); v {
+		case SearchIndex, SearchMediaWiki, SearchOff:
+			c.Search = v
+			return nil
+		}
+		return errors.New("want index, mediawiki or off")
+	}},
+	{Setting: settings.Setting{Flag: "search-index-dir", Env: "SEARCH_INDEX_DIR", Usage: "folder of the embedded search index; empty: search-index in the data dir"}, apply: func(c *Config, v string) error {
+		c.SearchIndexDir = strings.TrimSpace(v)
+		return nil
+	}},
+	{Setting: settings.Setting{Flag: "search-timeout", Env: "SEARCH_TIMEOUT", Default: "5s", Usage: "time limit of one search"}, apply: positiveDuration(func(c *Config) *time.Duration { return &c.SearchTimeout })},
+	{Setting: settings.Setting{Flag: "search-max-page-size", Env: "SEARCH_MAX_PAGE_SIZE", Default: "1000", Usage: "largest page of search results (1 to 10000)"}, apply: func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			return errors.New("want a whole number from 1 to 10000")
+		}
+		c.SearchMaxPageSize = n
+		return nil
+	}},
+	{Setting: settings.Setting{Flag: "mediawiki-api", Env: "MEDIAWIKI_API_URL", Usage: "api.php URL of the MediaWiki whose search answers with --search mediawiki"}, apply: func(c *Config, v string) error {
+		if v == "" {
+			return nil
+		}
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return errors.New("want an http or https URL with a host")
+		}
+		c.MediaWikiAPI = v
+		return nil
+	}},
+	{Setting: settings.Setting{Flag: "mediawiki-profile-items", Env: "MEDIAWIKI_PROFILE_ITEMS", Usage: "profile names and the wiki items that name them, such as publication=Q5976449,dataset=Q5984635 (person and software are built in)"}, apply: func(c *Config, v string) error {
+		if _, err := profileItems(v); err != nil {
+			return err
+		}
+		c.MediaWikiProfileItems = v
+		return nil
+	}},
+}
+
+var qidRE = regexp.MustCompile(`^Q[0-9]+$`)
+
+// ProfileItems returns MediaWikiProfileItems as a map.
+func (c Config) ProfileItems() map[string]string {
+	m, _ := profileItems(c.MediaWikiProfileItems)
+	return m
+}
+
+func profileItems(v string) (map[string]string, error) {
+	m := map[string]string{}
+	for pair := range strings.SplitSeq(v, ",") {
+		if pair = strings.TrimSpace(pair); pair == "" {
+			continue
+		}
+		name, item, ok := strings.Cut(pair, "=")
+		if !ok || strings.TrimSpace(name) == "" || !qidRE.MatchString(strings.TrimSpace(item)) {
+			return nil, errors.New("want name=QID pairs separated by commas, such as publication=Q5976449")
+		}
+		m[strings.TrimSpace(name)] = strings.TrimSpace(item)
+	}
+	return m, nil
+}
+
+// allSettings is every table of settings.
+func allSettings() []setting { return append(slices.Clip(table), searchTable...) }
+
 var repoRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{2,62}$`)
 
 // parseSize reads a number of bytes with an optional unit (configfile.ParseSize).
@@ -277,7 +418,7 @@ const section = "retrieve-svc"
 // Settings is retrieve-svc's table of settings.
 var Settings = func() *settings.Table {
 	t := &settings.Table{Program: "retrieve-svc", Section: section}
-	for _, s := range table {
+	for _, s := range allSettings() {
 		t.Settings = append(t.Settings, s.Setting)
 	}
 	return t
@@ -293,10 +434,13 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	var c Config
-	for _, s := range table {
+	for _, s := range allSettings() {
 		vals.Apply(s.Key(), func(v string) error { return s.apply(&c, v) })
 	}
 	c.resolveStorage(vals)
+	if c.Search == SearchMediaWiki && c.MediaWikiAPI == "" {
+		vals.Errorf("search mediawiki (from %s) needs %s", vals.Source("search"), Settings.Setting("mediawiki-api").Name())
+	}
 	if err := vals.Err(); err != nil {
 		return Config{}, err
 	}
@@ -382,5 +526,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("s3_timeout", c.S3Timeout),
 		slog.Uint64("s3_part_size", c.S3PartSize),
 		slog.Duration("presign_expiry", c.PresignExpiry),
+		slog.String("search", c.Search),
+		slog.String("search_index", c.SearchIndexPath()),
+		slog.String("mediawiki_api", settings.Redact(c.MediaWikiAPI)),
 	)
 }

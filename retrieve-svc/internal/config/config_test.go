@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -46,6 +47,13 @@ func TestLoadDefaults(t *testing.T) {
 		PresignExpiry: 5 * time.Minute,
 		CacheBytes:    32 << 20,
 		CacheBlobTTL:  30 * time.Second,
+
+		Search:            SearchIndex,
+		SearchTimeout:     5 * time.Second,
+		SearchMaxPageSize: 1000,
+		IDPrefix:          "Q99",
+		MaxElementSize:    4 << 30,
+		MaxElements:       64,
 	}
 	if got != want {
 		t.Errorf("Load() =\n%+v\nwant\n%+v", got, want)
@@ -351,6 +359,33 @@ func TestParseSize(t *testing.T) {
 	for _, in := range []string{"", "MiB", "-1", "1.5MiB", "1TiB", "99999999999999999999", "17179869184GiB"} {
 		if got, err := parseSize(in); err == nil {
 			t.Errorf("parseSize(%q) = %d; want an error", in, got)
+		}
+	}
+}
+
+func TestSearchSettings(t *testing.T) {
+	t.Parallel()
+	c, err := Load([]string{"--search", "mediawiki", "--mediawiki-api", "https://wiki.example.org/w/api.php",
+		"--mediawiki-profile-items", "publication=Q5976449, dataset=Q5984635", "--search-max-page-size", "50"}, env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Search != SearchMediaWiki || c.ProfileItems()["dataset"] != "Q5984635" || c.SearchMaxPageSize != 50 {
+		t.Fatalf("%+v", c)
+	}
+	if c.SearchIndexPath() != filepath.Join("data", "search-index") {
+		t.Fatalf("index path %s", c.SearchIndexPath())
+	}
+	for _, args := range [][]string{
+		{"--search", "mediawiki"},
+		{"--search", "solr"},
+		{"--search-max-page-size", "0"},
+		{"--mediawiki-profile-items", "publication"},
+		{"--mediawiki-api", "ftp://x"},
+		{"--search-timeout", "0s"},
+	} {
+		if _, err := Load(args, env()); err == nil {
+			t.Errorf("%v accepted", args)
 		}
 	}
 }

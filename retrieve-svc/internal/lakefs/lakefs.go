@@ -19,6 +19,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -73,6 +74,27 @@ func (c *Client) GetCommit(ctx context.Context, ref string) (Commit, error) {
 	var out Commit
 	err := c.do(ctx, "get commit "+ref, http.MethodGet, "/repositories/"+esc(c.repo)+"/commits/"+esc(ref), nil, http.StatusOK, &out)
 	return out, err
+}
+
+// LogCommits returns at most amount commits of ref that changed a key under prefix, newest
+// first, after the commit id after ("" for the newest). Merge commits are followed along
+// their first parent only.
+func (c *Client) LogCommits(ctx context.Context, ref, prefix, after string, amount int) ([]Commit, error) {
+	q := url.Values{}
+	q.Set("amount", strconv.Itoa(amount))
+	q.Set("limit", "true")
+	q.Set("first_parent", "true")
+	if prefix != "" {
+		q.Set("prefixes", prefix)
+	}
+	if after != "" {
+		q.Set("after", after)
+	}
+	var out struct {
+		Results []Commit `json:"results"`
+	}
+	err := c.do(ctx, "log "+ref, http.MethodGet, "/repositories/"+esc(c.repo)+"/refs/"+esc(ref)+"/commits?"+q.Encode(), nil, http.StatusOK, &out)
+	return out.Results, err
 }
 
 // CreateBranch creates branch from source (a ref). A hidden branch is left out of listings.

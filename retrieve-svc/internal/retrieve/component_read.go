@@ -59,11 +59,11 @@ func (s *Server) resolveRead(ctx context.Context, req *retrievev1.StreamComponen
 		}
 		return nil, status.Errorf(codes.InvalidArgument, "invalid component id %s", doipid.Quote(req.GetComponentId()))
 	}
-	rec, _, err := s.records.Record(ctx, qid)
-	if err != nil {
-		return nil, s.recordError(ctx, qid, err)
-	}
 	rb, version, err := s.reader(ctx, req.GetVersion())
+	if err != nil {
+		return nil, err
+	}
+	rec, _, _, err := s.record(ctx, rb, qid)
 	if err != nil {
 		return nil, err
 	}

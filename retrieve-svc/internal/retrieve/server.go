@@ -65,6 +65,10 @@ type Server struct {
 	presignExpiry time.Duration
 	// observer learns of every commit; nil: nobody follows.
 	observer changes.Observer
+	// writes bounds creates and updates (objects.go).
+	writes WriteLimits
+	// locks serialise the writes of each object.
+	locks objectLocks
 }
 
 var _ retrievev1.RetrieveServiceServer = (*Server)(nil)
@@ -72,7 +76,7 @@ var _ retrievev1.RetrieveServiceServer = (*Server)(nil)
 // NewServer returns a server that reads records through records and component bytes from
 // bucket, below the given branch ("main").
 func NewServer(records *fdo.Cache, bucket storage.ReadBucket, branch string, logger *slog.Logger, opts ...Option) *Server {
-	s := &Server{records: records, bucket: bucket, branch: branch, logger: logger}
+	s := &Server{records: records, bucket: bucket, branch: branch, logger: logger, writes: DefaultWriteLimits}
 	for _, opt := range opts {
 		opt(s)
 	}
@@ -93,10 +97,6 @@ func (s *Server) GetRecord(ctx context.Context, req *retrievev1.GetRecordRequest
 	if err != nil {
 		return nil, err
 	}
-	rec, cached, err := s.records.Record(ctx, qid)
-	if err != nil {
-		return nil, s.recordError(ctx, qid, err)
-	}
 	rb, version, err := s.reader(ctx, req.GetVersion())
 	if err != nil {
 		if req.GetVersion() != "" || ctx.Err() != nil {
@@ -104,6 +104,16 @@ func (s *Server) GetRecord(ctx context.Context, req *retrievev1.GetRecordRequest
 		}
 		// Storage is down (logged by reader), the record source is not: the record still,
 		// naming no version.
+		rb = nil
+	}
+	rec, local, cached, err := s.record(ctx, rb, qid)
+	if err != nil {
+		return nil, err
+	}
+	if local != nil {
+		return s.recordResponse(qid, version, local), nil
+	}
+	if rb == nil {
 		rb = s.bucket
 	}
 	resp := &retrievev1.GetRecordResponse{

@@ -114,12 +114,36 @@ type Txn interface {
 	// Put stores an object as [WriteBucket.Put] does, but visible only after Commit. Its
 	// key's first segment is the branch given to Begin.
 	Put(ctx context.Context, key string, r io.Reader, size int64) (ObjectInfo, error)
+	// Delete removes key from the branch when the transaction commits, and forgets an
+	// earlier Put of it. A key that does not exist is not an error. Earlier commits keep it.
+	Delete(ctx context.Context, key string) error
 	// Commit makes every Put visible on the branch at once, as one new commit with message
 	// and metadata, and returns its id. A failed Commit leaves nothing visible and nothing
 	// pending that a later commit could take along.
 	Commit(ctx context.Context, message string, metadata map[string]string) (string, error)
 	// Abort discards every Put. It may be called after Commit, and then does nothing.
 	Abort(ctx context.Context) error
+}
+
+// Commit describes one commit of a [Historian].
+type Commit struct {
+	ID       string
+	Time     time.Time
+	Message  string
+	Metadata map[string]string
+}
+
+// MaxLog bounds how many commits one [Historian.Log] returns.
+const MaxLog = 1000
+
+// Historian lists commits. Backends with versions implement it; callers check for it with a
+// type assertion.
+type Historian interface {
+	// Log returns the commits of branch that wrote or removed a key under prefix (which ends
+	// in "/" and has no branch segment), newest first: at most limit of them (1 to MaxLog),
+	// starting after the commit id after ("" for the newest). An unknown after gives an
+	// error wrapping ErrNotExist.
+	Log(ctx context.Context, branch, prefix, after string, limit int) ([]Commit, error)
 }
 
 // ErrTxnEnded is returned (wrapped) by a [Txn] used after Commit or Abort.

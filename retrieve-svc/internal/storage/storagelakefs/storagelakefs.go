@@ -213,6 +213,14 @@ func (t *txn) Put(ctx context.Context, key string, r io.Reader, size int64) (sto
 	return info, err
 }
 
+func (t *txn) Delete(ctx context.Context, key string) error {
+	rest, err := storage.TxnKey(key, t.branch)
+	if err != nil {
+		return err
+	}
+	return t.b.Bucket.Delete(ctx, t.run+"/"+rest)
+}
+
 func (t *txn) Commit(ctx context.Context, message string, metadata map[string]string) (string, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -252,6 +260,28 @@ func (t *txn) cleanup(ctx context.Context) error {
 		return fmt.Errorf("storagelakefs: %w", err)
 	}
 	return nil
+}
+
+var _ storage.Historian = (*Bucket)(nil)
+
+// Log implements [storage.Historian] with lakeFS's commit log filtered by prefix.
+func (b *Bucket) Log(ctx context.Context, branch, prefix, after string, limit int) ([]storage.Commit, error) {
+	if err := CheckVersion(branch); err != nil {
+		return nil, err
+	}
+	if after != "" && !commitIDRE.MatchString(after) {
+		return nil, fmt.Errorf("%w %.80q: not a commit id", storage.ErrNotExist, after)
+	}
+	limit = min(max(limit, 1), storage.MaxLog)
+	cs, err := b.api.LogCommits(ctx, branch, prefix, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("storagelakefs: log of %q: %w", branch, err)
+	}
+	out := make([]storage.Commit, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, storage.Commit{ID: c.ID, Time: time.Unix(c.CreationDate, 0).UTC(), Message: c.Message, Metadata: c.Metadata})
+	}
+	return out, nil
 }
 
 // IsRunBranch reports whether a branch name is a run branch (for cleaning up after a crash).

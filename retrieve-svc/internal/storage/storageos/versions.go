@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -124,6 +126,18 @@ func (b *Bucket) At(ctx context.Context, version string) (storage.ReadBucket, st
 	return nil, "", fmt.Errorf("%w %.80q: want a commit id (64 hex digits) or a branch name", storage.ErrInvalidVersion, version)
 }
 
+// versionedOnly reports whether a key (without its branch) exists only as commits write it:
+// derived components, and the records of objects made through the gateway with everything
+// beside them. Other keys (source components of the façade's objects) are not versioned and
+// read the same at every version.
+func versionedOnly(rest string) bool {
+	return strings.Contains(rest, "/components/derived/") || strings.HasSuffix(rest, "/"+RecordFile)
+}
+
+// RecordFile is the name of the record of an object made through the gateway, beside its
+// components folder: "{shard}/{QID}/record.json".
+const RecordFile = "record.json"
+
 // commitView reads the folder at one commit.
 type commitView struct {
 	b *Bucket
@@ -142,7 +156,7 @@ func (v *commitView) lookup(key string) (blob string, ok bool, err error) {
 	if e, found := v.c.Files[rest]; found {
 		return VersionsDir + "/objects/" + e.SHA256, true, nil
 	}
-	if strings.Contains(rest, "/components/derived/") {
+	if versionedOnly(rest) {
 		return "", false, fmt.Errorf("storageos: %q at this version: %w", key, storage.ErrNotExist)
 	}
 	return key, false, nil
@@ -192,7 +206,7 @@ func (v *commitView) List(ctx context.Context, prefix string) ([]storage.ObjectI
 	}
 	live, err := v.b.List(ctx, prefix)
 	for _, o := range live {
-		if !strings.Contains(o.Key, "/components/derived/") && len(out) < storage.MaxList {
+		if _, rest := storage.SplitBranch(o.Key); !versionedOnly(rest) && len(out) < storage.MaxList {
 			out = append(out, o)
 		}
 	}
@@ -218,10 +232,35 @@ type txn struct {
 	branch string
 	dir    string
 
-	mu    sync.Mutex
-	files map[string]staged // by key without the branch
-	order []string
-	done  bool
+	mu      sync.Mutex
+	files   map[string]staged // by key without the branch
+	order   []string
+	deletes map[string]bool // keys without the branch, removed at Commit
+	done    bool
+}
+
+func (t *txn) Delete(ctx context.Context, key string) error {
+	if err := storage.ValidateKey(key); err != nil {
+		return fmt.Errorf("storageos: %w", err)
+	}
+	rest, err := storage.TxnKey(key, t.branch)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.done {
+		return fmt.Errorf("storageos: %w", storage.ErrTxnEnded)
+	}
+	if _, ok := t.files[rest]; ok {
+		delete(t.files, rest)
+		t.order = slices.DeleteFunc(t.order, func(k string) bool { return k == rest })
+	}
+	if t.deletes == nil {
+		t.deletes = map[string]bool{}
+	}
+	t.deletes[rest] = true
+	return nil
 }
 
 func (t *txn) Put(ctx context.Context, key string, r io.Reader, size int64) (storage.ObjectInfo, error) {
@@ -249,6 +288,7 @@ func (t *txn) Put(ctx context.Context, key string, r io.Reader, size int64) (sto
 	if _, dup := t.files[rest]; !dup {
 		t.order = append(t.order, rest)
 	}
+	delete(t.deletes, rest)
 	t.files[rest] = staged{tmp: tmp, fileEntry: fileEntry{SHA256: hex.EncodeToString(h.Sum(nil)), Size: info.Size}}
 	info.Key = key
 	return info, nil
@@ -288,6 +328,9 @@ func (t *txn) Commit(ctx context.Context, message string, metadata map[string]st
 		}
 		c.Files[rest] = s.fileEntry
 	}
+	for rest := range t.deletes {
+		delete(c.Files, rest)
+	}
 	data, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
 		return "", err
@@ -299,6 +342,11 @@ func (t *txn) Commit(ctx context.Context, message string, metadata map[string]st
 	}
 	for _, rest := range t.order {
 		if err := t.b.copyBlob(ctx, VersionsDir+"/objects/"+t.files[rest].SHA256, t.branch+"/"+rest); err != nil {
+			return "", err
+		}
+	}
+	for rest := range t.deletes {
+		if err := t.b.remove(t.branch + "/" + rest); err != nil {
 			return "", err
 		}
 	}
@@ -344,6 +392,76 @@ func (b *Bucket) rename(from, to string) error {
 		return fmt.Errorf("storageos: %w", err)
 	}
 	return nil
+}
+
+// remove removes one file; a missing one is not an error.
+func (b *Bucket) remove(key string) error {
+	n, err := name(key)
+	if err != nil {
+		return err
+	}
+	if err := b.root.Remove(n); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("storageos: %w", err)
+	}
+	return nil
+}
+
+var _ storage.Historian = (*Bucket)(nil)
+
+// Log implements [storage.Historian] by walking the branch's commits from its head, keeping
+// those whose files under prefix differ from their parent's.
+func (b *Bucket) Log(ctx context.Context, branch, prefix, after string, limit int) ([]storage.Commit, error) {
+	if !branchRE.MatchString(branch) {
+		return nil, fmt.Errorf("%w %.80q: not a branch name", storage.ErrInvalidVersion, branch)
+	}
+	limit = min(max(limit, 1), storage.MaxLog)
+	id, err := b.head(ctx, branch)
+	if err != nil {
+		return nil, err
+	}
+	var out []storage.Commit
+	skipping := after != ""
+	for id != "" && len(out) < limit {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		c, err := b.commit(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		var parent commitFile
+		if c.Parent != "" {
+			if parent, err = b.commit(ctx, c.Parent); err != nil {
+				return nil, err
+			}
+		}
+		if !skipping && changedUnder(prefix, parent.Files, c.Files) {
+			out = append(out, storage.Commit{ID: id, Time: c.Time, Message: c.Message, Metadata: c.Metadata})
+		}
+		if id == after {
+			skipping = false
+		}
+		id = c.Parent
+	}
+	if skipping {
+		return nil, fmt.Errorf("storageos: commit %.80q on %s: %w", after, branch, storage.ErrNotExist)
+	}
+	return out, nil
+}
+
+// changedUnder reports whether the files under prefix differ between two trees.
+func changedUnder(prefix string, old, cur map[string]fileEntry) bool {
+	for k, e := range cur {
+		if strings.HasPrefix(k, prefix) && old[k] != e {
+			return true
+		}
+	}
+	for k := range old {
+		if _, ok := cur[k]; !ok && strings.HasPrefix(k, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 func (b *Bucket) removeAll(key string) error {

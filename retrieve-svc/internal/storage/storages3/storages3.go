@@ -523,6 +523,19 @@ func (b *Bucket) Put(ctx context.Context, key string, r io.Reader, size int64) (
 	return storage.ObjectInfo{Key: key, Size: n, ModTime: cmp.Or(info.LastModified, time.Now())}, nil
 }
 
+// Delete removes the object at key; a missing key is not an error.
+func (b *Bucket) Delete(ctx context.Context, key string) error {
+	if err := b.check(ctx, key); err != nil {
+		return err
+	}
+	wctx, w := newWatchdog(ctx, b.timeout)
+	defer w.stop()
+	if err := b.client.RemoveObject(wctx, b.bucket, key, minio.RemoveObjectOptions{}); err != nil {
+		return b.fail(wctx, "delete", key, err)
+	}
+	return nil
+}
+
 // check validates the key and the context before any request.
 func (b *Bucket) check(ctx context.Context, key string) error {
 	if err := storage.ValidateKey(key); err != nil {

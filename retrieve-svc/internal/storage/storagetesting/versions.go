@@ -29,6 +29,7 @@ func RunVersionerTests(t *testing.T, newBucket func(t *testing.T) VersionedBucke
 		{"FailedPutThenAbort", testFailedPutThenAbort},
 		{"UnknownAndMalformedVersions", testBadVersions},
 		{"KeyOfAnotherBranch", testTxnOtherBranch},
+		{"DeleteThenLog", testDeleteThenLog},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -196,5 +197,55 @@ func testTxnOtherBranch(t *testing.T, b VersionedBucket) {
 	defer tx.Abort(t.Context())
 	if _, err := tx.Put(t.Context(), "other/00/01/23/Q123/components/x", strings.NewReader("x"), 1); !errors.Is(err, storage.ErrInvalidKey) {
 		t.Errorf("Put to another branch: %v, want ErrInvalidKey", err)
+	}
+}
+
+// testDeleteThenLog deletes a committed key in a later commit: the key is gone at the new
+// version and still there at the old one, and a Historian lists both commits newest first,
+// under the object's prefix only.
+func testDeleteThenLog(t *testing.T, b VersionedBucket) {
+	first := commit(t, b, map[string]string{"author": "alice"}, keyA, "alpha", keyB, "beta")
+	commit(t, b, nil, "main/00/04/56/Q456/components/derived/wf/x.json", "other object")
+	tx, err := b.Begin(t.Context(), "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Abort(t.Context())
+	if err := tx.Delete(t.Context(), keyA); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Delete(t.Context(), keyC); err != nil { // never written: not an error
+		t.Fatalf("Delete of a missing key: %v", err)
+	}
+	second, err := tx.Commit(t.Context(), "delete a", map[string]string{"author": "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := readAt(t, b, second, keyA); !errors.Is(err, storage.ErrNotExist) {
+		t.Errorf("deleted key at the new version: err = %v, want ErrNotExist", err)
+	}
+	if got, _, err := readAt(t, b, first, keyA); err != nil || got != "alpha" {
+		t.Errorf("deleted key at the old version = %q, %v; want alpha", got, err)
+	}
+	if got, _, err := readAt(t, b, second, keyB); err != nil || got != "beta" {
+		t.Errorf("kept key = %q, %v; want beta", got, err)
+	}
+	h, ok := any(b).(storage.Historian)
+	if !ok {
+		return
+	}
+	log, err := h.Log(t.Context(), "main", "00/01/23/Q123/", "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(log) != 2 || log[0].ID != second || log[1].ID != first {
+		t.Fatalf("Log = %+v, want [%s %s]", log, second, first)
+	}
+	if log[0].Metadata["author"] != "bob" || log[0].Message != "delete a" || log[0].Time.IsZero() {
+		t.Errorf("newest commit = %+v", log[0])
+	}
+	page, err := h.Log(t.Context(), "main", "00/01/23/Q123/", second, 10)
+	if err != nil || len(page) != 1 || page[0].ID != first {
+		t.Errorf("Log after %s = %+v, %v; want [%s]", second, page, err, first)
 	}
 }

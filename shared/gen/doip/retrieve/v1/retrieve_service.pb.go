@@ -1175,6 +1175,725 @@ func (x *CommitComponentsResponse) GetComponents() []*WriteComponentResponse {
 	return nil
 }
 
+// WriteObjectRequest is one message of a create or an update: an object header, then per
+// element with bytes an element header and its chunks.
+type WriteObjectRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What this message carries.
+	//
+	// Types that are valid to be assigned to Msg:
+	//
+	//	*WriteObjectRequest_Object
+	//	*WriteObjectRequest_Element
+	//	*WriteObjectRequest_Chunk
+	Msg           isWriteObjectRequest_Msg `protobuf_oneof:"msg"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WriteObjectRequest) Reset() {
+	*x = WriteObjectRequest{}
+	mi := &file_doip_retrieve_v1_retrieve_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WriteObjectRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WriteObjectRequest) ProtoMessage() {}
+
+func (x *WriteObjectRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_doip_retrieve_v1_retrieve_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WriteObjectRequest.ProtoReflect.Descriptor instead.
+func (*WriteObjectRequest) Descriptor() ([]byte, []int) {
+	return file_doip_retrieve_v1_retrieve_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *WriteObjectRequest) GetMsg() isWriteObjectRequest_Msg {
+	if x != nil {
+		return x.Msg
+	}
+	return nil
+}
+
+func (x *WriteObjectRequest) GetObject() *ObjectHeader {
+	if x != nil {
+		if x, ok := x.Msg.(*WriteObjectRequest_Object); ok {
+			return x.Object
+		}
+	}
+	return nil
+}
+
+func (x *WriteObjectRequest) GetElement() *ElementHeader {
+	if x != nil {
+		if x, ok := x.Msg.(*WriteObjectRequest_Element); ok {
+			return x.Element
+		}
+	}
+	return nil
+}
+
+func (x *WriteObjectRequest) GetChunk() []byte {
+	if x != nil {
+		if x, ok := x.Msg.(*WriteObjectRequest_Chunk); ok {
+			return x.Chunk
+		}
+	}
+	return nil
+}
+
+type isWriteObjectRequest_Msg interface {
+	isWriteObjectRequest_Msg()
+}
+
+type WriteObjectRequest_Object struct {
+	// Always the first message, and only the first.
+	Object *ObjectHeader `protobuf:"bytes,1,opt,name=object,proto3,oneof"`
+}
+
+type WriteObjectRequest_Element struct {
+	// Starts the next element's bytes.
+	Element *ElementHeader `protobuf:"bytes,2,opt,name=element,proto3,oneof"`
+}
+
+type WriteObjectRequest_Chunk struct {
+	// Bytes of the current element, at most 256 KiB per message.
+	Chunk []byte `protobuf:"bytes,3,opt,name=chunk,proto3,oneof"`
+}
+
+func (*WriteObjectRequest_Object) isWriteObjectRequest_Msg() {}
+
+func (*WriteObjectRequest_Element) isWriteObjectRequest_Msg() {}
+
+func (*WriteObjectRequest_Chunk) isWriteObjectRequest_Msg() {}
+
+// ObjectHeader describes the object a create or an update writes.
+type ObjectHeader struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Update: the object changed. Create: the id the client asks for, or empty for one the
+	// service makes.
+	ObjectId string `protobuf:"bytes,1,opt,name=object_id,json=objectId,proto3" json:"object_id,omitempty"`
+	// The object's type, e.g. "Document"; on update empty keeps the stored type.
+	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	// The object's attributes as a JSON object; on update empty keeps the stored ones.
+	AttributesJson []byte `protobuf:"bytes,3,opt,name=attributes_json,json=attributesJson,proto3" json:"attributes_json,omitempty"`
+	// The elements the record lists, without bytes; bytes follow as element messages. On
+	// update the descriptors replace or add to the stored ones by id.
+	Elements []*ElementDescriptor `protobuf:"bytes,4,rep,name=elements,proto3" json:"elements,omitempty"`
+	// Update: element ids to remove.
+	RemoveElements []string `protobuf:"bytes,5,rep,name=remove_elements,json=removeElements,proto3" json:"remove_elements,omitempty"`
+	// Update: the version the client read; a later change to the object refuses the update.
+	ExpectedVersion string `protobuf:"bytes,6,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	// Who makes the change, recorded as the commit's author.
+	Author string `protobuf:"bytes,7,opt,name=author,proto3" json:"author,omitempty"`
+	// Create a new object; else update object_id.
+	Create        bool `protobuf:"varint,8,opt,name=create,proto3" json:"create,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ObjectHeader) Reset() {
+	*x = ObjectHeader{}
+	mi := &file_doip_retrieve_v1_retrieve_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ObjectHeader) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ObjectHeader) ProtoMessage() {}
+
+func (x *ObjectHeader) ProtoReflect() protoreflect.Message {
+	mi := &file_doip_retrieve_v1_retrieve_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ObjectHeader.ProtoReflect.Descriptor instead.
+func (*ObjectHeader) Descriptor() ([]byte, []int) {
+	return file_doip_retrieve_v1_retrieve_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ObjectHeader) GetObjectId() string {
+	if x != nil {
+		return x.ObjectId
+	}
+	return ""
+}
+
+func (x *ObjectHeader) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *ObjectHeader) GetAttributesJson() []byte {
+	if x != nil {
+		return x.AttributesJson
+	}
+	return nil
+}
+
+func (x *ObjectHeader) GetElements() []*ElementDescriptor {
+	if x != nil {
+		return x.Elements
+	}
+	return nil
+}
+
+func (x *ObjectHeader) GetRemoveElements() []string {
+	if x != nil {
+		return x.RemoveElements
+	}
+	return nil
+}
+
+func (x *ObjectHeader) GetExpectedVersion() string {
+	if x != nil {
+		return x.ExpectedVersion
+	}
+	return ""
+}
+
+func (x *ObjectHeader) GetAuthor() string {
+	if x != nil {
+		return x.Author
+	}
+	return ""
+}
+
+func (x *ObjectHeader) GetCreate() bool {
+	if x != nil {
+		return x.Create
+	}
+	return false
+}
+
+// ElementDescriptor is one element of an object as its record lists it.
+type ElementDescriptor struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The element id, used verbatim as the component id ("file", "paper.pdf").
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Its media type; "application/octet-stream" when empty.
+	MediaType string `protobuf:"bytes,2,opt,name=media_type,json=mediaType,proto3" json:"media_type,omitempty"`
+	// The element's attributes as a JSON object (e.g. {"filename":"hello.txt"}); may be empty.
+	AttributesJson []byte `protobuf:"bytes,3,opt,name=attributes_json,json=attributesJson,proto3" json:"attributes_json,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ElementDescriptor) Reset() {
+	*x = ElementDescriptor{}
+	mi := &file_doip_retrieve_v1_retrieve_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ElementDescriptor) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ElementDescriptor) ProtoMessage() {}
+
+func (x *ElementDescriptor) ProtoReflect() protoreflect.Message {
+	mi := &file_doip_retrieve_v1_retrieve_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ElementDescriptor.ProtoReflect.Descriptor instead.
+func (*ElementDescriptor) Descriptor() ([]byte, []int) {
+	return file_doip_retrieve_v1_retrieve_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ElementDescriptor) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ElementDescriptor) GetMediaType() string {
+	if x != nil {
+		return x.MediaType
+	}
+	return ""
+}
+
+func (x *ElementDescriptor) GetAttributesJson() []byte {
+	if x != nil {
+		return x.AttributesJson
+	}
+	return nil
+}
+
+// ElementHeader starts the bytes of one element.
+type ElementHeader struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The element id; must be one the object header lists, or (update) one the object has.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The exact number of bytes that follow, or -1 when the sender does not know.
+	Size int64 `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	// Its media type; the descriptor's when empty.
+	MediaType     string `protobuf:"bytes,3,opt,name=media_type,json=mediaType,proto3" json:"media_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ElementHeader) Reset() {
+	*x = ElementHeader{}
+	mi := &file_doip_retrieve_v1_retrieve_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ElementHeader) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ElementHeader) ProtoMessage() {}
+
+func (x *ElementHeader) ProtoReflect() protoreflect.Message {
+	mi := &file_doip_retrieve_v1_retrieve_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ElementHeader.ProtoReflect.Descriptor instead.
+func (*ElementHeader) Descriptor() ([]byte, []int) {
+	return file_doip_retrieve_v1_retrieve_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ElementHeader) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ElementHeader) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *ElementHeader) GetMediaType() string {
+	if x != nil {
+		return x.MediaType
+	}
+	return ""
+}
+
+// WriteObjectResponse describes the object after the commit.
+type WriteObjectResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The commit that holds the change; empty when the storage keeps no versions.
+	Version string `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	// The object's record as stored, as GetRecord would answer at version.
+	Record *GetRecordResponse `protobuf:"bytes,2,opt,name=record,proto3" json:"record,omitempty"`
+	// The elements whose bytes this write stored, with their sizes.
+	Stored        []*WriteComponentResponse `protobuf:"bytes,3,rep,name=stored,proto3" json:"stored,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WriteObjectResponse) Reset() {
+	*x = WriteObjectResponse{}
+	mi := &file_doip_retrieve_v1_retrieve_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WriteObjectResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WriteObjectResponse) ProtoMessage() {}
+
+func (x *WriteObjectResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_doip_retrieve_v1_retrieve_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WriteObjectResponse.ProtoReflect.Descriptor instead.
+func (*WriteObjectResponse) Descriptor() ([]byte, []int) {
+	return file_doip_retrieve_v1_retrieve_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *WriteObjectResponse) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *WriteObjectResponse) GetRecord() *GetRecordResponse {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *WriteObjectResponse) GetStored() []*WriteComponentResponse {
+	if x != nil {
+		return x.Stored
+	}
+	return nil
+}
+
+// DeleteObjectRequest names the object to delete.
+type DeleteObjectRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The object id.
+	ObjectId string `protobuf:"bytes,1,opt,name=object_id,json=objectId,proto3" json:"object_id,omitempty"`
+	// The version the client read; a later change refuses the delete (ABORTED).
+	ExpectedVersion string `protobuf:"bytes,2,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	// Who deletes it, recorded as the commit's author.
+	Author        string `protobuf:"bytes,3,opt,name=author,proto3" json:"author,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteObjectRequest) Reset() {
+	*x = DeleteObjectRequest{}
+	mi := &file_doip_retrieve_v1_retrieve_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteObjectRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteObjectRequest) ProtoMessage() {}
+
+func (x *DeleteObjectRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_doip_retrieve_v1_retrieve_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteObjectRequest.ProtoReflect.Descriptor instead.
+func (*DeleteObjectRequest) Descriptor() ([]byte, []int) {
+	return file_doip_retrieve_v1_retrieve_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *DeleteObjectRequest) GetObjectId() string {
+	if x != nil {
+		return x.ObjectId
+	}
+	return ""
+}
+
+func (x *DeleteObjectRequest) GetExpectedVersion() string {
+	if x != nil {
+		return x.ExpectedVersion
+	}
+	return ""
+}
+
+func (x *DeleteObjectRequest) GetAuthor() string {
+	if x != nil {
+		return x.Author
+	}
+	return ""
+}
+
+// DeleteObjectResponse names the commit that deleted the object.
+type DeleteObjectResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The commit without the object; its parent still holds it.
+	Version       string `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteObjectResponse) Reset() {
+	*x = DeleteObjectResponse{}
+	mi := &file_doip_retrieve_v1_retrieve_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteObjectResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteObjectResponse) ProtoMessage() {}
+
+func (x *DeleteObjectResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_doip_retrieve_v1_retrieve_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteObjectResponse.ProtoReflect.Descriptor instead.
+func (*DeleteObjectResponse) Descriptor() ([]byte, []int) {
+	return file_doip_retrieve_v1_retrieve_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *DeleteObjectResponse) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+// ListVersionsRequest asks for a page of an object's history.
+type ListVersionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The object id.
+	ObjectId string `protobuf:"bytes,1,opt,name=object_id,json=objectId,proto3" json:"object_id,omitempty"`
+	// The most versions to return, 1 to 1000; 0 means 50.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the page before; empty for the newest versions.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListVersionsRequest) Reset() {
+	*x = ListVersionsRequest{}
+	mi := &file_doip_retrieve_v1_retrieve_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListVersionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListVersionsRequest) ProtoMessage() {}
+
+func (x *ListVersionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_doip_retrieve_v1_retrieve_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListVersionsRequest.ProtoReflect.Descriptor instead.
+func (*ListVersionsRequest) Descriptor() ([]byte, []int) {
+	return file_doip_retrieve_v1_retrieve_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ListVersionsRequest) GetObjectId() string {
+	if x != nil {
+		return x.ObjectId
+	}
+	return ""
+}
+
+func (x *ListVersionsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListVersionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListVersionsResponse is one page of an object's history, newest first.
+type ListVersionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The versions of this page.
+	Versions []*ObjectVersion `protobuf:"bytes,1,rep,name=versions,proto3" json:"versions,omitempty"`
+	// Asks for the next page; empty on the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListVersionsResponse) Reset() {
+	*x = ListVersionsResponse{}
+	mi := &file_doip_retrieve_v1_retrieve_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListVersionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListVersionsResponse) ProtoMessage() {}
+
+func (x *ListVersionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_doip_retrieve_v1_retrieve_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListVersionsResponse.ProtoReflect.Descriptor instead.
+func (*ListVersionsResponse) Descriptor() ([]byte, []int) {
+	return file_doip_retrieve_v1_retrieve_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ListVersionsResponse) GetVersions() []*ObjectVersion {
+	if x != nil {
+		return x.Versions
+	}
+	return nil
+}
+
+func (x *ListVersionsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// ObjectVersion is one commit that changed an object.
+type ObjectVersion struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The commit id, usable as a version in GetRecord and StreamComponent.
+	Version string `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	// When it was made, in seconds since 1970 (UTC).
+	TimeUnix int64 `protobuf:"varint,2,opt,name=time_unix,json=timeUnix,proto3" json:"time_unix,omitempty"`
+	// Who made it: the identity that wrote, or the service's own name for derived components.
+	Author string `protobuf:"bytes,3,opt,name=author,proto3" json:"author,omitempty"`
+	// The commit message.
+	Message string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	// What changed: "created", "updated", "deleted" or "derived".
+	Change        string `protobuf:"bytes,5,opt,name=change,proto3" json:"change,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ObjectVersion) Reset() {
+	*x = ObjectVersion{}
+	mi := &file_doip_retrieve_v1_retrieve_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ObjectVersion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ObjectVersion) ProtoMessage() {}
+
+func (x *ObjectVersion) ProtoReflect() protoreflect.Message {
+	mi := &file_doip_retrieve_v1_retrieve_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ObjectVersion.ProtoReflect.Descriptor instead.
+func (*ObjectVersion) Descriptor() ([]byte, []int) {
+	return file_doip_retrieve_v1_retrieve_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ObjectVersion) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *ObjectVersion) GetTimeUnix() int64 {
+	if x != nil {
+		return x.TimeUnix
+	}
+	return 0
+}
+
+func (x *ObjectVersion) GetAuthor() string {
+	if x != nil {
+		return x.Author
+	}
+	return ""
+}
+
+func (x *ObjectVersion) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *ObjectVersion) GetChange() string {
+	if x != nil {
+		return x.Change
+	}
+	return ""
+}
+
 var File_doip_retrieve_v1_retrieve_service_proto protoreflect.FileDescriptor
 
 const file_doip_retrieve_v1_retrieve_service_proto_rawDesc = "" +
@@ -1268,13 +1987,64 @@ const file_doip_retrieve_v1_retrieve_service_proto_rawDesc = "" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12H\n" +
 	"\n" +
 	"components\x18\x02 \x03(\v2(.doip.retrieve.v1.WriteComponentResponseR\n" +
-	"components2\x81\x04\n" +
+	"components\"\xaa\x01\n" +
+	"\x12WriteObjectRequest\x128\n" +
+	"\x06object\x18\x01 \x01(\v2\x1e.doip.retrieve.v1.ObjectHeaderH\x00R\x06object\x12;\n" +
+	"\aelement\x18\x02 \x01(\v2\x1f.doip.retrieve.v1.ElementHeaderH\x00R\aelement\x12\x16\n" +
+	"\x05chunk\x18\x03 \x01(\fH\x00R\x05chunkB\x05\n" +
+	"\x03msg\"\xad\x02\n" +
+	"\fObjectHeader\x12\x1b\n" +
+	"\tobject_id\x18\x01 \x01(\tR\bobjectId\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12'\n" +
+	"\x0fattributes_json\x18\x03 \x01(\fR\x0eattributesJson\x12?\n" +
+	"\belements\x18\x04 \x03(\v2#.doip.retrieve.v1.ElementDescriptorR\belements\x12'\n" +
+	"\x0fremove_elements\x18\x05 \x03(\tR\x0eremoveElements\x12)\n" +
+	"\x10expected_version\x18\x06 \x01(\tR\x0fexpectedVersion\x12\x16\n" +
+	"\x06author\x18\a \x01(\tR\x06author\x12\x16\n" +
+	"\x06create\x18\b \x01(\bR\x06create\"k\n" +
+	"\x11ElementDescriptor\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
+	"\n" +
+	"media_type\x18\x02 \x01(\tR\tmediaType\x12'\n" +
+	"\x0fattributes_json\x18\x03 \x01(\fR\x0eattributesJson\"R\n" +
+	"\rElementHeader\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x03R\x04size\x12\x1d\n" +
+	"\n" +
+	"media_type\x18\x03 \x01(\tR\tmediaType\"\xae\x01\n" +
+	"\x13WriteObjectResponse\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\tR\aversion\x12;\n" +
+	"\x06record\x18\x02 \x01(\v2#.doip.retrieve.v1.GetRecordResponseR\x06record\x12@\n" +
+	"\x06stored\x18\x03 \x03(\v2(.doip.retrieve.v1.WriteComponentResponseR\x06stored\"u\n" +
+	"\x13DeleteObjectRequest\x12\x1b\n" +
+	"\tobject_id\x18\x01 \x01(\tR\bobjectId\x12)\n" +
+	"\x10expected_version\x18\x02 \x01(\tR\x0fexpectedVersion\x12\x16\n" +
+	"\x06author\x18\x03 \x01(\tR\x06author\"0\n" +
+	"\x14DeleteObjectResponse\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\tR\aversion\"n\n" +
+	"\x13ListVersionsRequest\x12\x1b\n" +
+	"\tobject_id\x18\x01 \x01(\tR\bobjectId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"{\n" +
+	"\x14ListVersionsResponse\x12;\n" +
+	"\bversions\x18\x01 \x03(\v2\x1f.doip.retrieve.v1.ObjectVersionR\bversions\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x90\x01\n" +
+	"\rObjectVersion\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\tR\aversion\x12\x1b\n" +
+	"\ttime_unix\x18\x02 \x01(\x03R\btimeUnix\x12\x16\n" +
+	"\x06author\x18\x03 \x01(\tR\x06author\x12\x18\n" +
+	"\amessage\x18\x04 \x01(\tR\amessage\x12\x16\n" +
+	"\x06change\x18\x05 \x01(\tR\x06change2\x9d\x06\n" +
 	"\x0fRetrieveService\x12T\n" +
 	"\tGetRecord\x12\".doip.retrieve.v1.GetRecordRequest\x1a#.doip.retrieve.v1.GetRecordResponse\x12h\n" +
 	"\x0fStreamComponent\x12(.doip.retrieve.v1.StreamComponentRequest\x1a).doip.retrieve.v1.StreamComponentResponse0\x01\x12Z\n" +
 	"\vPurgeRecord\x12$.doip.retrieve.v1.PurgeRecordRequest\x1a%.doip.retrieve.v1.PurgeRecordResponse\x12e\n" +
 	"\x0eWriteComponent\x12'.doip.retrieve.v1.WriteComponentRequest\x1a(.doip.retrieve.v1.WriteComponentResponse(\x01\x12k\n" +
-	"\x10CommitComponents\x12).doip.retrieve.v1.CommitComponentsRequest\x1a*.doip.retrieve.v1.CommitComponentsResponse(\x01B\xd7\x01\n" +
+	"\x10CommitComponents\x12).doip.retrieve.v1.CommitComponentsRequest\x1a*.doip.retrieve.v1.CommitComponentsResponse(\x01\x12\\\n" +
+	"\vWriteObject\x12$.doip.retrieve.v1.WriteObjectRequest\x1a%.doip.retrieve.v1.WriteObjectResponse(\x01\x12]\n" +
+	"\fDeleteObject\x12%.doip.retrieve.v1.DeleteObjectRequest\x1a&.doip.retrieve.v1.DeleteObjectResponse\x12]\n" +
+	"\fListVersions\x12%.doip.retrieve.v1.ListVersionsRequest\x1a&.doip.retrieve.v1.ListVersionsResponseB\xd7\x01\n" +
 	"\x14com.doip.retrieve.v1B\x14RetrieveServiceProtoP\x01ZGgithub.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1;retrievev1\xa2\x02\x03DRX\xaa\x02\x10Doip.Retrieve.V1\xca\x02\x10Doip\\Retrieve\\V1\xe2\x02\x1cDoip\\Retrieve\\V1\\GPBMetadata\xea\x02\x12Doip::Retrieve::V1b\x06proto3"
 
 var (
@@ -1289,7 +2059,7 @@ func file_doip_retrieve_v1_retrieve_service_proto_rawDescGZIP() []byte {
 	return file_doip_retrieve_v1_retrieve_service_proto_rawDescData
 }
 
-var file_doip_retrieve_v1_retrieve_service_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_doip_retrieve_v1_retrieve_service_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_doip_retrieve_v1_retrieve_service_proto_goTypes = []any{
 	(*GetRecordRequest)(nil),         // 0: doip.retrieve.v1.GetRecordRequest
 	(*GetRecordResponse)(nil),        // 1: doip.retrieve.v1.GetRecordResponse
@@ -1306,7 +2076,17 @@ var file_doip_retrieve_v1_retrieve_service_proto_goTypes = []any{
 	(*CommitComponentsRequest)(nil),  // 12: doip.retrieve.v1.CommitComponentsRequest
 	(*CommitHeader)(nil),             // 13: doip.retrieve.v1.CommitHeader
 	(*CommitComponentsResponse)(nil), // 14: doip.retrieve.v1.CommitComponentsResponse
-	nil,                              // 15: doip.retrieve.v1.CommitHeader.MetadataEntry
+	(*WriteObjectRequest)(nil),       // 15: doip.retrieve.v1.WriteObjectRequest
+	(*ObjectHeader)(nil),             // 16: doip.retrieve.v1.ObjectHeader
+	(*ElementDescriptor)(nil),        // 17: doip.retrieve.v1.ElementDescriptor
+	(*ElementHeader)(nil),            // 18: doip.retrieve.v1.ElementHeader
+	(*WriteObjectResponse)(nil),      // 19: doip.retrieve.v1.WriteObjectResponse
+	(*DeleteObjectRequest)(nil),      // 20: doip.retrieve.v1.DeleteObjectRequest
+	(*DeleteObjectResponse)(nil),     // 21: doip.retrieve.v1.DeleteObjectResponse
+	(*ListVersionsRequest)(nil),      // 22: doip.retrieve.v1.ListVersionsRequest
+	(*ListVersionsResponse)(nil),     // 23: doip.retrieve.v1.ListVersionsResponse
+	(*ObjectVersion)(nil),            // 24: doip.retrieve.v1.ObjectVersion
+	nil,                              // 25: doip.retrieve.v1.CommitHeader.MetadataEntry
 }
 var file_doip_retrieve_v1_retrieve_service_proto_depIdxs = []int32{
 	2,  // 0: doip.retrieve.v1.GetRecordResponse.components:type_name -> doip.retrieve.v1.Component
@@ -1315,23 +2095,35 @@ var file_doip_retrieve_v1_retrieve_service_proto_depIdxs = []int32{
 	10, // 3: doip.retrieve.v1.WriteComponentRequest.header:type_name -> doip.retrieve.v1.WriteComponentHeader
 	13, // 4: doip.retrieve.v1.CommitComponentsRequest.commit:type_name -> doip.retrieve.v1.CommitHeader
 	10, // 5: doip.retrieve.v1.CommitComponentsRequest.file:type_name -> doip.retrieve.v1.WriteComponentHeader
-	15, // 6: doip.retrieve.v1.CommitHeader.metadata:type_name -> doip.retrieve.v1.CommitHeader.MetadataEntry
+	25, // 6: doip.retrieve.v1.CommitHeader.metadata:type_name -> doip.retrieve.v1.CommitHeader.MetadataEntry
 	11, // 7: doip.retrieve.v1.CommitComponentsResponse.components:type_name -> doip.retrieve.v1.WriteComponentResponse
-	0,  // 8: doip.retrieve.v1.RetrieveService.GetRecord:input_type -> doip.retrieve.v1.GetRecordRequest
-	3,  // 9: doip.retrieve.v1.RetrieveService.StreamComponent:input_type -> doip.retrieve.v1.StreamComponentRequest
-	7,  // 10: doip.retrieve.v1.RetrieveService.PurgeRecord:input_type -> doip.retrieve.v1.PurgeRecordRequest
-	9,  // 11: doip.retrieve.v1.RetrieveService.WriteComponent:input_type -> doip.retrieve.v1.WriteComponentRequest
-	12, // 12: doip.retrieve.v1.RetrieveService.CommitComponents:input_type -> doip.retrieve.v1.CommitComponentsRequest
-	1,  // 13: doip.retrieve.v1.RetrieveService.GetRecord:output_type -> doip.retrieve.v1.GetRecordResponse
-	5,  // 14: doip.retrieve.v1.RetrieveService.StreamComponent:output_type -> doip.retrieve.v1.StreamComponentResponse
-	8,  // 15: doip.retrieve.v1.RetrieveService.PurgeRecord:output_type -> doip.retrieve.v1.PurgeRecordResponse
-	11, // 16: doip.retrieve.v1.RetrieveService.WriteComponent:output_type -> doip.retrieve.v1.WriteComponentResponse
-	14, // 17: doip.retrieve.v1.RetrieveService.CommitComponents:output_type -> doip.retrieve.v1.CommitComponentsResponse
-	13, // [13:18] is the sub-list for method output_type
-	8,  // [8:13] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	16, // 8: doip.retrieve.v1.WriteObjectRequest.object:type_name -> doip.retrieve.v1.ObjectHeader
+	18, // 9: doip.retrieve.v1.WriteObjectRequest.element:type_name -> doip.retrieve.v1.ElementHeader
+	17, // 10: doip.retrieve.v1.ObjectHeader.elements:type_name -> doip.retrieve.v1.ElementDescriptor
+	1,  // 11: doip.retrieve.v1.WriteObjectResponse.record:type_name -> doip.retrieve.v1.GetRecordResponse
+	11, // 12: doip.retrieve.v1.WriteObjectResponse.stored:type_name -> doip.retrieve.v1.WriteComponentResponse
+	24, // 13: doip.retrieve.v1.ListVersionsResponse.versions:type_name -> doip.retrieve.v1.ObjectVersion
+	0,  // 14: doip.retrieve.v1.RetrieveService.GetRecord:input_type -> doip.retrieve.v1.GetRecordRequest
+	3,  // 15: doip.retrieve.v1.RetrieveService.StreamComponent:input_type -> doip.retrieve.v1.StreamComponentRequest
+	7,  // 16: doip.retrieve.v1.RetrieveService.PurgeRecord:input_type -> doip.retrieve.v1.PurgeRecordRequest
+	9,  // 17: doip.retrieve.v1.RetrieveService.WriteComponent:input_type -> doip.retrieve.v1.WriteComponentRequest
+	12, // 18: doip.retrieve.v1.RetrieveService.CommitComponents:input_type -> doip.retrieve.v1.CommitComponentsRequest
+	15, // 19: doip.retrieve.v1.RetrieveService.WriteObject:input_type -> doip.retrieve.v1.WriteObjectRequest
+	20, // 20: doip.retrieve.v1.RetrieveService.DeleteObject:input_type -> doip.retrieve.v1.DeleteObjectRequest
+	22, // 21: doip.retrieve.v1.RetrieveService.ListVersions:input_type -> doip.retrieve.v1.ListVersionsRequest
+	1,  // 22: doip.retrieve.v1.RetrieveService.GetRecord:output_type -> doip.retrieve.v1.GetRecordResponse
+	5,  // 23: doip.retrieve.v1.RetrieveService.StreamComponent:output_type -> doip.retrieve.v1.StreamComponentResponse
+	8,  // 24: doip.retrieve.v1.RetrieveService.PurgeRecord:output_type -> doip.retrieve.v1.PurgeRecordResponse
+	11, // 25: doip.retrieve.v1.RetrieveService.WriteComponent:output_type -> doip.retrieve.v1.WriteComponentResponse
+	14, // 26: doip.retrieve.v1.RetrieveService.CommitComponents:output_type -> doip.retrieve.v1.CommitComponentsResponse
+	19, // 27: doip.retrieve.v1.RetrieveService.WriteObject:output_type -> doip.retrieve.v1.WriteObjectResponse
+	21, // 28: doip.retrieve.v1.RetrieveService.DeleteObject:output_type -> doip.retrieve.v1.DeleteObjectResponse
+	23, // 29: doip.retrieve.v1.RetrieveService.ListVersions:output_type -> doip.retrieve.v1.ListVersionsResponse
+	22, // [22:30] is the sub-list for method output_type
+	14, // [14:22] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_doip_retrieve_v1_retrieve_service_proto_init() }
@@ -1354,13 +2146,18 @@ func file_doip_retrieve_v1_retrieve_service_proto_init() {
 		(*CommitComponentsRequest_File)(nil),
 		(*CommitComponentsRequest_Chunk)(nil),
 	}
+	file_doip_retrieve_v1_retrieve_service_proto_msgTypes[15].OneofWrappers = []any{
+		(*WriteObjectRequest_Object)(nil),
+		(*WriteObjectRequest_Element)(nil),
+		(*WriteObjectRequest_Chunk)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_doip_retrieve_v1_retrieve_service_proto_rawDesc), len(file_doip_retrieve_v1_retrieve_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -29,6 +29,9 @@ const (
 	RetrieveService_PurgeRecord_FullMethodName      = "/doip.retrieve.v1.RetrieveService/PurgeRecord"
 	RetrieveService_WriteComponent_FullMethodName   = "/doip.retrieve.v1.RetrieveService/WriteComponent"
 	RetrieveService_CommitComponents_FullMethodName = "/doip.retrieve.v1.RetrieveService/CommitComponents"
+	RetrieveService_WriteObject_FullMethodName      = "/doip.retrieve.v1.RetrieveService/WriteObject"
+	RetrieveService_DeleteObject_FullMethodName     = "/doip.retrieve.v1.RetrieveService/DeleteObject"
+	RetrieveService_ListVersions_FullMethodName     = "/doip.retrieve.v1.RetrieveService/ListVersions"
 )
 
 // RetrieveServiceClient is the client API for RetrieveService service.
@@ -63,6 +66,25 @@ type RetrieveServiceClient interface {
 	// versions, plain S3, each file is stored whole as it arrives, and the answer names no
 	// version: files before a failure stay.)
 	CommitComponents(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[CommitComponentsRequest, CommitComponentsResponse], error)
+	// WriteObject creates an object or changes one, in one commit or not at all: the first
+	// message is an object header; then per element with bytes an element header and its
+	// chunks. A stream that breaks or ends short leaves nothing staged or committed.
+	//
+	// Create (header.create): stores the record and every element. The id is the configured
+	// prefix and a suffix the service makes, unless the client names one where that is
+	// allowed; a taken id answers ALREADY_EXISTS.
+	//
+	// Update: replaces the record's attributes when the header carries them, removes the
+	// elements named in remove_elements, and adds or replaces the elements whose bytes follow.
+	// With expected_version set, an object changed since that version answers ABORTED and
+	// nothing is written. On an object of the façade only elements may be added or replaced
+	// (FAILED_PRECONDITION otherwise).
+	WriteObject(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[WriteObjectRequest, WriteObjectResponse], error)
+	// DeleteObject removes an object made here, record and elements, in one commit; its earlier
+	// versions stay readable by version. Objects of the façade answer FAILED_PRECONDITION.
+	DeleteObject(ctx context.Context, in *DeleteObjectRequest, opts ...grpc.CallOption) (*DeleteObjectResponse, error)
+	// ListVersions lists the commits that changed an object, newest first, a page at a time.
+	ListVersions(ctx context.Context, in *ListVersionsRequest, opts ...grpc.CallOption) (*ListVersionsResponse, error)
 }
 
 type retrieveServiceClient struct {
@@ -138,6 +160,39 @@ func (c *retrieveServiceClient) CommitComponents(ctx context.Context, opts ...gr
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type RetrieveService_CommitComponentsClient = grpc.ClientStreamingClient[CommitComponentsRequest, CommitComponentsResponse]
 
+func (c *retrieveServiceClient) WriteObject(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[WriteObjectRequest, WriteObjectResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &RetrieveService_ServiceDesc.Streams[3], RetrieveService_WriteObject_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WriteObjectRequest, WriteObjectResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RetrieveService_WriteObjectClient = grpc.ClientStreamingClient[WriteObjectRequest, WriteObjectResponse]
+
+func (c *retrieveServiceClient) DeleteObject(ctx context.Context, in *DeleteObjectRequest, opts ...grpc.CallOption) (*DeleteObjectResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteObjectResponse)
+	err := c.cc.Invoke(ctx, RetrieveService_DeleteObject_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *retrieveServiceClient) ListVersions(ctx context.Context, in *ListVersionsRequest, opts ...grpc.CallOption) (*ListVersionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListVersionsResponse)
+	err := c.cc.Invoke(ctx, RetrieveService_ListVersions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RetrieveServiceServer is the server API for RetrieveService service.
 // All implementations must embed UnimplementedRetrieveServiceServer
 // for forward compatibility.
@@ -170,6 +225,25 @@ type RetrieveServiceServer interface {
 	// versions, plain S3, each file is stored whole as it arrives, and the answer names no
 	// version: files before a failure stay.)
 	CommitComponents(grpc.ClientStreamingServer[CommitComponentsRequest, CommitComponentsResponse]) error
+	// WriteObject creates an object or changes one, in one commit or not at all: the first
+	// message is an object header; then per element with bytes an element header and its
+	// chunks. A stream that breaks or ends short leaves nothing staged or committed.
+	//
+	// Create (header.create): stores the record and every element. The id is the configured
+	// prefix and a suffix the service makes, unless the client names one where that is
+	// allowed; a taken id answers ALREADY_EXISTS.
+	//
+	// Update: replaces the record's attributes when the header carries them, removes the
+	// elements named in remove_elements, and adds or replaces the elements whose bytes follow.
+	// With expected_version set, an object changed since that version answers ABORTED and
+	// nothing is written. On an object of the façade only elements may be added or replaced
+	// (FAILED_PRECONDITION otherwise).
+	WriteObject(grpc.ClientStreamingServer[WriteObjectRequest, WriteObjectResponse]) error
+	// DeleteObject removes an object made here, record and elements, in one commit; its earlier
+	// versions stay readable by version. Objects of the façade answer FAILED_PRECONDITION.
+	DeleteObject(context.Context, *DeleteObjectRequest) (*DeleteObjectResponse, error)
+	// ListVersions lists the commits that changed an object, newest first, a page at a time.
+	ListVersions(context.Context, *ListVersionsRequest) (*ListVersionsResponse, error)
 	mustEmbedUnimplementedRetrieveServiceServer()
 }
 
@@ -194,6 +268,15 @@ func (UnimplementedRetrieveServiceServer) WriteComponent(grpc.ClientStreamingSer
 }
 func (UnimplementedRetrieveServiceServer) CommitComponents(grpc.ClientStreamingServer[CommitComponentsRequest, CommitComponentsResponse]) error {
 	return status.Error(codes.Unimplemented, "method CommitComponents not implemented")
+}
+func (UnimplementedRetrieveServiceServer) WriteObject(grpc.ClientStreamingServer[WriteObjectRequest, WriteObjectResponse]) error {
+	return status.Error(codes.Unimplemented, "method WriteObject not implemented")
+}
+func (UnimplementedRetrieveServiceServer) DeleteObject(context.Context, *DeleteObjectRequest) (*DeleteObjectResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteObject not implemented")
+}
+func (UnimplementedRetrieveServiceServer) ListVersions(context.Context, *ListVersionsRequest) (*ListVersionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListVersions not implemented")
 }
 func (UnimplementedRetrieveServiceServer) mustEmbedUnimplementedRetrieveServiceServer() {}
 func (UnimplementedRetrieveServiceServer) testEmbeddedByValue()                         {}
@@ -277,6 +360,49 @@ func _RetrieveService_CommitComponents_Handler(srv interface{}, stream grpc.Serv
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type RetrieveService_CommitComponentsServer = grpc.ClientStreamingServer[CommitComponentsRequest, CommitComponentsResponse]
 
+func _RetrieveService_WriteObject_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(RetrieveServiceServer).WriteObject(&grpc.GenericServerStream[WriteObjectRequest, WriteObjectResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RetrieveService_WriteObjectServer = grpc.ClientStreamingServer[WriteObjectRequest, WriteObjectResponse]
+
+func _RetrieveService_DeleteObject_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteObjectRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RetrieveServiceServer).DeleteObject(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RetrieveService_DeleteObject_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RetrieveServiceServer).DeleteObject(ctx, req.(*DeleteObjectRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RetrieveService_ListVersions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListVersionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RetrieveServiceServer).ListVersions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RetrieveService_ListVersions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RetrieveServiceServer).ListVersions(ctx, req.(*ListVersionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RetrieveService_ServiceDesc is the grpc.ServiceDesc for RetrieveService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -291,6 +417,14 @@ var RetrieveService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "PurgeRecord",
 			Handler:    _RetrieveService_PurgeRecord_Handler,
+		},
+		{
+			MethodName: "DeleteObject",
+			Handler:    _RetrieveService_DeleteObject_Handler,
+		},
+		{
+			MethodName: "ListVersions",
+			Handler:    _RetrieveService_ListVersions_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
@@ -307,6 +441,11 @@ var RetrieveService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "CommitComponents",
 			Handler:       _RetrieveService_CommitComponents_Handler,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "WriteObject",
+			Handler:       _RetrieveService_WriteObject_Handler,
 			ClientStreams: true,
 		},
 	},
