@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,11 +20,12 @@ import (
 	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
 )
 
-// startupLog keeps the first records the gateway logs, to learn its addresses, and sends
-// everything to the null device, so each log write is still a system call.
+// startupLog keeps the first 64 KiB the gateway logs, to learn its addresses and to check
+// its start-up lines, and passes everything on to out.
 type startupLog struct {
-	syncBuffer
-	null *os.File
+	mu  sync.Mutex
+	b   bytes.Buffer
+	out io.Writer
 }
 
 func (s *startupLog) Write(p []byte) (int, error) {
@@ -30,8 +34,17 @@ func (s *startupLog) Write(p []byte) (int, error) {
 		s.b.Write(p)
 	}
 	s.mu.Unlock()
-	return s.null.Write(p)
+	return s.out.Write(p)
 }
+
+func (s *startupLog) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// envelopeAddrRE finds the envelope port's address in the gateway's JSON log.
+var envelopeAddrRE = regexp.MustCompile(`"msg":"listening".*"listener":"envelope","addr":"([^"]+)"`)
 
 // benchGateway runs the gateway with its default settings (logs on, at info) against a
 // stub retrieve-svc and returns the envelope port's address.
@@ -51,7 +64,7 @@ func benchGateway(b *testing.B, extra ...string) string {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = null.Close() })
-	logs := &startupLog{null: null}
+	logs := &startupLog{out: null}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	args := append([]string{"--host", "127.0.0.1", "--port", "0", "--http-port", "off", "--tls-mode", "off", "--invoke-addr=",
@@ -59,10 +72,8 @@ func benchGateway(b *testing.B, extra ...string) string {
 	go func() { errc <- run(ctx, args, func(string) string { return "" }, logs) }()
 	b.Cleanup(func() { cancel(); <-errc })
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		for _, rec := range logs.records() {
-			if a, ok := rec["addr"].(string); ok && rec["msg"] == "listening" && rec["listener"] == "envelope" {
-				return a
-			}
+		if m := envelopeAddrRE.FindStringSubmatch(logs.String()); m != nil {
+			return m[1]
 		}
 	}
 	b.Fatal("the gateway did not start")

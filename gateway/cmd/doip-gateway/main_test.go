@@ -199,37 +199,3 @@ func TestAdminAndRequestID(t *testing.T) {
 		t.Error("the admin server answers after the gateway stopped")
 	}
 }
-
-// TestLogBufferWrittenAtShutdown holds the log for longer than the gateway runs: every
-// record, from start-up to the last, reaches the log when run returns.
-//
-// Not parallel: run sets a process-wide gRPC setting (the DNS resolution interval), and the
-// other test that calls run is.
-func TestLogBufferWrittenAtShutdown(t *testing.T) {
-	ctx, cancel := context.WithCancel(t.Context())
-	var logs syncBuffer
-	errc := make(chan error, 1)
-	go func() {
-		errc <- run(ctx, []string{"--host", "127.0.0.1", "--port", "0", "--tls-mode", "off", "--invoke-addr=",
-			"--retrieve-addr", "127.0.0.1:1", "--admin-addr=", "--log-format", "json", "--config=",
-			"--log-buffer", "1048576", "--log-flush-interval", "1h"},
-			func(string) string { return "" }, &logs)
-	}()
-	time.Sleep(300 * time.Millisecond)
-	if recs := logs.records(); len(recs) != 0 {
-		t.Fatalf("records written before the buffer filled or the interval passed: %v", recs)
-	}
-	cancel()
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
-	msgs := map[any]bool{}
-	for _, rec := range logs.records() {
-		msgs[rec["msg"]] = true
-	}
-	for _, want := range []string{"listening", "gateway started", "stopped"} {
-		if !msgs[want] {
-			t.Errorf("the log lacks %q after shutdown: %v", want, msgs)
-		}
-	}
-}
