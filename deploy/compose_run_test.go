@@ -22,6 +22,9 @@ import (
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/fdo-doip/doip-gateway/shared/logtest"
+	"github.com/fdo-doip/doip-gateway/shared/tooltest"
 )
 
 // lakefsDir holds the lakefs and lakectl binaries TestComposeRun runs; "" when not found.
@@ -54,12 +57,8 @@ func findLakeFS() string {
 	if d := os.Getenv("LAKEFS_BIN_DIR"); d != "" && both(d) {
 		return d
 	}
-	if dir, err := os.Getwd(); err == nil {
-		for ; dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
-			if d := filepath.Join(dir, ".tmp", "bin"); both(d) {
-				return d
-			}
-		}
+	if d := tooltest.Dir("lakefs", "lakectl"); d != "" {
+		return d
 	}
 	if p, err := exec.LookPath("lakefs"); err == nil && both(filepath.Dir(p)) {
 		return filepath.Dir(p)
@@ -96,10 +95,7 @@ func TestComposeRun(t *testing.T) {
 		t.Skip("runs the whole system: skipped under -short")
 	}
 	if lakefsDir == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("lakeFS not found (make tools installs it); CI must run TestComposeRun")
-		}
-		t.Skip("lakeFS not found: make tools installs it")
+		tooltest.Missing(t, "lakeFS not found (make tools installs it); CI must run TestComposeRun", "lakeFS not found: make tools installs it")
 	}
 	begin := time.Now()
 	root := repoRoot(t)
@@ -152,26 +148,9 @@ type ollamaChat struct {
 type runProc struct {
 	name string
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *logtest.Buffer
 	done chan struct{}
 	err  error // Wait's result, set before done closes
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // hostPortRE matches host:port in values: a service name, or an address of the container itself.
@@ -359,12 +338,12 @@ func rewriteMounts(s types.ServiceConfig, root, v string) string {
 
 // image is what the test knows of each image: its entrypoint as a native command, and its ENV.
 func (r *composeRun) image(s types.ServiceConfig) (entrypoint []string, env []string) {
-	for own, dockerfile := range ownServices {
+	for own := range ownServices {
 		if s.Name != own {
 			continue
 		}
 		stages := parseDockerfile(r.t, filepath.Join(r.root, dockerfile))
-		for _, in := range stages[len(stages)-1].insts {
+		for _, in := range imageStage(r.t, stages, own).insts {
 			switch in.cmd {
 			case "ENTRYPOINT":
 				if err := json.Unmarshal([]byte(in.args), &entrypoint); err != nil {
@@ -598,7 +577,7 @@ func (r *composeRun) start(s types.ServiceConfig) {
 		env = append(env, k+"="+rewritePath(root, r.rewritePort(s.Name, r.rewriteAddrs(s.Name, envMap[k]))))
 	}
 
-	p := &runProc{name: s.Name, out: &lockedBuffer{}, done: make(chan struct{})}
+	p := &runProc{name: s.Name, out: &logtest.Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Env, p.cmd.Dir = env, root
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
@@ -673,7 +652,7 @@ func (r *composeRun) startOllama(s types.ServiceConfig) {
 	})
 	r.ollama = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = r.ollama.Serve(l) }()
-	p := &runProc{name: s.Name, out: &lockedBuffer{}, done: make(chan struct{})}
+	p := &runProc{name: s.Name, out: &logtest.Buffer{}, done: make(chan struct{})}
 	r.procs[s.Name] = p
 	r.t.Cleanup(func() { _ = r.ollama.Close() })
 }

@@ -17,11 +17,15 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
-// The images that run our own binaries, and the Dockerfile each is built from.
+// dockerfile builds the images that run our own binaries: each is the stage named after its
+// service, built with the build arg COMMAND naming the package of its binary.
+const dockerfile = "Dockerfile"
+
+// The services whose images run our own binaries, and the COMMAND each is built with.
 var ownServices = map[string]string{
-	"gateway":      "gateway/Dockerfile",
-	"retrieve-svc": "retrieve-svc/Dockerfile",
-	"invoke-svc":   "invoke-svc/Dockerfile",
+	"gateway":      "gateway/cmd/doip-gateway",
+	"retrieve-svc": "retrieve-svc/cmd/retrieve-svc",
+	"invoke-svc":   "invoke-svc/cmd/invoke-svc",
 }
 
 // adminPort is the port of each service's admin HTTP server (/metrics, /healthz, /readyz): the
@@ -462,14 +466,15 @@ func TestComposeBindMounts(t *testing.T) {
 	}
 }
 
-// TestComposeBuilds: each of our services is built from its Dockerfile with the repository
-// root as the context, and only those are built.
+// TestComposeBuilds: each of our services is built from the Dockerfile with the repository
+// root as the context, its stage as the target and its package as COMMAND, and only those
+// are built.
 func TestComposeBuilds(t *testing.T) {
 	t.Parallel()
 	root := repoRoot(t)
 	p := loadCompose(t, map[string]string{})
 	for name, s := range p.Services {
-		want, ours := ownServices[name]
+		command, ours := ownServices[name]
 		if s.Build == nil {
 			if ours {
 				t.Errorf("%s has no build section", name)
@@ -487,8 +492,14 @@ func TestComposeBuilds(t *testing.T) {
 		if !filepath.IsAbs(df) {
 			df = filepath.Join(s.Build.Context, df)
 		}
-		if df != filepath.Join(root, want) {
-			t.Errorf("%s: dockerfile %s, want %s", name, df, want)
+		if df != filepath.Join(root, dockerfile) {
+			t.Errorf("%s: dockerfile %s, want %s", name, df, dockerfile)
+		}
+		if s.Build.Target != name {
+			t.Errorf("%s: build target %q, want the stage %s", name, s.Build.Target, name)
+		}
+		if arg := s.Build.Args["COMMAND"]; arg == nil || *arg != command {
+			t.Errorf("%s: build arg COMMAND %v, want %s", name, arg, command)
 		}
 		if _, err := os.Stat(df); err != nil {
 			t.Errorf("%s: %v", name, err)

@@ -121,6 +121,26 @@ func parseDockerfile(t *testing.T, path string) []stage {
 	return stages
 }
 
+// imageStage returns the stage named name as the image it builds: its FROM followed through
+// the stages it builds on to a base image, and their instructions before its own.
+func imageStage(t *testing.T, stages []stage, name string) stage {
+	t.Helper()
+	for i, st := range stages {
+		if st.name != name {
+			continue
+		}
+		for _, base := range stages[:i] {
+			if base.name == st.image {
+				b := imageStage(t, stages, base.name)
+				return stage{image: b.image, name: name, insts: append(slices.Clip(b.insts), st.insts...)}
+			}
+		}
+		return st
+	}
+	t.Fatalf("%s: no stage %s", dockerfile, name)
+	return stage{}
+}
+
 // dockerfileFlag returns the value of --name=value among the leading flags of an
 // instruction's arguments (HEALTHCHECK --timeout=5s CMD …), or "" when it is absent.
 func dockerfileFlag(args, name string) string {
@@ -262,7 +282,7 @@ func buildTargets(run string) []string {
 	return pkgs
 }
 
-// TestComposeDockerfiles checks each service's Dockerfile: the builder and final images, the
+// TestComposeDockerfiles checks each service's image in the Dockerfile: the builder and final images, the
 // layer order that keeps the module download cached, a static stripped build, a final stage
 // that holds only the two binaries and runs as non-root, the ports, the entrypoint and a
 // readiness health check that needs no shell and agrees with docker-compose.yml's.
@@ -271,14 +291,15 @@ func TestComposeDockerfiles(t *testing.T) {
 	root := repoRoot(t)
 	modules := workspaceModules(t, root)
 	project := loadCompose(t, map[string]string{})
-	for name, df := range ownServices {
+	for name := range ownServices {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
+			df := dockerfile
 			stages := parseDockerfile(t, filepath.Join(root, df))
 			if len(stages) < 2 {
 				t.Fatalf("%s: %d stages, want a multi-stage build", df, len(stages))
 			}
-			build, final := stages[0], stages[len(stages)-1]
+			build, final := stages[0], imageStage(t, stages, name)
 			if !imageIs(build.image, builderImage) || build.name == "" {
 				t.Errorf("%s: builder FROM %q AS %q, want %s AS <name>", df, build.image, build.name, builderImage)
 			}
@@ -411,7 +432,7 @@ func TestComposeDockerfiles(t *testing.T) {
 	}
 }
 
-// TestComposeDockerfileSources checks that each Dockerfile builds from the repository root as
+// TestComposeDockerfileSources checks that each image builds from the repository root as
 // its context: every COPY source exists and is not left out by .dockerignore, and every
 // package `go build` compiles (the binary's packages in our modules, and the files they embed)
 // is inside what the builder copies and what the context holds.
@@ -419,9 +440,10 @@ func TestComposeDockerfileSources(t *testing.T) {
 	t.Parallel()
 	root := repoRoot(t)
 	ignore := readDockerignore(t, root)
-	for name, df := range ownServices {
+	for name, command := range ownServices {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
+			df := dockerfile
 			stages := parseDockerfile(t, filepath.Join(root, df))
 			var copiedDirs, targets []string
 			for _, st := range stages {
@@ -448,7 +470,7 @@ func TestComposeDockerfileSources(t *testing.T) {
 							}
 						}
 					case "RUN":
-						targets = append(targets, buildTargets(in.args)...)
+						targets = append(targets, buildTargets(strings.ReplaceAll(in.args, "${COMMAND}", command))...)
 					}
 				}
 			}

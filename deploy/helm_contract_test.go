@@ -32,7 +32,7 @@ import (
 //     config.example.yaml, which a test in each config package checks against the code;
 //   - the admin endpoints: the handler of shared/admin that every binary serves;
 //   - the metric the autoscaler uses: the name invoke-svc registers;
-//   - the user the images run as and the ports they expose: the Dockerfiles (parsed by
+//   - the user the images run as and the ports they expose: the Dockerfile (parsed by
 //     dockerfile_test.go).
 
 // configEnv returns, for each section of config.example.yaml, the environment variables its
@@ -589,10 +589,11 @@ func TestHelmPodsMatchTheImages(t *testing.T) {
 	t.Parallel()
 	root := repoRoot(t)
 	forEachValueSet(t, func(t *testing.T, m *manifest) {
-		for component, df := range ownServices {
+		for component := range ownServices {
+			df := dockerfile
 			stages := parseDockerfile(t, filepath.Join(root, df))
 			var user string
-			for _, in := range stages[len(stages)-1].insts {
+			for _, in := range imageStage(t, stages, component).insts {
 				if in.cmd == "USER" {
 					user = in.args
 				}

@@ -17,40 +17,18 @@ READERS="${READERS:-200}"
 RATE="${RATE:-1024}"
 DURATION="${DURATION:-30s}"
 BASE_PORT="${BASE_PORT:-24567}"
-work="$(mktemp -d)"
-pids=()
-cleanup() {
-  [ ${#pids[@]} -gt 0 ] && kill -TERM "${pids[@]}" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 
-# make_object QID SHARD SIZE_MIB: a record and a component big.bin in the folder layout.
-make_object() {
-  local qid=$1 shard=$2 mib=$3
-  mkdir -p "$work/data/records" "$work/data/main/$shard/$qid/components"
-  head -c "$((mib << 20))" /dev/urandom > "$work/data/main/$shard/$qid/components/big.bin"
-  cat > "$work/data/records/$qid.json" <<JSON
-{"@id":"https://fdo.example.org/fdo/$qid","@type":"DigitalObject",
- "kernel":{"digitalObjectType":"https://fdo.example.org/fdo/types/Dataset",
-  "fdo:hasComponent":[{"@id":"#big.bin","componentId":"big.bin","mediaType":"application/octet-stream"}]}}
-JSON
-}
-make_object Q900064 90/00/64 64
-make_object Q900512 90/05/12 512
+make_object "$work/data" "$work/data/records" Q900064 90/00/64 $((64 << 20))
+make_object "$work/data" "$work/data/records" Q900512 90/05/12 $((512 << 20))
 
 s3env=()
 if [ "${S3:-}" = 1 ]; then
-  VERSITYGW="${VERSITYGW:-$(command -v versitygw || echo .tmp/bin/versitygw)}"
-  s3port=$((BASE_PORT + 20)) key="bench$RANDOM" secret="secret$RANDOM$RANDOM"
+  s3port=$((BASE_PORT + 20))
   mkdir -p "$work/s3/fdo"
   mv "$work/data/main" "$work/s3/fdo/main"
-  "$VERSITYGW" --access "$key" --secret "$secret" --port "127.0.0.1:$s3port" --quiet posix "$work/s3" 2>"$work/versitygw.log" & pids+=($!)
-  for _ in $(seq 1 100); do
-    curl -s -o /dev/null "http://127.0.0.1:$s3port/" && break # any answer: it listens
-    sleep 0.1
-  done
+  start_versitygw "$s3port" "$work/s3"
   s3env=(LAKEFS_URL="http://127.0.0.1:$s3port" LAKEFS_REPO=fdo LAKEFS_USER="$key" LAKEFS_PASSWORD="$secret")
 fi
 
@@ -59,10 +37,7 @@ port=$BASE_PORT rport=$((BASE_PORT + 10))
 env "${s3env[@]}" "$BIN/retrieve-svc" --listen "127.0.0.1:$rport" --data-dir "$work/data" --seed-samples=false 2>"$work/retrieve.log" & pids+=($!); rpid=$!
 "$BIN/doip-gateway" --host 127.0.0.1 --port "$port" --retrieve-addr "127.0.0.1:$rport" --tls-mode off \
   --max-conns-per-ip $((READERS + 16)) 2>"$work/gateway.log" & pids+=($!); gpid=$!
-for _ in $(seq 1 100); do
-  "$BIN/doipctl" hello --port "$port" -q >/dev/null 2>&1 && break
-  sleep 0.1
-done
+wait_hello "$BIN" "$port" || true
 bench() { "$BIN/doipbench" -addr "127.0.0.1:$port" -pids "gateway=$gpid,retrieve-svc=$rpid" "$@"; }
 # Warm both processes up with one whole download, so that "before" is a served state.
 bench -scenario component -object Q900064 -component big.bin -conns 1 -n 1 -duration 30s >/dev/null

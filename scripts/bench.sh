@@ -11,27 +11,8 @@ cd "$(dirname "$0")/.."
 DURATION="${DURATION:-5s}"
 BASE_PORT="${BASE_PORT:-23567}"
 VERSITYGW="${VERSITYGW:-$(command -v versitygw || echo .tmp/bin/versitygw)}"
-work="$(mktemp -d)"
-pids=()
-cleanup() {
-  [ ${#pids[@]} -gt 0 ] && kill -TERM "${pids[@]}" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# make_object ROOT QID SHARD SIZE_KIB: a record in $work/records and a component big.bin
-# below ROOT in the storage layout.
-make_object() {
-  local root=$1 qid=$2 shard=$3 kib=$4
-  mkdir -p "$work/records" "$root/main/$shard/$qid/components"
-  head -c "$((kib << 10))" /dev/urandom > "$root/main/$shard/$qid/components/big.bin"
-  cat > "$work/records/$qid.json" <<JSON
-{"@id":"https://fdo.example.org/fdo/$qid","@type":"DigitalObject",
- "kernel":{"digitalObjectType":"https://fdo.example.org/fdo/types/Dataset",
-  "fdo:hasComponent":[{"@id":"#big.bin","componentId":"big.bin","mediaType":"application/octet-stream"}]}}
-JSON
-}
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 
 # populate ROOT: the sample objects and the generated ones.
 populate() {
@@ -39,9 +20,9 @@ populate() {
   mkdir -p "$root" "$work/records"
   cp -r "$samples/main" "$root/"
   cp "$samples"/records/*.json "$work/records/"
-  make_object "$root" Q900100 90/01/00 100
-  make_object "$root" Q900064 90/00/64 $((64 << 10))
-  make_object "$root" Q900512 90/05/12 $((512 << 10))
+  make_object "$root" "$work/records" Q900100 90/01/00 $((100 << 10))
+  make_object "$root" "$work/records" Q900064 90/00/64 $((64 << 20))
+  make_object "$root" "$work/records" Q900512 90/05/12 $((512 << 20))
 }
 
 export LOG_FORMAT=json LOG_LEVEL=warn ADMIN_ADDR=127.0.0.1:0
@@ -54,10 +35,7 @@ start_system() {
   bin/invoke-svc --listen "127.0.0.1:$iport" --retrieve-addr "127.0.0.1:$rport" 2>"$work/$name-invoke.log" & pids+=($!)
   bin/doip-gateway --host 127.0.0.1 --port "$port" --retrieve-addr "127.0.0.1:$rport" \
     --invoke-addr "127.0.0.1:$iport" --tls-mode off 2>"$work/$name-gateway.log" & pids+=($!); gpid=$!
-  for _ in $(seq 1 100); do
-    bin/doipctl hello --port "$port" -q >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
+  wait_hello bin "$port" && return 0
   echo "bench: the $name system did not start; logs in $work" >&2
   return 1
 }
@@ -93,17 +71,12 @@ if [ ! -x "$VERSITYGW" ]; then
 fi
 echo "## S3 backend (versitygw on loopback)"
 s3port=$((BASE_PORT + 100))
-key="bench$RANDOM" secret="secret$RANDOM$RANDOM"
 mkdir -p "$work/s3/fdo"
 populate "$work/s3/fdo"
 mkdir -p "$work/meta"
 mv "$work/records" "$work/meta/records"
-"$VERSITYGW" --access "$key" --secret "$secret" --port "127.0.0.1:$s3port" --quiet posix "$work/s3" 2>"$work/versitygw.log" & pids+=($!)
+start_versitygw "$s3port" "$work/s3"
 url="http://127.0.0.1:$s3port/fdo/main/90/05/12/Q900512/components/big.bin"
-for _ in $(seq 1 100); do
-  curl -sf -o /dev/null --aws-sigv4 "aws:amz:us-east-1:s3" --user "$key:$secret" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$url" && break
-  sleep 0.1
-done
 for i in 1 2 3; do
   curl -sf -o /dev/null --aws-sigv4 "aws:amz:us-east-1:s3" --user "$key:$secret" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$url" \
     -w "direct S3 GET (curl --aws-sigv4), 512 MiB, run $i: %{speed_download} B/s\n" |

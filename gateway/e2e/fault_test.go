@@ -19,6 +19,7 @@ import (
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/client"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
+	"github.com/fdo-doip/doip-gateway/shared/tooltest"
 )
 
 // requestBound is the longest any request may take while a backend fails: the call timeout
@@ -141,36 +142,20 @@ func TestFacadeFailures(t *testing.T) {
 // findVersitygw finds the S3 server the storage tests use; CI must have it.
 func findVersitygw(t *testing.T) string {
 	t.Helper()
-	if p := os.Getenv("VERSITYGW"); p != "" {
-		return p
+	p, err := tooltest.Find("VERSITYGW", "versitygw")
+	if err != nil {
+		tooltest.Missing(t, "versitygw not found (make tools installs it); CI must run the S3 tests", "versitygw not found: make tools installs it")
 	}
-	if p, err := exec.LookPath("versitygw"); err == nil {
-		return p
-	}
-	if dir, err := os.Getwd(); err == nil {
-		for ; dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
-			if p := filepath.Join(dir, ".tmp", "bin", "versitygw"); fileExists(p) {
-				return p
-			}
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("versitygw not found (make tools installs it); CI must run the S3 tests")
-	}
-	t.Skip("versitygw not found: make tools installs it")
-	return ""
+	return p
 }
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 func freePort(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := tooltest.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	return strconv.Itoa(port)
 }
 
 // startS3 runs versitygw on addr over dir until the returned stop is called.

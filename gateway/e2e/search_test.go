@@ -105,6 +105,22 @@ func awaitHits(t *testing.T, c *client.Conn, query string) mardiSearch {
 	}
 }
 
+// awaitNoHits searches on the binary port until the query finds nothing.
+func awaitNoHits(t *testing.T, c *client.Conn, query string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		m, err := binarySearch(t, c, query)
+		if err == nil && len(m.Results) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still found by %s: %+v, %v", query, m, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // TestSearchFindsQ123 finds the sample object Q123 by its title and, once equation_extraction
 // ran on it, by one of its formulas, in all three framings over real sockets; a query that does
 // not parse is a 101 on the standard framing and the connection stays usable.

@@ -172,6 +172,10 @@ func runWrites(t *testing.T, s *system, leftovers func(t *testing.T)) {
 		t.Fatalf("created = %s", resp.Output)
 	}
 	obj, c1 := two.ID, two.Attributes.Version
+	// The search index follows the write: the new object is found by its record.
+	if m := awaitHits(t, env, "name:two AND id:"+obj); m.Results[0].QID != obj {
+		t.Errorf("search for the new object found %+v", m.Results)
+	}
 	if got := elementBytes(t, env, obj, "b.bin", ""); len(got) != 300<<10 {
 		t.Errorf("b.bin is %d bytes", len(got))
 	}
@@ -288,6 +292,7 @@ func runWrites(t *testing.T, s *system, leftovers func(t *testing.T)) {
 	// Delete with doipy's bytes; the object is gone, its versions stay readable.
 	first, segs := replay(t, s, bytes.ReplaceAll(writeVector(t, "doiptext", "doipy-request-delete"), []byte("test/abc"), []byte(obj)))
 	wantStatus(t, first, doiptext.StatusSuccess, "doipy delete")
+	awaitNoHits(t, env, "id:"+obj) // and the deleted one is gone from it
 	if len(segs) != 1 || len(first) != 1 {
 		t.Errorf("delete answer has more than a bare status: %v", first)
 	}

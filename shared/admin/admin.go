@@ -173,6 +173,34 @@ func Start(ctx context.Context, addr string, h http.Handler, logger *slog.Logger
 	return s, nil
 }
 
+// ShutdownTimeout bounds the admin server's shutdown in [Serve], after the process's own
+// servers stopped.
+const ShutdownTimeout = 5 * time.Second
+
+// Serve runs a process's own servers beside the admin server, the one way every process
+// does: it starts the admin server on addr serving h ("" runs none), failing at once when
+// addr cannot be bound; then it calls run with the admin server's address (nil when there is
+// none), and when run returns it shuts the admin server down within [ShutdownTimeout]. The
+// admin server stops last, so that /readyz answers 503 while the process drains. It returns
+// the error of starting the admin server, or run's.
+func Serve(ctx context.Context, addr string, h http.Handler, logger *slog.Logger, run func(adminAddr net.Addr) error) error {
+	if addr == "" {
+		return run(nil)
+	}
+	adm, err := Start(ctx, addr, h, logger)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+		defer cancel()
+		if err := adm.Shutdown(sctx); err != nil {
+			logger.Warn("admin server", slog.Any("err", err))
+		}
+	}()
+	return run(adm.Addr())
+}
+
 // Addr returns the address the server listens on.
 func (s *Server) Addr() net.Addr { return s.lis.Addr() }
 

@@ -3,7 +3,6 @@ package admin_test
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -20,26 +19,8 @@ import (
 	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
 	"github.com/fdo-doip/doip-gateway/shared/metrics"
 	"github.com/fdo-doip/doip-gateway/shared/slogapp"
+	"github.com/fdo-doip/doip-gateway/shared/webtest"
 )
-
-// do sends one request and returns the status code and body.
-func do(t *testing.T, method, url string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), method, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(b)
-}
 
 func start(t *testing.T, reg *prometheus.Registry, ready admin.ReadyFunc) (*admin.Server, string) {
 	t.Helper()
@@ -66,7 +47,7 @@ func TestEndpoints(t *testing.T) {
 		return nil
 	})
 
-	code, body := do(t, http.MethodGet, url+"/metrics")
+	code, body := webtest.Do(t, http.MethodGet, url+"/metrics")
 	if code != http.StatusOK {
 		t.Fatalf("/metrics = %d", code)
 	}
@@ -76,30 +57,30 @@ func TestEndpoints(t *testing.T) {
 		}
 	}
 	// The scrape counts itself.
-	if _, body := do(t, http.MethodGet, url+"/metrics"); !strings.Contains(body, `promhttp_metric_handler_requests_total{code="200"} 1`) {
+	if _, body := webtest.Do(t, http.MethodGet, url+"/metrics"); !strings.Contains(body, `promhttp_metric_handler_requests_total{code="200"} 1`) {
 		t.Errorf("second scrape lacks the first one:\n%s", body)
 	}
-	if code, body := do(t, http.MethodGet, url+"/healthz"); code != http.StatusOK || body != "ok\n" {
+	if code, body := webtest.Do(t, http.MethodGet, url+"/healthz"); code != http.StatusOK || body != "ok\n" {
 		t.Errorf("/healthz = %d %q", code, body)
 	}
-	if code, body := do(t, http.MethodGet, url+"/readyz"); code != http.StatusOK || body != "ok\n" {
+	if code, body := webtest.Do(t, http.MethodGet, url+"/readyz"); code != http.StatusOK || body != "ok\n" {
 		t.Errorf("/readyz = %d %q", code, body)
 	}
 	why := "backend down"
 	notReady.Store(&why)
-	if code, body := do(t, http.MethodGet, url+"/readyz"); code != http.StatusServiceUnavailable || body != "not ready: backend down\n" {
+	if code, body := webtest.Do(t, http.MethodGet, url+"/readyz"); code != http.StatusServiceUnavailable || body != "not ready: backend down\n" {
 		t.Errorf("/readyz when not ready = %d %q", code, body)
 	}
-	if code, _ := do(t, http.MethodGet, url+"/healthz"); code != http.StatusOK {
+	if code, _ := webtest.Do(t, http.MethodGet, url+"/healthz"); code != http.StatusOK {
 		t.Errorf("/healthz when not ready = %d; liveness does not depend on readiness", code)
 	}
-	if code, _ := do(t, http.MethodHead, url+"/healthz"); code != http.StatusOK {
+	if code, _ := webtest.Do(t, http.MethodHead, url+"/healthz"); code != http.StatusOK {
 		t.Errorf("HEAD /healthz = %d", code)
 	}
-	if code, _ := do(t, http.MethodPost, url+"/metrics"); code != http.StatusMethodNotAllowed {
+	if code, _ := webtest.Do(t, http.MethodPost, url+"/metrics"); code != http.StatusMethodNotAllowed {
 		t.Errorf("POST /metrics = %d", code)
 	}
-	if code, _ := do(t, http.MethodGet, url+"/debug/pprof/"); code != http.StatusNotFound {
+	if code, _ := webtest.Do(t, http.MethodGet, url+"/debug/pprof/"); code != http.StatusNotFound {
 		t.Errorf("GET /debug/pprof/ = %d", code)
 	}
 
@@ -114,7 +95,7 @@ func TestEndpoints(t *testing.T) {
 func TestNilReadyAndBusyPort(t *testing.T) {
 	t.Parallel()
 	s, url := start(t, prometheus.NewRegistry(), nil)
-	if code, _ := do(t, http.MethodGet, url+"/readyz"); code != http.StatusOK {
+	if code, _ := webtest.Do(t, http.MethodGet, url+"/readyz"); code != http.StatusOK {
 		t.Errorf("/readyz without a check = %d", code)
 	}
 	_, err := admin.Start(t.Context(), s.Addr().String(), http.NotFoundHandler(), slogapp.Discard())
@@ -160,7 +141,7 @@ func TestReadyFlipsOnDrain(t *testing.T) {
 	if resp, err := watch.Recv(); err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("Watch = %v, %v", resp, err)
 	}
-	if code, body := do(t, http.MethodGet, url+"/readyz"); code != http.StatusOK {
+	if code, body := webtest.Do(t, http.MethodGet, url+"/readyz"); code != http.StatusOK {
 		t.Fatalf("/readyz while serving = %d %q", code, body)
 	}
 
@@ -168,7 +149,7 @@ func TestReadyFlipsOnDrain(t *testing.T) {
 	if resp, err := watch.Recv(); err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
 		t.Fatalf("Watch after the drain began = %v, %v", resp, err)
 	}
-	code, body := do(t, http.MethodGet, url+"/readyz")
+	code, body := webtest.Do(t, http.MethodGet, url+"/readyz")
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, "NOT_SERVING") {
 		t.Errorf("/readyz while draining = %d %q", code, body)
 	}
@@ -181,7 +162,7 @@ func TestReadyFlipsOnDrain(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("Run = %v", err)
 	}
-	if code, _ := do(t, http.MethodGet, url+"/readyz"); code != http.StatusServiceUnavailable {
+	if code, _ := webtest.Do(t, http.MethodGet, url+"/readyz"); code != http.StatusServiceUnavailable {
 		t.Errorf("/readyz after the drain = %d", code)
 	}
 }
@@ -193,7 +174,7 @@ func TestReadyzRevealsNoAddress(t *testing.T) {
 	why := `backend doip.retrieve.v1.RetrieveService: rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing: dial tcp 10.1.2.3:50051: connect: connection refused"; ` +
 		`also [fe80::1%eth0]:9000, [::1]:50051, retrieve-svc:50051, lakefs.internal.example:8000, http://user:pw@lakefs:8000/api, /var/lib/doip/data/records`
 	_, url := start(t, prometheus.NewRegistry(), func(context.Context) error { return errors.New(why) })
-	code, body := do(t, http.MethodGet, url+"/readyz")
+	code, body := webtest.Do(t, http.MethodGet, url+"/readyz")
 	if code != http.StatusServiceUnavailable || !strings.HasPrefix(body, "not ready: backend doip.retrieve.v1.RetrieveService") {
 		t.Fatalf("/readyz = %d %q", code, body)
 	}
@@ -206,5 +187,50 @@ func TestReadyzRevealsNoAddress(t *testing.T) {
 		if !strings.Contains(body, keep) {
 			t.Errorf("/readyz body %q lost the reason %q", body, keep)
 		}
+	}
+}
+
+// TestServe: without an address run gets no admin server; with one, run gets its address
+// and the server answers until run returns; a busy address fails before run.
+func TestServe(t *testing.T) {
+	t.Parallel()
+	logger := slogapp.Discard()
+	h := admin.NewHandler(prometheus.NewRegistry(), nil, logger)
+	ran := false
+	err := admin.Serve(t.Context(), "", h, logger, func(addr net.Addr) error {
+		ran = true
+		if addr != nil {
+			t.Errorf("admin address %v without an admin server", addr)
+		}
+		return errors.New("run's error")
+	})
+	if !ran || err == nil || err.Error() != "run's error" {
+		t.Errorf("Serve without an address: ran %t, %v", ran, err)
+	}
+	var url string
+	err = admin.Serve(t.Context(), "127.0.0.1:0", h, logger, func(addr net.Addr) error {
+		url = "http://" + addr.String()
+		if code, body := webtest.Get(t, url+"/healthz"); code != http.StatusOK || body != "ok\n" {
+			t.Errorf("/healthz while run runs = %d %q", code, body)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := http.Get(url + "/healthz"); err == nil {
+		t.Error("the admin server answers after Serve returned")
+	}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	err = admin.Serve(t.Context(), busy.Addr().String(), h, logger, func(net.Addr) error {
+		t.Error("run ran although the admin address is busy")
+		return nil
+	})
+	if err == nil {
+		t.Error("Serve on a busy address succeeded")
 	}
 }

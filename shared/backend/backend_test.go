@@ -2,12 +2,12 @@ package backend
 
 import (
 	"context"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
+	"github.com/fdo-doip/doip-gateway/shared/grpctest"
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/peer"
@@ -15,15 +15,9 @@ import (
 
 func startHealth(t *testing.T) string {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := grpcapp.NewServer()
 	s.SetServing()
-	go func() { _ = s.GRPC.Serve(lis) }()
-	t.Cleanup(s.GRPC.Stop)
-	return lis.Addr().String()
+	return grpctest.ServeLoopback(t, s.GRPC)
 }
 
 func TestRoundRobinOverStaticList(t *testing.T) {
@@ -66,15 +60,9 @@ func TestTargetAndErrors(t *testing.T) {
 
 func TestHealthProbe(t *testing.T) {
 	t.Parallel()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := grpcapp.NewServer()
 	s.SetServing("doip.test.v1.Thing")
-	go func() { _ = s.GRPC.Serve(lis) }()
-	t.Cleanup(s.GRPC.Stop)
-	cc, err := Dial(lis.Addr().String())
+	cc, err := Dial(grpctest.ServeLoopback(t, s.GRPC))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sync"
@@ -59,9 +60,4 @@ func (p *HealthProbe) Check(ctx context.Context) error {
 	return p.err
 }
 
-func (p *HealthProbe) name() string {
-	if p.service == "" {
-		return "server"
-	}
-	return p.service
-}
+func (p *HealthProbe) name() string { return cmp.Or(p.service, "server") }

@@ -1,13 +1,11 @@
 package backend
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,34 +16,24 @@ import (
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
 	"github.com/fdo-doip/doip-gateway/shared/grpctest"
+	"github.com/fdo-doip/doip-gateway/shared/logtest"
 	"github.com/fdo-doip/doip-gateway/shared/requestid"
 	"github.com/fdo-doip/doip-gateway/shared/slogapp"
 )
 
 // logBuffer collects the JSON log lines of one process in the test.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
+type logBuffer struct{ logtest.Buffer }
 
 // ids returns the request_id of every line whose msg is msg.
 func (l *logBuffer) ids(t *testing.T, msg string) []string {
 	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var ids []string
-	for line := range bytes.Lines(l.b.Bytes()) {
+	for line := range strings.Lines(l.String()) {
 		var rec struct {
 			Msg       string `json:"msg"`
 			RequestID string `json:"request_id"`
 		}
-		if err := json.Unmarshal(line, &rec); err != nil {
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
 			t.Fatalf("%v: %s", err, line)
 		}
 		if rec.Msg == msg {

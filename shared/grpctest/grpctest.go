@@ -1,5 +1,6 @@
-// Package grpctest runs gRPC servers in memory for tests: a bufconn listener and a client
-// connection to it, both closed when the test ends. It is for tests only; nothing in a
+// Package grpctest runs gRPC servers for tests: in memory (a bufconn listener and a client
+// connection to it, both closed when the test ends) or on a loopback port, and records the
+// request ids a stub server is sent. It is for tests only; nothing in a
 // binary imports it.
 package grpctest
 
@@ -7,11 +8,16 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
+	"sync"
 	"testing"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/fdo-doip/doip-gateway/shared/requestid"
 )
 
 // Target is the dial target of an in-memory listener: passthrough, so no resolver runs; the
@@ -61,4 +67,39 @@ func Serve(t testing.TB, gs *grpc.Server, opts ...grpc.DialOption) *grpc.ClientC
 	}
 	t.Cleanup(func() { cc.Close() })
 	return cc
+}
+
+// ServeLoopback serves gs on a loopback TCP port until the test ends and returns its address
+// (host:port), for code under test that dials an address of its own.
+func ServeLoopback(t testing.TB, gs *grpc.Server) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = gs.Serve(lis) }()
+	t.Cleanup(gs.Stop)
+	return lis.Addr().String()
+}
+
+// RequestIDs remembers the request ids (metadata x-request-id) of the calls a stub server
+// gets. Its zero value is empty and ready.
+type RequestIDs struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+// Record keeps the request ids of the incoming call whose context is ctx.
+func (r *RequestIDs) Record(ctx context.Context) {
+	ids := metadata.ValueFromIncomingContext(ctx, requestid.MetadataKey)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ids = append(r.ids, ids...)
+}
+
+// Seen returns the ids recorded so far, in the order of the calls.
+func (r *RequestIDs) Seen() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.ids)
 }

@@ -26,6 +26,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fdo-doip/doip-gateway/shared/tooltest"
 )
 
 // Version is the lakeFS release docker-compose.yml pins and `make tools` installs.
@@ -42,26 +44,11 @@ const (
 // Binaries returns the paths of lakefs and lakectl in .tmp/bin of the working directory or
 // the nearest folder above it that has them, or an error saying how to install them.
 func Binaries() (lakefs, lakectl string, err error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", "", err
+	dir := tooltest.Dir("lakefs", "lakectl")
+	if dir == "" {
+		return "", "", fmt.Errorf("lakefs and lakectl %s are not in .tmp/bin of the working directory or its parents: run `make tools`", Version)
 	}
-	for {
-		lakefs, lakectl = filepath.Join(dir, ".tmp", "bin", "lakefs"), filepath.Join(dir, ".tmp", "bin", "lakectl")
-		if isFile(lakefs) && isFile(lakectl) {
-			return lakefs, lakectl, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", "", fmt.Errorf("lakefs and lakectl %s are not in .tmp/bin of the working directory or its parents: run `make tools`", Version)
-		}
-		dir = parent
-	}
-}
-
-func isFile(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && !fi.IsDir()
+	return filepath.Join(dir, "lakefs"), filepath.Join(dir, "lakectl"), nil
 }
 
 // Notice is a loud line for a test binary's TestMain when lakeFS is missing, else "".
@@ -99,16 +86,13 @@ func Start(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()
 	bin, ctl, err := Binaries()
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			tb.Fatalf("lakefstest: CI is set and lakeFS is missing: %v", err)
-		}
-		tb.Skipf("REAL LAKEFS TEST SKIPPED: %v", err)
+		tooltest.Missing(tb, fmt.Sprintf("lakefstest: CI is set and lakeFS is missing: %v", err), fmt.Sprintf("REAL LAKEFS TEST SKIPPED: %v", err))
 	}
 	s := &Server{AccessKey: AccessKey, SecretKey: SecretKey, Dir: tb.TempDir(), bin: bin, ctl: ctl}
 	for _, o := range opts {
 		o(s)
 	}
-	port, err := freePort()
+	port, err := tooltest.FreePort()
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -121,15 +105,6 @@ func Start(tb testing.TB, opts ...Option) *Server {
 	})
 	s.Restart(tb)
 	return s
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // URL is the server's base URL: its API below /api/v1, its S3 gateway at the root.

@@ -14,7 +14,7 @@
 // configurations. -h and --help give a [*HelpError] carrying the usage; [Exit] prints it on
 // stdout and ends with status 0, as every process does.
 //
-// The package never exits the process and never logs.
+// The package never logs, and only [Main], the whole of a service's main, exits the process.
 package settings
 
 import (

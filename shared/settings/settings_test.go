@@ -29,13 +29,7 @@ var table = &settings.Table{
 	},
 }
 
-func env(kv ...string) func(string) string {
-	m := map[string]string{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		m[kv[i]] = kv[i+1]
-	}
-	return func(k string) string { return m[k] }
-}
+var env = settingstest.Env
 
 func TestLoadLayers(t *testing.T) {
 	t.Parallel()

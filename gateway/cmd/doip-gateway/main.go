@@ -15,11 +15,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/config"
@@ -40,7 +37,6 @@ import (
 	"github.com/fdo-doip/doip-gateway/shared/mtls"
 	"github.com/fdo-doip/doip-gateway/shared/settings"
 	"github.com/fdo-doip/doip-gateway/shared/slogapp"
-	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/resolver/dns"
@@ -50,11 +46,7 @@ import (
 var version = "dev"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if code := settings.Exit("doip-gateway", run(ctx, os.Args[1:], os.Getenv, os.Stderr), os.Stdout, os.Stderr); code != 0 {
-		os.Exit(code)
-	}
+	settings.Main("doip-gateway", run)
 }
 
 // The flow-control windows of the second connection to retrieve-svc, on which component
@@ -71,9 +63,9 @@ const (
 // readyCacheTTL is how long the retrieve-svc health answer behind /readyz is reused.
 const readyCacheTTL = 3 * time.Second
 
-// adminShutdownTimeout bounds the admin server's shutdown, after the DOIP listeners drained.
-const adminShutdownTimeout = 5 * time.Second
-
+// run runs the gateway until ctx is done, then drains its listeners and stops the admin
+// server last. It returns nil after a clean shutdown; for -h, a [*settings.HelpError]
+// carrying the usage.
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	cfg, err := config.Load(args, getenv)
 	if err != nil { // a *settings.HelpError for -h: main prints the usage
@@ -111,33 +103,29 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	servers := newServers(cfg, d, tlsCfg, mode, segL.Addr().(*net.TCPAddr).Port, gm, logger)
 	listeners := []net.Listener{envL, segL}
 
-	if cfg.AdminAddr != "" {
-		stopAdmin, err := startAdmin(ctx, cfg.AdminAddr, reg, servers, b, logger)
-		if err != nil {
-			_ = envL.Close()
-			_ = segL.Close()
-			return err
+	err = admin.Serve(ctx, cfg.AdminAddr, admin.NewHandler(reg, readiness(servers, b), logger), logger, func(net.Addr) error {
+		for i, srv := range servers {
+			logger.Info("listening", slog.String("listener", srv.Name), slog.String("addr", listeners[i].Addr().String()),
+				slog.String("tls", string(mode)), slog.Bool("self_signed", selfSigned))
 		}
-		defer stopAdmin()
-	}
-
-	for i, srv := range servers {
-		logger.Info("listening", slog.String("listener", srv.Name), slog.String("addr", listeners[i].Addr().String()),
-			slog.String("tls", string(mode)), slog.Bool("self_signed", selfSigned))
-	}
-	// After the DOIP ports' lines, which is what their watchers wait for.
-	if cfg.HTTPPort >= 0 {
-		stopHTTP, err := startHTTP(ctx, cfg, d, tlsCfg, gm, logger)
-		if err != nil {
-			_ = envL.Close()
-			_ = segL.Close()
-			return err
+		// After the DOIP ports' lines, which is what their watchers wait for.
+		if cfg.HTTPPort >= 0 {
+			stopHTTP, err := startHTTP(ctx, cfg, d, tlsCfg, gm, logger)
+			if err != nil {
+				return err
+			}
+			defer stopHTTP()
 		}
-		defer stopHTTP()
+		return serve(ctx, servers, listeners, cfg.DrainTimeout, func() {
+			logger.Info("gateway started", slog.String("version", version), slog.Any("config", cfg))
+		}, logger)
+	})
+	if err != nil {
+		for _, l := range listeners {
+			_ = l.Close() // the admin address could not be bound, or serving failed and closed it
+		}
 	}
-	return serve(ctx, servers, listeners, cfg.DrainTimeout, func() {
-		logger.Info("gateway started", slog.String("version", version), slog.Any("config", cfg))
-	}, logger)
+	return err
 }
 
 // backends are the gRPC connections to the services behind the gateway: retrieve-svc twice
@@ -240,7 +228,7 @@ func listen(cfg config.Config) (envL, segL net.Listener, err error) {
 
 // newServers makes the two DOIP servers, both answering with h: the binary envelope's, and
 // the JSON segments' of port+1, whose standard framing advertises segPort in hello.
-func newServers(cfg config.Config, h doip.Handler, tlsCfg *tls.Config, mode gateway.TLSMode, segPort int, m *gateway.Metrics, logger *slog.Logger) []*gateway.Server {
+func newServers(cfg config.Config, h doip.Handler, tlsCfg *tls.Config, mode tlsconf.Mode, segPort int, m *gateway.Metrics, logger *slog.Logger) []*gateway.Server {
 	lim := doip.Limits{MaxPayload: uint32(cfg.MaxPayload), MaxSegment: uint32(cfg.MaxSegment), MaxUpload: uint64(cfg.MaxUpload)}
 	newServer := func(name string, codec gateway.CodecFactory) *gateway.Server {
 		return &gateway.Server{
@@ -328,12 +316,11 @@ func startHTTP(ctx context.Context, cfg config.Config, d doip.Handler, tlsCfg *t
 	}, nil
 }
 
-// startAdmin starts the admin server on addr: /metrics from reg, and /readyz ready while
-// every DOIP server is serving and retrieve-svc answers its health check. The returned
-// function shuts it down within adminShutdownTimeout.
-func startAdmin(ctx context.Context, addr string, reg *prometheus.Registry, servers []*gateway.Server, b *backends, logger *slog.Logger) (stop func(), err error) {
+// readiness is the gateway's /readyz: ready while every DOIP server is serving and
+// retrieve-svc answers its health check.
+func readiness(servers []*gateway.Server, b *backends) admin.ReadyFunc {
 	probe := backend.NewHealthProbe(b.retrieve, retrievev1.RetrieveService_ServiceDesc.ServiceName, readyCacheTTL)
-	ready := func(ctx context.Context) error {
+	return func(ctx context.Context) error {
 		for _, s := range servers {
 			if !s.Serving() {
 				return fmt.Errorf("listener %s is not serving", s.Name)
@@ -341,17 +328,6 @@ func startAdmin(ctx context.Context, addr string, reg *prometheus.Registry, serv
 		}
 		return probe.Check(ctx)
 	}
-	adm, err := admin.Start(ctx, addr, admin.NewHandler(reg, ready, logger), logger)
-	if err != nil {
-		return nil, err
-	}
-	return func() {
-		sctx, cancel := context.WithTimeout(context.Background(), adminShutdownTimeout)
-		defer cancel()
-		if err := adm.Shutdown(sctx); err != nil {
-			logger.Warn("admin server", slog.Any("err", err))
-		}
-	}, nil
 }
 
 // serve runs each server on its listener (servers[i] on listeners[i]) and calls started once

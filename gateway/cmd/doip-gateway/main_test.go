@@ -1,80 +1,31 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"google.golang.org/grpc/metadata"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/client"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
+	"github.com/fdo-doip/doip-gateway/shared/grpctest"
+	"github.com/fdo-doip/doip-gateway/shared/logtest"
+	"github.com/fdo-doip/doip-gateway/shared/webtest"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// records returns the log records written so far.
-func (s *syncBuffer) records() []map[string]any {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var recs []map[string]any
-	for line := range bytes.Lines(s.b.Bytes()) {
-		var rec map[string]any
-		if json.Unmarshal(line, &rec) == nil {
-			recs = append(recs, rec)
-		}
-	}
-	return recs
-}
 
 // retrieveStub serves every record as an empty object and remembers the request ids.
 type retrieveStub struct {
 	retrievev1.UnimplementedRetrieveServiceServer
-	mu  sync.Mutex
-	ids []string
+	ids grpctest.RequestIDs
 }
 
 func (r *retrieveStub) GetRecord(ctx context.Context, req *retrievev1.GetRecordRequest) (*retrievev1.GetRecordResponse, error) {
-	r.mu.Lock()
-	r.ids = append(r.ids, metadata.ValueFromIncomingContext(ctx, "x-request-id")...)
-	r.mu.Unlock()
+	r.ids.Record(ctx)
 	return &retrievev1.GetRecordResponse{ObjectId: req.GetObjectId(), RecordJson: []byte(`{}`)}, nil
-}
-
-func get(t *testing.T, url string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(b)
 }
 
 // TestAdminAndRequestID runs the gateway against a stub retrieve-svc: a retrieve carries its
@@ -82,24 +33,19 @@ func get(t *testing.T, url string) (int, string) {
 // readiness follows the backend's health.
 func TestAdminAndRequestID(t *testing.T) {
 	t.Parallel()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	stub := &retrieveStub{}
 	rs := grpcapp.NewServer()
 	retrievev1.RegisterRetrieveServiceServer(rs.GRPC, stub)
 	rs.SetServing(retrievev1.RetrieveService_ServiceDesc.ServiceName)
-	go func() { _ = rs.GRPC.Serve(lis) }()
-	t.Cleanup(rs.GRPC.Stop)
+	retrieveAddr := grpctest.ServeLoopback(t, rs.GRPC)
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var logs syncBuffer
+	var logs logtest.Buffer
 	errc := make(chan error, 1)
 	go func() {
 		errc <- run(ctx, []string{"--host", "127.0.0.1", "--port", "0", "--tls-mode", "off", "--invoke-addr=",
-			"--retrieve-addr", lis.Addr().String(), "--admin-addr", "127.0.0.1:0", "--log-format", "json", "--config="},
+			"--retrieve-addr", retrieveAddr, "--admin-addr", "127.0.0.1:0", "--log-format", "json", "--config="},
 			func(string) string { return "" }, io.MultiWriter(&logs, t.Output()))
 	}()
 	var adminURL, envelopeAddr string
@@ -113,7 +59,7 @@ func TestAdminAndRequestID(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the gateway did not start")
 		}
-		for _, rec := range logs.records() {
+		for _, rec := range logs.Records() {
 			if a, ok := rec["admin_addr"].(string); ok && rec["msg"] == "admin listening" {
 				adminURL = "http://" + a
 			}
@@ -133,13 +79,13 @@ func TestAdminAndRequestID(t *testing.T) {
 	}
 	c.Close()
 
-	if code, body := get(t, adminURL+"/healthz"); code != http.StatusOK || body != "ok\n" {
+	if code, body := webtest.Get(t, adminURL+"/healthz"); code != http.StatusOK || body != "ok\n" {
 		t.Errorf("/healthz = %d %q", code, body)
 	}
-	if code, body := get(t, adminURL+"/readyz"); code != http.StatusOK {
+	if code, body := webtest.Get(t, adminURL+"/readyz"); code != http.StatusOK {
 		t.Errorf("/readyz = %d %q", code, body)
 	}
-	code, body := get(t, adminURL+"/metrics")
+	code, body := webtest.Get(t, adminURL+"/metrics")
 	if code != http.StatusOK {
 		t.Fatalf("/metrics = %d", code)
 	}
@@ -160,13 +106,11 @@ func TestAdminAndRequestID(t *testing.T) {
 	}
 
 	// The id the backend got is the one the gateway logged for the request.
-	stub.mu.Lock()
-	ids := append([]string(nil), stub.ids...)
-	stub.mu.Unlock()
+	ids := stub.ids.Seen()
 	// The access log is buffered: its line arrives within the flush interval.
 	var logged []string
 	for wait := time.Now().Add(10 * time.Second); len(logged) == 0 && time.Now().Before(wait); time.Sleep(10 * time.Millisecond) {
-		for _, rec := range logs.records() {
+		for _, rec := range logs.Records() {
 			if rec["msg"] == "request done" {
 				id, _ := rec["request_id"].(string)
 				logged = append(logged, id)
@@ -181,7 +125,7 @@ func TestAdminAndRequestID(t *testing.T) {
 	rs.Health.Shutdown()
 	deadline = time.Now().Add(3*readyCacheTTL + 5*time.Second)
 	for {
-		code, body := get(t, adminURL+"/readyz")
+		code, body := webtest.Get(t, adminURL+"/readyz")
 		if code == http.StatusServiceUnavailable && strings.Contains(body, "NOT_SERVING") {
 			break
 		}

@@ -155,8 +155,8 @@ func TestHelloAndListOps(t *testing.T) {
 	if r.err != nil || r.resp.Hello == nil || r.resp.Hello.ServiceID != "test/svc" || len(r.resp.Hello.Workflows) != 2 {
 		t.Fatalf("hello = %+v, %v", r.resp, r.err)
 	}
-	if r.resp.Hello.Operations["purge"] != doip.OpPurge {
-		t.Errorf("operations = %v", r.resp.Hello.Operations)
+	if ops := r.resp.Hello.Operations; ops["purge"] != doip.OpPurge || ops["create"] != doip.OpCreate || ops["update"] != doip.OpUpdate {
+		t.Errorf("operations = %v; want purge, and create and update as MaRDI's server announces them", ops)
 	}
 	r = recorder{}
 	d.ServeDOIP(t.Context(), &r, &doip.Request{Op: doip.OpListOps, ObjectID: "Q1"})

@@ -80,14 +80,16 @@ func searchHit(h *searchv1.SearchHit) *doip.SearchHit {
 	return out
 }
 
-// serviceOperations is the operation map of the service: [Operations], and search when a
-// search service is configured (search is an operation of the service, not of objects).
+// serviceOperations is the operation map of the service: [Operations], create and update
+// (as MaRDI's server announces them in hello), and search when a search service is
+// configured (search is an operation of the service, not of objects).
 func (d *Dispatcher) serviceOperations() map[string]doip.Op {
-	if d.Search == nil {
-		return Operations
-	}
-	ops := make(map[string]doip.Op, len(Operations)+1)
+	ops := make(map[string]doip.Op, len(Operations)+3)
 	maps.Copy(ops, Operations)
-	ops[doip.OpSearch.String()] = doip.OpSearch
+	ops[doip.OpCreate.String()] = doip.OpCreate
+	ops[doip.OpUpdate.String()] = doip.OpUpdate
+	if d.Search != nil {
+		ops[doip.OpSearch.String()] = doip.OpSearch
+	}
 	return ops
 }

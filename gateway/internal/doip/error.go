@@ -60,6 +60,20 @@ func NewFramingError(kind ErrorKind, err error) *FramingError {
 	return &FramingError{Answer: &Error{Kind: kind, Message: err.Error()}, Err: err}
 }
 
+// AsFramingError is how a codec's ReadRequest reports err: as a [FramingError] of [KindTooLarge]
+// when err wraps tooLarge, the codec's too-large sentinel; of [KindBadRequest] when a P, the
+// codec's protocol error type, is in its chain; and unchanged otherwise (end of stream, I/O
+// errors), for the server to classify.
+func AsFramingError[P error](err, tooLarge error) error {
+	if errors.Is(err, tooLarge) {
+		return NewFramingError(KindTooLarge, err)
+	}
+	if _, ok := errors.AsType[P](err); ok {
+		return NewFramingError(KindBadRequest, err)
+	}
+	return err
+}
+
 // Error returns the text of the codec's error.
 func (e *FramingError) Error() string { return e.Err.Error() }
 

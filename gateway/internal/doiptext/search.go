@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
+	"github.com/fdo-doip/doip-gateway/shared/jsonkind"
 )
 
 // Search, in the standard framing (the writes-and-search contract, §5): the attributes
@@ -28,7 +29,7 @@ func searchAttributes(req *doip.Request, attrs map[string]json.RawMessage, input
 	sr := &doip.SearchRequest{PageSize: -1}
 	if raw, ok := present(attrs, "query"); ok {
 		if raw[0] != '"' || json.Unmarshal(raw, &sr.Query) != nil {
-			return badRequest("attributes.query must be a string, not %s", describeJSON(raw))
+			return badRequest("attributes.query must be a string, not %s", jsonkind.Described(raw))
 		}
 	}
 	for _, f := range []struct {
@@ -49,7 +50,7 @@ func searchAttributes(req *doip.Request, attrs map[string]json.RawMessage, input
 	if raw, ok := present(attrs, "sortFields"); ok {
 		var s string
 		if raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
-			return badRequest("attributes.sortFields must be a string such as \"/name,/date DESC\", not %s", describeJSON(raw))
+			return badRequest("attributes.sortFields must be a string such as \"/name,/date DESC\", not %s", jsonkind.Described(raw))
 		}
 		fields, err := ParseSortFields(s)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
+	"github.com/fdo-doip/doip-gateway/shared/jsonkind"
 )
 
 // The standard operation ids of DOIP v2.0 (spec §6).
@@ -200,16 +201,7 @@ func StatusFor(kind doip.ErrorKind) string {
 
 // framingError makes a framing error a [doip.FramingError], which carries what the client is told. End-of-stream
 // and I/O errors pass through unchanged.
-func framingError(err error) error {
-	var pe *ProtocolError
-	switch {
-	case errors.Is(err, ErrTooLarge):
-		return doip.NewFramingError(doip.KindTooLarge, err)
-	case errors.As(err, &pe):
-		return doip.NewFramingError(doip.KindBadRequest, err)
-	}
-	return err
-}
+func framingError(err error) error { return doip.AsFramingError[*ProtocolError](err, ErrTooLarge) }
 
 // badRequest is a well-framed request the codec cannot make sense of.
 func badRequest(format string, args ...any) error {
@@ -272,7 +264,7 @@ func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 	}
 	var fields map[string]json.RawMessage
 	if first.JSON[0] != '{' || json.Unmarshal(first.JSON, &fields) != nil {
-		return nil, badRequest("the request's first segment must be a JSON object, not %s", describeJSON(first.JSON))
+		return nil, badRequest("the request's first segment must be a JSON object, not %s", jsonkind.Described(first.JSON))
 	}
 	req := &doip.Request{Framing: doip.FramingText}
 	if raw, ok := present(fields, "requestId"); ok {
@@ -282,7 +274,7 @@ func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 		case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
 			req.RequestID = string(raw)
 		default:
-			return nil, badRequest("requestId must be a string, not %s", describeJSON(raw))
+			return nil, badRequest("requestId must be a string, not %s", jsonkind.Described(raw))
 		}
 		c.curID = raw
 	}
@@ -317,7 +309,7 @@ func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 	}
 	if raw, ok := present(fields, "attributes"); ok {
 		if raw[0] != '{' || json.Unmarshal(raw, &attrs) != nil {
-			return nil, badRequest("attributes must be a JSON object, not %s", describeJSON(raw))
+			return nil, badRequest("attributes must be a JSON object, not %s", jsonkind.Described(raw))
 		}
 	}
 	input, compact := present(fields, "input")
@@ -337,7 +329,7 @@ func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 		req.Write = &doip.Write{}
 		if raw, ok := present(attrs, "expectedVersion"); ok {
 			if err := json.Unmarshal(raw, &req.Write.ExpectedVersion); err != nil {
-				return nil, badRequest("attributes.expectedVersion must be a string, not %s", describeJSON(raw))
+				return nil, badRequest("attributes.expectedVersion must be a string, not %s", jsonkind.Described(raw))
 			}
 		}
 	case doip.OpHistory:
@@ -360,14 +352,8 @@ func (c *ServerCodec) ReadRequest() (*doip.Request, error) {
 		}
 	case doip.OpInvoke:
 		req.Workflow = req.OperationID
-		if raw, ok := present(attrs, "progress"); ok {
-			switch string(raw) {
-			case "true", `"true"`:
-				req.Progress = true
-			case "false", `"false"`:
-			default:
-				return nil, badRequest("attributes.progress must be true or false, not %s", describeJSON(raw))
-			}
+		if err := boolAttribute(attrs, "progress", &req.Progress); err != nil {
+			return nil, err
 		}
 		params, _ := present(attrs, "params")
 		for _, p := range []json.RawMessage{input, params, firstInput} {
@@ -390,6 +376,23 @@ func present(fields map[string]json.RawMessage, key string) (json.RawMessage, bo
 	return raw, true
 }
 
+// boolAttribute sets *v to true when attributes.key is true or "true"; false, "false" and
+// absent leave it alone, and anything else is a bad request.
+func boolAttribute(attrs map[string]json.RawMessage, key string, v *bool) error {
+	raw, ok := present(attrs, key)
+	if !ok {
+		return nil
+	}
+	switch string(raw) {
+	case "true", `"true"`:
+		*v = true
+	case "false", `"false"`:
+	default:
+		return badRequest("attributes.%s must be true or false, not %s", key, jsonkind.Described(raw))
+	}
+	return nil
+}
+
 func requiredString(fields map[string]json.RawMessage, key string) (string, error) {
 	raw, ok := present(fields, key)
 	if !ok {
@@ -397,7 +400,7 @@ func requiredString(fields map[string]json.RawMessage, key string) (string, erro
 	}
 	var s string
 	if raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
-		return "", badRequest("%s must be a string, not %s", key, describeJSON(raw))
+		return "", badRequest("%s must be a string, not %s", key, jsonkind.Described(raw))
 	}
 	return s, nil
 }
@@ -407,27 +410,21 @@ func requiredString(fields map[string]json.RawMessage, key string) (string, erro
 func retrieveAttributes(req *doip.Request, attrs map[string]json.RawMessage) error {
 	if raw, ok := present(attrs, "version"); ok {
 		if raw[0] != '"' || json.Unmarshal(raw, &req.Version) != nil {
-			return badRequest("attributes.version must be a string (a commit id, tag or branch), not %s", describeJSON(raw))
+			return badRequest("attributes.version must be a string (a commit id, tag or branch), not %s", jsonkind.Described(raw))
 		}
 	}
 	if raw, ok := present(attrs, "element"); ok {
 		if raw[0] != '"' || json.Unmarshal(raw, &req.Element) != nil {
-			return badRequest("attributes.element must be a string, not %s", describeJSON(raw))
+			return badRequest("attributes.element must be a string, not %s", jsonkind.Described(raw))
 		}
 	}
-	if raw, ok := present(attrs, "includeElementData"); ok {
-		switch string(raw) {
-		case "true", `"true"`:
-			req.IncludeElementData = true
-		case "false", `"false"`:
-		default:
-			return badRequest("attributes.includeElementData must be true or false, not %s", describeJSON(raw))
-		}
+	if err := boolAttribute(attrs, "includeElementData", &req.IncludeElementData); err != nil {
+		return err
 	}
 	if raw, ok := present(attrs, "range"); ok {
 		var r map[string]json.RawMessage
 		if raw[0] != '{' || json.Unmarshal(raw, &r) != nil {
-			return badRequest("attributes.range must be an object {\"start\":…,\"end\":…}, not %s", describeJSON(raw))
+			return badRequest("attributes.range must be an object {\"start\":…,\"end\":…}, not %s", jsonkind.Described(raw))
 		}
 		var rng doip.Range
 		for _, f := range []struct {
@@ -455,7 +452,7 @@ func retrieveAttributes(req *doip.Request, attrs map[string]json.RawMessage) err
 func byteOffset(raw json.RawMessage) (int64, error) {
 	var f float64
 	if raw[0] == '"' || raw[0] == '{' || raw[0] == '[' || json.Unmarshal(raw, &f) != nil {
-		return 0, fmt.Errorf("must be a number, not %s", describeJSON(raw))
+		return 0, fmt.Errorf("must be a number, not %s", jsonkind.Described(raw))
 	}
 	if f < 0 || f != math.Trunc(f) || f > 1<<53 {
 		return 0, fmt.Errorf("must be a whole number from 0, not %s", raw)
@@ -471,27 +468,6 @@ func describeKind(k SegmentKind) string {
 		return "the end of the message (no segments)"
 	}
 	return k.String()
-}
-
-// describeJSON names the kind of a JSON value for an error message.
-func describeJSON(raw []byte) string {
-	raw = trimJSONSpace(raw)
-	if len(raw) == 0 {
-		return "nothing"
-	}
-	switch raw[0] {
-	case '{':
-		return "an object"
-	case '[':
-		return "an array"
-	case '"':
-		return "a string"
-	case 't', 'f':
-		return "a boolean"
-	case 'n':
-		return "null"
-	}
-	return "a number"
 }
 
 // requestID returns the requestId to echo to req: verbatim for the request just read,
@@ -755,6 +731,9 @@ func (c *ServerCodec) serviceInfo(req *doip.Request, hi *doip.ServiceInfo) servi
 // operationIDs lists the operations of a ListOperations answer.
 func operationIDs(l *doip.OperationList) []string {
 	ids := []string{OpIDHello, OpIDListOperations, OpIDRetrieve}
+	if _, ok := l.Operations[doip.OpCreate.String()]; ok && l.Object == "" {
+		ids = append(ids, OpIDCreate)
+	}
 	if _, ok := l.Operations[doip.OpSearch.String()]; ok && l.Object == "" {
 		ids = append(ids, OpIDSearch)
 	}

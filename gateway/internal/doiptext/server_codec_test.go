@@ -694,3 +694,15 @@ func TestProgressEvents(t *testing.T) {
 		t.Errorf("progress without asking: %q, %v", out.String(), err)
 	}
 }
+
+func TestOperationIDs(t *testing.T) {
+	t.Parallel()
+	service := &doip.OperationList{Operations: map[string]doip.Op{"hello": doip.OpHello, "create": doip.OpCreate, "search": doip.OpSearch}}
+	if got, want := strings.Join(operationIDs(service), " "), "0.DOIP/Op.Hello 0.DOIP/Op.ListOperations 0.DOIP/Op.Retrieve 0.DOIP/Op.Create 0.DOIP/Op.Search"; got != want {
+		t.Errorf("service operations %q; want %q", got, want)
+	}
+	object := &doip.OperationList{Object: "Q1", Operations: map[string]doip.Op{"retrieve": doip.OpRetrieve, "create": doip.OpCreate}, Workflows: []string{"equation_extraction"}}
+	if got, want := strings.Join(operationIDs(object), " "), "0.DOIP/Op.Retrieve 0.DOIP/Op.ListOperations equation_extraction"; got != want {
+		t.Errorf("object operations %q; want %q", got, want)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
+	"github.com/fdo-doip/doip-gateway/shared/jsonkind"
 )
 
 // The operation ids of the writes the gateway adds beside the standard ones: history is an
@@ -84,10 +85,10 @@ func (c *ServerCodec) readWriteObject(req *doip.Request, attrs map[string]json.R
 	}
 	var do storedDO // the same shape as the answer's
 	if input[0] != '{' || json.Unmarshal(input, &do) != nil {
-		return false, badRequest("the digital object must be a JSON object with id, type, attributes and elements, not %s", describeJSON(input))
+		return false, badRequest("the digital object must be a JSON object with id, type, attributes and elements, not %s", jsonkind.Described(input))
 	}
 	if len(do.Attributes) > 0 && (do.Attributes[0] != '{' && string(do.Attributes) != "null") {
-		return false, badRequest("the digital object's attributes must be a JSON object, not %s", describeJSON(do.Attributes))
+		return false, badRequest("the digital object's attributes must be a JSON object, not %s", jsonkind.Described(do.Attributes))
 	}
 	w := &doip.Write{Object: doip.DigitalObject{Type: do.Type}}
 	if len(do.Attributes) > 0 && do.Attributes[0] == '{' {
@@ -121,13 +122,13 @@ func (c *ServerCodec) readWriteObject(req *doip.Request, attrs map[string]json.R
 		}
 		if raw, ok := present(attrs, "elementsToDelete"); ok {
 			if err := json.Unmarshal(raw, &w.RemoveElements); err != nil {
-				return false, badRequest("attributes.elementsToDelete must be an array of element ids, not %s", describeJSON(raw))
+				return false, badRequest("attributes.elementsToDelete must be an array of element ids, not %s", jsonkind.Described(raw))
 			}
 		}
 	}
 	if raw, ok := present(attrs, "expectedVersion"); ok {
 		if err := json.Unmarshal(raw, &w.ExpectedVersion); err != nil {
-			return false, badRequest("attributes.expectedVersion must be a string, not %s", describeJSON(raw))
+			return false, badRequest("attributes.expectedVersion must be a string, not %s", jsonkind.Described(raw))
 		}
 	}
 	ids := make([]string, len(w.Object.Elements))
@@ -174,7 +175,7 @@ func (t *textElements) Next() (*doip.ElementUpload, error) {
 		ID *string `json:"id"`
 	}
 	if seg.JSON[0] != '{' || json.Unmarshal(seg.JSON, &h) != nil || h.ID == nil || *h.ID == "" {
-		return nil, t.fail(badRequest("Unexpected element header: want {\"id\":…} with a string id, not %s", describeJSON(seg.JSON)))
+		return nil, t.fail(badRequest("Unexpected element header: want {\"id\":…} with a string id, not %s", jsonkind.Described(seg.JSON)))
 	}
 	if t.create && !slices.Contains(t.ids, *h.ID) {
 		return nil, t.fail(badRequest("No such element %q: the digital object does not list it", *h.ID))

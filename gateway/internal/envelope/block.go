@@ -20,24 +20,14 @@ const (
 	BlockWorkflow  BlockType = 0x03
 )
 
+var blockTypeNames = map[BlockType]string{BlockMetadata: "metadata", BlockComponent: "component", BlockWorkflow: "workflow"}
+
 // String returns "metadata", "component" or "workflow", or "block_0xNN" for any other value.
-func (t BlockType) String() string {
-	switch t {
-	case BlockMetadata:
-		return "metadata"
-	case BlockComponent:
-		return "component"
-	case BlockWorkflow:
-		return "workflow"
-	}
-	return "block_0x" + hex2(uint8(t))
-}
+func (t BlockType) String() string { return enumName(blockTypeNames, t, "block_0x") }
 
 // Known reports whether t is one of the three block types. Any other type is a protocol
 // error on the wire.
-func (t BlockType) Known() bool {
-	return t == BlockMetadata || t == BlockComponent || t == BlockWorkflow
-}
+func (t BlockType) Known() bool { _, ok := blockTypeNames[t]; return ok }
 
 // isJSON reports whether blocks of type t hold one JSON object.
 func (t BlockType) isJSON() bool { return t == BlockMetadata || t == BlockWorkflow }

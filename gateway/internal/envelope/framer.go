@@ -1,6 +1,7 @@
 package envelope
 
 import (
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -92,26 +93,11 @@ func NewFramer(w io.Writer, r io.Reader) *Framer {
 	return fr
 }
 
-func (fr *Framer) maxPayload() uint32 {
-	if fr.MaxPayload == 0 {
-		return DefaultMaxPayload
-	}
-	return fr.MaxPayload
-}
+func (fr *Framer) maxPayload() uint32 { return cmp.Or(fr.MaxPayload, DefaultMaxPayload) }
 
-func (fr *Framer) maxObjectID() uint16 {
-	if fr.MaxObjectID == 0 {
-		return DefaultMaxObjectID
-	}
-	return fr.MaxObjectID
-}
+func (fr *Framer) maxObjectID() uint16 { return cmp.Or(fr.MaxObjectID, DefaultMaxObjectID) }
 
-func (fr *Framer) maxJSON() uint32 {
-	if fr.MaxJSON == 0 {
-		return DefaultMaxJSON
-	}
-	return fr.MaxJSON
-}
+func (fr *Framer) maxJSON() uint32 { return cmp.Or(fr.MaxJSON, DefaultMaxJSON) }
 
 // fail records err as the sticky read error and returns it.
 func (fr *Framer) fail(err error) error {

@@ -24,24 +24,14 @@ const (
 	TypeError    MsgType = 0x7F
 )
 
+var msgTypeNames = map[MsgType]string{TypeRequest: "request", TypeResponse: "response", TypeError: "error"}
+
 // String returns "request", "response" or "error", or "type_0xNN" for any other value.
-func (t MsgType) String() string {
-	switch t {
-	case TypeRequest:
-		return "request"
-	case TypeResponse:
-		return "response"
-	case TypeError:
-		return "error"
-	}
-	return "type_0x" + hex2(uint8(t))
-}
+func (t MsgType) String() string { return enumName(msgTypeNames, t, "type_0x") }
 
 // Known reports whether t is one of [TypeRequest], [TypeResponse] and [TypeError]. The
 // decoder does not reject other values; the caller decides what to do with them.
-func (t MsgType) Known() bool {
-	return t == TypeRequest || t == TypeResponse || t == TypeError
-}
+func (t MsgType) Known() bool { _, ok := msgTypeNames[t]; return ok }
 
 // Header is the fixed 10-byte header that opens every message. Its integers are big-endian.
 type Header struct {
@@ -97,6 +87,14 @@ func (h *Header) UnmarshalBinary(b []byte) error {
 		return protocolError("version", "0x%s, want 0x%s", hex2(h.Version), hex2(Version))
 	}
 	return nil
+}
+
+// enumName is the name of t in names, else prefix and t as two hex digits.
+func enumName[T ~uint8](names map[T]string, t T, prefix string) string {
+	if n, ok := names[t]; ok {
+		return n
+	}
+	return prefix + hex2(uint8(t))
 }
 
 // hex2 formats b as two lower-case hex digits.

@@ -138,14 +138,7 @@ func framingError(err error) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return err
 	}
-	var pe *ProtocolError
-	switch {
-	case errors.Is(err, ErrTooLarge):
-		return doip.NewFramingError(doip.KindTooLarge, err)
-	case errors.As(err, &pe):
-		return doip.NewFramingError(doip.KindBadRequest, err)
-	}
-	return err
+	return doip.AsFramingError[*ProtocolError](err, ErrTooLarge)
 }
 
 // KeepAlive is always true: the envelope serves many requests per connection.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
+	"github.com/fdo-doip/doip-gateway/gateway/internal/tlsconf"
 	"github.com/fdo-doip/doip-gateway/shared/requestid"
 )
 
@@ -113,7 +114,7 @@ func (c *conn) serve(base context.Context) {
 // mode and the first byte say so; and the tls label of doip_connections_total.
 func (c *conn) handshake(ctx context.Context) (net.Conn, string, error) {
 	mode := c.srv.TLSMode
-	if mode == "" || mode == TLSOff {
+	if mode == "" || mode == tlsconf.Off {
 		return c.rwc, tlsNo, nil
 	}
 	timeout := durationOr(c.srv.HandshakeTimeout, DefaultHandshakeTimeout)
@@ -124,7 +125,7 @@ func (c *conn) handshake(ctx context.Context) (net.Conn, string, error) {
 		return nil, tlsFailed, err
 	}
 	if b[0] != 0x16 {
-		if mode == TLSRequired {
+		if mode == tlsconf.Required {
 			c.log.Warn("client sent plaintext to a TLS port, closing", slog.String("first_byte", hexByte(b[0])))
 			c.srv.Metrics.framingError(c.srv.Name, framingPlaintext)
 			return nil, tlsFailed, io.EOF

@@ -2,10 +2,8 @@ package gateway
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -19,8 +17,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
+	"github.com/fdo-doip/doip-gateway/gateway/internal/tlsconf"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/tlstest"
 	"github.com/fdo-doip/doip-gateway/shared/requestid"
+
+	"github.com/fdo-doip/doip-gateway/shared/logtest"
 )
 
 // textCodec is the line codec of server_test.go, with requests marked as the standard framing
@@ -55,24 +56,6 @@ func (h *idHandler) ServeDOIP(ctx context.Context, w doip.ResponseWriter, req *d
 	h.ids = append(h.ids, id)
 	h.mu.Unlock()
 	h.echoHandler.ServeDOIP(ctx, w, req)
-}
-
-// lockedBuffer is a log destination shared by connection goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) Bytes() []byte {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return bytes.Clone(l.b.Bytes())
 }
 
 // eventually polls f for up to ten seconds: the server finishes a connection (closing it,
@@ -117,7 +100,7 @@ func TestMetricsAndRequestIDs(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg)
 	h := &idHandler{}
-	var logs lockedBuffer
+	var logs logtest.Buffer
 	s := &Server{Name: "seg", Handler: h, NewCodec: newTextCodec, Metrics: m,
 		Logger: slog.New(slog.NewJSONHandler(&logs, nil))}
 	addr := serve(t, s)
@@ -197,13 +180,9 @@ doip_active_connections{listener="seg"} 0
 		t.Errorf("handler saw request ids %q; want two fresh ones, then rid-7", ids)
 	}
 	var logged []string
-	for line := range bytes.Lines(logs.Bytes()) {
-		var rec struct {
-			Msg       string `json:"msg"`
-			RequestID string `json:"request_id"`
-		}
-		if json.Unmarshal(line, &rec) == nil && rec.Msg == "request done" {
-			logged = append(logged, rec.RequestID)
+	for _, rec := range logs.Records() {
+		if id, ok := rec["request_id"].(string); ok && rec["msg"] == "request done" {
+			logged = append(logged, id)
 		}
 	}
 	if strings.Join(logged, ",") != strings.Join(ids, ",") {
@@ -217,7 +196,7 @@ func TestMetricsTLS(t *testing.T) {
 	cert := tlstest.Cert(t)
 	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	m := NewMetrics(prometheus.NewRegistry())
-	addr := serve(t, &Server{Name: "env", Handler: &echoHandler{}, NewCodec: newLineCodec, TLSConfig: cfg, TLSMode: TLSRequired,
+	addr := serve(t, &Server{Name: "env", Handler: &echoHandler{}, NewCodec: newLineCodec, TLSConfig: cfg, TLSMode: tlsconf.Required,
 		Metrics: m, Logger: testLogger(t)})
 
 	tc, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})

@@ -12,24 +12,11 @@ import (
 	"time"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
+	"github.com/fdo-doip/doip-gateway/gateway/internal/tlsconf"
 )
 
 // ErrServerClosed is returned by [Server.Serve] after [Server.Shutdown] or [Server.Close].
 var ErrServerClosed = errors.New("gateway: server closed")
-
-// TLSMode says whether a listener speaks TLS.
-type TLSMode string
-
-// The TLS modes.
-const (
-	// TLSOff: plaintext only.
-	TLSOff TLSMode = "off"
-	// TLSOptional: the first byte decides; 0x16 (a TLS ClientHello) starts a handshake,
-	// anything else is served as plaintext.
-	TLSOptional TLSMode = "optional"
-	// TLSRequired: TLS only; a plaintext client is logged and disconnected.
-	TLSRequired TLSMode = "required"
-)
 
 // Defaults used where a [Server] field is zero.
 const (
@@ -51,9 +38,9 @@ type Server struct {
 	Handler doip.Handler
 	// NewCodec makes each connection's codec.
 	NewCodec CodecFactory
-	// TLSConfig is used when TLSMode is not TLSOff; it must hold a certificate then.
+	// TLSConfig is used when TLSMode is not tlsconf.Off; it must hold a certificate then.
 	TLSConfig *tls.Config
-	TLSMode   TLSMode
+	TLSMode   tlsconf.Mode
 	// HandshakeTimeout bounds the wait for the first byte and the TLS handshake.
 	HandshakeTimeout time.Duration
 	// ReadTimeout bounds reading one request, from its first byte to its last.
@@ -119,7 +106,7 @@ func (s *Server) Serve(l net.Listener) error {
 	if s.Handler == nil || s.NewCodec == nil {
 		return fmt.Errorf("gateway: server %q needs a Handler and a NewCodec", s.Name)
 	}
-	if s.TLSMode != TLSOff && s.TLSMode != "" && (s.TLSConfig == nil || len(s.TLSConfig.Certificates) == 0 && s.TLSConfig.GetCertificate == nil) {
+	if s.TLSMode != tlsconf.Off && s.TLSMode != "" && (s.TLSConfig == nil || len(s.TLSConfig.Certificates) == 0 && s.TLSConfig.GetCertificate == nil) {
 		return fmt.Errorf("gateway: server %q: TLS mode %s needs a certificate", s.Name, s.TLSMode)
 	}
 	if !s.trackListener(&l, true) {

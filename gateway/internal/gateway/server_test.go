@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
+	"github.com/fdo-doip/doip-gateway/gateway/internal/tlsconf"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/tlstest"
 )
 
@@ -192,8 +193,8 @@ func TestTLSModes(t *testing.T) {
 	var logs bytes.Buffer
 	var mu sync.Mutex
 	lockedLogs := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return logs.Write(p) })
-	optional := serve(t, &Server{Name: "opt", Handler: &echoHandler{}, NewCodec: newLineCodec, TLSConfig: cfg, TLSMode: TLSOptional, Logger: testLogger(t)})
-	required := serve(t, &Server{Name: "req", Handler: &echoHandler{}, NewCodec: newLineCodec, TLSConfig: cfg, TLSMode: TLSRequired,
+	optional := serve(t, &Server{Name: "opt", Handler: &echoHandler{}, NewCodec: newLineCodec, TLSConfig: cfg, TLSMode: tlsconf.Optional, Logger: testLogger(t)})
+	required := serve(t, &Server{Name: "req", Handler: &echoHandler{}, NewCodec: newLineCodec, TLSConfig: cfg, TLSMode: tlsconf.Required,
 		Logger: slog.New(slog.NewTextHandler(lockedLogs, nil))})
 
 	for _, addr := range []string{optional, required} {

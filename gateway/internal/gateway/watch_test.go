@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
+	"github.com/fdo-doip/doip-gateway/gateway/internal/tlsconf"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/tlstest"
 )
 
@@ -81,7 +82,7 @@ func TestClientLeavingCancelsItsRequest(t *testing.T) {
 			logText := func() string { mu.Lock(); defer mu.Unlock(); return logs.String() }
 			s := &Server{Name: "t", Handler: h, NewCodec: newLineCodec, Logger: slog.New(slog.NewTextHandler(sink, nil))}
 			if tc.tls {
-				s.TLSConfig, s.TLSMode = cfg, TLSOptional
+				s.TLSConfig, s.TLSMode = cfg, tlsconf.Optional
 			}
 			addr := serve(t, s)
 			raw, err := net.Dial("tcp", addr)

@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -61,19 +62,9 @@ func NewReader(r io.Reader) *Reader {
 	return sr
 }
 
-func (sr *Reader) maxSegment() uint32 {
-	if sr.MaxSegment == 0 {
-		return DefaultMaxSegment
-	}
-	return sr.MaxSegment
-}
+func (sr *Reader) maxSegment() uint32 { return cmp.Or(sr.MaxSegment, DefaultMaxSegment) }
 
-func (sr *Reader) maxMessage() uint32 {
-	if sr.MaxMessage == 0 {
-		return DefaultMaxMessage
-	}
-	return sr.MaxMessage
-}
+func (sr *Reader) maxMessage() uint32 { return cmp.Or(sr.MaxMessage, DefaultMaxMessage) }
 
 // fail records err as the sticky error and returns it.
 func (sr *Reader) fail(err error) error {

@@ -2,7 +2,6 @@ package segment
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/mardijson"
+	"github.com/fdo-doip/doip-gateway/shared/jsonkind"
 )
 
 var _ doip.ServerCodec = (*ServerCodec)(nil)
@@ -54,10 +54,7 @@ type wireRequest struct {
 	OperationID      json.RawMessage `json:"operationId"`
 	OperationIDSnake json.RawMessage `json:"operation_id"`
 	Attributes       json.RawMessage `json:"attributes"`
-	Workflow         json.RawMessage `json:"workflow"`
-	Params           json.RawMessage `json:"params"`
-	Token            json.RawMessage `json:"token"`
-	Version          json.RawMessage `json:"version"`
+	wireOptions
 }
 
 // wireAttributes is the "attributes" object of a request.
@@ -65,10 +62,16 @@ type wireAttributes struct {
 	Element          json.RawMessage `json:"element"`
 	ComponentID      json.RawMessage `json:"componentId"`
 	ComponentIDSnake json.RawMessage `json:"component_id"`
-	Workflow         json.RawMessage `json:"workflow"`
-	Params           json.RawMessage `json:"params"`
-	Token            json.RawMessage `json:"token"`
-	Version          json.RawMessage `json:"version"`
+	wireOptions
+}
+
+// wireOptions are the fields a request may give at the top level or in its attributes (the
+// attributes win).
+type wireOptions struct {
+	Workflow json.RawMessage `json:"workflow"`
+	Params   json.RawMessage `json:"params"`
+	Token    json.RawMessage `json:"token"`
+	Version  json.RawMessage `json:"version"`
 }
 
 // ReadRequest reads one request: its first segment, a JSON object, and then every further
@@ -135,7 +138,7 @@ func parseRequest(b []byte) (*doip.Request, error) {
 	}
 	// Valid JSON other than an object fails to decode into the struct, except null, which
 	// decodes to nothing; name the kind either way.
-	if k := jsonKind(b); k != "object" {
+	if k := jsonkind.Of(b); k != "object" {
 		return nil, protocolError("first segment", "a JSON %s, where a JSON object belongs", k)
 	}
 	if err != nil {
@@ -150,7 +153,7 @@ func parseRequest(b []byte) (*doip.Request, error) {
 	}
 	var a wireAttributes
 	if !isNull(w.Attributes) {
-		if k := jsonKind(w.Attributes); k != "object" {
+		if k := jsonkind.Of(w.Attributes); k != "object" {
 			return nil, protocolError("attributes", "a JSON %s, where a JSON object belongs", k)
 		}
 		// A valid JSON object into raw fields: this cannot fail, but is checked all the same.
@@ -190,7 +193,7 @@ func parseOperation(w wireRequest) (doip.Op, string, error) {
 	if isNull(raw) {
 		return 0, "", protocolError("operationId", "missing; want an operation code (1 hello, 2 retrieve, 4 list operations, 5 invoke, 7 purge) or a name")
 	}
-	switch k := jsonKind(raw); k {
+	switch k := jsonkind.Of(raw); k {
 	case "number":
 		text := string(raw)
 		op, ok := opCode(text)
@@ -244,7 +247,7 @@ func firstString(fs ...field) (string, error) {
 		if isNull(f.raw) {
 			continue
 		}
-		if k := jsonKind(f.raw); k != "string" {
+		if k := jsonkind.Of(f.raw); k != "string" {
 			return "", protocolError(f.name, "a JSON %s, where a string belongs", k)
 		}
 		var s string
@@ -265,7 +268,7 @@ func firstObject(fs ...field) (json.RawMessage, error) {
 		if isNull(f.raw) {
 			continue
 		}
-		if k := jsonKind(f.raw); k != "object" {
+		if k := jsonkind.Of(f.raw); k != "object" {
 			return nil, protocolError(f.name, "a JSON %s, where a JSON object belongs", k)
 		}
 		return f.raw, nil
@@ -278,42 +281,13 @@ func isNull(raw json.RawMessage) bool {
 	return len(raw) == 0 || string(raw) == "null"
 }
 
-// jsonKind names the kind of a valid JSON value by its first byte.
-func jsonKind(raw []byte) string {
-	raw = bytes.TrimLeft(raw, " \t\r\n")
-	if len(raw) == 0 {
-		return "nothing"
-	}
-	switch raw[0] {
-	case '{':
-		return "object"
-	case '[':
-		return "array"
-	case '"':
-		return "string"
-	case 't', 'f':
-		return "boolean"
-	case 'n':
-		return "null"
-	default:
-		return "number"
-	}
-}
-
 // framingError makes err a [doip.FramingError] carrying the *doip.Error the client is told, unless err is an error
 // of the underlying reader, which the server classifies itself.
 func framingError(err error) error {
-	kind := doip.KindBadRequest
-	switch {
-	case errors.Is(err, ErrTooLarge):
-		kind = doip.KindTooLarge
-	case errors.Is(err, io.ErrUnexpectedEOF):
-	default:
-		if _, ok := errors.AsType[*ProtocolError](err); !ok {
-			return err
-		}
+	if errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, ErrTooLarge) {
+		return doip.NewFramingError(doip.KindBadRequest, err) // a segment cut short
 	}
-	return doip.NewFramingError(kind, err)
+	return doip.AsFramingError[*ProtocolError](err, ErrTooLarge)
 }
 
 // KeepAlive is always false: one request per connection, and the server closes after the

@@ -9,6 +9,7 @@ import (
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/mardijson"
+	"github.com/fdo-doip/doip-gateway/shared/jsonkind"
 )
 
 // Writes in the length-prefixed framing. A create ("operationId": "create" or 8) or an
@@ -73,20 +74,20 @@ func (c *ServerCodec) readWrite(req *doip.Request, first []byte) (*doip.Request,
 	var content json.RawMessage
 	switch {
 	case a.JSON != nil:
-		if !json.Valid([]byte(*a.JSON)) || jsonKind([]byte(*a.JSON)) != "object" {
+		if !json.Valid([]byte(*a.JSON)) || jsonkind.Of([]byte(*a.JSON)) != "object" {
 			return nil, protocolError("attributes.json", "must hold a JSON object as a string")
 		}
 		content = json.RawMessage(*a.JSON)
 	case !isNull(a.Content):
-		if jsonKind(a.Content) != "object" {
-			return nil, protocolError("attributes.content", "a JSON %s, where a JSON object belongs", jsonKind(a.Content))
+		if jsonkind.Of(a.Content) != "object" {
+			return nil, protocolError("attributes.content", "a JSON %s, where a JSON object belongs", jsonkind.Of(a.Content))
 		}
 		content = a.Content
 	}
 	switch {
 	case !isNull(a.Attributes):
-		if jsonKind(a.Attributes) != "object" {
-			return nil, protocolError("attributes.attributes", "a JSON %s, where a JSON object belongs", jsonKind(a.Attributes))
+		if jsonkind.Of(a.Attributes) != "object" {
+			return nil, protocolError("attributes.attributes", "a JSON %s, where a JSON object belongs", jsonkind.Of(a.Attributes))
 		}
 		wr.Object.Attributes = a.Attributes
 	case content != nil:
@@ -97,7 +98,7 @@ func (c *ServerCodec) readWrite(req *doip.Request, first []byte) (*doip.Request,
 			return nil, protocolError("attributes.elements", "an element without an id")
 		}
 		el := doip.Element{ID: e.ID, MediaType: e.Type, Size: -1}
-		if jsonKind(e.Attributes) == "object" {
+		if jsonkind.Of(e.Attributes) == "object" {
 			el.Attributes = e.Attributes
 		}
 		wr.Object.Elements = append(wr.Object.Elements, el)
@@ -144,7 +145,7 @@ func (e *segElements) Next() (*doip.ElementUpload, error) {
 		ID   string `json:"id"`
 		Type string `json:"type"`
 	}
-	if jsonKind(hdr) != "object" || json.Unmarshal(hdr, &h) != nil || h.ID == "" {
+	if jsonkind.Of(hdr) != "object" || json.Unmarshal(hdr, &h) != nil || h.ID == "" {
 		return nil, e.fail(protocolError("element header", "want a JSON object {\"id\":…} before each element's bytes"))
 	}
 	n, err := sr.NextSegment()

@@ -18,8 +18,20 @@ import (
 	"math/big"
 	"os"
 	"time"
+)
 
-	"github.com/fdo-doip/doip-gateway/gateway/internal/gateway"
+// Mode says whether a listener speaks TLS.
+type Mode string
+
+// The TLS modes.
+const (
+	// Off: plaintext only.
+	Off Mode = "off"
+	// Optional: the first byte decides; 0x16 (a TLS ClientHello) starts a handshake,
+	// anything else is served as plaintext.
+	Optional Mode = "optional"
+	// Required: TLS only; a plaintext client is logged and disconnected.
+	Required Mode = "required"
 )
 
 // Setup returns the TLS configuration and the mode for the DOIP listeners.
@@ -29,9 +41,9 @@ import (
 //   - "required": the files must exist.
 //   - "optional": the files when they exist, else a self-signed certificate.
 //   - "off": plaintext only; cfg is nil.
-func Setup(mode, certFile, keyFile, serviceID string) (cfg *tls.Config, m gateway.TLSMode, selfSigned bool, err error) {
+func Setup(mode, certFile, keyFile, serviceID string) (cfg *tls.Config, m Mode, selfSigned bool, err error) {
 	if mode == "off" {
-		return nil, gateway.TLSOff, false, nil
+		return nil, Off, false, nil
 	}
 	certOK, keyOK := exists(certFile), exists(keyFile)
 	switch {
@@ -58,7 +70,7 @@ func Setup(mode, certFile, keyFile, serviceID string) (cfg *tls.Config, m gatewa
 		}
 		selfSigned = true
 	}
-	return Config(cert), gateway.TLSMode(mode), selfSigned, nil
+	return Config(cert), Mode(mode), selfSigned, nil
 }
 
 func exists(name string) bool {

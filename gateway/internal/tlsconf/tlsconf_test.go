@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/fdo-doip/doip-gateway/gateway/internal/gateway"
 )
 
 func TestSetupModes(t *testing.T) {
@@ -18,7 +16,7 @@ func TestSetupModes(t *testing.T) {
 	missingCert, missingKey := filepath.Join(dir, "none.crt"), filepath.Join(dir, "none.key")
 
 	cfg, mode, self, err := Setup("auto", missingCert, missingKey, "svc/test")
-	if err != nil || mode != gateway.TLSOptional || !self || cfg.MinVersion != tls.VersionTLS12 {
+	if err != nil || mode != Optional || !self || cfg.MinVersion != tls.VersionTLS12 {
 		t.Fatalf("auto without files = %v %v %v", mode, self, err)
 	}
 	if cn := cfg.Certificates[0].Leaf.Subject.CommonName; cn != "svc/test" {
@@ -27,7 +25,7 @@ func TestSetupModes(t *testing.T) {
 	if _, _, _, err := Setup("required", missingCert, missingKey, "x"); err == nil || !strings.Contains(err.Error(), "missing") {
 		t.Errorf("required without files: err = %v", err)
 	}
-	if cfg, mode, _, err := Setup("off", missingCert, missingKey, "x"); err != nil || mode != gateway.TLSOff || cfg != nil {
+	if cfg, mode, _, err := Setup("off", missingCert, missingKey, "x"); err != nil || mode != Off || cfg != nil {
 		t.Errorf("off = %v %v %v", cfg, mode, err)
 	}
 
@@ -40,7 +38,7 @@ func TestSetupModes(t *testing.T) {
 	writePEM(t, certFile, "CERTIFICATE", cert.Certificate[0])
 	keyDER := mustMarshalKey(t, cert)
 	writePEM(t, keyFile, "PRIVATE KEY", keyDER)
-	if _, mode, self, err := Setup("auto", certFile, keyFile, "x"); err != nil || mode != gateway.TLSRequired || self {
+	if _, mode, self, err := Setup("auto", certFile, keyFile, "x"); err != nil || mode != Required || self {
 		t.Errorf("auto with files = %v %v %v", mode, self, err)
 	}
 	if _, _, _, err := Setup("auto", certFile, missingKey, "x"); err == nil || !strings.Contains(err.Error(), "only one") {

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -18,45 +17,21 @@ import (
 	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
+	"github.com/fdo-doip/doip-gateway/shared/grpctest"
+	"github.com/fdo-doip/doip-gateway/shared/logtest"
+	"github.com/fdo-doip/doip-gateway/shared/webtest"
 )
 
 // retrieveStub is a retrieve-svc that knows no object and remembers the request ids it was
 // sent.
 type retrieveStub struct {
 	retrievev1.UnimplementedRetrieveServiceServer
-	mu  sync.Mutex
-	ids []string
+	ids grpctest.RequestIDs
 }
 
 func (r *retrieveStub) GetRecord(ctx context.Context, req *retrievev1.GetRecordRequest) (*retrievev1.GetRecordResponse, error) {
-	r.mu.Lock()
-	r.ids = append(r.ids, metadata.ValueFromIncomingContext(ctx, "x-request-id")...)
-	r.mu.Unlock()
+	r.ids.Record(ctx)
 	return nil, status.Errorf(codes.NotFound, "no object %s", req.GetObjectId())
-}
-
-func (r *retrieveStub) seen() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.ids...)
-}
-
-func get(t *testing.T, url string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(b)
 }
 
 // TestAdminMetricsAndRequestID runs two workflows, one of which asks retrieve-svc (a stub)
@@ -64,25 +39,21 @@ func get(t *testing.T, url string) (int, string) {
 // workflow and gRPC metrics count both runs.
 func TestAdminMetricsAndRequestID(t *testing.T) {
 	t.Parallel()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	stub := &retrieveStub{}
 	rs := grpcapp.NewServer()
 	retrievev1.RegisterRetrieveServiceServer(rs.GRPC, stub)
-	go func() { _ = rs.GRPC.Serve(lis) }()
-	t.Cleanup(rs.GRPC.Stop)
+	retrieveAddr := grpctest.ServeLoopback(t, rs.GRPC)
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var logs syncBuffer
+	var logs logtest.Buffer
 	addrc := make(chan [2]net.Addr, 1)
 	errc := make(chan error, 1)
 	go func() {
-		errc <- serve(ctx, []string{"--listen", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--retrieve-addr", lis.Addr().String(),
+		ctx := grpcapp.WithReady(ctx, func(a, adm net.Addr) { addrc <- [2]net.Addr{a, adm} })
+		errc <- run(ctx, []string{"--listen", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--retrieve-addr", retrieveAddr,
 			"--log-format", "json", "--log-level", "debug"},
-			noEnv, io.MultiWriter(&logs, t.Output()), func(a, adm net.Addr) { addrc <- [2]net.Addr{a, adm} })
+			noEnv, io.MultiWriter(&logs, t.Output()))
 	}()
 	var addrs [2]net.Addr
 	select {
@@ -119,14 +90,14 @@ func TestAdminMetricsAndRequestID(t *testing.T) {
 	if err := invoke("rid-eq-1", "equation_extraction"); status.Code(err) != codes.NotFound {
 		t.Fatalf("equation_extraction of an unknown object: %v, want NotFound", err)
 	}
-	if got := stub.seen(); len(got) == 0 || strings.Join(got, ",") != strings.Repeat("rid-eq-1,", len(got)-1)+"rid-eq-1" {
+	if got := stub.ids.Seen(); len(got) == 0 || strings.Join(got, ",") != strings.Repeat("rid-eq-1,", len(got)-1)+"rid-eq-1" {
 		t.Errorf("retrieve-svc saw request ids %q, want rid-eq-1 on every call", got)
 	}
 
-	if code, body := get(t, adminURL+"/readyz"); code != http.StatusOK || body != "ok\n" {
+	if code, body := webtest.Get(t, adminURL+"/readyz"); code != http.StatusOK || body != "ok\n" {
 		t.Errorf("/readyz = %d %q", code, body)
 	}
-	code, body := get(t, adminURL+"/metrics")
+	code, body := webtest.Get(t, adminURL+"/metrics")
 	if code != http.StatusOK {
 		t.Fatalf("/metrics = %d", code)
 	}

@@ -21,9 +21,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
 	"runtime/debug"
-	"syscall"
 	"time"
 
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/admission"
@@ -51,29 +49,19 @@ func main() {
 		// A child extractor started by this binary's own workflows (package extractproc).
 		os.Exit(extractproc.Serve(os.Stdin, os.Stdout, os.Stderr))
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr)
-	stop()
-	os.Exit(settings.Exit("invoke-svc", err, os.Stdout, os.Stderr))
+	settings.Main("invoke-svc", run)
 }
 
 // run runs the service until ctx is done, then drains it. It returns nil after a clean
-// shutdown; for -h, a [*settings.HelpError] carrying the usage.
+// shutdown; for -h, a [*settings.HelpError] carrying the usage. Tests listen on port 0 and
+// learn the ports through [grpcapp.WithReady].
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	return serve(ctx, args, getenv, stderr, nil)
-}
-
-// serve is run with a hook: ready, when not nil, is called with the listening addresses once
-// the server is about to accept connections (tests listen on port 0 and need the port): the
-// gRPC one, and the admin one (nil when disabled).
-func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready func(grpcAddr, adminAddr net.Addr)) error {
 	cfg, err := config.Load(args, getenv)
 	if err != nil { // a *settings.HelpError for -h: main prints the usage
 		return err
 	}
-	logger := slogapp.New(stderr, cfg.LogLevel, cfg.LogFormat, "invoke-svc")
-
 	reg := metrics.NewRegistry()
+	logger := slogapp.New(stderr, cfg.LogLevel, cfg.LogFormat, "invoke-svc")
 	// Workflows read sources and write derived components through retrieve-svc; the
 	// connection comes up (and comes back) by itself. Calls carry the request id of the
 	// invocation that makes them.
@@ -157,7 +145,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		DrainTimeout: cfg.DrainTimeout,
 		AdminAddr:    cfg.AdminAddr,
 		AdminHandler: admin.NewHandler(reg, app.Ready, logger),
-		Ready:        ready,
 	}, logger)
 	if err != nil {
 		return err

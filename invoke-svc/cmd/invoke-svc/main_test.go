@@ -7,7 +7,6 @@ import (
 	"net"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -15,26 +14,10 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
+	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
+	"github.com/fdo-doip/doip-gateway/shared/logtest"
 	"github.com/fdo-doip/doip-gateway/shared/settings"
 )
-
-// syncBuffer collects the log of a server running in another goroutine.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func noEnv(string) string { return "" }
 
@@ -42,17 +25,18 @@ func TestRunServesUntilCancelled(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var logs syncBuffer
+	var logs logtest.Buffer
 	addrc := make(chan net.Addr, 1)
 	errc := make(chan error, 1)
 	go func() {
-		errc <- serve(ctx, []string{"--listen", "127.0.0.1:0", "--admin-addr=", "--log-format", "json", "--log-level", "debug"},
-			noEnv, io.MultiWriter(&logs, t.Output()), func(a, adm net.Addr) {
-				if adm != nil {
-					t.Errorf("admin server at %v although disabled", adm)
-				}
-				addrc <- a
-			})
+		ctx := grpcapp.WithReady(ctx, func(a, adm net.Addr) {
+			if adm != nil {
+				t.Errorf("admin server at %v although disabled", adm)
+			}
+			addrc <- a
+		})
+		errc <- run(ctx, []string{"--listen", "127.0.0.1:0", "--admin-addr=", "--log-format", "json", "--log-level", "debug"},
+			noEnv, io.MultiWriter(&logs, t.Output()))
 	}()
 	var addr net.Addr
 	select {

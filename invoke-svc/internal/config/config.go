@@ -122,41 +122,36 @@ func (c Config) LogValue() slog.Value {
 // Secret is a credential, masked wherever it is printed ([settings.Secret]).
 type Secret = settings.Secret
 
-// setting is one entry of the table and how its value is checked and stored.
-type setting struct {
-	settings.Setting
-	set func(c *Config, v string) error // checks v and stores it
-}
-
-// table lists every key with its default: the one place defaults live.
-var table = []setting{
+// table lists every key with its default (the one place defaults live), and how its value is
+// checked and stored.
+var table = []settings.Field[Config]{
 	{Setting: settings.Setting{Flag: "listen", Env: "INVOKE_LISTEN", Default: "127.0.0.1:50052", Usage: "gRPC listen address, host:port"},
-		set: func(c *Config, v string) (err error) { c.Listen, err = parseListen(v); return err }},
+		Set: func(c *Config, v string) (err error) { c.Listen, err = parseListen(v); return err }},
 	{Setting: settings.Setting{Flag: "grpc-tls-cert", Env: "GRPC_TLS_CERT", Default: "", Usage: "certificate (PEM) this worker presents, as server and as retrieve-svc's client; with key and CA set, gRPC uses mutual TLS"},
-		set: func(c *Config, v string) error { c.GRPCTLSCert = v; return nil }},
+		Set: settings.Text(func(c *Config) *string { return &c.GRPCTLSCert })},
 	{Setting: settings.Setting{Flag: "grpc-tls-key", Env: "GRPC_TLS_KEY", Default: "", Usage: "key (PEM) of grpc-tls-cert"},
-		set: func(c *Config, v string) error { c.GRPCTLSKey = v; return nil }},
+		Set: settings.Text(func(c *Config) *string { return &c.GRPCTLSKey })},
 	{Setting: settings.Setting{Flag: "grpc-tls-ca", Env: "GRPC_TLS_CA", Default: "", Usage: "CA (PEM) that peer certificates must chain to"},
-		set: func(c *Config, v string) error { c.GRPCTLSCA = v; return nil }},
+		Set: settings.Text(func(c *Config) *string { return &c.GRPCTLSCA })},
 	{Setting: settings.Setting{Flag: "retrieve-addr", Env: "RETRIEVE_ADDR", Default: "127.0.0.1:50051", Usage: "retrieve-svc gRPC address, host:port or a gRPC target URI"},
-		set: func(c *Config, v string) (err error) { c.RetrieveAddr, err = parseTarget(v); return err }},
+		Set: func(c *Config, v string) (err error) { c.RetrieveAddr, err = parseTarget(v); return err }},
 	{Setting: settings.Setting{Flag: "max-concurrent", Env: "MAX_CONCURRENT", Default: "4", Usage: "workflows that may run at once, at least 1"},
-		set: func(c *Config, v string) (err error) { c.MaxConcurrent, err = parseMaxConcurrent(v); return err }},
+		Set: func(c *Config, v string) (err error) { c.MaxConcurrent, err = parseMaxConcurrent(v); return err }},
 	{Setting: settings.Setting{Flag: "log-level", Env: "LOG_LEVEL", Default: "info", Usage: "debug, info, warn or error"},
-		set: func(c *Config, v string) (err error) { c.LogLevel, err = slogapp.ParseLevel(v); return err }},
+		Set: func(c *Config, v string) (err error) { c.LogLevel, err = slogapp.ParseLevel(v); return err }},
 	{Setting: settings.Setting{Flag: "log-format", Env: "LOG_FORMAT", Default: "auto", Usage: "auto (text on a terminal, else JSON), text or json"},
-		set: func(c *Config, v string) (err error) { c.LogFormat, err = slogapp.ParseFormat(v); return err }},
+		Set: func(c *Config, v string) (err error) { c.LogFormat, err = slogapp.ParseFormat(v); return err }},
 	{Setting: settings.Setting{Flag: "drain-timeout", Env: "DRAIN_TIMEOUT", Default: "10s", Usage: "how long in-flight invocations may finish at shutdown"},
-		set: func(c *Config, v string) (err error) { c.DrainTimeout, err = parsePositiveDuration(v); return err }},
+		Set: func(c *Config, v string) (err error) { c.DrainTimeout, err = parsePositiveDuration(v); return err }},
 	{Setting: settings.Setting{Flag: "admin-addr", Env: "ADMIN_ADDR", Default: "127.0.0.1:9552", Usage: "admin HTTP address, host:port, serving /metrics, /healthz and /readyz; empty disables"},
-		set: func(c *Config, v string) (err error) { c.AdminAddr, err = parseAdminAddr(v); return err }},
+		Set: func(c *Config, v string) (err error) { c.AdminAddr, err = parseAdminAddr(v); return err }},
 	{Setting: settings.Setting{Flag: "memory-limit", Env: "MEMORY_LIMIT", Default: "1GiB", Usage: "memory budget of this process (the Go runtime's soft limit; runs are admitted by their expected size within it), e.g. 1GiB"},
-		set: func(c *Config, v string) (err error) {
+		Set: func(c *Config, v string) (err error) {
 			c.Limits.MemoryLimit, err = parseSizeAtLeast(v, 64<<20)
 			return err
 		}},
 	{Setting: settings.Setting{Flag: "extract-isolation", Env: "EXTRACT_ISOLATION", Default: "process", Usage: "process (each extraction in a child process with its own memory, CPU and time budget) or none"},
-		set: func(c *Config, v string) error {
+		Set: func(c *Config, v string) error {
 			switch v = strings.TrimSpace(v); v {
 			case "process", "none":
 				c.Limits.Isolation = v
@@ -165,12 +160,12 @@ var table = []setting{
 			return errors.New("want process or none")
 		}},
 	{Setting: settings.Setting{Flag: "extract-memory", Env: "EXTRACT_MEMORY", Default: "1GiB", Usage: "memory budget of one extraction's child process"},
-		set: func(c *Config, v string) (err error) {
+		Set: func(c *Config, v string) (err error) {
 			c.Limits.ExtractMemory, err = parseSizeAtLeast(v, 64<<20)
 			return err
 		}},
 	{Setting: settings.Setting{Flag: "extract-cpu", Env: "EXTRACT_CPU", Default: "90s", Usage: "CPU-time budget of one extraction's child process (whole seconds)"},
-		set: func(c *Config, v string) (err error) {
+		Set: func(c *Config, v string) (err error) {
 			c.Limits.ExtractCPU, err = parsePositiveDuration(v)
 			if err == nil && c.Limits.ExtractCPU < time.Second {
 				err = errors.New("want at least 1s")
@@ -178,35 +173,35 @@ var table = []setting{
 			return err
 		}},
 	{Setting: settings.Setting{Flag: "extract-timeout", Env: "EXTRACT_TIMEOUT", Default: "2m", Usage: "wall-time budget of one extraction"},
-		set: func(c *Config, v string) (err error) {
+		Set: func(c *Config, v string) (err error) {
 			c.Limits.ExtractTimeout, err = parsePositiveDuration(v)
 			return err
 		}},
 	{Setting: settings.Setting{Flag: "max-source", Env: "MAX_SOURCE", Default: "64MiB", Usage: "largest source component a run reads"},
-		set: func(c *Config, v string) (err error) { c.Limits.MaxSource, err = parseSizeAtLeast(v, 1); return err }},
+		Set: func(c *Config, v string) (err error) { c.Limits.MaxSource, err = parseSizeAtLeast(v, 1); return err }},
 	{Setting: settings.Setting{Flag: "max-derived", Env: "MAX_DERIVED", Default: "16MiB", Usage: "largest derived document a run writes"},
-		set: func(c *Config, v string) (err error) {
+		Set: func(c *Config, v string) (err error) {
 			c.Limits.MaxDerived, err = parseSizeAtLeast(v, 1<<10)
 			return err
 		}},
 	{Setting: settings.Setting{Flag: "derived-slots", Env: "DERIVED_SLOTS", Default: "16", Usage: "stored results one object may hold per workflow (distinct params share them)"},
-		set: func(c *Config, v string) (err error) { c.Limits.DerivedSlots, err = parseMaxConcurrent(v); return err }},
+		Set: func(c *Config, v string) (err error) { c.Limits.DerivedSlots, err = parseMaxConcurrent(v); return err }},
 	{Setting: settings.Setting{Flag: "max-connection-age", Env: "GRPC_MAX_CONNECTION_AGE", Default: "0s", Usage: "end each gRPC client connection after about this long, so clients re-resolve the service name and reach new replicas; 0 never"},
-		set: func(c *Config, v string) (err error) {
+		Set: func(c *Config, v string) (err error) {
 			c.MaxConnectionAge, err = parseNonNegativeDuration(v)
 			return err
 		}},
 	{Setting: settings.Setting{Flag: "max-connection-age-grace", Env: "GRPC_MAX_CONNECTION_AGE_GRACE", Default: "0s", Usage: "how long the runs on a connection ended by max-connection-age may still take; 0 as long as they take"},
-		set: func(c *Config, v string) (err error) {
+		Set: func(c *Config, v string) (err error) {
 			c.MaxConnectionAgeGrace, err = parseNonNegativeDuration(v)
 			return err
 		}},
 	{Setting: settings.Setting{Env: "OLLAMA_HOST", Usage: "Ollama base URL, e.g. http://127.0.0.1:11434; empty for none"},
-		set: func(c *Config, v string) (err error) { c.Ollama.Host, err = parseOllamaHost(v); return err }},
+		Set: func(c *Config, v string) (err error) { c.Ollama.Host, err = parseOllamaHost(v); return err }},
 	{Setting: settings.Setting{Env: "OLLAMA_MODEL", Usage: "Ollama model the workflows ask"},
-		set: func(c *Config, v string) error { c.Ollama.Model = strings.TrimSpace(v); return nil }},
+		Set: func(c *Config, v string) error { c.Ollama.Model = strings.TrimSpace(v); return nil }},
 	{Setting: settings.Setting{Env: "OLLAMA_API_KEY", Usage: "Ollama API key (a secret; never printed)", Secret: true},
-		set: func(c *Config, v string) error { c.Ollama.APIKey = Secret(strings.TrimSpace(v)); return nil }},
+		Set: func(c *Config, v string) error { c.Ollama.APIKey = Secret(strings.TrimSpace(v)); return nil }},
 }
 
 // ErrHelp is matched by the error of [Load] for -h or --help (a [*settings.HelpError]).
@@ -215,32 +210,18 @@ var ErrHelp = settings.ErrHelp
 // section is invoke-svc's section in config.yaml.
 const section = "invoke-svc"
 
+// fields are invoke-svc's settings with their checks.
+var fields = settings.NewFields("invoke-svc", section, table)
+
 // Settings is invoke-svc's table of settings.
-var Settings = func() *settings.Table {
-	t := &settings.Table{Program: "invoke-svc", Section: section}
-	for _, s := range table {
-		t.Settings = append(t.Settings, s.Setting)
-	}
-	return t
-}()
+var Settings = fields.Table
 
 // Load reads the configuration from args (the command line without the program name),
 // getenv, and the configuration file, as [settings.Table.Load] does. Every problem is
 // reported in one error (errors.Join), each naming the flag or variable, the value and where
 // it came from. Load never exits the process; on -h it returns a [*settings.HelpError].
 func Load(args []string, getenv func(string) string) (Config, error) {
-	vals, err := Settings.Load(args, getenv)
-	if err != nil {
-		return Config{}, err
-	}
-	var c Config
-	for _, s := range table {
-		vals.Apply(s.Key(), func(v string) error { return s.set(&c, v) })
-	}
-	if err := vals.Err(); err != nil {
-		return Config{}, err
-	}
-	return c, nil
+	return fields.Load(args, getenv, nil)
 }
 
 // Usage describes every key: flag, variable, default and meaning.

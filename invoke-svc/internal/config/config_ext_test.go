@@ -12,6 +12,7 @@ import (
 
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/config"
 	"github.com/fdo-doip/doip-gateway/shared/settings"
+	"github.com/fdo-doip/doip-gateway/shared/settings/settingstest"
 	"github.com/fdo-doip/doip-gateway/shared/slogapp"
 )
 
@@ -147,76 +148,51 @@ func TestLoad(t *testing.T) {
 
 func TestLoadErrors(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name   string
-		args   []string
-		env    map[string]string
-		want   []string // substrings of the error
-		absent []string // must not appear in the error
-	}{
+	settingstest.CheckProblems(t, config.Load, []settingstest.Problem{
 		{
-			name: "max-concurrent zero from environment",
-			env:  map[string]string{"MAX_CONCURRENT": "0"},
-			want: []string{`--max-concurrent / MAX_CONCURRENT = "0" (from environment MAX_CONCURRENT): want at least 1`},
+			Name: "max-concurrent zero from environment",
+			Env:  env(map[string]string{"MAX_CONCURRENT": "0"}),
+			Want: []string{`--max-concurrent / MAX_CONCURRENT = "0" (from environment MAX_CONCURRENT): want at least 1`},
 		},
 		{
-			name: "max-concurrent not a number from flag",
-			args: []string{"--max-concurrent", "many"},
-			want: []string{`= "many" (from flag --max-concurrent): want a whole number`},
+			Name: "max-concurrent not a number from flag",
+			Args: []string{"--max-concurrent", "many"},
+			Want: []string{`= "many" (from flag --max-concurrent): want a whole number`},
 		},
-		{name: "listen without port", args: []string{"--listen", "localhost"}, want: []string{`--listen / INVOKE_LISTEN = "localhost" (from flag --listen): want host:port`}},
-		{name: "listen bad port", env: map[string]string{"INVOKE_LISTEN": "127.0.0.1:99999"}, want: []string{"INVOKE_LISTEN", `port "99999"`}},
-		{name: "listen empty flag", args: []string{"--listen="}, want: []string{`= "" (from flag --listen)`}},
-		{name: "retrieve without host", env: map[string]string{"RETRIEVE_ADDR": ":50051"}, want: []string{"RETRIEVE_ADDR", "host is empty"}},
-		{name: "log level", env: map[string]string{"LOG_LEVEL": "loud"}, want: []string{`--log-level / LOG_LEVEL = "loud" (from environment LOG_LEVEL)`}},
-		{name: "log format", args: []string{"--log-format", "xml"}, want: []string{`= "xml" (from flag --log-format)`}},
-		{name: "drain timeout", args: []string{"--drain-timeout", "10"}, want: []string{`--drain-timeout / DRAIN_TIMEOUT = "10" (from flag --drain-timeout): want a duration`}},
-		{name: "drain timeout zero", env: map[string]string{"DRAIN_TIMEOUT": "0s"}, want: []string{"DRAIN_TIMEOUT", "above zero"}},
-		{name: "ollama scheme", env: map[string]string{"OLLAMA_HOST": "ftp://ollama"}, want: []string{`OLLAMA_HOST = "ftp://ollama" (from environment OLLAMA_HOST): scheme "ftp"`}},
+		{Name: "listen without port", Args: []string{"--listen", "localhost"}, Want: []string{`--listen / INVOKE_LISTEN = "localhost" (from flag --listen): want host:port`}},
+		{Name: "listen bad port", Env: env(map[string]string{"INVOKE_LISTEN": "127.0.0.1:99999"}), Want: []string{"INVOKE_LISTEN", `port "99999"`}},
+		{Name: "listen empty flag", Args: []string{"--listen="}, Want: []string{`= "" (from flag --listen)`}},
+		{Name: "retrieve without host", Env: env(map[string]string{"RETRIEVE_ADDR": ":50051"}), Want: []string{"RETRIEVE_ADDR", "host is empty"}},
+		{Name: "log level", Env: env(map[string]string{"LOG_LEVEL": "loud"}), Want: []string{`--log-level / LOG_LEVEL = "loud" (from environment LOG_LEVEL)`}},
+		{Name: "log format", Args: []string{"--log-format", "xml"}, Want: []string{`= "xml" (from flag --log-format)`}},
+		{Name: "drain timeout", Args: []string{"--drain-timeout", "10"}, Want: []string{`--drain-timeout / DRAIN_TIMEOUT = "10" (from flag --drain-timeout): want a duration`}},
+		{Name: "drain timeout zero", Env: env(map[string]string{"DRAIN_TIMEOUT": "0s"}), Want: []string{"DRAIN_TIMEOUT", "above zero"}},
+		{Name: "ollama scheme", Env: env(map[string]string{"OLLAMA_HOST": "ftp://ollama"}), Want: []string{`OLLAMA_HOST = "ftp://ollama" (from environment OLLAMA_HOST): scheme "ftp"`}},
 		{
-			name:   "ollama password is not echoed",
-			env:    map[string]string{"OLLAMA_HOST": "http://me:hunter2@ollama:11434"},
-			want:   []string{"OLLAMA_HOST", "without user"},
-			absent: []string{"hunter2"},
+			Name:   "ollama password is not echoed",
+			Env:    env(map[string]string{"OLLAMA_HOST": "http://me:hunter2@ollama:11434"}),
+			Want:   []string{"OLLAMA_HOST", "without user"},
+			Absent: []string{"hunter2"},
 		},
-		{name: "ollama bad port", env: map[string]string{"OLLAMA_HOST": "ollama:0"}, want: []string{"OLLAMA_HOST", `port "0"`}},
-		{name: "ollama no host", env: map[string]string{"OLLAMA_HOST": "http://:11434"}, want: []string{"OLLAMA_HOST", "host is empty"}},
-		{name: "admin addr without port", args: []string{"--admin-addr", "9552"}, want: []string{`--admin-addr / ADMIN_ADDR = "9552" (from flag --admin-addr): want host:port, or empty to disable`}},
-		{name: "admin addr bad port", env: map[string]string{"ADMIN_ADDR": "127.0.0.1:99999"}, want: []string{"ADMIN_ADDR", `port "99999"`}},
-		{name: "memory limit unit", env: map[string]string{"MEMORY_LIMIT": "1TB"}, want: []string{`--memory-limit / MEMORY_LIMIT = "1TB" (from environment MEMORY_LIMIT): unknown unit`}},
-		{name: "memory limit too small", args: []string{"--extract-memory", "1MiB"}, want: []string{"--extract-memory", "want a size from 67108864 bytes"}},
-		{name: "isolation", args: []string{"--extract-isolation", "docker"}, want: []string{"--extract-isolation", "want process or none"}},
-		{name: "extract cpu", env: map[string]string{"EXTRACT_CPU": "500ms"}, want: []string{"EXTRACT_CPU", "at least 1s"}},
-		{name: "derived slots", args: []string{"--derived-slots", "0"}, want: []string{"--derived-slots", "at least 1"}},
-		{name: "unknown flag", args: []string{"--port", "1"}, want: []string{"flag provided but not defined: -port"}},
-		{name: "flag without value", args: []string{"--listen"}, want: []string{"flag needs an argument: -listen"}},
-		{name: "extra arguments", args: []string{"serve"}, want: []string{`unexpected argument "serve"`}},
+		{Name: "ollama bad port", Env: env(map[string]string{"OLLAMA_HOST": "ollama:0"}), Want: []string{"OLLAMA_HOST", `port "0"`}},
+		{Name: "ollama no host", Env: env(map[string]string{"OLLAMA_HOST": "http://:11434"}), Want: []string{"OLLAMA_HOST", "host is empty"}},
+		{Name: "admin addr without port", Args: []string{"--admin-addr", "9552"}, Want: []string{`--admin-addr / ADMIN_ADDR = "9552" (from flag --admin-addr): want host:port, or empty to disable`}},
+		{Name: "admin addr bad port", Env: env(map[string]string{"ADMIN_ADDR": "127.0.0.1:99999"}), Want: []string{"ADMIN_ADDR", `port "99999"`}},
+		{Name: "memory limit unit", Env: env(map[string]string{"MEMORY_LIMIT": "1TB"}), Want: []string{`--memory-limit / MEMORY_LIMIT = "1TB" (from environment MEMORY_LIMIT): unknown unit`}},
+		{Name: "memory limit too small", Args: []string{"--extract-memory", "1MiB"}, Want: []string{"--extract-memory", "want a size from 67108864 bytes"}},
+		{Name: "isolation", Args: []string{"--extract-isolation", "docker"}, Want: []string{"--extract-isolation", "want process or none"}},
+		{Name: "extract cpu", Env: env(map[string]string{"EXTRACT_CPU": "500ms"}), Want: []string{"EXTRACT_CPU", "at least 1s"}},
+		{Name: "derived slots", Args: []string{"--derived-slots", "0"}, Want: []string{"--derived-slots", "at least 1"}},
+		{Name: "unknown flag", Args: []string{"--port", "1"}, Want: []string{"flag provided but not defined: -port"}},
+		{Name: "flag without value", Args: []string{"--listen"}, Want: []string{"flag needs an argument: -listen"}},
+		{Name: "extra arguments", Args: []string{"serve"}, Want: []string{`unexpected argument "serve"`}},
 		{
-			name: "every problem at once",
-			args: []string{"--log-level", "loud"},
-			env:  map[string]string{"MAX_CONCURRENT": "-1", "INVOKE_LISTEN": "nope", "DRAIN_TIMEOUT": "soon"},
-			want: []string{"MAX_CONCURRENT", "INVOKE_LISTEN", "--log-level", "DRAIN_TIMEOUT"},
+			Name: "every problem at once",
+			Args: []string{"--log-level", "loud"},
+			Env:  env(map[string]string{"MAX_CONCURRENT": "-1", "INVOKE_LISTEN": "nope", "DRAIN_TIMEOUT": "soon"}),
+			Want: []string{"MAX_CONCURRENT", "INVOKE_LISTEN", "--log-level", "DRAIN_TIMEOUT"},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := config.Load(tt.args, env(tt.env))
-			if err == nil {
-				t.Fatalf("Load = %+v, want an error", got)
-			}
-			for _, s := range tt.want {
-				if !strings.Contains(err.Error(), s) {
-					t.Errorf("error %q does not contain %q", err, s)
-				}
-			}
-			for _, s := range tt.absent {
-				if strings.Contains(err.Error(), s) {
-					t.Errorf("error %q contains %q", err, s)
-				}
-			}
-		})
-	}
+	})
 }
 
 func TestLoadHelp(t *testing.T) {

@@ -1,7 +1,6 @@
 package invoke_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,7 +10,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -25,6 +23,7 @@ import (
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/workflow/echo"
 	invokev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/invoke/v1"
 	"github.com/fdo-doip/doip-gateway/shared/grpctest"
+	"github.com/fdo-doip/doip-gateway/shared/logtest"
 )
 
 // stub is a runner whose Run is a function field.
@@ -329,27 +328,9 @@ func TestInvokeErrors(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer that the server's handler goroutines can log to.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestInvokeFailureDetailsGoToTheLog(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs logtest.Buffer
 	reg, err := workflow.NewRegistry(returning("fail", "", errors.New("disk full at /secret/path")))
 	if err != nil {
 		t.Fatal(err)

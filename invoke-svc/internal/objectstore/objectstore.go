@@ -117,10 +117,10 @@ func (s *Store) Write(ctx context.Context, objectID, wf, path, mediaType string,
 	err = stream.Send(&retrievev1.WriteComponentRequest{Msg: &retrievev1.WriteComponentRequest_Header{Header: &retrievev1.WriteComponentHeader{
 		ObjectId: objectID, Workflow: wf, Path: path, MediaType: mediaType, Size: int64(len(data)),
 	}}})
-	for rest := data; err == nil && len(rest) > 0; {
-		n := min(len(rest), ChunkSize)
-		err = stream.Send(&retrievev1.WriteComponentRequest{Msg: &retrievev1.WriteComponentRequest_Chunk{Chunk: rest[:n]}})
-		rest = rest[n:]
+	if err == nil {
+		err = sendChunks(stream.Send, data, func(b []byte) *retrievev1.WriteComponentRequest {
+			return &retrievev1.WriteComponentRequest{Msg: &retrievev1.WriteComponentRequest_Chunk{Chunk: b}}
+		})
 	}
 	// A Send error means the server ended the call; CloseAndRecv tells why.
 	resp, rerr := stream.CloseAndRecv()
@@ -128,6 +128,19 @@ func (s *Store) Write(ctx context.Context, objectID, wf, path, mediaType string,
 		return nil, classify(rerr, what)
 	}
 	return resp, nil
+}
+
+// sendChunks sends data in pieces of at most ChunkSize bytes, each made into a message by
+// chunk, until a Send fails.
+func sendChunks[M any](send func(M) error, data []byte, chunk func([]byte) M) error {
+	for rest := data; len(rest) > 0; {
+		n := min(len(rest), ChunkSize)
+		if err := send(chunk(rest[:n])); err != nil {
+			return err
+		}
+		rest = rest[n:]
+	}
+	return nil
 }
 
 // File is one derived component of a commit.
@@ -156,10 +169,10 @@ func (s *Store) Commit(ctx context.Context, objectID, wf string, metadata map[st
 		err = stream.Send(&retrievev1.CommitComponentsRequest{Msg: &retrievev1.CommitComponentsRequest_File{File: &retrievev1.WriteComponentHeader{
 			Path: f.Path, MediaType: f.MediaType, Size: int64(len(f.Data)),
 		}}})
-		for rest := f.Data; err == nil && len(rest) > 0; {
-			n := min(len(rest), ChunkSize)
-			err = stream.Send(&retrievev1.CommitComponentsRequest{Msg: &retrievev1.CommitComponentsRequest_Chunk{Chunk: rest[:n]}})
-			rest = rest[n:]
+		if err == nil {
+			err = sendChunks(stream.Send, f.Data, func(b []byte) *retrievev1.CommitComponentsRequest {
+				return &retrievev1.CommitComponentsRequest{Msg: &retrievev1.CommitComponentsRequest_Chunk{Chunk: b}}
+			})
 		}
 	}
 	// A Send error means the server ended the call; CloseAndRecv tells why.

@@ -302,13 +302,18 @@ func (c *Client) statusError(resp *http.Response) *StatusError {
 // shorten collapses white space and control characters and cuts s to max runes.
 func shorten(s string, max int) string {
 	s = strings.Join(strings.FieldsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }), " ")
+	return cutRunes(s, max, "…")
+}
+
+// cutRunes cuts s to max runes, ending it with mark where it was cut.
+func cutRunes(s string, max int, mark string) string {
 	if utf8.RuneCountInString(s) <= max {
 		return s
 	}
 	n := 0
 	for i := range s {
 		if n == max {
-			return s[:i] + "…"
+			return s[:i] + mark
 		}
 		n++
 	}

@@ -295,24 +295,6 @@ func twoPages() eqextract.Result {
 	}
 }
 
-// syncBuffer is a log sink for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // newClient returns a client of f with a debug logger into logs (when not nil) and
 // short retry waits.
 func newClient(t *testing.T, f *fakeOllama, o Options, logs io.Writer) *Client {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/eqextract"
+	"github.com/fdo-doip/doip-gateway/shared/logtest"
 )
 
 func TestRefineEveryPage(t *testing.T) {
@@ -318,7 +319,7 @@ func TestAPIKeyNeverLeaks(t *testing.T) {
 			return chatOK(`{"equations":[{"number":"` + testKey + `","latex":"a"},{"number":"4","latex":"b"}]}`)
 		}
 	})
-	var logs syncBuffer
+	var logs logtest.Buffer
 	c := newClient(t, f, Options{MaxRetries: 1}, &logs)
 	in := twoPages()
 	in.Equations = in.Equations[1:4] // page 1: one equation, page 2: two

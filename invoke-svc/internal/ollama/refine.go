@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/eqextract"
 )
@@ -285,27 +284,13 @@ func userMessage(pg pageEqs, all []eqextract.Equation, imageOf []int) (string, e
 			Text   string `json:"text"`
 			LaTeX  string `json:"latex,omitempty"`
 			Image  int    `json:"image,omitempty"`
-		}{pg.keys[i], cutRunes(strings.ToValidUTF8(all[k].Text, "\uFFFD"), maxTextRunes),
-			cutRunes(strings.ToValidUTF8(all[k].LaTeX, "\uFFFD"), maxTextRunes), imageOf[i]}
+		}{pg.keys[i], cutRunes(strings.ToValidUTF8(all[k].Text, "\uFFFD"), maxTextRunes, " …"),
+			cutRunes(strings.ToValidUTF8(all[k].LaTeX, "\uFFFD"), maxTextRunes, " …"), imageOf[i]}
 		if err := enc.Encode(item); err != nil {
 			return "", fmt.Errorf("encoding the prompt: %w", err)
 		}
 	}
 	return b.String(), nil
-}
-
-func cutRunes(s string, max int) string {
-	if utf8.RuneCountInString(s) <= max {
-		return s
-	}
-	n := 0
-	for i := range s {
-		if n == max {
-			return s[:i] + " …"
-		}
-		n++
-	}
-	return s
 }
 
 // parseAnswer checks an answer against the page's keys and returns the LaTeX in key order.
@@ -346,7 +331,7 @@ func parseAnswer(content string, keys []string) ([]string, error) {
 		key := eqextract.NormalizeNumber(*e.Number)
 		j, ok := pos[key]
 		if !ok {
-			return nil, fmt.Errorf("%w: number %q is not one of the page's", ErrInvalidAnswer, cutRunes(*e.Number, 40))
+			return nil, fmt.Errorf("%w: number %q is not one of the page's", ErrInvalidAnswer, cutRunes(*e.Number, 40, " …"))
 		}
 		if out[j] != "" {
 			return nil, fmt.Errorf("%w: number %q answered twice", ErrInvalidAnswer, key)

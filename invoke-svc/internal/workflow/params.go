@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"unicode/utf8"
+
+	"github.com/fdo-doip/doip-gateway/shared/jsonkind"
 )
 
 // emptyParams is what empty params mean.
@@ -25,23 +27,7 @@ func ObjectParams(raw []byte) (json.RawMessage, error) {
 		return nil, fmt.Errorf("%w: params are not valid JSON", ErrBadParams)
 	}
 	if trimmed[0] != '{' {
-		return nil, fmt.Errorf("%w: params must be a JSON object, got %s", ErrBadParams, jsonKind(trimmed[0]))
+		return nil, fmt.Errorf("%w: params must be a JSON object, got %s", ErrBadParams, jsonkind.Described(trimmed))
 	}
 	return json.RawMessage(trimmed), nil
-}
-
-// jsonKind names the kind of a valid JSON value by its first byte.
-func jsonKind(first byte) string {
-	switch first {
-	case '[':
-		return "an array"
-	case '"':
-		return "a string"
-	case 't', 'f':
-		return "a boolean"
-	case 'n':
-		return "null"
-	default:
-		return "a number"
-	}
 }

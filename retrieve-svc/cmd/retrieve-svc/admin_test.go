@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -11,26 +10,8 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
+	"github.com/fdo-doip/doip-gateway/shared/webtest"
 )
-
-// get fetches url and returns the status code and body.
-func get(t *testing.T, url string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(b)
-}
 
 // TestAdminAndRequestID serves a record and a component with a request id in the metadata,
 // then reads the admin endpoints: the metrics moved, and the id is in the logs.
@@ -50,29 +31,19 @@ func TestAdminAndRequestID(t *testing.T) {
 	if _, err := client.GetRecord(ctx, &retrievev1.GetRecordRequest{ObjectId: "Q999999"}); err == nil {
 		t.Fatal("GetRecord of a missing object succeeded")
 	}
-	stream, err := client.StreamComponent(ctx, &retrievev1.StreamComponentRequest{ObjectId: "Q123", ComponentId: "source.tex"})
+	_, data, err := streamAllContext(ctx, client, &retrievev1.StreamComponentRequest{ObjectId: "Q123", ComponentId: "source.tex"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var n int
-	for {
-		msg, err := stream.Recv()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		n += len(msg.GetChunk())
-	}
+	n := len(data)
 
-	if code, body := get(t, s.adminURL+"/healthz"); code != http.StatusOK || body != "ok\n" {
+	if code, body := webtest.Get(t, s.adminURL+"/healthz"); code != http.StatusOK || body != "ok\n" {
 		t.Errorf("/healthz = %d %q", code, body)
 	}
-	if code, body := get(t, s.adminURL+"/readyz"); code != http.StatusOK {
+	if code, body := webtest.Get(t, s.adminURL+"/readyz"); code != http.StatusOK {
 		t.Errorf("/readyz = %d %q", code, body)
 	}
-	code, body := get(t, s.adminURL+"/metrics")
+	code, body := webtest.Get(t, s.adminURL+"/metrics")
 	if code != http.StatusOK {
 		t.Fatalf("/metrics = %d", code)
 	}
@@ -94,7 +65,7 @@ func TestAdminAndRequestID(t *testing.T) {
 		}
 	}
 	if err := s.stop(); err != nil {
-		t.Errorf("serve returned %v", err)
+		t.Errorf("run returned %v", err)
 	}
 	logs := s.logs.String()
 	for _, want := range []string{`msg="record served"`, `msg="component streamed"`, "msg=\"admin listening\""} {

@@ -23,10 +23,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/config"
@@ -50,22 +48,14 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr)
-	stop()
-	os.Exit(settings.Exit("retrieve-svc", err, os.Stdout, os.Stderr))
+	settings.Main("retrieve-svc", run)
 }
 
 // run starts the service and serves until ctx is done, then drains and returns nil. It
 // returns an error if the configuration is bad or the service cannot start; for -h, a
-// [*settings.HelpError] carrying the usage.
+// [*settings.HelpError] carrying the usage. Tests listen on 127.0.0.1:0 and learn the ports
+// through [grpcapp.WithReady].
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	return serve(ctx, args, getenv, stderr, nil)
-}
-
-// serve is run with a hook that learns the listening addresses once the ports are open (tests
-// listen on 127.0.0.1:0): the gRPC one, and the admin one (nil when disabled).
-func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready func(grpcAddr, adminAddr net.Addr)) error {
 	reindexOnly := len(args) > 0 && args[0] == reindexCommand
 	if reindexOnly {
 		args = args[1:]
@@ -209,7 +199,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		DrainTimeout: cfg.DrainTimeout,
 		AdminAddr:    cfg.AdminAddr,
 		AdminHandler: admin.NewHandler(reg, readiness(srv.Ready, checker), logger),
-		Ready:        ready,
 	}, logger)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)

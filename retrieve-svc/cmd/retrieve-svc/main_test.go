@@ -19,25 +19,10 @@ import (
 
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/retrieve"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
+	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
+	"github.com/fdo-doip/doip-gateway/shared/logtest"
 	"github.com/fdo-doip/doip-gateway/shared/settings"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func env(kv ...string) func(string) string {
 	m := map[string]string{}
@@ -50,20 +35,21 @@ func env(kv ...string) func(string) string {
 // started is a retrieve-svc running in the test, with a client connected to it.
 type started struct {
 	conn     *grpc.ClientConn
-	logs     *syncBuffer
+	logs     *logtest.Buffer
 	adminURL string       // "http://127.0.0.1:port" of the admin server; empty when disabled
-	stop     func() error // cancels the context and returns what serve returned
+	stop     func() error // cancels the context and returns what run returned
 }
 
 func start(t *testing.T, args []string, getenv func(string) string) *started {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	addrc := make(chan [2]net.Addr, 1)
 	errc := make(chan error, 1)
 	args = append([]string{"--listen", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--log-format", "text", "--log-level", "debug"}, args...)
 	go func() {
-		errc <- serve(ctx, args, getenv, io.MultiWriter(logs, t.Output()), func(a, adm net.Addr) { addrc <- [2]net.Addr{a, adm} })
+		ctx := grpcapp.WithReady(ctx, func(a, adm net.Addr) { addrc <- [2]net.Addr{a, adm} })
+		errc <- run(ctx, args, getenv, io.MultiWriter(logs, t.Output()))
 	}()
 	var addr net.Addr
 	var adminURL string
@@ -75,7 +61,7 @@ func start(t *testing.T, args []string, getenv func(string) string) *started {
 		}
 	case err := <-errc:
 		cancel()
-		t.Fatalf("serve returned before listening: %v", err)
+		t.Fatalf("run returned before listening: %v", err)
 	}
 	conn, err := grpc.NewClient(addr.String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -129,7 +115,7 @@ func TestRun(t *testing.T) {
 		t.Errorf("the data dir was seeded although seeding was off: %v", entries)
 	}
 	if err := s.stop(); err != nil {
-		t.Errorf("serve returned %v after cancel; want nil", err)
+		t.Errorf("run returned %v after cancel; want nil", err)
 	}
 	logs := s.logs.String()
 	for _, want := range []string{`msg=listening`, `addr=127.0.0.1:`, `records=folder`, `msg="shutting down"`, `msg=stopped`} {
@@ -154,21 +140,11 @@ func TestRunSeeds(t *testing.T) {
 		t.Fatalf("sample Q123 lists no components: %v", resp)
 	}
 	c := resp.GetComponents()[0]
-	stream, err := client.StreamComponent(t.Context(), &retrievev1.StreamComponentRequest{ObjectId: "Q123", ComponentId: c.GetComponentId()})
+	_, data, err := streamAll(t, client, &retrievev1.StreamComponentRequest{ObjectId: "Q123", ComponentId: c.GetComponentId()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var n int64
-	for {
-		msg, err := stream.Recv()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		n += int64(len(msg.GetChunk()))
-	}
+	n := int64(len(data))
 	if c.Size == nil || n != c.GetSize() {
 		t.Errorf("streamed %d bytes of %s; record says %v", n, c.GetComponentId(), c.Size)
 	}
@@ -176,7 +152,7 @@ func TestRunSeeds(t *testing.T) {
 		t.Errorf("no seeding logged:\n%s", s.logs.String())
 	}
 	if err := s.stop(); err != nil {
-		t.Errorf("serve returned %v", err)
+		t.Errorf("run returned %v", err)
 	}
 }
 
@@ -199,7 +175,7 @@ func TestRunFacade(t *testing.T) {
 		t.Fatalf("GetRecord through the façade = %v, %v", resp, err)
 	}
 	if err := s.stop(); err != nil {
-		t.Errorf("serve returned %v", err)
+		t.Errorf("run returned %v", err)
 	}
 	logs := s.logs.String()
 	if !strings.Contains(logs, "records=facade") {

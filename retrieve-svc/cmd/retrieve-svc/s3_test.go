@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"errors"
 	"io"
@@ -22,7 +23,12 @@ import (
 // streamAll reads a component stream: its header and the bytes of its chunks.
 func streamAll(t *testing.T, client retrievev1.RetrieveServiceClient, req *retrievev1.StreamComponentRequest) (*retrievev1.ComponentHeader, []byte, error) {
 	t.Helper()
-	stream, err := client.StreamComponent(t.Context(), req)
+	return streamAllContext(t.Context(), client, req)
+}
+
+// streamAllContext is streamAll with the context of the call.
+func streamAllContext(ctx context.Context, client retrievev1.RetrieveServiceClient, req *retrievev1.StreamComponentRequest) (*retrievev1.ComponentHeader, []byte, error) {
+	stream, err := client.StreamComponent(ctx, req)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -140,7 +146,7 @@ func TestRunS3(t *testing.T) {
 		}
 	}
 	if err := s.stop(); err != nil {
-		t.Errorf("serve returned %v", err)
+		t.Errorf("run returned %v", err)
 	}
 	logs := s.logs.String()
 	for _, want := range []string{"storage=s3", "s3_endpoint=" + srv.Host, "bucket=sandbox", `msg="s3 bucket ok"`, "records=folder"} {
@@ -181,7 +187,7 @@ func TestRunS3Down(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if err := s.stop(); err != nil {
-		t.Errorf("serve returned %v", err)
+		t.Errorf("run returned %v", err)
 	}
 	logs := s.logs.String()
 	if !strings.Contains(logs, `msg="s3 bucket not usable yet"`) || !strings.Contains(logs, "storage=s3") {

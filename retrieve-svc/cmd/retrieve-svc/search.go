@@ -8,6 +8,7 @@ import (
 
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/config"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/fdo"
+	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/retrieve"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/search"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/searchindex"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/searchwiki"
@@ -45,7 +46,9 @@ func openSearch(cfg config.Config, src fdo.Source, bucket storage.ReadBucket, st
 	if d, ok := src.(*fdo.Dir); ok {
 		list = d.List
 	}
-	idx, err := searchindex.Open(cfg.SearchIndexPath(), src, bucket, cfg.Branch, list,
+	// The index reads what GetRecord serves: the stored record of an object made through the
+	// gateway, else the façade's.
+	idx, err := searchindex.Open(cfg.SearchIndexPath(), retrieve.LocalFirst(bucket, cfg.Branch, src), bucket, cfg.Branch, list,
 		searchindex.Options{MaxPageSize: cfg.SearchMaxPageSize, Timeout: cfg.SearchTimeout}, logger)
 	if err != nil {
 		if strict {

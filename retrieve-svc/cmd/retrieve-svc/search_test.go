@@ -124,7 +124,7 @@ func TestSearchService(t *testing.T) {
 	}
 
 	// reindex rebuilds the index from storage, the derived equations included.
-	if err := serve(ctx, []string{"reindex", "--data-dir", filepath.Join(dir, "data"), "--log-format", "text"}, env(), t.Output(), nil); err != nil {
+	if err := run(ctx, []string{"reindex", "--data-dir", filepath.Join(dir, "data"), "--log-format", "text"}, env(), t.Output()); err != nil {
 		t.Fatalf("reindex: %v", err)
 	}
 	s = start(t, []string{"--data-dir", filepath.Join(dir, "data")}, env())
@@ -133,7 +133,7 @@ func TestSearchService(t *testing.T) {
 
 func TestReindexNeedsTheIndex(t *testing.T) {
 	t.Parallel()
-	err := serve(t.Context(), []string{"reindex", "--data-dir", t.TempDir(), "--search", "off"}, env(), io.Discard, nil)
+	err := run(t.Context(), []string{"reindex", "--data-dir", t.TempDir(), "--search", "off"}, env(), io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "not the embedded index") {
 		t.Fatalf("reindex with search off: %v", err)
 	}
@@ -180,7 +180,7 @@ func TestSearchIndexUnusable(t *testing.T) {
 	if _, err := retrievev1.NewRetrieveServiceClient(s.conn).GetRecord(t.Context(), &retrievev1.GetRecordRequest{ObjectId: "Q123"}); err != nil {
 		t.Fatalf("retrieve beside an unusable index: %v", err)
 	}
-	err = serve(t.Context(), []string{"reindex", "--data-dir", filepath.Join(dir, "data"), "--search-index-dir", filepath.Join(blocker, "index")}, env(), io.Discard, nil)
+	err = run(t.Context(), []string{"reindex", "--data-dir", filepath.Join(dir, "data"), "--search-index-dir", filepath.Join(blocker, "index")}, env(), io.Discard)
 	if err == nil {
 		t.Fatal("reindex into an unusable folder succeeded")
 	}

@@ -104,48 +104,42 @@ func (c Config) SearchIndexPath() string {
 	return filepath.Join(c.DataDir, "search-index")
 }
 
-// setting is one entry of the table and how its value is checked and stored into a Config.
-// A setting without a flag is read from the file and the environment only; secret ones are
-// never shown.
-type setting struct {
-	settings.Setting
-	apply func(c *Config, v string) error
-}
-
 // idPrefixRE is an id prefix: Q and up to 8 digits, leaving at least 4 random ones.
 var idPrefixRE = regexp.MustCompile(`^Q[1-9][0-9]{0,7}$`)
 
-// table lists every key, with its default: the one place defaults live.
-var table = []setting{
-	{Setting: settings.Setting{Flag: "listen", Env: "RETRIEVE_LISTEN", Default: "127.0.0.1:50051", Usage: "gRPC listen address (host:port)"}, apply: func(c *Config, v string) error {
+// table lists every key, with its default (the one place defaults live), and how its value is
+// checked and stored into a Config. A setting without a flag is read from the file and the
+// environment only; secret ones are never shown.
+var table = []settings.Field[Config]{
+	{Setting: settings.Setting{Flag: "listen", Env: "RETRIEVE_LISTEN", Default: "127.0.0.1:50051", Usage: "gRPC listen address (host:port)"}, Set: func(c *Config, v string) error {
 		if _, _, err := net.SplitHostPort(v); err != nil {
 			return errors.New("want host:port")
 		}
 		c.Listen = v
 		return nil
 	}},
-	{Setting: settings.Setting{Flag: "data-dir", Env: "DATA_DIR", Default: "data", Usage: "folder with records/ and the component tree"}, apply: func(c *Config, v string) error {
+	{Setting: settings.Setting{Flag: "data-dir", Env: "DATA_DIR", Default: "data", Usage: "folder with records/ and the component tree"}, Set: func(c *Config, v string) error {
 		if strings.TrimSpace(v) == "" {
 			return errors.New("must not be empty")
 		}
 		c.DataDir = v
 		return nil
 	}},
-	{Setting: settings.Setting{Flag: "branch", Env: "LAKEFS_BRANCH", Default: "main", Usage: "lakeFS branch, the first segment of storage keys"}, apply: func(c *Config, v string) error {
+	{Setting: settings.Setting{Flag: "branch", Env: "LAKEFS_BRANCH", Default: "main", Usage: "lakeFS branch, the first segment of storage keys"}, Set: func(c *Config, v string) error {
 		if !branchRE.MatchString(v) {
 			return errors.New("want letters, digits, - and _ (a lakeFS branch name)")
 		}
 		c.Branch = v
 		return nil
 	}},
-	{Setting: settings.Setting{Flag: "fdo-api", Env: "FDO_API", Usage: "FDO façade base URL; empty reads records from <data-dir>/records"}, apply: func(c *Config, v string) error {
+	{Setting: settings.Setting{Flag: "fdo-api", Env: "FDO_API", Usage: "FDO façade base URL; empty reads records from <data-dir>/records"}, Set: func(c *Config, v string) error {
 		u, err := checkURL(v)
 		c.FDOAPI = u
 		return err
 	}},
-	{Setting: settings.Setting{Flag: "fdo-timeout", Env: "FDO_TIMEOUT", Default: "10s", Usage: "timeout of one façade request"}, apply: positiveDuration(func(c *Config) *time.Duration { return &c.FDOTimeout })},
-	{Setting: settings.Setting{Flag: "cache-ttl", Env: "RETRIEVE_CACHE_TTL", Default: "5m", Usage: "how long a record stays cached (0 disables)"}, apply: nonNegativeDuration(func(c *Config) *time.Duration { return &c.CacheTTL })},
-	{Setting: settings.Setting{Flag: "cache-size", Env: "RETRIEVE_CACHE_SIZE", Default: "1000", Usage: "how many records the cache holds (0 disables)"}, apply: func(c *Config, v string) error {
+	{Setting: settings.Setting{Flag: "fdo-timeout", Env: "FDO_TIMEOUT", Default: "10s", Usage: "timeout of one façade request"}, Set: positiveDuration(func(c *Config) *time.Duration { return &c.FDOTimeout })},
+	{Setting: settings.Setting{Flag: "cache-ttl", Env: "RETRIEVE_CACHE_TTL", Default: "5m", Usage: "how long a record stays cached (0 disables)"}, Set: nonNegativeDuration(func(c *Config) *time.Duration { return &c.CacheTTL })},
+	{Setting: settings.Setting{Flag: "cache-size", Env: "RETRIEVE_CACHE_SIZE", Default: "1000", Usage: "how many records the cache holds (0 disables)"}, Set: func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
 			return errors.New("want a whole number, 0 or more")
@@ -153,22 +147,15 @@ var table = []setting{
 		c.CacheSize = n
 		return nil
 	}},
-	{Setting: settings.Setting{Flag: "seed-samples", Env: "SEED_SAMPLES", Default: "true", Usage: "write the sample objects into an empty or missing data dir", Bool: true}, apply: func(c *Config, v string) error {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return errors.New("want true or false")
-		}
-		c.SeedSamples = b
-		return nil
-	}},
-	{Setting: settings.Setting{Flag: "id-prefix", Env: "ID_PREFIX", Default: "Q99", Usage: "start of the ids of created objects: Q and 1 to 8 digits, the rest random"}, apply: func(c *Config, v string) error {
+	{Setting: settings.Setting{Flag: "seed-samples", Env: "SEED_SAMPLES", Default: "true", Usage: "write the sample objects into an empty or missing data dir", Bool: true}, Set: settings.Parse(strconv.ParseBool, "want true or false", func(c *Config) *bool { return &c.SeedSamples })},
+	{Setting: settings.Setting{Flag: "id-prefix", Env: "ID_PREFIX", Default: "Q99", Usage: "start of the ids of created objects: Q and 1 to 8 digits, the rest random"}, Set: func(c *Config, v string) error {
 		if !idPrefixRE.MatchString(v) {
 			return errors.New("want Q followed by 1 to 8 digits, the first not 0")
 		}
 		c.IDPrefix = v
 		return nil
 	}},
-	{Setting: settings.Setting{Flag: "client-ids", Env: "CLIENT_IDS", Default: "false", Usage: "let a create name the new object's id (a QID not yet taken)", Bool: true}, apply: func(c *Config, v string) error {
+	{Setting: settings.Setting{Flag: "client-ids", Env: "CLIENT_IDS", Default: "false", Usage: "let a create name the new object's id (a QID not yet taken)", Bool: true}, Set: func(c *Config, v string) error {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
 			return errors.New("want true or false")
@@ -176,7 +163,7 @@ var table = []setting{
 		c.ClientIDs = b
 		return nil
 	}},
-	{Setting: settings.Setting{Flag: "max-element-size", Env: "MAX_ELEMENT_SIZE", Default: "4GiB", Usage: "largest element a create or update stores"}, apply: func(c *Config, v string) error {
+	{Setting: settings.Setting{Flag: "max-element-size", Env: "MAX_ELEMENT_SIZE", Default: "4GiB", Usage: "largest element a create or update stores"}, Set: func(c *Config, v string) error {
 		n, err := parseSize(v)
 		if err != nil || n == 0 || n > 1<<40 {
 			return errors.New("want a size from 1 byte to 1TiB, such as 4GiB")
@@ -184,7 +171,7 @@ var table = []setting{
 		c.MaxElementSize = n
 		return nil
 	}},
-	{Setting: settings.Setting{Flag: "max-elements", Env: "MAX_ELEMENTS", Default: "64", Usage: "most elements of one object, and of one write"}, apply: func(c *Config, v string) error {
+	{Setting: settings.Setting{Flag: "max-elements", Env: "MAX_ELEMENTS", Default: "64", Usage: "most elements of one object, and of one write"}, Set: func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 10000 {
 			return errors.New("want a number from 1 to 10000")
@@ -192,24 +179,10 @@ var table = []setting{
 		c.MaxElements = n
 		return nil
 	}},
-	{Setting: settings.Setting{Flag: "log-level", Env: "LOG_LEVEL", Default: "info", Usage: "debug, info, warn or error"}, apply: func(c *Config, v string) error {
-		l, err := slogapp.ParseLevel(v)
-		if err != nil {
-			return errors.New("want debug, info, warn or error")
-		}
-		c.LogLevel = l
-		return nil
-	}},
-	{Setting: settings.Setting{Flag: "log-format", Env: "LOG_FORMAT", Default: "auto", Usage: "auto (text on a terminal, else json), text or json"}, apply: func(c *Config, v string) error {
-		f, err := slogapp.ParseFormat(v)
-		if err != nil {
-			return errors.New("want auto, text or json")
-		}
-		c.LogFormat = f
-		return nil
-	}},
-	{Setting: settings.Setting{Flag: "drain-timeout", Env: "RETRIEVE_DRAIN_TIMEOUT", Default: "10s", Usage: "how long in-flight calls may finish on shutdown"}, apply: nonNegativeDuration(func(c *Config) *time.Duration { return &c.DrainTimeout })},
-	{Setting: settings.Setting{Flag: "admin-addr", Env: "ADMIN_ADDR", Default: "127.0.0.1:9551", Usage: "admin HTTP address (host:port) serving /metrics, /healthz and /readyz; empty disables"}, apply: func(c *Config, v string) error {
+	{Setting: settings.Setting{Flag: "log-level", Env: "LOG_LEVEL", Default: "info", Usage: "debug, info, warn or error"}, Set: settings.Parse(slogapp.ParseLevel, "want debug, info, warn or error", func(c *Config) *slog.Level { return &c.LogLevel })},
+	{Setting: settings.Setting{Flag: "log-format", Env: "LOG_FORMAT", Default: "auto", Usage: "auto (text on a terminal, else json), text or json"}, Set: settings.Parse(slogapp.ParseFormat, "want auto, text or json", func(c *Config) *slogapp.Format { return &c.LogFormat })},
+	{Setting: settings.Setting{Flag: "drain-timeout", Env: "RETRIEVE_DRAIN_TIMEOUT", Default: "10s", Usage: "how long in-flight calls may finish on shutdown"}, Set: nonNegativeDuration(func(c *Config) *time.Duration { return &c.DrainTimeout })},
+	{Setting: settings.Setting{Flag: "admin-addr", Env: "ADMIN_ADDR", Default: "127.0.0.1:9551", Usage: "admin HTTP address (host:port) serving /metrics, /healthz and /readyz; empty disables"}, Set: func(c *Config, v string) error {
 		v = strings.TrimSpace(v)
 		if v == "" {
 			c.AdminAddr = ""
@@ -222,9 +195,9 @@ var table = []setting{
 		c.AdminAddr = v
 		return nil
 	}},
-	{Setting: settings.Setting{Flag: "max-connection-age", Env: "GRPC_MAX_CONNECTION_AGE", Default: "0s", Usage: "end each gRPC client connection after about this long, so clients re-resolve the service name and reach new replicas; 0 never"}, apply: nonNegativeDuration(func(c *Config) *time.Duration { return &c.MaxConnectionAge })},
-	{Setting: settings.Setting{Flag: "max-connection-age-grace", Env: "GRPC_MAX_CONNECTION_AGE_GRACE", Default: "0s", Usage: "how long the calls on a connection ended by max-connection-age may still take; 0 as long as they take"}, apply: nonNegativeDuration(func(c *Config) *time.Duration { return &c.MaxConnectionAgeGrace })},
-	{Setting: settings.Setting{Flag: "storage", Env: "STORAGE", Default: "auto", Usage: "component storage: folder, s3 (plain S3) or lakefs (S3 gateway plus commits and versions); auto is s3 when --lakefs-url / LAKEFS_URL is set, else folder"}, apply: func(c *Config, v string) error {
+	{Setting: settings.Setting{Flag: "max-connection-age", Env: "GRPC_MAX_CONNECTION_AGE", Default: "0s", Usage: "end each gRPC client connection after about this long, so clients re-resolve the service name and reach new replicas; 0 never"}, Set: nonNegativeDuration(func(c *Config) *time.Duration { return &c.MaxConnectionAge })},
+	{Setting: settings.Setting{Flag: "max-connection-age-grace", Env: "GRPC_MAX_CONNECTION_AGE_GRACE", Default: "0s", Usage: "how long the calls on a connection ended by max-connection-age may still take; 0 as long as they take"}, Set: nonNegativeDuration(func(c *Config) *time.Duration { return &c.MaxConnectionAgeGrace })},
+	{Setting: settings.Setting{Flag: "storage", Env: "STORAGE", Default: "auto", Usage: "component storage: folder, s3 (plain S3) or lakefs (S3 gateway plus commits and versions); auto is s3 when --lakefs-url / LAKEFS_URL is set, else folder"}, Set: func(c *Config, v string) error {
 		switch v = strings.ToLower(v); v {
 		case "auto":
 			v = ""
@@ -235,7 +208,7 @@ var table = []setting{
 		c.Storage = v
 		return nil
 	}},
-	{Setting: settings.Setting{Flag: "lakefs-url", Env: "LAKEFS_URL", Usage: "lakeFS URL, the S3 endpoint (http:// or https://; without a scheme https, or http for a loopback host)"}, apply: func(c *Config, v string) error {
+	{Setting: settings.Setting{Flag: "lakefs-url", Env: "LAKEFS_URL", Usage: "lakeFS URL, the S3 endpoint (http:// or https://; without a scheme https, or http for a loopback host)"}, Set: func(c *Config, v string) error {
 		if v == "" {
 			return nil
 		}
@@ -245,35 +218,20 @@ var table = []setting{
 		c.LakeFSURL = strings.TrimSpace(v)
 		return nil
 	}},
-	{Setting: settings.Setting{Flag: "lakefs-repo", Env: "LAKEFS_REPO", Usage: "lakeFS repository, the S3 bucket"}, apply: func(c *Config, v string) error {
+	{Setting: settings.Setting{Flag: "lakefs-repo", Env: "LAKEFS_REPO", Usage: "lakeFS repository, the S3 bucket"}, Set: func(c *Config, v string) error {
 		if v != "" && !repoRE.MatchString(v) {
 			return errors.New("want 3 to 63 lower-case letters, digits and -, starting with a letter or digit (a lakeFS repository name)")
 		}
 		c.LakeFSRepo = v
 		return nil
 	}},
-	{Setting: settings.Setting{Flag: "grpc-tls-cert", Env: "GRPC_TLS_CERT", Usage: "certificate (PEM) this service presents; with key and CA set, gRPC requires mutual TLS"}, apply: func(c *Config, v string) error {
-		c.GRPCTLSCert = v
-		return nil
-	}},
-	{Setting: settings.Setting{Flag: "grpc-tls-key", Env: "GRPC_TLS_KEY", Usage: "key (PEM) of grpc-tls-cert"}, apply: func(c *Config, v string) error {
-		c.GRPCTLSKey = v
-		return nil
-	}},
-	{Setting: settings.Setting{Flag: "grpc-tls-ca", Env: "GRPC_TLS_CA", Usage: "CA (PEM) that client certificates must chain to"}, apply: func(c *Config, v string) error {
-		c.GRPCTLSCA = v
-		return nil
-	}},
-	{Setting: settings.Setting{Flag: "lakefs-user", Env: "LAKEFS_USER", Usage: "lakeFS access key id"}, apply: func(c *Config, v string) error {
-		c.LakeFSUser = v
-		return nil
-	}},
-	{Setting: settings.Setting{Env: "LAKEFS_PASSWORD", Usage: "lakeFS secret access key (environment or config file, no flag; never shown)", Secret: true}, apply: func(c *Config, v string) error {
-		c.LakeFSPassword = v
-		return nil
-	}},
-	{Setting: settings.Setting{Flag: "s3-timeout", Env: "S3_TIMEOUT", Default: "30s", Usage: "how long S3 may make no progress (connecting, answering, sending bytes)"}, apply: positiveDuration(func(c *Config) *time.Duration { return &c.S3Timeout })},
-	{Setting: settings.Setting{Flag: "component-cache-size", Env: "COMPONENT_CACHE_SIZE", Default: "32MiB", Usage: "memory for caching components of up to 1 MiB (0: no cache)"}, apply: func(c *Config, v string) error {
+	{Setting: settings.Setting{Flag: "grpc-tls-cert", Env: "GRPC_TLS_CERT", Usage: "certificate (PEM) this service presents; with key and CA set, gRPC requires mutual TLS"}, Set: settings.Text(func(c *Config) *string { return &c.GRPCTLSCert })},
+	{Setting: settings.Setting{Flag: "grpc-tls-key", Env: "GRPC_TLS_KEY", Usage: "key (PEM) of grpc-tls-cert"}, Set: settings.Text(func(c *Config) *string { return &c.GRPCTLSKey })},
+	{Setting: settings.Setting{Flag: "grpc-tls-ca", Env: "GRPC_TLS_CA", Usage: "CA (PEM) that client certificates must chain to"}, Set: settings.Text(func(c *Config) *string { return &c.GRPCTLSCA })},
+	{Setting: settings.Setting{Flag: "lakefs-user", Env: "LAKEFS_USER", Usage: "lakeFS access key id"}, Set: settings.Text(func(c *Config) *string { return &c.LakeFSUser })},
+	{Setting: settings.Setting{Env: "LAKEFS_PASSWORD", Usage: "lakeFS secret access key (environment or config file, no flag; never shown)", Secret: true}, Set: settings.Text(func(c *Config) *string { return &c.LakeFSPassword })},
+	{Setting: settings.Setting{Flag: "s3-timeout", Env: "S3_TIMEOUT", Default: "30s", Usage: "how long S3 may make no progress (connecting, answering, sending bytes)"}, Set: positiveDuration(func(c *Config) *time.Duration { return &c.S3Timeout })},
+	{Setting: settings.Setting{Flag: "component-cache-size", Env: "COMPONENT_CACHE_SIZE", Default: "32MiB", Usage: "memory for caching components of up to 1 MiB (0: no cache)"}, Set: func(c *Config, v string) error {
 		n, err := parseSize(v)
 		if err != nil || n > 16<<30 {
 			return errors.New("want a size up to 16GiB, such as 64MiB, or 0")
@@ -281,9 +239,9 @@ var table = []setting{
 		c.CacheBytes = n
 		return nil
 	}},
-	{Setting: settings.Setting{Flag: "component-cache-ttl", Env: "COMPONENT_CACHE_TTL", Default: "30s", Usage: "how long a cached component is served before storage is asked again"}, apply: nonNegativeDuration(func(c *Config) *time.Duration { return &c.CacheBlobTTL })},
-	{Setting: settings.Setting{Flag: "presign-expiry", Env: "PRESIGN_EXPIRY", Default: "5m", Usage: "with S3: callers that allow it read components straight from S3 through presigned URLs valid this long (0: always stream through this service)"}, apply: nonNegativeDuration(func(c *Config) *time.Duration { return &c.PresignExpiry })},
-	{Setting: settings.Setting{Flag: "s3-part-size", Env: "S3_PART_SIZE", Default: "16MiB", Usage: "largest single PUT and multipart part size (5MiB to 5GiB; memory per write)"}, apply: func(c *Config, v string) error {
+	{Setting: settings.Setting{Flag: "component-cache-ttl", Env: "COMPONENT_CACHE_TTL", Default: "30s", Usage: "how long a cached component is served before storage is asked again"}, Set: nonNegativeDuration(func(c *Config) *time.Duration { return &c.CacheBlobTTL })},
+	{Setting: settings.Setting{Flag: "presign-expiry", Env: "PRESIGN_EXPIRY", Default: "5m", Usage: "with S3: callers that allow it read components straight from S3 through presigned URLs valid this long (0: always stream through this service)"}, Set: nonNegativeDuration(func(c *Config) *time.Duration { return &c.PresignExpiry })},
+	{Setting: settings.Setting{Flag: "s3-part-size", Env: "S3_PART_SIZE", Default: "16MiB", Usage: "largest single PUT and multipart part size (5MiB to 5GiB; memory per write)"}, Set: func(c *Config, v string) error {
 		n, err := parseSize(v)
 		if err != nil || n < storages3.MinPartSize || n > storages3.MaxPartSize {
 			return errors.New("want a size from 5MiB to 5GiB, such as 16MiB or 8388608")
@@ -294,8 +252,8 @@ var table = []setting{
 }
 
 // searchTable holds the search settings.
-var searchTable = []setting{
-	{Setting: settings.Setting{Flag: "search", Env: "SEARCH_BACKEND", Default: "index", Usage: "search backend: index (embedded full-text index of records and derived equations), mediawiki (a MediaWiki's search, with --mediawiki-api) or off"}, apply: func(c *Config, v string) error {
+var searchTable = []settings.Field[Config]{
+	{Setting: settings.Setting{Flag: "search", Env: "SEARCH_BACKEND", Default: "index", Usage: "search backend: index (embedded full-text index of records and derived equations), mediawiki (a MediaWiki's search, with --mediawiki-api) or off"}, Set: func(c *Config, v string) error {
 		switch v = strings.ToLower(strings.TrimSpace(v)); v {
 		case SearchIndex, SearchMediaWiki, SearchOff:
 			c.Search = v
@@ -303,12 +261,12 @@ var searchTable = []setting{
 		}
 		return errors.New("want index, mediawiki or off")
 	}},
-	{Setting: settings.Setting{Flag: "search-index-dir", Env: "SEARCH_INDEX_DIR", Usage: "folder of the embedded search index; empty: search-index in the data dir"}, apply: func(c *Config, v string) error {
+	{Setting: settings.Setting{Flag: "search-index-dir", Env: "SEARCH_INDEX_DIR", Usage: "folder of the embedded search index; empty: search-index in the data dir"}, Set: func(c *Config, v string) error {
 		c.SearchIndexDir = strings.TrimSpace(v)
 		return nil
 	}},
-	{Setting: settings.Setting{Flag: "search-timeout", Env: "SEARCH_TIMEOUT", Default: "5s", Usage: "time limit of one search"}, apply: positiveDuration(func(c *Config) *time.Duration { return &c.SearchTimeout })},
-	{Setting: settings.Setting{Flag: "search-max-page-size", Env: "SEARCH_MAX_PAGE_SIZE", Default: "1000", Usage: "largest page of search results (1 to 10000)"}, apply: func(c *Config, v string) error {
+	{Setting: settings.Setting{Flag: "search-timeout", Env: "SEARCH_TIMEOUT", Default: "5s", Usage: "time limit of one search"}, Set: positiveDuration(func(c *Config) *time.Duration { return &c.SearchTimeout })},
+	{Setting: settings.Setting{Flag: "search-max-page-size", Env: "SEARCH_MAX_PAGE_SIZE", Default: "1000", Usage: "largest page of search results (1 to 10000)"}, Set: func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 10000 {
 			return errors.New("want a whole number from 1 to 10000")
@@ -316,7 +274,7 @@ var searchTable = []setting{
 		c.SearchMaxPageSize = n
 		return nil
 	}},
-	{Setting: settings.Setting{Flag: "mediawiki-api", Env: "MEDIAWIKI_API_URL", Usage: "api.php URL of the MediaWiki whose search answers with --search mediawiki"}, apply: func(c *Config, v string) error {
+	{Setting: settings.Setting{Flag: "mediawiki-api", Env: "MEDIAWIKI_API_URL", Usage: "api.php URL of the MediaWiki whose search answers with --search mediawiki"}, Set: func(c *Config, v string) error {
 		if v == "" {
 			return nil
 		}
@@ -327,7 +285,7 @@ var searchTable = []setting{
 		c.MediaWikiAPI = v
 		return nil
 	}},
-	{Setting: settings.Setting{Flag: "mediawiki-profile-items", Env: "MEDIAWIKI_PROFILE_ITEMS", Usage: "profile names and the wiki items that name them, such as publication=Q5976449,dataset=Q5984635 (person and software are built in)"}, apply: func(c *Config, v string) error {
+	{Setting: settings.Setting{Flag: "mediawiki-profile-items", Env: "MEDIAWIKI_PROFILE_ITEMS", Usage: "profile names and the wiki items that name them, such as publication=Q5976449,dataset=Q5984635 (person and software are built in)"}, Set: func(c *Config, v string) error {
 		if _, err := profileItems(v); err != nil {
 			return err
 		}
@@ -360,7 +318,7 @@ func profileItems(v string) (map[string]string, error) {
 }
 
 // allSettings is every table of settings.
-func allSettings() []setting { return append(slices.Clip(table), searchTable...) }
+func allSettings() []settings.Field[Config] { return append(slices.Clip(table), searchTable...) }
 
 var repoRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{2,62}$`)
 
@@ -370,24 +328,21 @@ func parseSize(v string) (uint64, error) { return configfile.ParseSize(v) }
 var branchRE = regexp.MustCompile(`^\w[-\w]*$`)
 
 func positiveDuration(field func(*Config) *time.Duration) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return errors.New("want a positive duration such as 10s")
-		}
-		*field(c) = d
-		return nil
-	}
+	return settings.Parse(durationAbove(0), "want a positive duration such as 10s", field)
 }
 
 func nonNegativeDuration(field func(*Config) *time.Duration) func(*Config, string) error {
-	return func(c *Config, v string) error {
+	return settings.Parse(durationAbove(-1), "want a duration such as 5m, 0 or more", field)
+}
+
+// durationAbove parses a duration greater than floor (-1: zero or more).
+func durationAbove(floor time.Duration) func(string) (time.Duration, error) {
+	return func(v string) (time.Duration, error) {
 		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 {
-			return errors.New("want a duration such as 5m, 0 or more")
+		if err == nil && d <= floor {
+			err = errors.New("too short")
 		}
-		*field(c) = d
-		return nil
+		return d, err
 	}
 }
 
@@ -415,36 +370,23 @@ func checkURL(v string) (string, error) {
 // section is retrieve-svc's section in config.yaml.
 const section = "retrieve-svc"
 
+// fields are retrieve-svc's settings with their checks.
+var fields = settings.NewFields("retrieve-svc", section, allSettings())
+
 // Settings is retrieve-svc's table of settings.
-var Settings = func() *settings.Table {
-	t := &settings.Table{Program: "retrieve-svc", Section: section}
-	for _, s := range allSettings() {
-		t.Settings = append(t.Settings, s.Setting)
-	}
-	return t
-}()
+var Settings = fields.Table
 
 // Load returns the configuration from args (without the program name), the environment
 // read through getenv, and the configuration file, as [settings.Table.Load] does: flags
 // override environment variables, which override the file, which overrides the defaults.
 // Every problem is reported at once. For -h or --help it returns a [*settings.HelpError].
 func Load(args []string, getenv func(string) string) (Config, error) {
-	vals, err := Settings.Load(args, getenv)
-	if err != nil {
-		return Config{}, err
-	}
-	var c Config
-	for _, s := range allSettings() {
-		vals.Apply(s.Key(), func(v string) error { return s.apply(&c, v) })
-	}
-	c.resolveStorage(vals)
-	if c.Search == SearchMediaWiki && c.MediaWikiAPI == "" {
-		vals.Errorf("search mediawiki (from %s) needs %s", vals.Source("search"), Settings.Setting("mediawiki-api").Name())
-	}
-	if err := vals.Err(); err != nil {
-		return Config{}, err
-	}
-	return c, nil
+	return fields.Load(args, getenv, func(c *Config, vals *settings.Values) {
+		c.resolveStorage(vals)
+		if c.Search == SearchMediaWiki && c.MediaWikiAPI == "" {
+			vals.Errorf("search mediawiki (from %s) needs %s", vals.Source("search"), Settings.Setting("mediawiki-api").Name())
+		}
+	})
 }
 
 // resolveStorage turns storage "auto" into folder or s3 and checks that s3 has what it needs,

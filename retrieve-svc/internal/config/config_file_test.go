@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,39 +29,21 @@ invoke-svc:
 func TestLoadFileLayers(t *testing.T) {
 	t.Parallel()
 	path := settingstest.WriteConfig(t, fileText)
-	tests := []struct {
-		name  string
-		args  []string
-		env   func(string) string
-		check func(Config) bool
-	}{
-		{"file only", []string{"--config", path}, env(), func(c Config) bool {
+	settingstest.CheckLayers(t, Load, []settingstest.Layer[Config]{
+		{Name: "file only", Args: []string{"--config", path}, Env: env(), Check: func(c Config) bool {
 			return c.Listen == "127.0.0.1:7001" && c.CacheTTL == time.Hour && c.CacheSize == 7 && !c.SeedSamples &&
 				c.S3PartSize == 8<<20 && c.DataDir == "data"
 		}},
-		{"file named by DOIP_CONFIG", nil, env("DOIP_CONFIG", path), func(c Config) bool { return c.CacheSize == 7 }},
-		{"file and environment", []string{"--config=" + path}, env("RETRIEVE_CACHE_TTL", "2m", "DATA_DIR", "/srv"), func(c Config) bool {
+		{Name: "file named by DOIP_CONFIG", Args: nil, Env: env("DOIP_CONFIG", path), Check: func(c Config) bool { return c.CacheSize == 7 }},
+		{Name: "file and environment", Args: []string{"--config=" + path}, Env: env("RETRIEVE_CACHE_TTL", "2m", "DATA_DIR", "/srv"), Check: func(c Config) bool {
 			return c.CacheTTL == 2*time.Minute && c.DataDir == "/srv" && c.CacheSize == 7
 		}},
-		{"file, environment and flag", []string{"--config", path, "--cache-ttl", "3s", "--seed-samples"},
-			env("RETRIEVE_CACHE_TTL", "2m", "RETRIEVE_LISTEN", "127.0.0.1:7002"), func(c Config) bool {
-				return c.CacheTTL == 3*time.Second && c.SeedSamples && c.Listen == "127.0.0.1:7002" && c.CacheSize == 7
-			}},
-		{"empty --config reads no file", []string{"--config="}, env("CONFIG", path), func(c Config) bool { return c.CacheSize == 1000 }},
-		{"no file here is fine", nil, env(), func(c Config) bool { return c.CacheSize == 1000 }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			c, err := Load(tt.args, tt.env)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !tt.check(c) {
-				t.Errorf("Load(%q) = %+v", tt.args, c)
-			}
-		})
-	}
+		{Name: "file, environment and flag", Args: []string{"--config", path, "--cache-ttl", "3s", "--seed-samples"}, Env: env("RETRIEVE_CACHE_TTL", "2m", "RETRIEVE_LISTEN", "127.0.0.1:7002"), Check: func(c Config) bool {
+			return c.CacheTTL == 3*time.Second && c.SeedSamples && c.Listen == "127.0.0.1:7002" && c.CacheSize == 7
+		}},
+		{Name: "empty --config reads no file", Args: []string{"--config="}, Env: env("CONFIG", path), Check: func(c Config) bool { return c.CacheSize == 1000 }},
+		{Name: "no file here is fine", Args: nil, Env: env(), Check: func(c Config) bool { return c.CacheSize == 1000 }},
+	})
 }
 
 // TestLoadFileStorage reads the whole lakeFS configuration, password included, from the file.
@@ -104,55 +85,22 @@ func TestLoadFileStorage(t *testing.T) {
 func TestLoadFileErrors(t *testing.T) {
 	t.Parallel()
 	missing := filepath.Join(t.TempDir(), "missing.yaml")
-	tests := []struct {
-		name   string
-		file   string // written to a file named by --config, unless args are given
-		args   []string
-		env    func(string) string
-		want   []string
-		absent []string
-	}{
-		{name: "bad value names file, line and key", file: "retrieve-svc:\n  listen: 127.0.0.1:1\n  cache-ttl: soon\n",
-			want: []string{`config: --cache-ttl / RETRIEVE_CACHE_TTL = "soon" (from `, `config.yaml:3 (retrieve-svc.cache-ttl)): want a duration`}},
-		{name: "bad value under its variable name", file: "retrieve-svc:\n  SEED_SAMPLES: maybe\n",
-			want: []string{`config.yaml:2 (retrieve-svc.SEED_SAMPLES)): want true or false`}},
-		{name: "unknown key", file: "retrieve-svc:\n  cache-tll: 1m\n", want: []string{"config.yaml:2: unknown key retrieve-svc.cache-tll (did you mean cache-ttl?)"}},
-		{name: "a key of another process", file: "retrieve-svc:\n  port: 1\n", want: []string{"config.yaml:2: unknown key retrieve-svc.port"}},
-		{name: "unknown section", file: "retreive-svc:\n  listen: x\n", want: []string{`config.yaml:1: unknown section "retreive-svc" (did you mean retrieve-svc?)`}},
-		{name: "list for a single value", file: "retrieve-svc:\n  data-dir: [a, b]\n", want: []string{"retrieve-svc.data-dir: want a single value, not a list"}},
-		{name: "explicit missing file", args: []string{"--config", missing}, want: []string{"config: file " + missing + " (from flag --config): no such file"}},
-		{name: "missing file named by the environment", env: env("CONFIG", missing), want: []string{"(from environment CONFIG): no such file"}},
-		{name: "secret in the file not shown", file: "retrieve-svc:\n  lakefs-password: wJalrXUtnFEMI\n  fdo-api: https://bob:hunter2@h/?key=abc\n  cache-size: x\n",
-			want: []string{"--fdo-api", "--cache-size"}, absent: []string{"wJalrXUtnFEMI", "hunter2", "bob", "abc"}},
-		{name: "secret with a shape problem not shown", file: "retrieve-svc:\n  lakefs-password: [wJalrXUtnFEMI]\n",
-			want: []string{"retrieve-svc.lakefs-password: want a single value"}, absent: []string{"wJalrXUtnFEMI"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			args, getenv := tt.args, tt.env
-			if tt.file != "" {
-				args = append([]string{"--config", settingstest.WriteConfig(t, tt.file)}, args...)
-			}
-			if getenv == nil {
-				getenv = env()
-			}
-			_, err := Load(args, getenv)
-			if err == nil {
-				t.Fatal("Load succeeded")
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q\ndoes not contain %q", err, w)
-				}
-			}
-			for _, a := range tt.absent {
-				if strings.Contains(err.Error(), a) {
-					t.Errorf("error %q\nshows %q", err, a)
-				}
-			}
-		})
-	}
+	settingstest.CheckProblems(t, Load, []settingstest.Problem{
+		{Name: "bad value names file, line and key", File: "retrieve-svc:\n  listen: 127.0.0.1:1\n  cache-ttl: soon\n",
+			Want: []string{`config: --cache-ttl / RETRIEVE_CACHE_TTL = "soon" (from `, `config.yaml:3 (retrieve-svc.cache-ttl)): want a duration`}},
+		{Name: "bad value under its variable name", File: "retrieve-svc:\n  SEED_SAMPLES: maybe\n",
+			Want: []string{`config.yaml:2 (retrieve-svc.SEED_SAMPLES)): want true or false`}},
+		{Name: "unknown key", File: "retrieve-svc:\n  cache-tll: 1m\n", Want: []string{"config.yaml:2: unknown key retrieve-svc.cache-tll (did you mean cache-ttl?)"}},
+		{Name: "a key of another process", File: "retrieve-svc:\n  port: 1\n", Want: []string{"config.yaml:2: unknown key retrieve-svc.port"}},
+		{Name: "unknown section", File: "retreive-svc:\n  listen: x\n", Want: []string{`config.yaml:1: unknown section "retreive-svc" (did you mean retrieve-svc?)`}},
+		{Name: "list for a single value", File: "retrieve-svc:\n  data-dir: [a, b]\n", Want: []string{"retrieve-svc.data-dir: want a single value, not a list"}},
+		{Name: "explicit missing file", Args: []string{"--config", missing}, Want: []string{"config: file " + missing + " (from flag --config): no such file"}},
+		{Name: "missing file named by the environment", Env: env("CONFIG", missing), Want: []string{"(from environment CONFIG): no such file"}},
+		{Name: "secret in the file not shown", File: "retrieve-svc:\n  lakefs-password: wJalrXUtnFEMI\n  fdo-api: https://bob:hunter2@h/?key=abc\n  cache-size: x\n",
+			Want: []string{"--fdo-api", "--cache-size"}, Absent: []string{"wJalrXUtnFEMI", "hunter2", "bob", "abc"}},
+		{Name: "secret with a shape problem not shown", File: "retrieve-svc:\n  lakefs-password: [wJalrXUtnFEMI]\n",
+			Want: []string{"retrieve-svc.lakefs-password: want a single value"}, Absent: []string{"wJalrXUtnFEMI"}},
+	})
 	if _, err := Load([]string{"--config", missing}, env()); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing file: %v does not wrap fs.ErrNotExist", err)
 	}
@@ -161,40 +109,17 @@ func TestLoadFileErrors(t *testing.T) {
 // TestLoadImplicitFile reads ./config.yaml; it changes the working directory, so it does not
 // run in parallel.
 func TestLoadImplicitFile(t *testing.T) {
-	dir := t.TempDir()
-	t.Chdir(dir)
-	if _, err := Load(nil, env()); err != nil {
-		t.Fatalf("no ./config.yaml: %v", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(fileText), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c, err := Load(nil, env())
-	if err != nil || c.CacheSize != 7 {
-		t.Errorf("./config.yaml: %+v, %v", c, err)
-	}
+	settingstest.CheckImplicitFile(t, Load, fileText, func(c Config) bool { return c.CacheSize == 7 })
 }
 
 func TestUsageListsConfig(t *testing.T) {
 	t.Parallel()
-	for _, want := range []string{"--config FILE", "DOIP_CONFIG", "retrieve-svc section", "lakefs-password"} {
-		if !strings.Contains(Usage(), want) {
-			t.Errorf("usage lacks %q:\n%s", want, Usage())
-		}
-	}
+	settingstest.CheckUsage(t, Usage(), "--config FILE", "DOIP_CONFIG", "retrieve-svc section", "lakefs-password")
 }
 
 // TestExampleFile checks config.example.yaml at the repository root against the code: its
 // retrieve-svc section lists every setting with its default, and loads to the defaults.
 func TestExampleFile(t *testing.T) {
 	t.Parallel()
-	const example = "../../../config.example.yaml"
-	settingstest.CheckExample(t, Settings, example)
-	got, err := Load([]string{"--config", example}, env())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want, _ := Load(nil, env()); got != want {
-		t.Errorf("%s loads to\n%+v\nnot the defaults\n%+v", example, got, want)
-	}
+	settingstest.CheckExampleLoadsDefaults(t, Settings, "../../../config.example.yaml", Load)
 }

@@ -12,15 +12,12 @@ import (
 	"time"
 
 	"github.com/fdo-doip/doip-gateway/shared/slogapp"
+
+	"github.com/fdo-doip/doip-gateway/shared/settings/settingstest"
 )
 
-func env(kv ...string) func(string) string {
-	m := map[string]string{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		m[kv[i]] = kv[i+1]
-	}
-	return func(k string) string { return m[k] }
-}
+// env returns a getenv over key, value pairs.
+var env = settingstest.Env
 
 func TestLoadDefaults(t *testing.T) {
 	t.Parallel()
@@ -62,107 +59,60 @@ func TestLoadDefaults(t *testing.T) {
 
 func TestLoad(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name  string
-		args  []string
-		env   func(string) string
-		check func(Config) bool
-	}{
-		{"flag", []string{"--listen", "127.0.0.1:0"}, env(), func(c Config) bool { return c.Listen == "127.0.0.1:0" }},
-		{"single dash", []string{"-listen=127.0.0.1:1"}, env(), func(c Config) bool { return c.Listen == "127.0.0.1:1" }},
-		{"env", nil, env("RETRIEVE_LISTEN", "[::1]:9000"), func(c Config) bool { return c.Listen == "[::1]:9000" }},
-		{"flag over env", []string{"--listen=127.0.0.1:2"}, env("RETRIEVE_LISTEN", "127.0.0.1:3"),
-			func(c Config) bool { return c.Listen == "127.0.0.1:2" }},
-		{"empty env is unset", nil, env("DATA_DIR", ""), func(c Config) bool { return c.DataDir == "data" }},
-		{"data dir", nil, env("DATA_DIR", "/srv/fdo"), func(c Config) bool { return c.DataDir == "/srv/fdo" }},
-		{"branch", []string{"--branch", "dev-1"}, env("LAKEFS_BRANCH", "x"), func(c Config) bool { return c.Branch == "dev-1" }},
-		{"branch env", nil, env("LAKEFS_BRANCH", "feature_x"), func(c Config) bool { return c.Branch == "feature_x" }},
-		{"fdo api slash added", nil, env("FDO_API", "https://fdo.example.org/fdo"),
-			func(c Config) bool { return c.FDOAPI == "https://fdo.example.org/fdo/" }},
-		{"fdo api kept", []string{"--fdo-api", "http://127.0.0.1:8080/"}, env(),
-			func(c Config) bool { return c.FDOAPI == "http://127.0.0.1:8080/" }},
-		{"durations", []string{"--fdo-timeout=2s", "--cache-ttl=0", "--drain-timeout=1m"}, env(),
-			func(c Config) bool {
-				return c.FDOTimeout == 2*time.Second && c.CacheTTL == 0 && c.DrainTimeout == time.Minute
-			}},
-		{"duration env", nil, env("FDO_TIMEOUT", "3s", "RETRIEVE_CACHE_TTL", "1h", "RETRIEVE_DRAIN_TIMEOUT", "0s"),
-			func(c Config) bool {
-				return c.FDOTimeout == 3*time.Second && c.CacheTTL == time.Hour && c.DrainTimeout == 0
-			}},
-		{"cache size", []string{"--cache-size", "0"}, env("RETRIEVE_CACHE_SIZE", "5"), func(c Config) bool { return c.CacheSize == 0 }},
-		{"cache size env", nil, env("RETRIEVE_CACHE_SIZE", "5"), func(c Config) bool { return c.CacheSize == 5 }},
-		{"seed bool flag", []string{"--seed-samples"}, env("SEED_SAMPLES", "false"), func(c Config) bool { return c.SeedSamples }},
-		{"seed false flag", []string{"--seed-samples=false"}, env(), func(c Config) bool { return !c.SeedSamples }},
-		{"seed env", nil, env("SEED_SAMPLES", "0"), func(c Config) bool { return !c.SeedSamples }},
-		{"log", []string{"--log-level", "DEBUG"}, env("LOG_FORMAT", "json"),
-			func(c Config) bool { return c.LogLevel == slog.LevelDebug && c.LogFormat == slogapp.FormatJSON }},
-		{"log env", nil, env("LOG_LEVEL", "warn", "LOG_FORMAT", "TEXT"),
-			func(c Config) bool { return c.LogLevel == slog.LevelWarn && c.LogFormat == slogapp.FormatText }},
-		{"admin env", nil, env("ADMIN_ADDR", "0.0.0.0:9100"), func(c Config) bool { return c.AdminAddr == "0.0.0.0:9100" }},
-		{"admin flag over env", []string{"--admin-addr", "127.0.0.1:0"}, env("ADMIN_ADDR", "0.0.0.0:9100"),
-			func(c Config) bool { return c.AdminAddr == "127.0.0.1:0" }},
-		{"admin disabled", []string{"--admin-addr="}, env("ADMIN_ADDR", "0.0.0.0:9100"), func(c Config) bool { return c.AdminAddr == "" }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			c, err := Load(tt.args, tt.env)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !tt.check(c) {
-				t.Errorf("Load(%q) = %+v", tt.args, c)
-			}
-		})
-	}
+	settingstest.CheckLayers(t, Load, []settingstest.Layer[Config]{
+		{Name: "flag", Args: []string{"--listen", "127.0.0.1:0"}, Env: env(), Check: func(c Config) bool { return c.Listen == "127.0.0.1:0" }},
+		{Name: "single dash", Args: []string{"-listen=127.0.0.1:1"}, Env: env(), Check: func(c Config) bool { return c.Listen == "127.0.0.1:1" }},
+		{Name: "env", Args: nil, Env: env("RETRIEVE_LISTEN", "[::1]:9000"), Check: func(c Config) bool { return c.Listen == "[::1]:9000" }},
+		{Name: "flag over env", Args: []string{"--listen=127.0.0.1:2"}, Env: env("RETRIEVE_LISTEN", "127.0.0.1:3"), Check: func(c Config) bool { return c.Listen == "127.0.0.1:2" }},
+		{Name: "empty env is unset", Args: nil, Env: env("DATA_DIR", ""), Check: func(c Config) bool { return c.DataDir == "data" }},
+		{Name: "data dir", Args: nil, Env: env("DATA_DIR", "/srv/fdo"), Check: func(c Config) bool { return c.DataDir == "/srv/fdo" }},
+		{Name: "branch", Args: []string{"--branch", "dev-1"}, Env: env("LAKEFS_BRANCH", "x"), Check: func(c Config) bool { return c.Branch == "dev-1" }},
+		{Name: "branch env", Args: nil, Env: env("LAKEFS_BRANCH", "feature_x"), Check: func(c Config) bool { return c.Branch == "feature_x" }},
+		{Name: "fdo api slash added", Args: nil, Env: env("FDO_API", "https://fdo.example.org/fdo"), Check: func(c Config) bool { return c.FDOAPI == "https://fdo.example.org/fdo/" }},
+		{Name: "fdo api kept", Args: []string{"--fdo-api", "http://127.0.0.1:8080/"}, Env: env(), Check: func(c Config) bool { return c.FDOAPI == "http://127.0.0.1:8080/" }},
+		{Name: "durations", Args: []string{"--fdo-timeout=2s", "--cache-ttl=0", "--drain-timeout=1m"}, Env: env(), Check: func(c Config) bool {
+			return c.FDOTimeout == 2*time.Second && c.CacheTTL == 0 && c.DrainTimeout == time.Minute
+		}},
+		{Name: "duration env", Args: nil, Env: env("FDO_TIMEOUT", "3s", "RETRIEVE_CACHE_TTL", "1h", "RETRIEVE_DRAIN_TIMEOUT", "0s"), Check: func(c Config) bool {
+			return c.FDOTimeout == 3*time.Second && c.CacheTTL == time.Hour && c.DrainTimeout == 0
+		}},
+		{Name: "cache size", Args: []string{"--cache-size", "0"}, Env: env("RETRIEVE_CACHE_SIZE", "5"), Check: func(c Config) bool { return c.CacheSize == 0 }},
+		{Name: "cache size env", Args: nil, Env: env("RETRIEVE_CACHE_SIZE", "5"), Check: func(c Config) bool { return c.CacheSize == 5 }},
+		{Name: "seed bool flag", Args: []string{"--seed-samples"}, Env: env("SEED_SAMPLES", "false"), Check: func(c Config) bool { return c.SeedSamples }},
+		{Name: "seed false flag", Args: []string{"--seed-samples=false"}, Env: env(), Check: func(c Config) bool { return !c.SeedSamples }},
+		{Name: "seed env", Args: nil, Env: env("SEED_SAMPLES", "0"), Check: func(c Config) bool { return !c.SeedSamples }},
+		{Name: "log", Args: []string{"--log-level", "DEBUG"}, Env: env("LOG_FORMAT", "json"), Check: func(c Config) bool { return c.LogLevel == slog.LevelDebug && c.LogFormat == slogapp.FormatJSON }},
+		{Name: "log env", Args: nil, Env: env("LOG_LEVEL", "warn", "LOG_FORMAT", "TEXT"), Check: func(c Config) bool { return c.LogLevel == slog.LevelWarn && c.LogFormat == slogapp.FormatText }},
+		{Name: "admin env", Args: nil, Env: env("ADMIN_ADDR", "0.0.0.0:9100"), Check: func(c Config) bool { return c.AdminAddr == "0.0.0.0:9100" }},
+		{Name: "admin flag over env", Args: []string{"--admin-addr", "127.0.0.1:0"}, Env: env("ADMIN_ADDR", "0.0.0.0:9100"), Check: func(c Config) bool { return c.AdminAddr == "127.0.0.1:0" }},
+		{Name: "admin disabled", Args: []string{"--admin-addr="}, Env: env("ADMIN_ADDR", "0.0.0.0:9100"), Check: func(c Config) bool { return c.AdminAddr == "" }},
+	})
 }
 
 func TestLoadErrors(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name string
-		args []string
-		env  func(string) string
-		want []string // each must appear in the error
-	}{
-		{"bad listen flag", []string{"--listen", "nope"}, env(),
-			[]string{`--listen / RETRIEVE_LISTEN = "nope" (from flag --listen): want host:port`}},
-		{"bad listen env", nil, env("RETRIEVE_LISTEN", "nope"),
-			[]string{`--listen / RETRIEVE_LISTEN = "nope" (from environment RETRIEVE_LISTEN)`}},
-		{"empty data dir", []string{"--data-dir="}, env(), []string{`--data-dir / DATA_DIR = "" (from flag --data-dir): must not be empty`}},
-		{"bad branch", nil, env("LAKEFS_BRANCH", "../x"), []string{`--branch / LAKEFS_BRANCH = "../x" (from environment LAKEFS_BRANCH)`}},
-		{"bad url", nil, env("FDO_API", "ftp://x/"), []string{`--fdo-api / FDO_API = "ftp://x/" (from environment FDO_API): want an http or https URL`}},
-		{"url without host", []string{"--fdo-api=http://"}, env(), []string{`--fdo-api`, `want an http or https URL with a host`}},
-		{"url with query", []string{"--fdo-api=http://x/?k=v"}, env(), []string{`must not have a query`}},
-		{"bad duration", []string{"--fdo-timeout=soon"}, env(), []string{`--fdo-timeout / FDO_TIMEOUT = "soon" (from flag --fdo-timeout): want a positive duration`}},
-		{"zero timeout", nil, env("FDO_TIMEOUT", "0s"), []string{`--fdo-timeout / FDO_TIMEOUT = "0s" (from environment FDO_TIMEOUT)`}},
-		{"negative ttl", []string{"--cache-ttl=-1s"}, env(), []string{`--cache-ttl`, `0 or more`}},
-		{"bad size", nil, env("RETRIEVE_CACHE_SIZE", "lots"), []string{`--cache-size / RETRIEVE_CACHE_SIZE = "lots" (from environment RETRIEVE_CACHE_SIZE)`}},
-		{"negative size", []string{"--cache-size=-1"}, env(), []string{`--cache-size`}},
-		{"bad bool", nil, env("SEED_SAMPLES", "maybe"), []string{`--seed-samples / SEED_SAMPLES = "maybe" (from environment SEED_SAMPLES): want true or false`}},
-		{"bad level", nil, env("LOG_LEVEL", "loud"), []string{`--log-level / LOG_LEVEL = "loud" (from environment LOG_LEVEL)`}},
-		{"bad format", []string{"--log-format=xml"}, env(), []string{`--log-format / LOG_FORMAT = "xml" (from flag --log-format)`}},
-		{"bad admin addr", []string{"--admin-addr=9551"}, env(), []string{`--admin-addr / ADMIN_ADDR = "9551" (from flag --admin-addr): want host:port`}},
-		{"admin port out of range", nil, env("ADMIN_ADDR", "127.0.0.1:99999"), []string{`--admin-addr / ADMIN_ADDR = "127.0.0.1:99999" (from environment ADMIN_ADDR)`}},
-		{"unknown flag", []string{"--port=1"}, env(), []string{"flag provided but not defined: -port"}},
-		{"positional", []string{"extra"}, env(), []string{`unexpected argument "extra"`}},
-		{"all at once", []string{"--listen=x", "--cache-size=y"}, env("LOG_LEVEL", "z", "FDO_API", "gopher://q"),
-			[]string{"--listen", "--cache-size", "--log-level", "--fdo-api"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			_, err := Load(tt.args, tt.env)
-			if err == nil {
-				t.Fatal("Load succeeded")
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not contain %q", err, w)
-				}
-			}
-		})
-	}
+	settingstest.CheckProblems(t, Load, []settingstest.Problem{
+		{Name: "bad listen flag", Args: []string{"--listen", "nope"}, Env: env(), Want: []string{`--listen / RETRIEVE_LISTEN = "nope" (from flag --listen): want host:port`}},
+		{Name: "bad listen env", Args: nil, Env: env("RETRIEVE_LISTEN", "nope"), Want: []string{`--listen / RETRIEVE_LISTEN = "nope" (from environment RETRIEVE_LISTEN)`}},
+		{Name: "empty data dir", Args: []string{"--data-dir="}, Env: env(), Want: []string{`--data-dir / DATA_DIR = "" (from flag --data-dir): must not be empty`}},
+		{Name: "bad branch", Args: nil, Env: env("LAKEFS_BRANCH", "../x"), Want: []string{`--branch / LAKEFS_BRANCH = "../x" (from environment LAKEFS_BRANCH)`}},
+		{Name: "bad url", Args: nil, Env: env("FDO_API", "ftp://x/"), Want: []string{`--fdo-api / FDO_API = "ftp://x/" (from environment FDO_API): want an http or https URL`}},
+		{Name: "url without host", Args: []string{"--fdo-api=http://"}, Env: env(), Want: []string{`--fdo-api`, `want an http or https URL with a host`}},
+		{Name: "url with query", Args: []string{"--fdo-api=http://x/?k=v"}, Env: env(), Want: []string{`must not have a query`}},
+		{Name: "bad duration", Args: []string{"--fdo-timeout=soon"}, Env: env(), Want: []string{`--fdo-timeout / FDO_TIMEOUT = "soon" (from flag --fdo-timeout): want a positive duration`}},
+		{Name: "zero timeout", Args: nil, Env: env("FDO_TIMEOUT", "0s"), Want: []string{`--fdo-timeout / FDO_TIMEOUT = "0s" (from environment FDO_TIMEOUT)`}},
+		{Name: "negative ttl", Args: []string{"--cache-ttl=-1s"}, Env: env(), Want: []string{`--cache-ttl`, `0 or more`}},
+		{Name: "bad size", Args: nil, Env: env("RETRIEVE_CACHE_SIZE", "lots"), Want: []string{`--cache-size / RETRIEVE_CACHE_SIZE = "lots" (from environment RETRIEVE_CACHE_SIZE)`}},
+		{Name: "negative size", Args: []string{"--cache-size=-1"}, Env: env(), Want: []string{`--cache-size`}},
+		{Name: "bad bool", Args: nil, Env: env("SEED_SAMPLES", "maybe"), Want: []string{`--seed-samples / SEED_SAMPLES = "maybe" (from environment SEED_SAMPLES): want true or false`}},
+		{Name: "bad level", Args: nil, Env: env("LOG_LEVEL", "loud"), Want: []string{`--log-level / LOG_LEVEL = "loud" (from environment LOG_LEVEL)`}},
+		{Name: "bad format", Args: []string{"--log-format=xml"}, Env: env(), Want: []string{`--log-format / LOG_FORMAT = "xml" (from flag --log-format)`}},
+		{Name: "bad admin addr", Args: []string{"--admin-addr=9551"}, Env: env(), Want: []string{`--admin-addr / ADMIN_ADDR = "9551" (from flag --admin-addr): want host:port`}},
+		{Name: "admin port out of range", Args: nil, Env: env("ADMIN_ADDR", "127.0.0.1:99999"), Want: []string{`--admin-addr / ADMIN_ADDR = "127.0.0.1:99999" (from environment ADMIN_ADDR)`}},
+		{Name: "unknown flag", Args: []string{"--port=1"}, Env: env(), Want: []string{"flag provided but not defined: -port"}},
+		{Name: "positional", Args: []string{"extra"}, Env: env(), Want: []string{`unexpected argument "extra"`}},
+		{Name: "all at once", Args: []string{"--listen=x", "--cache-size=y"}, Env: env("LOG_LEVEL", "z", "FDO_API", "gopher://q"), Want: []string{"--listen", "--cache-size", "--log-level", "--fdo-api"}},
+	})
 }
 
 func TestLoadHelp(t *testing.T) {
@@ -219,45 +169,22 @@ func s3env(kv ...string) func(string) string {
 
 func TestLoadStorage(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name  string
-		args  []string
-		env   func(string) string
-		check func(Config) bool
-	}{
-		{"auto is folder without LAKEFS_URL", nil, env("LAKEFS_REPO", "sandbox"), func(c Config) bool { return c.Storage == StorageFolder }},
-		{"auto is s3 with LAKEFS_URL", nil, s3env(), func(c Config) bool {
+	settingstest.CheckLayers(t, Load, []settingstest.Layer[Config]{
+		{Name: "auto is folder without LAKEFS_URL", Args: nil, Env: env("LAKEFS_REPO", "sandbox"), Check: func(c Config) bool { return c.Storage == StorageFolder }},
+		{Name: "auto is s3 with LAKEFS_URL", Args: nil, Env: s3env(), Check: func(c Config) bool {
 			return c.Storage == StorageS3 && c.LakeFSURL == "http://127.0.0.1:8000" && c.LakeFSRepo == "sandbox" &&
 				c.LakeFSUser == "AKIAIOSFODNN7EXAMPLE" && c.LakeFSPassword == "wJalrXUtnFEMI"
 		}},
-		{"auto from the flag", []string{"--lakefs-url", "lakefs.example.org"}, s3env("LAKEFS_URL", ""),
-			func(c Config) bool { return c.Storage == StorageS3 && c.LakeFSURL == "lakefs.example.org" }},
-		{"explicit folder with LAKEFS_URL", []string{"--storage", "folder"}, env("LAKEFS_URL", "http://h:1"),
-			func(c Config) bool { return c.Storage == StorageFolder }},
-		{"explicit s3", nil, s3env("STORAGE", "S3"), func(c Config) bool { return c.Storage == StorageS3 }},
-		{"explicit auto", []string{"--storage=auto"}, env(), func(c Config) bool { return c.Storage == StorageFolder }},
-		{"flags over env", []string{"--lakefs-repo", "other-repo", "--lakefs-user", "me"}, s3env(),
-			func(c Config) bool { return c.LakeFSRepo == "other-repo" && c.LakeFSUser == "me" }},
-		{"lakeFS API URL", nil, s3env("LAKEFS_URL", "https://lakefs.example.org/api/v1"),
-			func(c Config) bool { return c.LakeFSURL == "https://lakefs.example.org/api/v1" }},
-		{"timeout and part size", []string{"--s3-timeout", "5s", "--s3-part-size", "8MiB"}, s3env(),
-			func(c Config) bool { return c.S3Timeout == 5*time.Second && c.S3PartSize == 8<<20 }},
-		{"part size env in bytes", nil, s3env("S3_PART_SIZE", "5242880", "S3_TIMEOUT", "1m"),
-			func(c Config) bool { return c.S3PartSize == 5<<20 && c.S3Timeout == time.Minute }},
-		{"part size units", []string{"--s3-part-size=1g"}, env(), func(c Config) bool { return c.S3PartSize == 1<<30 }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			c, err := Load(tt.args, tt.env)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !tt.check(c) {
-				t.Errorf("Load(%q) = %+v", tt.args, c)
-			}
-		})
-	}
+		{Name: "auto from the flag", Args: []string{"--lakefs-url", "lakefs.example.org"}, Env: s3env("LAKEFS_URL", ""), Check: func(c Config) bool { return c.Storage == StorageS3 && c.LakeFSURL == "lakefs.example.org" }},
+		{Name: "explicit folder with LAKEFS_URL", Args: []string{"--storage", "folder"}, Env: env("LAKEFS_URL", "http://h:1"), Check: func(c Config) bool { return c.Storage == StorageFolder }},
+		{Name: "explicit s3", Args: nil, Env: s3env("STORAGE", "S3"), Check: func(c Config) bool { return c.Storage == StorageS3 }},
+		{Name: "explicit auto", Args: []string{"--storage=auto"}, Env: env(), Check: func(c Config) bool { return c.Storage == StorageFolder }},
+		{Name: "flags over env", Args: []string{"--lakefs-repo", "other-repo", "--lakefs-user", "me"}, Env: s3env(), Check: func(c Config) bool { return c.LakeFSRepo == "other-repo" && c.LakeFSUser == "me" }},
+		{Name: "lakeFS API URL", Args: nil, Env: s3env("LAKEFS_URL", "https://lakefs.example.org/api/v1"), Check: func(c Config) bool { return c.LakeFSURL == "https://lakefs.example.org/api/v1" }},
+		{Name: "timeout and part size", Args: []string{"--s3-timeout", "5s", "--s3-part-size", "8MiB"}, Env: s3env(), Check: func(c Config) bool { return c.S3Timeout == 5*time.Second && c.S3PartSize == 8<<20 }},
+		{Name: "part size env in bytes", Args: nil, Env: s3env("S3_PART_SIZE", "5242880", "S3_TIMEOUT", "1m"), Check: func(c Config) bool { return c.S3PartSize == 5<<20 && c.S3Timeout == time.Minute }},
+		{Name: "part size units", Args: []string{"--s3-part-size=1g"}, Env: env(), Check: func(c Config) bool { return c.S3PartSize == 1<<30 }},
+	})
 }
 
 func TestLoadStorageErrors(t *testing.T) {

@@ -35,6 +35,16 @@ func ComponentKey(branch, qid, componentID string) string {
 	return ObjectPrefix(branch, qid) + componentID
 }
 
+// RecordFile is the name of the record of an object made through the gateway, beside its
+// components folder.
+const RecordFile = "record.json"
+
+// RecordKey returns the storage key of the record of an object made through the gateway:
+// "{branch}/{shard}/{QID}/record.json".
+func RecordKey(branch, qid string) string {
+	return branch + "/" + Shard(qid) + "/" + qid + "/" + RecordFile
+}
+
 // TypePrefix starts the object id of a type record: "types/ScholarlyArticle".
 const TypePrefix = "types/"
 

@@ -43,9 +43,6 @@ import (
 // changed since. Objects of the façade have no record.json: their elements may be added or
 // replaced (committed like any write), their record never changes here.
 
-// RecordFile is the name of a local object's record, beside its components folder.
-const RecordFile = "record.json"
-
 // WriteLimits bound what one create or update may store.
 type WriteLimits struct {
 	// MaxElementSize bounds one element's bytes.
@@ -135,12 +132,17 @@ func (e *localElement) filename() string {
 
 // recordKey is the storage key of a local object's record.
 func (s *Server) recordKey(qid string) string {
-	return s.branch + "/" + objectid.Shard(qid) + "/" + qid + "/" + RecordFile
+	return objectid.RecordKey(s.branch, qid)
 }
 
 // loadLocal reads a local object's record from rb; ok is false when the object has none there.
 func (s *Server) loadLocal(ctx context.Context, rb storage.ReadBucket, qid string) (*localRecord, []byte, bool, error) {
-	rc, info, err := rb.Get(ctx, s.recordKey(qid))
+	return readLocal(ctx, rb, s.recordKey(qid), qid)
+}
+
+// readLocal reads the local record stored at key; ok is false when there is none.
+func readLocal(ctx context.Context, rb storage.ReadBucket, key, qid string) (*localRecord, []byte, bool, error) {
+	rc, info, err := rb.Get(ctx, key)
 	if errors.Is(err, storage.ErrNotExist) {
 		return nil, nil, false, nil
 	}
@@ -160,6 +162,38 @@ func (s *Server) loadLocal(ctx context.Context, rb storage.ReadBucket, qid strin
 		return nil, nil, false, fmt.Errorf("record of %s: %w", qid, err)
 	}
 	return &r, data, true, nil
+}
+
+// LocalFirst is a record source for readers that follow storage (the search index): an
+// object made through the gateway has its record (what GetRecord serves) from record.json
+// below branch in bucket, with a kernel (its type and time of change, as the façade's
+// records carry them) where the record has none; any other object has the façade's.
+func LocalFirst(bucket storage.ReadBucket, branch string, façade fdo.Source) fdo.Source {
+	return localFirst{bucket: bucket, branch: branch, façade: façade}
+}
+
+type localFirst struct {
+	bucket storage.ReadBucket
+	branch string
+	façade fdo.Source
+}
+
+func (l localFirst) Record(ctx context.Context, qid string) ([]byte, error) {
+	lr, _, found, err := readLocal(ctx, l.bucket, objectid.RecordKey(l.branch, qid), qid)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return l.façade.Record(ctx, qid)
+	}
+	var doc map[string]json.RawMessage
+	if json.Unmarshal(lr.content(), &doc) != nil || doc == nil {
+		doc = map[string]json.RawMessage{}
+	}
+	if _, ok := doc["kernel"]; !ok {
+		doc["kernel"], _ = json.Marshal(map[string]any{"@id": qid, "digitalObjectType": lr.Type, "modified": lr.Modified.UTC().Format(time.RFC3339)})
+	}
+	return json.Marshal(doc)
 }
 
 // record returns an object's record as read at rb: a local object's from storage, else the

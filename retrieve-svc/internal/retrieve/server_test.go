@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +26,7 @@ import (
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
 	"github.com/fdo-doip/doip-gateway/shared/grpctest"
+	"github.com/fdo-doip/doip-gateway/shared/logtest"
 )
 
 const recordQ123 = `{
@@ -65,31 +65,14 @@ var (
 type fixture struct {
 	client  retrievev1.RetrieveServiceClient
 	bucket  *storagemem.Bucket
-	logs    *syncBuffer
+	logs    *logtest.Buffer
 	records string // the records folder
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func newFixture(t testing.TB, src fdo.Source, opts ...Option) *fixture {
 	t.Helper()
 	dir := t.TempDir()
-	f := &fixture{bucket: storagemem.New(), logs: &syncBuffer{}, records: filepath.Join(dir, "records")}
+	f := &fixture{bucket: storagemem.New(), logs: &logtest.Buffer{}, records: filepath.Join(dir, "records")}
 	if src == nil {
 		if err := os.MkdirAll(f.records, 0o755); err != nil {
 			t.Fatal(err)

@@ -236,7 +236,10 @@ func queryGrams(toks []string) (exact, shape []string) {
 
 // overlap scores how much of a query formula one equation holds: the share of the query's
 // exact grams found in the equation's, weighted 0.7, plus the share of its shape grams,
-// weighted 0.3. An equation that contains the query verbatim (after normalising) scores 1.
+// weighted 0.3; nine tenths of the score. The last tenth is the share of the equation's exact
+// grams that the query holds, so that of two equations that contain the query the one with
+// less besides it ranks first. An equation that contains the query verbatim (after
+// normalising) scores at least 0.9.
 func overlap(qExact, qShape []string, eqToks []string) float64 {
 	if len(qExact) == 0 {
 		return 0
@@ -257,5 +260,13 @@ func overlap(qExact, qShape []string, eqToks []string) float64 {
 		}
 		return float64(hit) / float64(len(q))
 	}
-	return 0.7*share(qExact, ex) + 0.3*share(qShape, sh)
+	qset := make(map[string]struct{}, len(qExact))
+	for _, g := range qExact {
+		qset[g] = struct{}{}
+	}
+	eqExact := make([]string, 0, len(ex))
+	for g := range ex {
+		eqExact = append(eqExact, g)
+	}
+	return 0.9*(0.7*share(qExact, ex)+0.3*share(qShape, sh)) + 0.1*share(eqExact, qset)
 }

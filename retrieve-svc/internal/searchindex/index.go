@@ -210,8 +210,13 @@ func document(qid string, raw []byte, eqJSON []byte) (map[string]any, error) {
 		doc[fieldType] = []string{t, t[strings.LastIndexByte(t, '/')+1:]}
 	}
 	profile, _ := doc["profile"].(map[string]any)
-	if name, ok := profile["name"].(string); ok {
-		doc[fieldTitle] = name
+	// The title: the profile's name (the façade's records), else the record's own name or
+	// title (the records of objects made through the gateway).
+	for _, name := range []any{profile["name"], doc["name"], doc["title"]} {
+		if name, ok := name.(string); ok {
+			doc[fieldTitle] = name
+			break
+		}
 	}
 	if t, ok := profile["@type"].(string); ok && doc[fieldType] == nil {
 		doc[fieldType] = []string{t}
@@ -400,15 +405,18 @@ func (x *Index) Rebuild(ctx context.Context) (int, error) {
 		}
 	}
 	if lister, ok := x.bucket.(storage.Lister); ok {
-		suffix := "/components/" + EquationsComponent
+		// Objects with derived equations, and objects made through the gateway (their record).
+		suffixes := []string{"/components/" + EquationsComponent, "/" + objectid.RecordFile}
 		for i := 0; i < 100; i++ {
 			objs, err := lister.List(ctx, fmt.Sprintf("%s/%02d/", x.branch, i))
 			if err != nil {
 				return 0, fmt.Errorf("listing storage: %w", err)
 			}
 			for _, o := range objs {
-				if rest, ok := strings.CutSuffix(o.Key, suffix); ok {
-					ids[rest[strings.LastIndexByte(rest, '/')+1:]] = true
+				for _, suffix := range suffixes {
+					if rest, ok := strings.CutSuffix(o.Key, suffix); ok {
+						ids[rest[strings.LastIndexByte(rest, '/')+1:]] = true
+					}
 				}
 			}
 		}

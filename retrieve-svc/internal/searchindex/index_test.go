@@ -256,7 +256,7 @@ func TestSearchFormula(t *testing.T) {
 		}
 	}
 	p, _ := f.idx.Search(t.Context(), search.Request{Query: `formula:"c_1 h^2 + c_2 h^4"`})
-	if len(p.Hits) == 0 || p.Hits[0].Equation.Number != "2" || p.Hits[0].Equation.Overlap != 1 || !strings.HasPrefix(p.Hits[0].Snippet, "(2) T(h)") {
+	if len(p.Hits) == 0 || p.Hits[0].Equation.Number != "2" || p.Hits[0].Equation.Overlap < 0.9 || !strings.HasPrefix(p.Hits[0].Snippet, "(2) T(h)") {
 		t.Fatalf("equation 2: %+v", p.Hits)
 	}
 	p, _ = f.idx.Search(t.Context(), search.Request{Query: `formula:"\partial_t u - \Delta u"`})

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -148,6 +149,28 @@ type Historian interface {
 
 // ErrTxnEnded is returned (wrapped) by a [Txn] used after Commit or Abort.
 var ErrTxnEnded = errors.New("storage: the transaction has ended")
+
+// TxnState is what a [Txn] implementation guards with its lock: whether Commit or Abort has
+// ended it, and the staged writes beside it.
+type TxnState struct {
+	sync.Mutex
+	// Ended is set by the first End.
+	Ended bool
+}
+
+// End begins Commit or Abort: it locks the state and marks the transaction ended. It reports
+// true with the lock held, for the caller to release once it has committed or aborted; false,
+// with the lock released, when the transaction had ended already (Commit then fails with
+// [ErrTxnEnded], and Abort does nothing).
+func (s *TxnState) End() bool {
+	s.Lock()
+	if s.Ended {
+		s.Unlock()
+		return false
+	}
+	s.Ended = true
+	return true
+}
 
 // TxnKey checks that key belongs to branch, as every key a [Txn] writes must, and returns the
 // key without its branch segment. The error wraps ErrInvalidKey.

@@ -199,8 +199,7 @@ type txn struct {
 	branch string
 	run    string
 
-	mu   sync.Mutex
-	done bool
+	state storage.TxnState
 }
 
 func (t *txn) Put(ctx context.Context, key string, r io.Reader, size int64) (storage.ObjectInfo, error) {
@@ -222,12 +221,10 @@ func (t *txn) Delete(ctx context.Context, key string) error {
 }
 
 func (t *txn) Commit(ctx context.Context, message string, metadata map[string]string) (string, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.done {
+	if !t.state.End() {
 		return "", fmt.Errorf("storagelakefs: %w", storage.ErrTxnEnded)
 	}
-	t.done = true
+	defer t.state.Unlock()
 	defer t.cleanup(ctx)
 	if _, err := t.b.api.CommitBranch(ctx, t.run, message, metadata); err != nil {
 		return "", fmt.Errorf("storagelakefs: commit: %w", err)
@@ -242,12 +239,10 @@ func (t *txn) Commit(ctx context.Context, message string, metadata map[string]st
 }
 
 func (t *txn) Abort(ctx context.Context) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.done {
+	if !t.state.End() {
 		return nil
 	}
-	t.done = true
+	defer t.state.Unlock()
 	return t.cleanup(ctx)
 }
 

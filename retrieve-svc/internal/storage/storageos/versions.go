@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/objectid"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage"
 )
 
@@ -131,12 +132,8 @@ func (b *Bucket) At(ctx context.Context, version string) (storage.ReadBucket, st
 // beside them. Other keys (source components of the façade's objects) are not versioned and
 // read the same at every version.
 func versionedOnly(rest string) bool {
-	return strings.Contains(rest, "/components/derived/") || strings.HasSuffix(rest, "/"+RecordFile)
+	return strings.Contains(rest, "/components/derived/") || strings.HasSuffix(rest, "/"+objectid.RecordFile)
 }
-
-// RecordFile is the name of the record of an object made through the gateway, beside its
-// components folder: "{shard}/{QID}/record.json".
-const RecordFile = "record.json"
 
 // commitView reads the folder at one commit.
 type commitView struct {
@@ -232,11 +229,10 @@ type txn struct {
 	branch string
 	dir    string
 
-	mu      sync.Mutex
+	state   storage.TxnState  // guards files, order and deletes too
 	files   map[string]staged // by key without the branch
 	order   []string
 	deletes map[string]bool // keys without the branch, removed at Commit
-	done    bool
 }
 
 func (t *txn) Delete(ctx context.Context, key string) error {
@@ -247,9 +243,9 @@ func (t *txn) Delete(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.done {
+	t.state.Lock()
+	defer t.state.Unlock()
+	if t.state.Ended {
 		return fmt.Errorf("storageos: %w", storage.ErrTxnEnded)
 	}
 	if _, ok := t.files[rest]; ok {
@@ -271,18 +267,18 @@ func (t *txn) Put(ctx context.Context, key string, r io.Reader, size int64) (sto
 	if err != nil {
 		return storage.ObjectInfo{}, err
 	}
-	t.mu.Lock()
+	t.state.Lock()
 	n := len(t.order)
-	t.mu.Unlock()
+	t.state.Unlock()
 	h := sha256.New()
 	tmp := fmt.Sprintf("%s/%d", t.dir, n)
 	info, err := t.b.Put(ctx, tmp, io.TeeReader(r, h), size)
 	if err != nil {
 		return storage.ObjectInfo{}, err
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.done {
+	t.state.Lock()
+	defer t.state.Unlock()
+	if t.state.Ended {
 		return storage.ObjectInfo{}, fmt.Errorf("storageos: %w", storage.ErrTxnEnded)
 	}
 	if _, dup := t.files[rest]; !dup {
@@ -295,12 +291,10 @@ func (t *txn) Put(ctx context.Context, key string, r io.Reader, size int64) (sto
 }
 
 func (t *txn) Commit(ctx context.Context, message string, metadata map[string]string) (string, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.done {
+	if !t.state.End() {
 		return "", fmt.Errorf("storageos: %w", storage.ErrTxnEnded)
 	}
-	t.done = true
+	defer t.state.Unlock()
 	defer t.b.removeAll(t.dir)
 	versionMu.Lock()
 	defer versionMu.Unlock()
@@ -357,12 +351,10 @@ func (t *txn) Commit(ctx context.Context, message string, metadata map[string]st
 }
 
 func (t *txn) Abort(ctx context.Context) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.done {
+	if !t.state.End() {
 		return nil
 	}
-	t.done = true
+	defer t.state.Unlock()
 	return t.b.removeAll(t.dir)
 }
 

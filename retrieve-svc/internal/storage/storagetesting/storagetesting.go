@@ -19,10 +19,7 @@ import (
 // new, empty bucket for each subtest (and registers its own cleanup).
 func RunBucketTests(t *testing.T, newBucket func(t *testing.T) storage.Bucket) {
 	t.Helper()
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, b storage.Bucket)
-	}{
+	run(t, newBucket, []subtest[storage.Bucket]{
 		{"MissingKey", testMissingKey},
 		{"InvalidKey", testInvalidKey},
 		{"PutGet", testPutGet},
@@ -36,7 +33,18 @@ func RunBucketTests(t *testing.T, newBucket func(t *testing.T) storage.Bucket) {
 		{"CanceledPut", testCanceledPut},
 		{"ConcurrentPut", testConcurrentPut},
 		{"List", testList},
-	}
+	})
+}
+
+// subtest is one test of a suite, run on a new bucket of type B.
+type subtest[B any] struct {
+	name string
+	fn   func(t *testing.T, b B)
+}
+
+// run runs each of tests in parallel on a bucket of its own, made by newBucket.
+func run[B any](t *testing.T, newBucket func(t *testing.T) B, tests []subtest[B]) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

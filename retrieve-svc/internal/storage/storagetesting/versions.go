@@ -20,23 +20,14 @@ type VersionedBucket interface {
 // newBucket, which returns a new, empty bucket with a branch "main" for each subtest.
 func RunVersionerTests(t *testing.T, newBucket func(t *testing.T) VersionedBucket) {
 	t.Helper()
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, b VersionedBucket)
-	}{
+	run(t, newBucket, []subtest[VersionedBucket]{
 		{"CommitThenReadAtVersions", testCommitVersions},
 		{"AbortLeavesNothing", testAbortLeavesNothing},
 		{"FailedPutThenAbort", testFailedPutThenAbort},
 		{"UnknownAndMalformedVersions", testBadVersions},
 		{"KeyOfAnotherBranch", testTxnOtherBranch},
 		{"DeleteThenLog", testDeleteThenLog},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			tt.fn(t, newBucket(t))
-		})
-	}
+	})
 }
 
 const (
@@ -46,17 +37,30 @@ const (
 )
 
 // commit writes files in one transaction and commits it.
-func commit(t *testing.T, b VersionedBucket, meta map[string]string, files ...string) string {
+// begin begins a transaction on the branch main.
+func begin(t *testing.T, b VersionedBucket) storage.Txn {
 	t.Helper()
 	tx, err := b.Begin(t.Context(), "main")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return tx
+}
+
+// putTxn puts content at key in tx.
+func putTxn(t *testing.T, tx storage.Txn, key, content string) {
+	t.Helper()
+	if _, err := tx.Put(t.Context(), key, strings.NewReader(content), int64(len(content))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func commit(t *testing.T, b VersionedBucket, meta map[string]string, files ...string) string {
+	t.Helper()
+	tx := begin(t, b)
 	defer tx.Abort(t.Context())
 	for i := 0; i < len(files); i += 2 {
-		if _, err := tx.Put(t.Context(), files[i], strings.NewReader(files[i+1]), int64(len(files[i+1]))); err != nil {
-			t.Fatal(err)
-		}
+		putTxn(t, tx, files[i], files[i+1])
 	}
 	id, err := tx.Commit(t.Context(), "test commit", meta)
 	if err != nil {
@@ -132,13 +136,8 @@ func testCommitVersions(t *testing.T, b VersionedBucket) {
 }
 
 func testAbortLeavesNothing(t *testing.T, b VersionedBucket) {
-	tx, err := b.Begin(t.Context(), "main")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Put(t.Context(), keyC, strings.NewReader("stray"), 5); err != nil {
-		t.Fatal(err)
-	}
+	tx := begin(t, b)
+	putTxn(t, tx, keyC, "stray")
 	if err := tx.Abort(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -157,13 +156,8 @@ func testAbortLeavesNothing(t *testing.T, b VersionedBucket) {
 }
 
 func testFailedPutThenAbort(t *testing.T, b VersionedBucket) {
-	tx, err := b.Begin(t.Context(), "main")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Put(t.Context(), keyA, strings.NewReader("ok"), 2); err != nil {
-		t.Fatal(err)
-	}
+	tx := begin(t, b)
+	putTxn(t, tx, keyA, "ok")
 	if _, err := tx.Put(t.Context(), keyB, bytes.NewReader([]byte("short")), 10); !errors.Is(err, storage.ErrSizeMismatch) {
 		t.Errorf("short Put: %v, want ErrSizeMismatch", err)
 	}
@@ -190,10 +184,7 @@ func testBadVersions(t *testing.T, b VersionedBucket) {
 }
 
 func testTxnOtherBranch(t *testing.T, b VersionedBucket) {
-	tx, err := b.Begin(t.Context(), "main")
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx := begin(t, b)
 	defer tx.Abort(t.Context())
 	if _, err := tx.Put(t.Context(), "other/00/01/23/Q123/components/x", strings.NewReader("x"), 1); !errors.Is(err, storage.ErrInvalidKey) {
 		t.Errorf("Put to another branch: %v, want ErrInvalidKey", err)

@@ -10,7 +10,6 @@
 package s3test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -19,7 +18,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +27,9 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/fdo-doip/doip-gateway/shared/logtest"
+	"github.com/fdo-doip/doip-gateway/shared/tooltest"
 )
 
 // Version is the versitygw release the tests are written against.
@@ -38,32 +39,7 @@ const Version = "v1.8.0"
 const InstallCommand = "go install github.com/versity/versitygw/cmd/versitygw@" + Version
 
 // Binary returns the path of the versitygw binary, or an error saying where it looked.
-func Binary() (string, error) {
-	if p := os.Getenv("VERSITYGW"); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("VERSITYGW=%s: %w", p, err)
-		}
-		return p, nil
-	}
-	if p, err := exec.LookPath("versitygw"); err == nil {
-		return p, nil
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		p := filepath.Join(dir, ".tmp", "bin", "versitygw")
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-			return p, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("versitygw not found in $VERSITYGW, PATH or .tmp/bin of the working directory and its parents")
-		}
-		dir = parent
-	}
-}
+func Binary() (string, error) { return tooltest.Find("VERSITYGW", "versitygw") }
 
 // Server is a running versitygw.
 type Server struct {
@@ -74,7 +50,7 @@ type Server struct {
 	Dir       string // the posix root: one folder per bucket, one file per object
 
 	cmd      *exec.Cmd
-	out      *syncBuffer
+	out      *logtest.Buffer
 	exited   chan struct{} // closed when the process has exited
 	stopOnce sync.Once
 	buckets  atomic.Int64
@@ -87,10 +63,8 @@ func Start(tb testing.TB) *Server {
 	tb.Helper()
 	bin, err := Binary()
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			tb.Fatalf("s3test: %v; CI is set, so this test must not be skipped (install: GOBIN=<dir> %s)", err, InstallCommand)
-		}
-		tb.Skipf("s3test: %v; skipping (install: GOBIN=<dir> %s, then put it on PATH or set VERSITYGW)", err, InstallCommand)
+		tooltest.Missing(tb, fmt.Sprintf("s3test: %v; CI is set, so this test must not be skipped (install: GOBIN=<dir> %s)", err, InstallCommand),
+			fmt.Sprintf("s3test: %v; skipping (install: GOBIN=<dir> %s, then put it on PATH or set VERSITYGW)", err, InstallCommand))
 	}
 	dir := tb.TempDir()
 	var lastErr error
@@ -111,7 +85,7 @@ func Start(tb testing.TB) *Server {
 }
 
 func start(tb testing.TB, bin, dir string) (*Server, error) {
-	port, err := freePort()
+	port, err := tooltest.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +96,7 @@ func start(tb testing.TB, bin, dir string) (*Server, error) {
 		AccessKey: "AK" + strings.ToUpper(rand.Text()[:14]),
 		SecretKey: rand.Text() + rand.Text(),
 		Dir:       dir,
-		out:       &syncBuffer{},
+		out:       &logtest.Buffer{Max: 1 << 20},
 		exited:    make(chan struct{}),
 	}
 	s.cmd = exec.Command(bin, "--access", s.AccessKey, "--secret", s.SecretKey, "--port", host,
@@ -163,15 +137,6 @@ func start(tb testing.TB, bin, dir string) (*Server, error) {
 		}
 		time.Sleep(20 * time.Millisecond) // polling for readiness, bounded by the deadline
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // Stop stops the server (SIGTERM, then SIGKILL after 10s) and waits for it to exit. It may be
@@ -232,24 +197,4 @@ func (s *Server) MakeBucket(tb testing.TB, name string) {
 	if err := s.Client(tb).MakeBucket(ctx, name, minio.MakeBucketOptions{Region: "us-east-1"}); err != nil {
 		tb.Fatalf("s3test: make bucket %q: %v", name, err)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.b.Len() > 1<<20 {
-		return len(p), nil
-	}
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
