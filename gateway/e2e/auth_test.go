@@ -66,6 +66,7 @@ func TestTokensForInvokeAndPurge(t *testing.T) {
 	if err != nil || !resp.Success() {
 		t.Errorf("standard invoke with the token as password: %v", err)
 	}
+	time.Sleep(500 * time.Millisecond) // past the gateway's log flush interval, so its lines are all there
 	if strings.Contains(s.gateway.logText(), token) {
 		t.Error("the token appears in the gateway's logs")
 	}

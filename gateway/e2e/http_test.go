@@ -122,7 +122,7 @@ func TestHTTPEndToEnd(t *testing.T) {
 		!strings.Contains(metrics, `doip_requests_total{framing="http",listener="http",op="retrieve",status="NotFound"}`) {
 		t.Errorf("metrics lack the http requests:\n%s", grepLines(metrics, "doip_requests_total"))
 	}
-	if !strings.Contains(s.gateway.logText(), `"framing":"http"`) {
+	if !eventuallyLog(t, s.gateway, `"framing":"http"`, 10*time.Second) { // the log is written in batches
 		t.Error("no request logged with framing http")
 	}
 }

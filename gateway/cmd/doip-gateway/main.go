@@ -71,6 +71,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil { // a *settings.HelpError for -h: main prints the usage
 		return err
 	}
+	if cfg.LogBuffer > 0 {
+		// One write per batch of records rather than per request; all is written on return.
+		bw := slogapp.NewBufferedWriter(stderr, cfg.LogBuffer, cfg.LogFlushInterval)
+		defer bw.Close()
+		stderr = bw
+	}
 	logger := slogapp.New(stderr, cfg.LogLevel, cfg.LogFormat, "gateway")
 
 	tlsCfg, mode, selfSigned, err := tlsconf.Setup(cfg.TLSMode, cfg.TLSCert, cfg.TLSKey, cfg.ServiceID)

@@ -107,11 +107,14 @@ func TestAdminAndRequestID(t *testing.T) {
 
 	// The id the backend got is the one the gateway logged for the request.
 	ids := stub.ids.Seen()
+	// The access log is buffered: its line arrives within the flush interval.
 	var logged []string
-	for _, rec := range logs.Records() {
-		if rec["msg"] == "request done" {
-			id, _ := rec["request_id"].(string)
-			logged = append(logged, id)
+	for wait := time.Now().Add(10 * time.Second); len(logged) == 0 && time.Now().Before(wait); time.Sleep(10 * time.Millisecond) {
+		for _, rec := range logs.Records() {
+			if rec["msg"] == "request done" {
+				id, _ := rec["request_id"].(string)
+				logged = append(logged, id)
+			}
 		}
 	}
 	if len(ids) != 1 || len(logged) != 1 || ids[0] != logged[0] || len(ids[0]) != 16 {

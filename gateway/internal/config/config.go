@@ -71,6 +71,10 @@ type Config struct {
 
 	LogLevel  slog.Level
 	LogFormat slogapp.Format
+	// LogBuffer is how many bytes of log records are held before they are written; 0 writes
+	// each record at once. LogFlushInterval bounds how long a record waits in that buffer.
+	LogBuffer        int
+	LogFlushInterval time.Duration
 
 	// AdminAddr is the host:port of the admin HTTP server (/metrics, /healthz, /readyz);
 	// empty: no admin server.
@@ -155,6 +159,8 @@ var table = []setting{
 	{flag: "max-upload", env: "MAX_UPLOAD", def: "4294967296", usage: "largest create or update in bytes, elements included"},
 	{flag: "log-level", env: "LOG_LEVEL", def: "info", usage: "debug, info, warn or error"},
 	{flag: "log-format", env: "LOG_FORMAT", def: "auto", usage: "auto, text or json"},
+	{flag: "log-buffer", env: "LOG_BUFFER", def: "65536", usage: "bytes of log records held in memory and written together (0: each record at once); everything is written at shutdown"},
+	{flag: "log-flush-interval", env: "LOG_FLUSH_INTERVAL", def: "200ms", usage: "longest time a log record waits in the log buffer"},
 	{flag: "grpc-tls-cert", env: "GRPC_TLS_CERT", def: "", usage: "certificate (PEM) the gateway presents to retrieve-svc and invoke-svc; with key and CA set, internal gRPC uses mutual TLS"},
 	{flag: "grpc-tls-key", env: "GRPC_TLS_KEY", def: "", usage: "key (PEM) of grpc-tls-cert"},
 	{flag: "grpc-tls-ca", env: "GRPC_TLS_CA", def: "", usage: "CA (PEM) that the services' certificates must chain to"},
@@ -238,6 +244,8 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		GRPCTLSKey:       get("grpc-tls-key"),
 		GRPCTLSCA:        get("grpc-tls-ca"),
 		AdminAddr:        get("admin-addr"),
+		LogBuffer:        int(integer("log-buffer", 0, 64<<20)),
+		LogFlushInterval: dur("log-flush-interval"),
 	}
 	c.DNSMinResolutionInterval = dur("dns-min-resolution-interval")
 	switch hp := strings.ToLower(get("http-port")); hp {

@@ -81,7 +81,7 @@ func (d *Dispatcher) openComponent(ctx context.Context, req *retrievev1.StreamCo
 // header, which it returns with the stream and the function that ends it.
 func (d *Dispatcher) startStream(ctx context.Context, client retrievev1.RetrieveServiceClient, req *retrievev1.StreamComponentRequest) (retrievev1.RetrieveService_StreamComponentClient, context.CancelFunc, *retrievev1.ComponentHeader, error) {
 	sctx, cancel := context.WithCancel(ctx)
-	stream, err := client.StreamComponent(sctx, req)
+	stream, err := client.StreamComponent(sctx, req, streamCodec)
 	if err != nil {
 		cancel()
 		return nil, nil, nil, errorFromStatus(err, "retrieve service")
@@ -193,12 +193,15 @@ type streamBody struct {
 	cancel    context.CancelFunc
 	remaining int64
 	buf       []byte // the rest of the current chunk
+	chunk     []byte // the current chunk's whole buffer, pooled (see chunkCodec)
 	move      *streamMove
 }
 
 var errShortStream = errors.New("component stream ended early")
 
 func (b *streamBody) next() error {
+	releaseChunk(b.chunk)
+	b.chunk = nil
 	msg, err := b.stream.Recv()
 	if err == io.EOF {
 		return fmt.Errorf("%w: %d bytes missing", errShortStream, b.remaining)
@@ -210,7 +213,7 @@ func (b *streamBody) next() error {
 	if int64(len(chunk)) > b.remaining {
 		return fmt.Errorf("component stream sent %d bytes more than announced", int64(len(chunk))-b.remaining)
 	}
-	b.buf = chunk
+	b.buf, b.chunk = chunk, chunk
 	return nil
 }
 
@@ -288,7 +291,11 @@ func (b *streamBody) moveToLarge() error {
 	return nil
 }
 
-func (b *streamBody) close() { b.cancel() }
+func (b *streamBody) close() {
+	b.cancel()
+	releaseChunk(b.chunk)
+	b.chunk, b.buf = nil, nil
+}
 
 // lazyComponent returns a reader that opens the component's stream on its first read, so a
 // response can list many components without holding a stream open for each. A version

@@ -26,6 +26,7 @@ type Metrics struct {
 	connections   *prometheus.CounterVec   // listener, tls
 	rejected      *prometheus.CounterVec   // listener
 	framingErrors *prometheus.CounterVec   // listener, kind
+	series        seriesCache              // resolved children of requests and duration
 }
 
 // The values of the status label that are not error kinds.
@@ -138,9 +139,9 @@ func (m *Metrics) requestDone(listener string, req *doip.Request, status string,
 	if m == nil {
 		return
 	}
-	framing, op := framingLabel(req.Framing), opLabel(req.Op)
-	m.requests.WithLabelValues(listener, framing, op, status).Inc()
-	m.duration.WithLabelValues(framing, op).Observe(seconds)
+	s := m.series.get(m, requestKey{listener, framingLabel(req.Framing), opLabel(req.Op), status})
+	s.requests.Inc()
+	s.duration.Observe(seconds)
 }
 
 // opOther is the op label of every operation byte the model does not define: a client

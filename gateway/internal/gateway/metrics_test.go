@@ -361,3 +361,45 @@ func TestOpLabelsBounded(t *testing.T) {
 		t.Errorf("doip_requests_total has %d series, want 11", n)
 	}
 }
+
+// TestRequestSeriesResolvedOnce: requests of one kind count in one child each, requests of
+// other kinds in their own, and concurrent first requests of a kind lose no count.
+func TestRequestSeriesResolvedOnce(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	hello := &doip.Request{Op: doip.OpHello, Framing: doip.Framing("envelope")}
+	other := &doip.Request{Op: doip.Op(0x42), Framing: doip.Framing("segments")}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 100 {
+				m.requestDone("envelope", hello, statusOK, 0.001)
+				m.requestDone("seg", other, string(doip.KindNotFound), 0.002)
+			}
+		})
+	}
+	wg.Wait()
+	m.requestDone("envelope", hello, statusAborted, 0.5)
+	if got := testutil.ToFloat64(m.requests.WithLabelValues("envelope", "envelope", "hello", "ok")); got != 800 {
+		t.Errorf("hello ok = %v, want 800", got)
+	}
+	if got := testutil.ToFloat64(m.requests.WithLabelValues("seg", "segments", opOther, string(doip.KindNotFound))); got != 800 {
+		t.Errorf("other NotFound = %v, want 800", got)
+	}
+	if got := testutil.ToFloat64(m.requests.WithLabelValues("envelope", "envelope", "hello", statusAborted)); got != 1 {
+		t.Errorf("hello aborted = %v, want 1", got)
+	}
+	if n := testutil.CollectAndCount(m.duration); n != 2 {
+		t.Errorf("%d duration series, want 2", n)
+	}
+}
+
+func BenchmarkRequestDone(b *testing.B) {
+	m := NewMetrics(prometheus.NewRegistry())
+	req := &doip.Request{Op: doip.OpHello, Framing: doip.Framing("envelope")}
+	b.ReportAllocs()
+	for b.Loop() {
+		m.requestDone("envelope", req, statusOK, 0.0001)
+	}
+}

@@ -65,10 +65,10 @@ func ResponseParts(resp *doip.Response) (meta json.RawMessage, comps []doip.Comp
 	switch {
 	case resp.Hello != nil:
 		hi := resp.Hello
-		v = helloMeta{Operation: "hello", Status: "ok", Server: hi.Server, Version: ProtocolVersion,
-			Operations: hi.Operations, ServerVersion: hi.Version, ServiceID: hi.ServiceID, Workflows: hi.Workflows}
+		meta, err = marshalHello(helloMeta{Operation: "hello", Status: "ok", Server: hi.Server, Version: ProtocolVersion,
+			Operations: hi.Operations, ServerVersion: hi.Version, ServiceID: hi.ServiceID, Workflows: hi.Workflows})
 	case resp.Operations != nil:
-		v = helloMeta{Operation: "list_operations", Operations: resp.Operations.Operations, Workflows: resp.Operations.Workflows}
+		meta, err = marshalHello(helloMeta{Operation: "list_operations", Operations: resp.Operations.Operations, Workflows: resp.Operations.Workflows})
 	case resp.Record != nil:
 		meta, comps = resp.Record.JSON, resp.Elements
 		if resp.Record.Version != "" {
@@ -100,6 +100,9 @@ func ResponseParts(resp *doip.Response) (meta json.RawMessage, comps []doip.Comp
 		}{"purge", resp.ObjectID, resp.Purge.Purged}
 	default:
 		return nil, nil, nil, errors.New("mardijson: empty response")
+	}
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	if v != nil {
 		if meta, err = Marshal(v); err != nil {
