@@ -66,7 +66,12 @@ func TestTokensForInvokeAndPurge(t *testing.T) {
 	if err != nil || !resp.Success() {
 		t.Errorf("standard invoke with the token as password: %v", err)
 	}
-	time.Sleep(500 * time.Millisecond) // past the gateway's log flush interval, so its lines are all there
+	// Stop the gateway, so that its log is all there (it writes in batches and flushes at
+	// shutdown), then look for the token in every line.
+	s.gateway.stop(t)
+	if !eventuallyLog(t, s.gateway, `"msg":"stopped"`, 10*time.Second) {
+		t.Fatal("the gateway logged no stopped line")
+	}
 	if strings.Contains(s.gateway.logText(), token) {
 		t.Error("the token appears in the gateway's logs")
 	}
