@@ -22,6 +22,7 @@ import (
 
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/config"
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/objectstore"
+	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/ollama"
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/workflow"
 	"github.com/fdo-doip/doip-gateway/invoke-svc/internal/workflow/equations"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
@@ -48,12 +49,8 @@ func fakeVisionOllama(t *testing.T) (*httptest.Server, func() []visionChat) {
 			return
 		}
 		var req struct {
-			Model    string `json:"model"`
-			Messages []struct {
-				Role    string   `json:"role"`
-				Content string   `json:"content"`
-				Images  []string `json:"images"`
-			} `json:"messages"`
+			Model    string           `json:"model"`
+			Messages []ollama.Message `json:"messages"`
 		}
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || len(req.Messages) != 2 {
 			http.Error(w, `{"error":"bad request"}`, http.StatusBadRequest)
