@@ -15,6 +15,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -111,12 +112,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Logger:       logger,
 	}
 	if cfg.Ollama.Enabled() {
-		oc, err := ollama.New(ollama.Options{Host: cfg.Ollama.Host, Model: cfg.Ollama.Model, APIKey: cfg.Ollama.APIKey.Reveal()}, logger)
+		refiner, err := ollamaRefiner(cfg.Ollama, logger)
 		if err != nil {
-			return fmt.Errorf("ollama: %w", err)
+			return err
 		}
-		eq.Ollama = ollama.NewRefiner(oc)
-		logger.InfoContext(ctx, "ollama backend enabled", slog.String("host", cfg.Ollama.Host), slog.String("model", cfg.Ollama.Model))
+		eq.Ollama = refiner
+		logger.InfoContext(ctx, "ollama backend enabled", slog.String("host", cfg.Ollama.Host),
+			slog.String("model", cfg.Ollama.RefineModel()), slog.Bool("vision", cfg.Ollama.VisionModel != ""))
 	}
 	workflows, err := workflow.NewRegistry(echo.New(), eq)
 	if err != nil {
@@ -150,4 +152,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	return nil
+}
+
+// ollamaRefiner builds the Ollama backend of equation_extraction. With a vision model it
+// asks that model and shows it each display's region of the page, rendered by poppler's
+// pdftoppm; without pdftoppm on the PATH that is a start-up error, not a silent fall back
+// to text.
+func ollamaRefiner(o config.Ollama, logger *slog.Logger) (*ollama.Refiner, error) {
+	oc, err := ollama.New(ollama.Options{Host: o.Host, Model: o.RefineModel(), APIKey: o.APIKey.Reveal()}, logger)
+	if err != nil {
+		return nil, fmt.Errorf("ollama: %w", err)
+	}
+	r := ollama.NewRefiner(oc)
+	if o.VisionModel == "" {
+		return r, nil
+	}
+	p, err := ollama.NewPoppler()
+	if err != nil {
+		return nil, fmt.Errorf("OLLAMA_VISION_MODEL %q: %w; install poppler-utils, or unset OLLAMA_VISION_MODEL to ask %s with text only", o.VisionModel, err, cmp.Or(o.Model, "OLLAMA_MODEL"))
+	}
+	return r.WithRenderer(p), nil
 }

@@ -84,6 +84,20 @@ type Ollama struct {
 	Model string
 	// APIKey authenticates to a hosted Ollama; it is masked wherever it is printed.
 	APIKey Secret
+	// VisionModel, when set, is the model the equation workflow asks instead of Model,
+	// shown each PDF display's region of the page as a PNG image beside the text (a vision
+	// model, e.g. "qwen2.5vl:7b"). The pages are rendered with poppler's pdftoppm, which
+	// must then be on the PATH: invoke-svc does not start without it.
+	VisionModel string
+}
+
+// RefineModel is the model that the equation workflow asks: VisionModel when set, else
+// Model.
+func (o Ollama) RefineModel() string {
+	if o.VisionModel != "" {
+		return o.VisionModel
+	}
+	return o.Model
 }
 
 // Enabled reports whether an Ollama host is configured.
@@ -114,6 +128,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Group("ollama",
 			slog.String("host", c.Ollama.Host),
 			slog.String("model", c.Ollama.Model),
+			slog.String("vision_model", c.Ollama.VisionModel),
 			slog.Any("api_key", c.Ollama.APIKey),
 		),
 	)
@@ -200,6 +215,8 @@ var table = []settings.Field[Config]{
 		Set: func(c *Config, v string) (err error) { c.Ollama.Host, err = parseOllamaHost(v); return err }},
 	{Setting: settings.Setting{Env: "OLLAMA_MODEL", Usage: "Ollama model the workflows ask"},
 		Set: func(c *Config, v string) error { c.Ollama.Model = strings.TrimSpace(v); return nil }},
+	{Setting: settings.Setting{Env: "OLLAMA_VISION_MODEL", Usage: "Ollama vision model that the equation workflow asks instead of OLLAMA_MODEL, shown each PDF display's region as a PNG; needs pdftoppm (poppler-utils) on the PATH; empty: text only"},
+		Set: func(c *Config, v string) error { c.Ollama.VisionModel = strings.TrimSpace(v); return nil }},
 	{Setting: settings.Setting{Env: "OLLAMA_API_KEY", Usage: "Ollama API key (a secret; never printed)", Secret: true},
 		Set: func(c *Config, v string) error { c.Ollama.APIKey = Secret(strings.TrimSpace(v)); return nil }},
 }
@@ -221,7 +238,14 @@ var Settings = fields.Table
 // reported in one error (errors.Join), each naming the flag or variable, the value and where
 // it came from. Load never exits the process; on -h it returns a [*settings.HelpError].
 func Load(args []string, getenv func(string) string) (Config, error) {
-	return fields.Load(args, getenv, nil)
+	return fields.Load(args, getenv, check)
+}
+
+// check looks at the settings that go together: a vision model asks the Ollama host.
+func check(c *Config, vals *settings.Values) {
+	if c.Ollama.VisionModel != "" && c.Ollama.Host == "" {
+		vals.Bad("ollama-vision-model", "needs OLLAMA_HOST, the Ollama server to ask")
+	}
 }
 
 // Usage describes every key: flag, variable, default and meaning.

@@ -126,6 +126,10 @@ func TestLoad(t *testing.T) {
 			want: with(func(c *config.Config) { c.Ollama.Host = "https://ollama.example.org/api" })},
 		{name: "ollama http keeps its default port", env: map[string]string{"OLLAMA_HOST": "http://ollama"},
 			want: with(func(c *config.Config) { c.Ollama.Host = "http://ollama" })},
+		{name: "ollama vision model", env: map[string]string{"OLLAMA_HOST": "gpu-box", "OLLAMA_VISION_MODEL": " qwen2.5vl:7b "},
+			want: with(func(c *config.Config) {
+				c.Ollama = config.Ollama{Host: "http://gpu-box:11434", VisionModel: "qwen2.5vl:7b"}
+			})},
 		{name: "ollama ipv6", env: map[string]string{"OLLAMA_HOST": "[::1]:11434"},
 			want: with(func(c *config.Config) { c.Ollama.Host = "http://[::1]:11434" })},
 	}
@@ -176,6 +180,8 @@ func TestLoadErrors(t *testing.T) {
 		},
 		{Name: "ollama bad port", Env: env(map[string]string{"OLLAMA_HOST": "ollama:0"}), Want: []string{"OLLAMA_HOST", `port "0"`}},
 		{Name: "ollama no host", Env: env(map[string]string{"OLLAMA_HOST": "http://:11434"}), Want: []string{"OLLAMA_HOST", "host is empty"}},
+		{Name: "ollama vision model without a host", Env: env(map[string]string{"OLLAMA_VISION_MODEL": "qwen2.5vl:7b"}),
+			Want: []string{`OLLAMA_VISION_MODEL = "qwen2.5vl:7b" (from environment OLLAMA_VISION_MODEL): needs OLLAMA_HOST`}},
 		{Name: "admin addr without port", Args: []string{"--admin-addr", "9552"}, Want: []string{`--admin-addr / ADMIN_ADDR = "9552" (from flag --admin-addr): want host:port, or empty to disable`}},
 		{Name: "admin addr bad port", Env: env(map[string]string{"ADMIN_ADDR": "127.0.0.1:99999"}), Want: []string{"ADMIN_ADDR", `port "99999"`}},
 		{Name: "memory limit unit", Env: env(map[string]string{"MEMORY_LIMIT": "1TB"}), Want: []string{`--memory-limit / MEMORY_LIMIT = "1TB" (from environment MEMORY_LIMIT): unknown unit`}},
@@ -250,5 +256,22 @@ func TestSecretIsMasked(t *testing.T) {
 	}
 	if got := config.Secret("").String(); got != "" {
 		t.Errorf(`empty Secret String = %q, want ""`, got)
+	}
+}
+
+func TestRefineModel(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		o    config.Ollama
+		want string
+	}{
+		{config.Ollama{Model: "qwen2.5:7b"}, "qwen2.5:7b"},
+		{config.Ollama{Model: "qwen2.5:7b", VisionModel: "qwen2.5vl:7b"}, "qwen2.5vl:7b"},
+		{config.Ollama{VisionModel: "qwen2.5vl:7b"}, "qwen2.5vl:7b"},
+		{config.Ollama{}, ""},
+	} {
+		if got := tt.o.RefineModel(); got != tt.want {
+			t.Errorf("%+v.RefineModel() = %q, want %q", tt.o, got, tt.want)
+		}
 	}
 }

@@ -25,7 +25,8 @@ invoke-svc:
   max-concurrent: 2
   DRAIN_TIMEOUT: 1m
   ollama-host: gpu-box
-  OLLAMA_MODEL: qwen2.5vl:7b
+  OLLAMA_MODEL: qwen2.5:7b
+  ollama-vision-model: qwen2.5vl:7b
 retrieve-svc: {}
 `
 
@@ -35,7 +36,7 @@ func TestLoadFileLayers(t *testing.T) {
 	settingstest.CheckLayers(t, Load, []settingstest.Layer[Config]{
 		{Name: "file only", Args: []string{"--config", path}, Env: getenv(), Check: func(c Config) bool {
 			return c.Listen == "127.0.0.1:7001" && c.MaxConcurrent == 2 && c.DrainTimeout == time.Minute &&
-				c.Ollama.Host == "http://gpu-box:11434" && c.Ollama.Model == "qwen2.5vl:7b" && c.RetrieveAddr == "127.0.0.1:50051"
+				c.Ollama.Host == "http://gpu-box:11434" && c.Ollama.Model == "qwen2.5:7b" && c.Ollama.VisionModel == "qwen2.5vl:7b" && c.RetrieveAddr == "127.0.0.1:50051"
 		}},
 		{Name: "file named by DOIP_CONFIG", Args: nil, Env: getenv("DOIP_CONFIG", path), Check: func(c Config) bool { return c.MaxConcurrent == 2 }},
 		{Name: "file and environment", Args: []string{"--config", path}, Env: getenv("MAX_CONCURRENT", "5", "OLLAMA_HOST", "http://other:1"), Check: func(c Config) bool {

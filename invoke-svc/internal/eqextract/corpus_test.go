@@ -101,3 +101,43 @@ func checkFormulas(t *testing.T, pairs []corpus.FormulaPair) {
 		}
 	}
 }
+
+// A cases display whose rows hold \left( … \right) around fractions (30-aastex, (5)): the
+// row's own parentheses are content of the cases, not their end.
+func TestCasesWithDelimitedRows(t *testing.T) {
+	t.Parallel()
+	papers, err := corpus.Load(corpusDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range papers {
+		if p.Name != "30-aastex" {
+			continue
+		}
+		pdf, err := os.ReadFile(p.PDF)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := eqextract.FromPDF(bytes.NewReader(pdf), int64(len(pdf)), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := ""
+		for _, e := range p.Truth.Equations {
+			if e.Number == "5" {
+				want = e.LaTeX
+			}
+		}
+		for _, e := range res.Equations {
+			if e.Number != "5" {
+				continue
+			}
+			if _, exact := corpus.Similarity(e.LaTeX, want); !exact {
+				t.Errorf("(5) = %s\nwant %s", e.LaTeX, want)
+			}
+			return
+		}
+		t.Fatalf("no equation (5) in %s: %+v", p.Name, res.Equations)
+	}
+	t.Fatal("30-aastex is not in the corpus")
+}

@@ -794,11 +794,12 @@ func (r *recon) grids(nodes []*mnode, depth int) []*mnode {
 		}
 		if closer == nil {
 			// cases end at a gap wider than the one between their columns, or at the
-			// next tall delimiter
+			// next delimiter about as tall as the brace (a \left( around a fraction
+			// within one row is content)
 			sort.Slice(content, func(i, j int) bool { return content[i].x0 < content[j].x0 })
 			reach := open.x1
 			for k, n := range content {
-				if n.x0-reach > 1.5*s || n.ext && !n.compound && n.height() > 1.7*s && n.cls != mClose {
+				if n.x0-reach > 1.5*s || n.ext && !n.compound && n.height() > math.Max(1.7*s, 0.75*open.height()) && n.cls != mClose {
 					content = content[:k]
 					break
 				}

@@ -40,7 +40,8 @@
 // a vision model) also attaches each equation's region of the page as a PNG image
 // (Ollama's "images" of the user message), rendered by [Poppler] (poppler's pdftoppm at
 // [RenderDPI], cropped to the bounding box with a small margin); an equation whose region
-// cannot be rendered is asked about by its text alone. The answer is
+// cannot be rendered is asked about by its text alone; invoke-svc makes such a refiner
+// when OLLAMA_VISION_MODEL is set. The answer is
 // checked (see [Refiner.Refine]) before it fills Equation.LaTeX; a page whose request or
 // answer fails keeps the builtin result, and the note says why. The extracted text is
 // untrusted input of the prompt; the model's answer is validated and only ever fills the

@@ -23,7 +23,7 @@ for tex in "$@"; do
 	echo "== $base"
 	for pass in 1 2; do
 		if ! pdflatex -interaction=nonstopmode -halt-on-error -output-directory "$work" \
-			-jobname "$base" "\\input{eqtruth-hook.tex}\\input{$tex}" >"$work/$base.out" 2>&1; then
+			-jobname "$base" "\\input{eqtruth-hook.tex}\\input{$tex}" >"$work/$base.stdout" 2>&1; then
 			tail -40 "$work/$base.log"
 			exit 1
 		fi
