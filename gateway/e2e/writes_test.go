@@ -20,6 +20,7 @@ import (
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doiptext"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/envelope"
+	"github.com/fdo-doip/doip-gateway/shared/doipvectors"
 	"github.com/fdo-doip/doip-gateway/shared/lakefstest"
 )
 
@@ -255,13 +256,7 @@ func runWrites(t *testing.T, s *system, leftovers func(t *testing.T)) {
 		t.Fatalf("MaRDI create = %+v %s, %v", mc, mc.Metadata, err)
 	}
 	// The captured update names Q123: the same bytes with the new object's id in the header.
-	orig := writeVector(t, "envelope", "mardi-head-request-update")
-	mu := append([]byte{}, orig[:4]...)
-	mu = append(mu, 0, byte(len(mc.ObjectID)))
-	mu = append(mu, orig[6:10]...) // the payload length does not change with the id
-	mu = append(mu, mc.ObjectID...)
-	mu = append(mu, orig[14:]...)
-	if err := env.WriteRaw(mu); err != nil {
+	if err := env.WriteRaw(doipvectors.PatchEnvelope(t, writeVector(t, "envelope", "mardi-head-request-update"), mc.ObjectID)); err != nil {
 		t.Fatal(err)
 	}
 	mr, err := env.ReadResponse()
@@ -371,11 +366,7 @@ func runWrites(t *testing.T, s *system, leftovers func(t *testing.T)) {
 // writeVector reads a captured write from a codec's copy of the contract's vectors.
 func writeVector(t *testing.T, codec, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "internal", codec, "testdata", "writes", name+".bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return doipvectors.Read(t, "..", codec, "writes", name)
 }
 
 // historyRequest asks for an object's history in the binary envelope.
