@@ -119,19 +119,10 @@ func (g *gatewayUnderTest) vector(codec, set, name string) []byte {
 	return doipvectors.Read(g.t, filepath.Join(g.root, "gateway"), codec, set, name)
 }
 
-// stdDO is the DO of a standard answer's output.
+// stdDO is the first segment of a standard answer.
 type stdDO struct {
-	Status string `json:"status"`
-	Output struct {
-		ID         string `json:"id"`
-		Attributes struct {
-			Version string `json:"version"`
-		} `json:"attributes"`
-		Elements []struct {
-			ID     string `json:"id"`
-			Length int64  `json:"length"`
-		} `json:"elements"`
-	} `json:"output"`
+	Status string         `json:"status"`
+	Output doipvectors.DO `json:"output"`
 }
 
 func (g *gatewayUnderTest) stdStatus(segs [][]byte, what string) stdDO {
@@ -239,28 +230,36 @@ func (g *gatewayUnderTest) searches() {
 		doipy := doipvectors.Replace(g.t, g.vector("doiptext", "vectors-search", "doipy-request-search"), `"query": "type:Document"`, `"query": `+string(qJSON))
 		g.await("doipy search "+q, func() (string, bool) {
 			segs := g.std(doipy)
-			var r struct {
-				Size    int `json:"size"`
-				Results []struct {
-					ID string `json:"id"`
-				} `json:"results"`
-			}
-			ok := len(segs) == 2 && json.Unmarshal(segs[1], &r) == nil && len(r.Results) > 0 && r.Results[0].ID == "Q123"
+			var r hits
+			ok := len(segs) == 2 && json.Unmarshal(segs[1], &r) == nil && r.first() == "Q123"
 			return string(bytes.Join(segs, []byte("#\n"))), ok
 		})
 		mardi := doipvectors.PatchEnvelope(g.t, g.vector("envelope", "vectors-search", "mardi-head-request-search"), "",
 			`"query":"Conrad"`, `"query":`+string(qJSON), `"type":"person"`, `"type":"publication"`)
 		g.await("MaRDI search "+q, func() (string, bool) {
 			meta := g.envelope(mardi)
-			var m struct {
-				Status  string `json:"status"`
-				Results []struct {
-					QID string `json:"qid"`
-				} `json:"results"`
-			}
-			return string(meta), json.Unmarshal(meta, &m) == nil && m.Status == "ok" && len(m.Results) > 0 && m.Results[0].QID == "Q123"
+			var m hits
+			return string(meta), json.Unmarshal(meta, &m) == nil && m.Status == "ok" && m.first() == "Q123"
 		})
 	}
+}
+
+// hits is what the searches read of a search answer: doipy's results segment, or the
+// metadata of MaRDI's.
+type hits struct {
+	Status  string `json:"status"`
+	Results []struct {
+		ID  string `json:"id"`  // doipy's
+		QID string `json:"qid"` // MaRDI's
+	} `json:"results"`
+}
+
+// first returns the object found first, "" when none was.
+func (h hits) first() string {
+	if len(h.Results) == 0 {
+		return ""
+	}
+	return h.Results[0].ID + h.Results[0].QID
 }
 
 // await repeats try until it succeeds, for up to 30 seconds.

@@ -95,18 +95,8 @@ func replay(t *testing.T, s *system, raw []byte) (map[string]json.RawMessage, []
 	return firstSegment(t, segs), segs
 }
 
-type storedDO struct {
-	ID         string `json:"id"`
-	Type       string `json:"type"`
-	Attributes struct {
-		Content json.RawMessage `json:"content"`
-		Version string          `json:"version"`
-	} `json:"attributes"`
-	Elements []struct {
-		ID     string `json:"id"`
-		Length int64  `json:"length"`
-	} `json:"elements"`
-}
+// storedDO is a DO as the standard framing answers it.
+type storedDO = doipvectors.DO
 
 func outputDO(t *testing.T, first map[string]json.RawMessage) storedDO {
 	t.Helper()

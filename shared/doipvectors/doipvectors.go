@@ -10,6 +10,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -186,4 +187,19 @@ func ReadStd(r *bufio.Reader) ([][]byte, error) {
 		}
 		cur = append(cur, line...)
 	}
+}
+
+// DO is what the tests read of a digital object in a standard answer (a create's or an
+// update's output, a search result).
+type DO struct {
+	ID         string `json:"id"`
+	Type       string `json:"type"`
+	Attributes struct {
+		Content json.RawMessage `json:"content"`
+		Version string          `json:"version"`
+	} `json:"attributes"`
+	Elements []struct {
+		ID     string `json:"id"`
+		Length int64  `json:"length"`
+	} `json:"elements"`
 }
