@@ -176,9 +176,9 @@ func runWrites(t *testing.T, s *system, leftovers func(t *testing.T)) {
 	}
 
 	// doipy's update (element bytes), aimed at our object: a new version; both readable.
-	upd := bytes.ReplaceAll(writeVector(t, "doiptext", "doipy-request-update"), []byte("test/abc"), []byte(obj))
-	upd = bytes.ReplaceAll(upd, []byte(`"id": "file"`), []byte(`"id": "a.txt"`))
-	upd = bytes.Replace(upd, []byte("12\nHello World\n"), []byte("12\nalpha v2 :-\n"), 1)
+	upd := doipvectors.Replace(t, writeVector(t, "doiptext", "doipy-request-update"), "test/abc", obj)
+	upd = doipvectors.Replace(t, upd, `"id": "file"`, `"id": "a.txt"`)
+	upd = doipvectors.Replace(t, upd, "12\nHello World\n", "12\nalpha v2 :-\n")
 	first, _ = replay(t, s, upd)
 	wantStatus(t, first, doiptext.StatusSuccess, "doipy update")
 	c2 := outputDO(t, first).Attributes.Version
@@ -275,7 +275,7 @@ func runWrites(t *testing.T, s *system, leftovers func(t *testing.T)) {
 	}
 
 	// Delete with doipy's bytes; the object is gone, its versions stay readable.
-	first, segs := replay(t, s, bytes.ReplaceAll(writeVector(t, "doiptext", "doipy-request-delete"), []byte("test/abc"), []byte(obj)))
+	first, segs := replay(t, s, doipvectors.Replace(t, writeVector(t, "doiptext", "doipy-request-delete"), "test/abc", obj))
 	wantStatus(t, first, doiptext.StatusSuccess, "doipy delete")
 	awaitNoHits(t, env, "id:"+obj) // and the deleted one is gone from it
 	if len(segs) != 1 || len(first) != 1 {
