@@ -40,7 +40,11 @@ func TestMain(m *testing.M) {
 				" `make tools` installs lakefs and lakectl into .tmp/bin ***")
 		}
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if workspace.dir != "" {
+		_ = os.RemoveAll(workspace.dir)
+	}
+	os.Exit(code)
 }
 
 // findLakeFS returns the folder holding lakefs and lakectl: $LAKEFS_BIN_DIR, else .tmp/bin
@@ -88,8 +92,11 @@ func findLakeFS() string {
 //
 // Then doipctl drives hello, retrieve (record and component bytes, read from lakeFS), invoke
 // (echo; equation_extraction, its result written to lakeFS; and with the Ollama backend, which
-// must reach the ollama service with the configured model) and purge through the gateway. A wrong key, variable name, command, port or health check in
-// the compose file makes a service fail to start, never become healthy, or answer wrongly.
+// must reach the ollama service with the configured model) and purge through the gateway;
+// doipy's and MaRDI's captured searches find Q123 by title and formula, and their captured
+// writes succeed with the write token of ACCESS_TOKENS, each version a commit in lakeFS
+// (gatewayUnderTest). A wrong key, variable name, command, port or health check in the
+// compose file makes a service fail to start, never become healthy, or answer wrongly.
 func TestComposeRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole system: skipped under -short")
@@ -109,17 +116,33 @@ func TestComposeRun(t *testing.T) {
 	t.Logf("compose run: %s in all", time.Since(begin).Round(time.Millisecond))
 }
 
-// buildWorkspace builds our binaries and the health probe into a temporary folder.
+// workspace is the folder buildWorkspace built into, once for all tests; TestMain removes it.
+var workspace struct {
+	sync.Mutex
+	dir string
+}
+
+// buildWorkspace builds our binaries and the health probe into a temporary folder, once.
 func buildWorkspace(t *testing.T, root string) string {
 	t.Helper()
-	dir := t.TempDir()
+	workspace.Lock()
+	defer workspace.Unlock()
+	if workspace.dir != "" {
+		return workspace.dir
+	}
+	dir, err := os.MkdirTemp("", "deploy-bin-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator),
 		"./gateway/cmd/doip-gateway", "./gateway/cmd/doipctl", "./retrieve-svc/cmd/retrieve-svc",
 		"./invoke-svc/cmd/invoke-svc", "./deploy/cmd/healthprobe")
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
+		_ = os.RemoveAll(dir)
 		t.Fatalf("building the workspace: %v\n%s", err, out)
 	}
+	workspace.dir = dir
 	return dir
 }
 
@@ -670,23 +693,15 @@ func (r *composeRun) drive() {
 	if doipPort == 0 {
 		t.Fatal("the gateway publishes no port")
 	}
-	ctl := func(args ...string) (string, string) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, filepath.Join(r.bin, "doipctl"), append(args, "--host", "127.0.0.1", "--port", strconv.Itoa(doipPort))...)
-		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir()}
-		var out, errOut bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("doipctl %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), errOut.String())
-		}
-		return out.String(), errOut.String()
-	}
-	if out, _ := ctl("hello"); !strings.Contains(out, `"availableOperations"`) || !strings.Contains(out, "equation_extraction") {
+	g := &gatewayUnderTest{t: t, root: r.root, doipctl: filepath.Join(r.bin, "doipctl"),
+		binary:   "127.0.0.1:" + strconv.Itoa(doipPort),
+		segments: "127.0.0.1:" + strconv.Itoa(r.ports["gateway"][3568]),
+		token:    writeToken(t, *gw.Environment["ACCESS_TOKENS"])}
+	ctl := g.mustCtl
+	if out := ctl("hello"); !strings.Contains(out, `"availableOperations"`) || !strings.Contains(out, "equation_extraction") {
 		t.Errorf("hello: %s", out)
 	}
-	if out, _ := ctl("retrieve", "Q123"); !strings.Contains(out, `"fdo:hasComponent"`) {
+	if out := ctl("retrieve", "Q123"); !strings.Contains(out, `"fdo:hasComponent"`) {
 		t.Errorf("retrieve Q123: %s", out)
 	}
 	file := filepath.Join(t.TempDir(), "paper.pdf")
@@ -696,18 +711,22 @@ func (r *composeRun) drive() {
 	if err != nil || werr != nil || !bytes.Equal(got, want) {
 		t.Errorf("main-pdf from lakeFS: %d bytes (%v), want the %d sample bytes (%v)", len(got), err, len(want), werr)
 	}
-	if out, _ := ctl("invoke", "Q123", "--workflow", "echo", "--params", `{"hello":"compose"}`); !strings.Contains(out, "compose") {
+	if out := ctl("invoke", "Q123", "--workflow", "echo", "--params", `{"hello":"compose"}`); !strings.Contains(out, "compose") {
 		t.Errorf("invoke echo: %s", out)
 	}
-	if out, _ := ctl("invoke", "Q123", "--workflow", "equation_extraction"); !strings.Contains(out, "equations") {
+	if out := ctl("invoke", "Q123", "--workflow", "equation_extraction"); !strings.Contains(out, "equations") {
 		t.Errorf("invoke equation_extraction: %s", out)
 	}
-	if out, _ := ctl("retrieve", "Q123", "--component", "equations.json"); !strings.Contains(out, `"equations"`) {
+	if out := ctl("retrieve", "Q123", "--component", "equations.json"); !strings.Contains(out, `"equations"`) {
 		t.Errorf("retrieve the derived equations.json (written to lakeFS): %.200s", out)
 	}
+	// doipy and MaRDI's client find Q123 by its title and by a formula the extraction found.
+	g.searches()
+	// Their writes, with the token the compose file configures, each a commit in lakeFS.
+	g.writes(r.lakeFSCommit)
 	// The Ollama backend reaches the ollama service with the compose default model; it has
 	// not been pulled, so the builtin result comes back with a note saying so.
-	out, _ := ctl("invoke", "Q123", "--workflow", "equation_extraction", "--params", `{"component":"main-pdf","backend":"ollama","pages":[1]}`)
+	out := ctl("invoke", "Q123", "--workflow", "equation_extraction", "--params", `{"component":"main-pdf","backend":"ollama","pages":[1]}`)
 	wantModel := "model '" + *r.project.Services["invoke-svc"].Environment["OLLAMA_MODEL"] + "' not found"
 	if !strings.Contains(out, wantModel) {
 		t.Errorf("invoke with the Ollama backend: %.400s; want a note with %q", out, wantModel)
@@ -722,7 +741,31 @@ func (r *composeRun) drive() {
 		t.Error("the Ollama service was never asked")
 	}
 	r.chatsMu.Unlock()
-	if out, _ := ctl("purge", "Q123"); !strings.Contains(out, "purge") {
+	if out := ctl("purge", "Q123"); !strings.Contains(out, "purge") {
 		t.Errorf("purge Q123: %s", out)
+	}
+}
+
+// lakeFSCommit checks, through lakeFS's own API with retrieve-svc's credentials, that a
+// version the gateway answered is a commit of the repository retrieve-svc writes to.
+func (r *composeRun) lakeFSCommit(version string) {
+	r.t.Helper()
+	env := r.project.Services["retrieve-svc"].Environment
+	u := r.rewriteAddrs("retrieve-svc", *env["LAKEFS_URL"]) + "/api/v1/repositories/" + *env["LAKEFS_REPO"] + "/commits/" + version
+	req, err := http.NewRequestWithContext(r.t.Context(), http.MethodGet, u, nil)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	req.SetBasicAuth(*env["LAKEFS_USER"], *env["LAKEFS_PASSWORD"])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var c struct {
+		ID string `json:"id"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&c); err != nil || resp.StatusCode != http.StatusOK || c.ID != version {
+		r.t.Errorf("version %s is not a commit of lakeFS: %s, %+v (%v)", version, resp.Status, c, err)
 	}
 }

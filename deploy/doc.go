@@ -11,6 +11,11 @@
 // into the Kubernetes API's Go types with unknown fields rejected, run helm lint, and check
 // that ports, probes and environment agree with what the binaries serve and read.
 //
+// Two tests start a whole system natively, without a container engine (docs/deploy.md):
+// TestComposeRun runs docker-compose.yml as written, on real lakeFS; TestRunScript runs
+// scripts/run.sh as `make run` does. Against both, the captured requests of doipy and of
+// MaRDI's client create, update, delete and search (gatewayUnderTest).
+//
 // The module also builds cmd/healthprobe, the health check binary every image carries.
 //
 // `make compose-config` runs the compose and Dockerfile checks alone, `make chart-check` the

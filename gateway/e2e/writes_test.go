@@ -20,6 +20,7 @@ import (
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doiptext"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/envelope"
+	"github.com/fdo-doip/doip-gateway/shared/doipvectors"
 	"github.com/fdo-doip/doip-gateway/shared/lakefstest"
 )
 
@@ -94,18 +95,8 @@ func replay(t *testing.T, s *system, raw []byte) (map[string]json.RawMessage, []
 	return firstSegment(t, segs), segs
 }
 
-type storedDO struct {
-	ID         string `json:"id"`
-	Type       string `json:"type"`
-	Attributes struct {
-		Content json.RawMessage `json:"content"`
-		Version string          `json:"version"`
-	} `json:"attributes"`
-	Elements []struct {
-		ID     string `json:"id"`
-		Length int64  `json:"length"`
-	} `json:"elements"`
-}
+// storedDO is a DO as the standard framing answers it.
+type storedDO = doipvectors.DO
 
 func outputDO(t *testing.T, first map[string]json.RawMessage) storedDO {
 	t.Helper()
@@ -185,9 +176,9 @@ func runWrites(t *testing.T, s *system, leftovers func(t *testing.T)) {
 	}
 
 	// doipy's update (element bytes), aimed at our object: a new version; both readable.
-	upd := bytes.ReplaceAll(writeVector(t, "doiptext", "doipy-request-update"), []byte("test/abc"), []byte(obj))
-	upd = bytes.ReplaceAll(upd, []byte(`"id": "file"`), []byte(`"id": "a.txt"`))
-	upd = bytes.Replace(upd, []byte("12\nHello World\n"), []byte("12\nalpha v2 :-\n"), 1)
+	upd := doipvectors.Replace(t, writeVector(t, "doiptext", "doipy-request-update"), "test/abc", obj)
+	upd = doipvectors.Replace(t, upd, `"id": "file"`, `"id": "a.txt"`)
+	upd = doipvectors.Replace(t, upd, "12\nHello World\n", "12\nalpha v2 :-\n")
 	first, _ = replay(t, s, upd)
 	wantStatus(t, first, doiptext.StatusSuccess, "doipy update")
 	c2 := outputDO(t, first).Attributes.Version
@@ -255,13 +246,7 @@ func runWrites(t *testing.T, s *system, leftovers func(t *testing.T)) {
 		t.Fatalf("MaRDI create = %+v %s, %v", mc, mc.Metadata, err)
 	}
 	// The captured update names Q123: the same bytes with the new object's id in the header.
-	orig := writeVector(t, "envelope", "mardi-head-request-update")
-	mu := append([]byte{}, orig[:4]...)
-	mu = append(mu, 0, byte(len(mc.ObjectID)))
-	mu = append(mu, orig[6:10]...) // the payload length does not change with the id
-	mu = append(mu, mc.ObjectID...)
-	mu = append(mu, orig[14:]...)
-	if err := env.WriteRaw(mu); err != nil {
+	if err := env.WriteRaw(doipvectors.PatchEnvelope(t, writeVector(t, "envelope", "mardi-head-request-update"), mc.ObjectID)); err != nil {
 		t.Fatal(err)
 	}
 	mr, err := env.ReadResponse()
@@ -290,7 +275,7 @@ func runWrites(t *testing.T, s *system, leftovers func(t *testing.T)) {
 	}
 
 	// Delete with doipy's bytes; the object is gone, its versions stay readable.
-	first, segs := replay(t, s, bytes.ReplaceAll(writeVector(t, "doiptext", "doipy-request-delete"), []byte("test/abc"), []byte(obj)))
+	first, segs := replay(t, s, doipvectors.Replace(t, writeVector(t, "doiptext", "doipy-request-delete"), "test/abc", obj))
 	wantStatus(t, first, doiptext.StatusSuccess, "doipy delete")
 	awaitNoHits(t, env, "id:"+obj) // and the deleted one is gone from it
 	if len(segs) != 1 || len(first) != 1 {
@@ -371,11 +356,7 @@ func runWrites(t *testing.T, s *system, leftovers func(t *testing.T)) {
 // writeVector reads a captured write from a codec's copy of the contract's vectors.
 func writeVector(t *testing.T, codec, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "internal", codec, "testdata", "writes", name+".bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return doipvectors.Read(t, "..", codec, "writes", name)
 }
 
 // historyRequest asks for an object's history in the binary envelope.
