@@ -89,6 +89,17 @@ type proc struct {
 // times. Its logs are kept and shown when the test fails.
 func start(t testing.TB, bin string, wantAddrs int, args []string, env ...string) *proc {
 	t.Helper()
+	p, err := tryStart(t, bin, wantAddrs, args, env...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// tryStart is start for a process that may fail to listen (a port taken in the meantime):
+// its exit before listening is returned as an error.
+func tryStart(t testing.TB, bin string, wantAddrs int, args []string, env ...string) (*proc, error) {
+	t.Helper()
 	p := &proc{name: bin, addrs: map[string]string{}, ready: make(chan struct{}), done: make(chan struct{})}
 	p.cmd = exec.Command(filepath.Join(binDir, bin), args...)
 	p.cmd.Env = append(os.Environ(), append([]string{"LOG_FORMAT=json", "LOG_LEVEL=debug", "ADMIN_ADDR=127.0.0.1:0"}, env...)...)
@@ -111,11 +122,11 @@ func start(t testing.TB, bin string, wantAddrs int, args []string, env ...string
 	select {
 	case <-p.ready:
 	case <-p.done:
-		t.Fatalf("%s exited before listening: %v\n%s", bin, p.err, p.logText())
+		return nil, fmt.Errorf("%s exited before listening: %v\n%s", bin, p.err, p.logText())
 	case <-time.After(60 * time.Second):
 		t.Fatalf("%s did not start listening within 60s\n%s", bin, p.logText())
 	}
-	return p
+	return p, nil
 }
 
 func (p *proc) readLogs(r io.Reader, want int) {

@@ -371,7 +371,21 @@ func TestGatewayKilledUnderLoad(t *testing.T) {
 			args[i+1] = p
 		}
 	}
-	s.gateway = start(t, "doip-gateway", 2, args)
+	// The same envelope port; its neighbour (the segments port) may have been taken by a
+	// client's outgoing connection since the kill, so a start that finds it taken is tried
+	// again while those connections come and go.
+	args = append(args, "--http-port", "off")
+	for try := 1; ; try++ {
+		g, err := tryStart(t, "doip-gateway", 2, args)
+		if err == nil {
+			s.gateway = g
+			break
+		}
+		if try == 20 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatal(err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 	took := waitFor(t, 30*time.Second, "recovery", func() bool { return l.ok.Load() >= okAtKill+40 })
 	t.Logf("clients ran again %s after the new gateway listened", took.Round(time.Millisecond))
 	l.end()
