@@ -82,6 +82,7 @@ var searchParams = []string{"query", "pageNum", "pageSize", "sortFields", "type"
 //	a POST body of JSON                                                input
 //	a multipart POST body (create, update): the part input, then       input, and the
 //	one part per element                                               elements' bytes
+//	an update's body with attributes.element=ID: that element's bytes  the element's bytes
 func (a *API) cordraRequest(w http.ResponseWriter, r *http.Request, pathOp string) (*doip.Request, error) {
 	q := r.URL.Query()
 	one := func(names ...string) (string, error) {
@@ -136,20 +137,34 @@ func (a *API) cordraRequest(w http.ResponseWriter, r *http.Request, pathOp strin
 	} else if auth != nil {
 		obj["authentication"] = auth
 	}
-	var parts *partElements
+	var parts doip.ElementStream
 	boundary, err := multipartBoundary(r)
 	switch {
 	case err != nil:
 		return nil, err
+	case r.Method == http.MethodPost && opID == doiptext.OpIDUpdate && len(attrs["element"]) > 0:
+		// One element's bytes as the whole body: the object is left as it is.
+		var id string
+		if json.Unmarshal(attrs["element"], &id) != nil || id == "" {
+			return nil, doip.Errorf(doip.KindBadRequest, "attributes.element must name the element the body replaces")
+		}
+		delete(attrs, "element")
+		if len(attrs) == 0 {
+			delete(obj, "attributes")
+		}
+		obj["input"] = json.RawMessage(`{}`)
+		if parts, err = a.rawElement(w, r, id); err != nil {
+			return nil, err
+		}
 	case boundary != "" && r.Method == http.MethodPost:
 		if opID != doiptext.OpIDCreate && opID != doiptext.OpIDUpdate {
 			return nil, &httpError{http.StatusUnsupportedMediaType, "a multipart body carries element bytes, which only " + doiptext.OpIDCreate + " and " + doiptext.OpIDUpdate + " take"}
 		}
-		var input json.RawMessage
-		if input, parts, err = a.multipartInput(w, r, boundary); err != nil {
+		input, pe, err := a.multipartInput(w, r, boundary)
+		if err != nil {
 			return nil, err
 		}
-		obj["input"] = input
+		obj["input"], parts = input, pe
 	default:
 		if input, err := a.jsonInput(w, r); err != nil {
 			return nil, err

@@ -186,3 +186,38 @@ func (b *partBody) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// rawElement is the element stream of an update whose whole body is one element's bytes
+// (attributes.element names it; Content-Type is its media type), capped at MaxUpload.
+// curl's --data-binary sends application/x-www-form-urlencoded unless told otherwise: that
+// type says nothing of the bytes.
+func (a *API) rawElement(w http.ResponseWriter, r *http.Request, id string) (doip.ElementStream, error) {
+	max := int64(a.opts.Limits.MaxUpload)
+	if r.ContentLength > max {
+		w.Header().Set("Connection", "close")
+		return nil, doip.Errorf(doip.KindTooLarge, "the upload is over %d bytes", max)
+	}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt == "application/x-www-form-urlencoded" {
+		mt = ""
+	}
+	size := r.ContentLength // -1 when unknown
+	body := &uploadBody{r: r.Body, rc: http.NewResponseController(w), timeout: a.opts.ReadTimeout, max: max}
+	return &oneElement{up: &doip.ElementUpload{ID: id, MediaType: mt, Size: size, Body: body}}, nil
+}
+
+// oneElement yields one element, then io.EOF.
+type oneElement struct {
+	up   *doip.ElementUpload
+	done bool
+}
+
+func (o *oneElement) Next() (*doip.ElementUpload, error) {
+	if o.done {
+		return nil, io.EOF
+	}
+	o.done = true
+	return o.up, nil
+}
+
+func (o *oneElement) Close() error { return nil }

@@ -269,3 +269,47 @@ func TestIncludeElementData(t *testing.T) {
 		t.Errorf("parts %q", got)
 	}
 }
+
+// An update whose whole body is one element's bytes (attributes.element names it): the
+// element streamed with the body's media type and length; the object is left as it is.
+func TestRawElementUpdate(t *testing.T) {
+	t.Parallel()
+	wr := &writer{}
+	u, c := newWriteServer(t, wr, doip.Limits{MaxUpload: 1 << 20})
+	bearer := []string{"Authorization", "Bearer " + token}
+	r := post(t, c, u+"/doip?o=0.DOIP/Op.Update&t=Q1&attributes.element=a.csv", "text/csv", strings.NewReader("x,y\n1,2\n"), bearer...)
+	if r.code != 200 {
+		t.Fatalf("update: %d %s", r.code, r.body)
+	}
+	wr.mu.Lock()
+	if strings.Join(wr.order, ",") != "a.csv" || !strings.HasPrefix(wr.got["a.csv"], "text/csv 8 ") || wr.object.Type != "" || wr.object.Attributes != nil {
+		t.Errorf("handler saw %+v %v %v", wr.object, wr.order, wr.got)
+	}
+	wr.mu.Unlock()
+	// JSON bytes are the element's too.
+	r = post(t, c, u+"/doip/0.DOIP/Op.Update?t=Q1&attributes.element=e.json", "application/json", strings.NewReader(`{"a":1}`), bearer...)
+	wr.mu.Lock()
+	if r.code != 200 || !strings.HasPrefix(wr.got["e.json"], "application/json 7 ") {
+		t.Errorf("JSON element: %d %s; handler saw %v", r.code, r.body, wr.got)
+	}
+	wr.mu.Unlock()
+	for _, tt := range []struct {
+		name, url string
+		body      io.Reader
+		hdr       []string
+		code      int
+		want      string
+	}{
+		{"too large", "attributes.element=big", bytes.NewReader(make([]byte, 2<<20)), bearer, 413, "over 1048576 bytes"},
+		{"too large, length unknown", "attributes.element=big", &patternReader{n: 2 << 20}, bearer, 413, "over 1048576 bytes"},
+		{"no element id", "attributes.element=", strings.NewReader("x"), bearer, 400, "must name the element"},
+		{"no identity", "attributes.element=a.csv", strings.NewReader("x"), nil, 403, "write permission"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := post(t, c, u+"/doip?o=0.DOIP/Op.Update&t=Q1&"+tt.url, "application/octet-stream", tt.body, tt.hdr...)
+			if r.code != tt.code || !bytes.Contains(r.body, []byte(tt.want)) {
+				t.Fatalf("%d %s, want %d with %q", r.code, r.body, tt.code, tt.want)
+			}
+		})
+	}
+}
