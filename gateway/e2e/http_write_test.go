@@ -161,6 +161,20 @@ func TestHTTPWrites(t *testing.T) {
 		t.Errorf("blob.bin after the update: %d bytes", len(got))
 	}
 
+	// One element's bytes as the whole body; the record stays as it was.
+	resp, got = httpapitest.Do(t, c, "POST", u+"/doip?o=0.DOIP/Op.Update&t="+url.QueryEscape(qid)+"&attributes.element=data.csv", "a,b\n5,6\n",
+		"Content-Type", "text/csv", "Authorization", "Bearer "+writeToken)
+	if resp.StatusCode != 200 {
+		t.Fatalf("raw update: %d %s", resp.StatusCode, got)
+	}
+	if got := elementBytes(t, env, qid, "data.csv", ""); got != "a,b\n5,6\n" {
+		t.Errorf("data.csv after the raw update = %q", got)
+	}
+	if resp, got := httpapitest.Do(t, c, "GET", u+"/doip?o=0.DOIP/Op.Retrieve&t="+url.QueryEscape(qid), ""); resp.StatusCode != 200 ||
+		!bytes.Contains(got, []byte(`"name":"over http"`)) {
+		t.Errorf("the record after the updates: %d %s", resp.StatusCode, got)
+	}
+
 	// A reader may not write: refused before any byte is stored.
 	code, body = postForm(t, c, u+"/doip?o=0.DOIP/Op.Create&t=service", readToken,
 		formPart{name: "input", body: strings.NewReader(`{"type":"Dataset"}`)},
