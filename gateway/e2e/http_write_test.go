@@ -4,12 +4,8 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"io"
-	"mime"
-	"mime/multipart"
 	"net/http"
-	"net/textproto"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -19,45 +15,16 @@ import (
 	"github.com/fdo-doip/doip-gateway/gateway/internal/httpapi/httpapitest"
 )
 
-// formPart is one part of a multipart/form-data body: the object (name input) or an element.
-type formPart struct {
-	name, mediaType string
-	body            io.Reader
-}
-
-// postForm sends parts as multipart/form-data, streamed through a pipe as curl -F does, and
-// returns the answer's status and body.
-func postForm(t *testing.T, c *http.Client, u, token string, parts ...formPart) (int, []byte) {
+// postForm sends parts as multipart/form-data, streamed as curl -F does, with a bearer token,
+// and returns the answer's status and body.
+func postForm(t *testing.T, c *http.Client, u, token string, parts ...httpapitest.Part) (int, []byte) {
 	t.Helper()
-	pr, pw := io.Pipe()
-	mw := multipart.NewWriter(pw)
-	go func() {
-		for _, p := range parts {
-			h := textproto.MIMEHeader{}
-			params := map[string]string{"name": p.name}
-			if p.name != "input" {
-				params["filename"] = p.name
-			}
-			h.Set("Content-Disposition", mime.FormatMediaType("form-data", params))
-			if p.mediaType != "" {
-				h.Set("Content-Type", p.mediaType)
-			}
-			w, err := mw.CreatePart(h)
-			if err == nil {
-				_, err = io.Copy(w, p.body)
-			}
-			if err != nil {
-				pw.CloseWithError(err)
-				return
-			}
-		}
-		pw.CloseWithError(mw.Close())
-	}()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, u, pr)
+	body, ct := httpapitest.Multipart(parts...)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, u, body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Content-Type", ct)
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := c.Do(req)
 	if err != nil {
@@ -97,9 +64,9 @@ func TestHTTPWrites(t *testing.T) {
 	env := s.dial(t)
 
 	code, body := postForm(t, c, u+"/doip?operationId=0.DOIP/Op.Create&targetId=service", writeToken,
-		formPart{name: "input", body: strings.NewReader(`{"type":"Dataset","attributes":{"content":{"name":"over http"}}}`)},
-		formPart{name: "data.csv", mediaType: "text/csv", body: strings.NewReader("a,b\n1,2\n")},
-		formPart{name: "blob.bin", mediaType: "application/octet-stream", body: &seqReader{n: 3 << 20}})
+		httpapitest.Part{Name: "input", Body: strings.NewReader(`{"type":"Dataset","attributes":{"content":{"name":"over http"}}}`)},
+		httpapitest.Part{Name: "data.csv", Filename: "data.csv", MediaType: "text/csv", Body: strings.NewReader("a,b\n1,2\n")},
+		httpapitest.Part{Name: "blob.bin", Filename: "blob.bin", MediaType: "application/octet-stream", Body: &seqReader{n: 3 << 20}})
 	if code != 200 {
 		t.Fatalf("create: %d %s", code, body)
 	}
@@ -125,22 +92,12 @@ func TestHTTPWrites(t *testing.T) {
 
 	// Both elements in one answer: the object, then each element.
 	resp, got = httpapitest.Do(t, c, "GET", u+"/doip?o=0.DOIP/Op.Retrieve&t="+url.QueryEscape(qid)+"&attributes.includeElementData=true", "")
-	mt, params, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	if resp.StatusCode != 200 || mt != "multipart/mixed" {
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "multipart/mixed;") {
 		t.Fatalf("includeElementData: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	parts := map[string][]byte{}
-	mr := multipart.NewReader(bytes.NewReader(got), params["boundary"])
-	for {
-		p, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, dp, _ := mime.ParseMediaType(p.Header.Get("Content-Disposition"))
-		parts[dp["name"]], _ = io.ReadAll(p)
+	for _, p := range httpapitest.ReadMultipart(t, resp.Header.Get("Content-Type"), bytes.NewReader(got)) {
+		parts[p.Name] = p.Body
 	}
 	if len(parts) != 3 || !bytes.Contains(parts["json"], []byte(`"id":"`+qid+`"`)) ||
 		string(parts["data.csv"]) != "a,b\n1,2\n" || !bytes.Equal(parts["blob.bin"], blob) {
@@ -149,8 +106,8 @@ func TestHTTPWrites(t *testing.T) {
 
 	// An update of one element; the other stays.
 	code, body = postForm(t, c, u+"/doip/0.DOIP/Op.Update?targetId="+url.QueryEscape(qid), writeToken,
-		formPart{name: "input", body: strings.NewReader(`{}`)},
-		formPart{name: "data.csv", mediaType: "text/csv", body: strings.NewReader("a,b\n3,4\n")})
+		httpapitest.Part{Name: "input", Body: strings.NewReader(`{}`)},
+		httpapitest.Part{Name: "data.csv", Filename: "data.csv", MediaType: "text/csv", Body: strings.NewReader("a,b\n3,4\n")})
 	if code != 200 {
 		t.Fatalf("update: %d %s", code, body)
 	}
@@ -177,8 +134,8 @@ func TestHTTPWrites(t *testing.T) {
 
 	// A reader may not write: refused before any byte is stored.
 	code, body = postForm(t, c, u+"/doip?o=0.DOIP/Op.Create&t=service", readToken,
-		formPart{name: "input", body: strings.NewReader(`{"type":"Dataset"}`)},
-		formPart{name: "x.bin", body: &seqReader{n: 8 << 20}})
+		httpapitest.Part{Name: "input", Body: strings.NewReader(`{"type":"Dataset"}`)},
+		httpapitest.Part{Name: "x.bin", Filename: "x.bin", Body: &seqReader{n: 8 << 20}})
 	if code != http.StatusForbidden {
 		t.Errorf("a reader's create: %d %s", code, body)
 	}
@@ -186,28 +143,13 @@ func TestHTTPWrites(t *testing.T) {
 	// 256 MiB in one element: the gateway's memory stays flat.
 	const size = 256 << 20
 	before := rssMiB(t, s.gateway)
-	stop, peak := make(chan struct{}), make(chan int64, 1)
-	go func() {
-		var p int64
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				peak <- p
-				return
-			case <-tick.C:
-				p = max(p, rssMiB(t, s.gateway))
-			}
-		}
-	}()
+	peak := samplePeakRSS(t, s.gateway)
 	start := time.Now()
 	code, body = postForm(t, c, u+"/doip?o=0.DOIP/Op.Create&t=service", writeToken,
-		formPart{name: "input", body: strings.NewReader(`{"type":"Dataset"}`)},
-		formPart{name: "big.bin", body: &seqReader{n: size}})
+		httpapitest.Part{Name: "input", Body: strings.NewReader(`{"type":"Dataset"}`)},
+		httpapitest.Part{Name: "big.bin", Filename: "big.bin", Body: &seqReader{n: size}})
 	took := time.Since(start)
-	close(stop)
-	peakMiB := <-peak
+	peakMiB := peak()
 	if code != 200 {
 		t.Fatalf("256 MiB create: %d %s", code, body)
 	}

@@ -9,16 +9,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
-	"mime/multipart"
 	"net/http"
-	"net/textproto"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/httpapi"
+	"github.com/fdo-doip/doip-gateway/gateway/internal/httpapi/httpapitest"
 )
 
 // writer is a DOIP handler that takes creates and updates as the dispatcher does: it
@@ -95,40 +93,7 @@ func newWriteServer(t *testing.T, wr *writer, lim doip.Limits) (string, *http.Cl
 }
 
 // part is one part of a multipart body built by a test.
-type part struct {
-	name, filename, mediaType string
-	body                      io.Reader
-}
-
-// multipartBody streams parts as multipart/form-data through a pipe; it returns the body and
-// its Content-Type.
-func multipartBody(parts ...part) (io.Reader, string) {
-	pr, pw := io.Pipe()
-	mw := multipart.NewWriter(pw)
-	go func() {
-		for _, p := range parts {
-			h := textproto.MIMEHeader{}
-			params := map[string]string{"name": p.name}
-			if p.filename != "" {
-				params["filename"] = p.filename
-			}
-			h.Set("Content-Disposition", mime.FormatMediaType("form-data", params))
-			if p.mediaType != "" {
-				h.Set("Content-Type", p.mediaType)
-			}
-			w, err := mw.CreatePart(h)
-			if err == nil {
-				_, err = io.Copy(w, p.body)
-			}
-			if err != nil {
-				pw.CloseWithError(err)
-				return
-			}
-		}
-		pw.CloseWithError(mw.Close())
-	}()
-	return pr, mw.FormDataContentType()
-}
+type part = httpapitest.Part
 
 func post(t *testing.T, c *http.Client, url, ct string, body io.Reader, hdr ...string) result {
 	t.Helper()
@@ -157,10 +122,10 @@ func TestMultipartWrite(t *testing.T) {
 	wr := &writer{}
 	u, c := newWriteServer(t, wr, doip.Limits{})
 	bearer := []string{"Authorization", "Bearer " + token}
-	body, ct := multipartBody(
-		part{name: "input", body: strings.NewReader(`{"type":"Dataset","attributes":{"content":{"name":"x"}},"elements":[{"id":"a.csv","type":"text/csv","attributes":{"filename":"a.csv"}}]}`)},
-		part{name: "a.csv", filename: "a.csv", mediaType: "text/csv", body: strings.NewReader("x,y")},
-		part{name: dataID, filename: dataID, mediaType: "application/octet-stream", body: &patternReader{n: 5 << 20}})
+	body, ct := httpapitest.Multipart(
+		part{Name: "input", Body: strings.NewReader(`{"type":"Dataset","attributes":{"content":{"name":"x"}},"elements":[{"id":"a.csv","type":"text/csv","attributes":{"filename":"a.csv"}}]}`)},
+		part{Name: "a.csv", Filename: "a.csv", MediaType: "text/csv", Body: strings.NewReader("x,y")},
+		part{Name: dataID, Filename: dataID, MediaType: "application/octet-stream", Body: &patternReader{n: 5 << 20}})
 	r := post(t, c, u+"/doip?operationId=0.DOIP/Op.Create&targetId=service", ct, body, bearer...)
 	if r.code != 200 || !bytes.Contains(r.body, []byte(`"id":"Qnew"`)) {
 		t.Fatalf("create: %d %s", r.code, r.body)
@@ -173,8 +138,8 @@ func TestMultipartWrite(t *testing.T) {
 	wr.mu.Unlock()
 
 	// An update in the path form, with json as the name of the object's part.
-	body, ct = multipartBody(part{name: "json", body: strings.NewReader(`{}`)},
-		part{name: "a.csv", filename: "other.csv", body: strings.NewReader("1,2,3")})
+	body, ct = httpapitest.Multipart(part{Name: "json", Body: strings.NewReader(`{}`)},
+		part{Name: "a.csv", Filename: "other.csv", Body: strings.NewReader("1,2,3")})
 	r = post(t, c, u+"/doip/0.DOIP/Op.Update?targetId=Q1", ct, body, bearer...)
 	if r.code != 200 {
 		t.Fatalf("update: %d %s", r.code, r.body)
@@ -192,7 +157,7 @@ func TestMultipartWriteErrors(t *testing.T) {
 	wr := &writer{}
 	u, c := newWriteServer(t, wr, doip.Limits{MaxUpload: 1 << 20, MaxSegment: 1 << 10})
 	bearer := []string{"Authorization", "Bearer " + token}
-	obj := func() part { return part{name: "input", body: strings.NewReader(`{"type":"Dataset"}`)} }
+	obj := func() part { return part{Name: "input", Body: strings.NewReader(`{"type":"Dataset"}`)} }
 	create := u + "/doip?o=0.DOIP/Op.Create&t=service"
 	tests := []struct {
 		name  string
@@ -203,21 +168,21 @@ func TestMultipartWriteErrors(t *testing.T) {
 		code  int
 		want  string
 	}{
-		{"no identity", create, []part{obj(), {name: "a", body: strings.NewReader("x")}}, "", nil, 403, "write permission"},
-		{"object not first", create, []part{{name: "a", body: strings.NewReader("x")}, obj()}, "", bearer, 400, `named input (or json)`},
-		{"object twice", create, []part{obj(), {name: "json", body: strings.NewReader("{}")}}, "", bearer, 400, "given twice"},
-		{"object not JSON", create, []part{{name: "input", body: strings.NewReader("{")}}, "", bearer, 400, "not valid JSON"},
-		{"object not an object", create, []part{{name: "input", body: strings.NewReader("[1]")}}, "", bearer, 400, "must be a JSON object"},
-		{"object too large", create, []part{{name: "input", body: strings.NewReader(`{"x":"` + strings.Repeat("a", 2<<10) + `"}`)}}, "", bearer, 413, "over 1024 bytes"},
-		{"part without a name", create, []part{obj(), {name: "", body: strings.NewReader("x")}}, "", bearer, 400, "no name"},
-		{"upload too large", create, []part{obj(), {name: "big", body: &patternReader{n: 2 << 20}}}, "", bearer, 413, "over 1048576 bytes"},
+		{"no identity", create, []part{obj(), {Name: "a", Body: strings.NewReader("x")}}, "", nil, 403, "write permission"},
+		{"object not first", create, []part{{Name: "a", Body: strings.NewReader("x")}, obj()}, "", bearer, 400, `named input (or json)`},
+		{"object twice", create, []part{obj(), {Name: "json", Body: strings.NewReader("{}")}}, "", bearer, 400, "given twice"},
+		{"object not JSON", create, []part{{Name: "input", Body: strings.NewReader("{")}}, "", bearer, 400, "not valid JSON"},
+		{"object not an object", create, []part{{Name: "input", Body: strings.NewReader("[1]")}}, "", bearer, 400, "must be a JSON object"},
+		{"object too large", create, []part{{Name: "input", Body: strings.NewReader(`{"x":"` + strings.Repeat("a", 2<<10) + `"}`)}}, "", bearer, 413, "over 1024 bytes"},
+		{"part without a name", create, []part{obj(), {Name: "", Body: strings.NewReader("x")}}, "", bearer, 400, "no name"},
+		{"upload too large", create, []part{obj(), {Name: "big", Body: &patternReader{n: 2 << 20}}}, "", bearer, 413, "over 1048576 bytes"},
 		{"no boundary", create, []part{obj()}, "multipart/form-data", bearer, 400, "no boundary"},
 		{"wrong boundary", create, []part{obj()}, "multipart/form-data; boundary=nope", bearer, 400, "first part"},
 		{"not a write", u + "/doip?o=equation_extraction&t=Q1", []part{obj()}, "", bearer, 415, "only 0.DOIP/Op.Create and 0.DOIP/Op.Update"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			body, ct := multipartBody(tt.parts...)
+			body, ct := httpapitest.Multipart(tt.parts...)
 			if tt.ct != "" {
 				ct = tt.ct
 			}
@@ -240,27 +205,16 @@ func TestIncludeElementData(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	mt, params, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	if resp.StatusCode != 200 || mt != "multipart/mixed" {
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "multipart/mixed;") {
 		t.Fatalf("%d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	mr := multipart.NewReader(resp.Body, params["boundary"])
 	var got []string
-	for {
-		p, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
-			break
+	for _, p := range httpapitest.ReadMultipart(t, resp.Header.Get("Content-Type"), resp.Body) {
+		got = append(got, fmt.Sprintf("%s|%s|%s|%d", p.Name, p.Filename, p.MediaType, len(p.Body)))
+		if p.Name == "json" && !bytes.Contains(p.Body, []byte(`"id":"Q1"`)) {
+			t.Errorf("object part %s", p.Body)
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(p)
-		_, dp, _ := mime.ParseMediaType(p.Header.Get("Content-Disposition"))
-		got = append(got, fmt.Sprintf("%s|%s|%s|%d", dp["name"], dp["filename"], p.Header.Get("Content-Type"), len(b)))
-		if dp["name"] == "json" && !bytes.Contains(b, []byte(`"id":"Q1"`)) {
-			t.Errorf("object part %s", b)
-		}
-		if dp["name"] == dataID && !bytes.Equal(b, dataBytes(0, dataSize)) {
+		if p.Name == dataID && !bytes.Equal(p.Body, dataBytes(0, dataSize)) {
 			t.Error("data.bin's bytes differ")
 		}
 	}
