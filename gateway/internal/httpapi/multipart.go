@@ -75,6 +75,9 @@ func (u *uploadBody) Read(p []byte) (int, error) {
 	if u.n > u.max {
 		return 0, u.tooLarge()
 	}
+	if err != nil {
+		_ = u.rc.SetReadDeadline(time.Time{}) // the body is read: the connection waits for the next request as usual
+	}
 	return n, err
 }
 
