@@ -151,11 +151,11 @@ func TestHTTPWrites(t *testing.T) {
 	took := time.Since(start)
 	peakMiB := peak()
 	if code != 200 {
-		t.Fatalf("256 MiB create: %d %s", code, body)
+		t.Fatalf("%d MiB create: %d %s", size>>20, code, body)
 	}
 	var big storedDO
 	_ = json.Unmarshal(body, &big)
-	t.Logf("256 MiB uploaded over HTTPS in %v (%.0f MiB/s); gateway RSS %d MiB before, peak %d MiB", took, float64(size>>20)/took.Seconds(), before, peakMiB)
+	t.Logf("%d MiB uploaded over HTTPS in %v (%.0f MiB/s); gateway RSS %d MiB before, peak %d MiB", size>>20, took, float64(size>>20)/took.Seconds(), before, peakMiB)
 	const bound = 96 // MiB, far below the upload's 256
 	if peakMiB > bound {
 		t.Errorf("gateway RSS peaked at %d MiB, over %d MiB", peakMiB, bound)
