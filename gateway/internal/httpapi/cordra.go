@@ -142,8 +142,8 @@ func (a *API) cordraRequest(w http.ResponseWriter, r *http.Request, pathOp strin
 	switch {
 	case err != nil:
 		return nil, err
-	case r.Method == http.MethodPost && opID == doiptext.OpIDUpdate && len(attrs["element"]) > 0:
-		// One element's bytes as the whole body: the object is left as it is.
+	case r.Method == http.MethodPost && opID == doiptext.OpIDUpdate && len(attrs["element"]) > 0 && boundary == "":
+		// One element's bytes as the whole body (not multipart): the object is left as it is.
 		var id string
 		if json.Unmarshal(attrs["element"], &id) != nil || id == "" {
 			return nil, doip.Errorf(doip.KindBadRequest, "attributes.element must name the element the body replaces")
