@@ -159,22 +159,7 @@ func TestHTTPLargeDownloadFlatMemory(t *testing.T) {
 	c := httpsClient()
 
 	before := rssMiB(t, s.gateway)
-	stop := make(chan struct{})
-	peak := make(chan int64, 1)
-	go func() {
-		var p int64
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				peak <- p
-				return
-			case <-tick.C:
-				p = max(p, rssMiB(t, s.gateway))
-			}
-		}
-	}()
+	peak := samplePeakRSS(t, s.gateway)
 	start := time.Now()
 	req, _ := http.NewRequestWithContext(t.Context(), "GET", u, nil)
 	resp, err := c.Do(req)
@@ -185,8 +170,7 @@ func TestHTTPLargeDownloadFlatMemory(t *testing.T) {
 	n, err := io.Copy(h, resp.Body)
 	resp.Body.Close()
 	took := time.Since(start)
-	close(stop)
-	peakMiB := <-peak
+	peakMiB := peak()
 	if err != nil || n != size || resp.ContentLength != size {
 		t.Fatalf("got %d bytes (Content-Length %d): %v", n, resp.ContentLength, err)
 	}

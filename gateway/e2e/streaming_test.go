@@ -61,6 +61,30 @@ func rssMiB(t *testing.T, p *proc) int64 {
 	return 0
 }
 
+// samplePeakRSS samples p's RSS every 20 ms until the returned function is called, which
+// returns the peak in MiB.
+func samplePeakRSS(t *testing.T, p *proc) func() int64 {
+	stop, peak := make(chan struct{}), make(chan int64, 1)
+	go func() {
+		var m int64
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				peak <- m
+				return
+			case <-tick.C:
+				m = max(m, rssMiB(t, p))
+			}
+		}
+	}()
+	return func() int64 {
+		close(stop)
+		return <-peak
+	}
+}
+
 // A slow client holds back the whole chain: while it has taken only 1 MiB of a 256 MiB
 // component, neither the gateway nor retrieve-svc holds the object in memory; the bytes
 // that finally arrive are the stored ones.

@@ -266,7 +266,7 @@ func startHTTP(ctx context.Context, cfg config.Config, d doip.Handler, tlsCfg *t
 	l = netutil.LimitListener(l, cfg.MaxConns)
 	api := httpapi.New(httpapi.Options{
 		Handler: d, ServiceID: cfg.ServiceID,
-		Limits:      doip.Limits{MaxPayload: uint32(cfg.MaxPayload), MaxSegment: uint32(cfg.MaxSegment)},
+		Limits:      doip.Limits{MaxPayload: uint32(cfg.MaxPayload), MaxSegment: uint32(cfg.MaxSegment), MaxUpload: uint64(cfg.MaxUpload)},
 		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, Metrics: m, Listener: "http", Logger: logger,
 	})
 	srv := &http.Server{

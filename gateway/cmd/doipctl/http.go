@@ -19,9 +19,9 @@ import (
 // standard DOIP lacks, goes to POST /doip/purge/{id}. It prints the answer as the standard
 // framing does.
 func (a *app) doHTTP(ctx context.Context, c call) error {
-	base, err := url.Parse(strings.TrimSuffix(a.opts.httpURL, "/"))
-	if err != nil || (base.Scheme != "https" && base.Scheme != "http") || base.Host == "" {
-		return usagef("--http %q is not a base URL such as https://gw.example.org:3569", a.opts.httpURL)
+	base, err := a.httpBase()
+	if err != nil {
+		return err
 	}
 	if c.req.Op == doip.OpInvoke && c.output != "" {
 		return usagef("invoke -o DIR writes derived components with the binary envelope only: leave out --http, or -o (the result lists them; retrieve each with --component)")
@@ -56,32 +56,15 @@ func (a *app) doHTTP(ctx context.Context, c call) error {
 			}
 		}
 	}
-	o := a.opts
-	o.useTLS = base.Scheme == "https"
-	tlsCfg, err := o.tlsConfig()
-	if err != nil {
-		return err
-	}
-	if tlsCfg != nil {
-		tlsCfg.ServerName = base.Hostname()
-	}
-	tr := &http.Transport{TLSClientConfig: tlsCfg, ResponseHeaderTimeout: o.timeout, ForceAttemptHTTP2: true, Proxy: http.ProxyFromEnvironment}
-	defer tr.CloseIdleConnections()
-	req, err := http.NewRequestWithContext(ctx, method, target.String(), body)
-	if err != nil {
-		return err
-	}
+	ct := ""
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		ct = "application/json"
 	}
-	resp, err := (&http.Client{Transport: tr}).Do(req)
+	resp, o, err := a.httpDo(ctx, base, method, target.String(), ct, body, nil)
 	if err != nil {
-		return &connError{addr: base.Host, err: err}
+		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode >= 400 {
-		return httpError(resp)
-	}
 	if c.req.Op == doip.OpRetrieve && c.component != "" {
 		return a.httpBytes(resp, c, o)
 	}
@@ -90,6 +73,64 @@ func (a *app) doHTTP(ctx context.Context, c call) error {
 		return &connError{addr: base.Host, err: err}
 	}
 	return printJSON(a.stdout, json.RawMessage(js))
+}
+
+// httpBase parses --http.
+func (a *app) httpBase() (*url.URL, error) {
+	base, err := url.Parse(strings.TrimSuffix(a.opts.httpURL, "/"))
+	if err != nil || (base.Scheme != "https" && base.Scheme != "http") || base.Host == "" {
+		return nil, usagef("--http %q is not a base URL such as https://gw.example.org:3569", a.opts.httpURL)
+	}
+	return base, nil
+}
+
+// httpDo sends one request to the gateway at base, with a body of Content-Type ct (none
+// when ""), and returns the answer, or the DOIP error of an error answer. It also returns
+// the options the connection was made with.
+func (a *app) httpDo(ctx context.Context, base *url.URL, method, target, ct string, body io.Reader, header http.Header) (*http.Response, options, error) {
+	o := a.opts
+	o.useTLS = base.Scheme == "https"
+	tlsCfg, err := o.tlsConfig()
+	if err != nil {
+		return nil, o, err
+	}
+	if tlsCfg != nil {
+		tlsCfg.ServerName = base.Hostname()
+	}
+	tr := &http.Transport{TLSClientConfig: tlsCfg, ResponseHeaderTimeout: o.timeout, ForceAttemptHTTP2: true, Proxy: http.ProxyFromEnvironment}
+	req, err := http.NewRequestWithContext(ctx, method, target, body)
+	if err != nil {
+		return nil, o, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		tr.CloseIdleConnections()
+		return nil, o, &connError{addr: base.Host, err: err}
+	}
+	resp.Body = closeIdle{resp.Body, tr}
+	if resp.StatusCode >= 400 {
+		defer resp.Body.Close()
+		return nil, o, httpError(resp)
+	}
+	return resp, o, nil
+}
+
+// closeIdle is an answer's body that closes the transport's connections with it.
+type closeIdle struct {
+	io.ReadCloser
+	tr *http.Transport
+}
+
+func (c closeIdle) Close() error {
+	err := c.ReadCloser.Close()
+	c.tr.CloseIdleConnections()
+	return err
 }
 
 // httpBytes writes a component's bytes to -o FILE (with a progress bar on a terminal) or
@@ -173,6 +214,10 @@ func httpError(resp *http.Response) error {
 		kind = doip.KindNotFound
 	case status == "0.DOIP/Status.200":
 		kind = doip.KindUnsupported
+	case status == "0.DOIP/Status.103" || resp.StatusCode == http.StatusForbidden:
+		kind = doip.KindForbidden
+	case status == "0.DOIP/Status.105" || resp.StatusCode == http.StatusConflict:
+		kind = doip.KindConflict
 	case resp.StatusCode == http.StatusRequestEntityTooLarge:
 		kind = doip.KindTooLarge
 	case resp.StatusCode == http.StatusServiceUnavailable:

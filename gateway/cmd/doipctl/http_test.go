@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -16,18 +17,34 @@ import (
 )
 
 // httpGateway serves the HTTP face over TLS with a handler that answers as the dispatcher
-// does for one object, and records each request.
-func httpGateway(t *testing.T) (string, func() doip.Request) {
+// does for one object, and records each request, and the elements of its writes
+// ("id|mediaType|bytes").
+func httpGateway(t *testing.T) (string, func() doip.Request, func() []string) {
 	t.Helper()
 	var (
-		mu   sync.Mutex
-		last doip.Request
+		mu      sync.Mutex
+		last    doip.Request
+		uploads []string
 	)
 	h := doip.HandlerFunc(func(_ context.Context, w doip.ResponseWriter, req *doip.Request) {
 		mu.Lock()
 		last = *req
 		mu.Unlock()
 		switch {
+		case req.Op == doip.OpCreate || req.Op == doip.OpUpdate && req.ObjectID == "Q123":
+			rec := &doip.Record{ObjectID: "Q123", Type: req.Write.Object.Type}
+			for {
+				up, err := req.Write.Elements.Next()
+				if err != nil {
+					break
+				}
+				b, _ := io.ReadAll(up.Body)
+				mu.Lock()
+				uploads = append(uploads, up.ID+"|"+up.MediaType+"|"+string(b))
+				mu.Unlock()
+				rec.Components = append(rec.Components, doip.ComponentInfo{ID: up.ID, MediaType: up.MediaType, Size: int64(len(b))})
+			}
+			_ = w.Respond(&doip.Response{Op: req.Op, ObjectID: "Q123", Written: &doip.WriteResult{Record: rec, Version: "v2"}})
 		case req.Op == doip.OpHello:
 			_ = w.Respond(&doip.Response{Op: req.Op, Hello: &doip.ServiceInfo{ServiceID: "gw", Server: "doip-gateway"}})
 		case req.ObjectID != "Q123":
@@ -47,14 +64,15 @@ func httpGateway(t *testing.T) (string, func() doip.Request) {
 	})
 	srv := httptest.NewTLSServer(httpapi.New(httpapi.Options{Handler: h, ServiceID: "gw"}))
 	t.Cleanup(srv.Close)
-	return srv.URL, func() doip.Request { mu.Lock(); defer mu.Unlock(); return last }
+	return srv.URL, func() doip.Request { mu.Lock(); defer mu.Unlock(); return last },
+		func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), uploads...) }
 }
 
 // doipctl --http URL speaks DOIP over HTTP: every command, bytes to a file, DOIP errors
 // with exit status 2.
 func TestHTTPMapping(t *testing.T) {
 	t.Parallel()
-	u, last := httpGateway(t)
+	u, last, _ := httpGateway(t)
 	with := func(args ...string) []string { return append([]string{"--http", u, "--insecure"}, args...) }
 
 	r := ctl(t, with("hello")...)
@@ -102,5 +120,39 @@ func TestHTTPMapping(t *testing.T) {
 	r = ctlWith(t, map[string]string{"DOIP_HTTP": u}, nil, "--insecure", "hello")
 	if r.code != 0 {
 		t.Errorf("DOIP_HTTP: %+v", r)
+	}
+}
+
+// doipctl --http URL create and update send the object and the files in one multipart body,
+// with the credentials in the Authorization header.
+func TestHTTPWrite(t *testing.T) {
+	t.Parallel()
+	u, last, uploaded := httpGateway(t)
+	dir := t.TempDir()
+	csv := filepath.Join(dir, "data.csv")
+	if err := os.WriteFile(csv, []byte("a,b\n1,2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	notes := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(notes, []byte("hello"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := ctl(t, "--http", u, "--insecure", "create", "--token", "tok", "--type", "Dataset", "--content", `{"name":"x"}`,
+		"--file", csv, "--file", "n="+notes)
+	got, uploads := last(), uploaded()
+	if r.code != 0 || !strings.Contains(r.out, `"id": "Q123"`) || got.Op != doip.OpCreate || got.Token != "tok" ||
+		got.Write.Object.Type != "Dataset" || len(got.Write.Object.Elements) != 2 ||
+		strings.Join(uploads, ";") != "data.csv|text/csv|a,b\n1,2\n;n|text/plain|hello" {
+		t.Errorf("create: %+v; handler saw %+v, uploads %q", r, got.Write, uploads)
+	}
+	r = ctl(t, "--http", u, "--insecure", "update", "Q123", "--user", "alice", "--password", "pw", "--file", csv, "--remove", "n")
+	got, uploads = last(), uploaded()
+	if r.code != 0 || got.Op != doip.OpUpdate || got.ObjectID != "Q123" || got.Username != "alice" ||
+		strings.Join(got.Write.RemoveElements, ",") != "n" || len(uploads) != 3 {
+		t.Errorf("update: %+v; handler saw %+v, uploads %q", r, got.Write, uploads)
+	}
+	r = ctl(t, "--http", u, "--insecure", "update", "Q999", "--token", "tok", "--file", csv)
+	if r.code != exitDOIP {
+		t.Errorf("update of an unknown object: %+v", r)
 	}
 }

@@ -41,6 +41,7 @@ const rootExample = `  doipctl hello
   doipctl invoke Q123 --workflow echo --params '{"hello":"world"}'
   doipctl --standard --insecure retrieve Q123
   doipctl --http https://127.0.0.1:3569 --insecure retrieve Q123 --component main-pdf -o paper.pdf
+  doipctl --http https://127.0.0.1:3569 --insecure create --token "$TOKEN" --type Dataset --file data.csv
   DOIP_HOST=gw.example.org doipctl --tls hello`
 
 // newRootCmd builds the doipctl command tree. Output and help go to a.stdout, errors are

@@ -122,6 +122,9 @@ func (a *app) write(ctx context.Context, w writeCall) error {
 		}
 		return f, err
 	}
+	if a.opts.httpURL != "" {
+		return a.writeHTTP(ctx, w, open, progress)
+	}
 	if a.opts.standard {
 		return a.writeStandard(ctx, w, open, progress)
 	}
@@ -159,10 +162,11 @@ func (a *app) write(ctx context.Context, w writeCall) error {
 	return printJSON(a.stdout, resp.Metadata)
 }
 
-// writeStandard sends a create or an update in standard DOIP: the digital object, then each
-// file as an element.
-func (a *app) writeStandard(ctx context.Context, w writeCall, open func(string) (*os.File, error), progress func(done, total int64)) error {
-	first := map[string]any{"targetId": cmp.Or(w.objectID, "service"), "operationId": "0.DOIP/Op.Create"}
+// standard returns a create or an update in standard DOIP: the first segment's
+// operationId, targetId and attributes (without credentials), and the digital object, whose
+// elements are the files.
+func (w writeCall) standard() (first, do map[string]any) {
+	first = map[string]any{"targetId": cmp.Or(w.objectID, "service"), "operationId": "0.DOIP/Op.Create"}
 	attrs := map[string]any{}
 	if w.op == doip.OpUpdate {
 		first["operationId"] = "0.DOIP/Op.Update"
@@ -176,10 +180,7 @@ func (a *app) writeStandard(ctx context.Context, w writeCall, open func(string) 
 	if len(attrs) > 0 {
 		first["attributes"] = attrs
 	}
-	if auth := w.creds.std(); auth != nil {
-		first["authentication"] = auth
-	}
-	do := map[string]any{}
+	do = map[string]any{}
 	if w.op == doip.OpCreate && w.objectID != "" {
 		do["id"] = w.objectID
 	}
@@ -189,20 +190,30 @@ func (a *app) writeStandard(ctx context.Context, w writeCall, open func(string) 
 	if w.attributes != nil {
 		do["attributes"] = w.attributes
 	}
-	var (
-		descs []map[string]any
-		els   []client.StdElement
-	)
+	var descs []map[string]any
+	for _, f := range w.files {
+		descs = append(descs, map[string]any{"id": f.id, "type": f.mediaType, "attributes": map[string]string{"filename": filepath.Base(f.path)}})
+	}
+	if len(descs) > 0 {
+		do["elements"] = descs
+	}
+	return first, do
+}
+
+// writeStandard sends a create or an update in standard DOIP: the digital object, then each
+// file as an element.
+func (a *app) writeStandard(ctx context.Context, w writeCall, open func(string) (*os.File, error), progress func(done, total int64)) error {
+	first, do := w.standard()
+	if auth := w.creds.std(); auth != nil {
+		first["authentication"] = auth
+	}
+	var els []client.StdElement
 	for _, f := range w.files {
 		r, err := open(f.path)
 		if err != nil {
 			return err
 		}
-		descs = append(descs, map[string]any{"id": f.id, "type": f.mediaType, "attributes": map[string]string{"filename": filepath.Base(f.path)}})
 		els = append(els, client.StdElement{ID: f.id, Body: r})
-	}
-	if len(descs) > 0 {
-		do["elements"] = descs
 	}
 	conn, addr, err := a.dialStandard(ctx)
 	if err != nil {

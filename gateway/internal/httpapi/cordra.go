@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -79,6 +80,9 @@ var searchParams = []string{"query", "pageNum", "pageSize", "sortFields", "type"
 //	Authorization: Bearer T | Basic U:P, or authentication (JSON)      authentication
 //	requestId, or the X-Request-Id header                              requestId
 //	a POST body of JSON                                                input
+//	a multipart POST body (create, update): the part input, then       input, and the
+//	one part per element                                               elements' bytes
+//	an update's body with attributes.element=ID: that element's bytes  the element's bytes
 func (a *API) cordraRequest(w http.ResponseWriter, r *http.Request, pathOp string) (*doip.Request, error) {
 	q := r.URL.Query()
 	one := func(names ...string) (string, error) {
@@ -133,10 +137,40 @@ func (a *API) cordraRequest(w http.ResponseWriter, r *http.Request, pathOp strin
 	} else if auth != nil {
 		obj["authentication"] = auth
 	}
-	if input, err := a.jsonInput(w, r); err != nil {
+	var parts doip.ElementStream
+	boundary, err := multipartBoundary(r)
+	switch {
+	case err != nil:
 		return nil, err
-	} else if input != nil {
-		obj["input"] = input
+	case r.Method == http.MethodPost && opID == doiptext.OpIDUpdate && len(attrs["element"]) > 0 && boundary == "":
+		// One element's bytes as the whole body (not multipart): the object is left as it is.
+		var id string
+		if json.Unmarshal(attrs["element"], &id) != nil || id == "" {
+			return nil, doip.Errorf(doip.KindBadRequest, "attributes.element must name the element the body replaces")
+		}
+		delete(attrs, "element")
+		if len(attrs) == 0 {
+			delete(obj, "attributes")
+		}
+		obj["input"] = json.RawMessage(`{}`)
+		if parts, err = a.rawElement(w, r, id); err != nil {
+			return nil, err
+		}
+	case boundary != "" && r.Method == http.MethodPost:
+		if opID != doiptext.OpIDCreate && opID != doiptext.OpIDUpdate {
+			return nil, &httpError{http.StatusUnsupportedMediaType, "a multipart body carries element bytes, which only " + doiptext.OpIDCreate + " and " + doiptext.OpIDUpdate + " take"}
+		}
+		input, pe, err := a.multipartInput(w, r, boundary)
+		if err != nil {
+			return nil, err
+		}
+		obj["input"], parts = input, pe
+	default:
+		if input, err := a.jsonInput(w, r); err != nil {
+			return nil, err
+		} else if input != nil {
+			obj["input"] = input
+		}
 	}
 	js, err := json.Marshal(obj)
 	if err != nil {
@@ -146,8 +180,12 @@ func (a *API) cordraRequest(w http.ResponseWriter, r *http.Request, pathOp strin
 	if err != nil {
 		return nil, err
 	}
-	if req.IncludeElementData {
-		return nil, doip.Errorf(doip.KindBadRequest, "includeElementData is not offered over HTTP: retrieve each element with attributes.element")
+	if parts != nil && req.Write != nil {
+		// The object came whole in the first part; its elements follow in the body. A
+		// write whose object was refused keeps its refusal.
+		if _, err := req.Write.Elements.Next(); errors.Is(err, io.EOF) {
+			req.Write.Elements = parts
+		}
 	}
 	return req, nil
 }
@@ -226,7 +264,7 @@ func (a *API) jsonInput(w http.ResponseWriter, r *http.Request) (json.RawMessage
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/json" && !strings.HasSuffix(mt, "+json") {
-			return nil, &httpError{http.StatusUnsupportedMediaType, "the body must be JSON (application/json): element bytes are not taken over HTTP"}
+			return nil, &httpError{http.StatusUnsupportedMediaType, "the body must be JSON (application/json), or multipart (multipart/form-data) for a create or an update with element bytes"}
 		}
 	}
 	rc := http.NewResponseController(w)

@@ -11,9 +11,12 @@
 // Content-Length, a single Range (206, 416), an ETag from the version, If-None-Match (304)
 // and HEAD.
 //
-// Not handled: multipart input or output (several elements in one request or answer, as
-// Cordra's includeElementData), multiple ranges in one request (the whole component is sent),
-// and If-Modified-Since (components have no dates).
+// A create or an update may carry element bytes in a multipart body (multipart.go), read
+// part by part as the handler pulls them; a retrieve with includeElementData answers with a
+// multipart/mixed body, the object first, then each element, streamed.
+//
+// Not handled: multiple ranges in one request (the whole component is sent), and
+// If-Modified-Since (components have no dates).
 package httpapi
 
 import (
@@ -49,7 +52,8 @@ type Options struct {
 	Handler doip.Handler
 	// ServiceID is the service's id; "service" is accepted as its alias.
 	ServiceID string
-	// Limits cap a request: MaxSegment its request object and JSON input.
+	// Limits cap a request: MaxSegment its request object and JSON input, MaxUpload the
+	// body of a create or an update with element bytes.
 	Limits doip.Limits
 	// ReadTimeout bounds reading a request's body (DefaultReadTimeout when 0).
 	ReadTimeout time.Duration
@@ -84,6 +88,9 @@ func New(opts Options) *API {
 	}
 	if opts.Limits.MaxPayload == 0 {
 		opts.Limits.MaxPayload = doiptext.DefaultMaxMessage
+	}
+	if opts.Limits.MaxUpload == 0 {
+		opts.Limits.MaxUpload = doiptext.DefaultMaxUpload
 	}
 	if opts.ReadTimeout <= 0 {
 		opts.ReadTimeout = DefaultReadTimeout

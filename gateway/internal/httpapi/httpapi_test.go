@@ -59,7 +59,6 @@ func TestCordraOperations(t *testing.T) {
 		{"operation twice", "GET", "/doip?o=0.DOIP/Op.Hello&operationId=0.DOIP/Op.Retrieve", "", nil, 400, "0.DOIP/Status.101", `more than once`, 0},
 		{"bad attributes", "GET", "/doip?o=0.DOIP/Op.Retrieve&t=Q1&attributes=[1]", "", nil, 400, "0.DOIP/Status.101", `JSON object`, 0},
 		{"bad range attribute", "GET", `/doip?o=0.DOIP/Op.Retrieve&t=Q1&attributes={"element":"data.bin","range":5}`, "", nil, 400, "0.DOIP/Status.101", `attributes.range`, 0},
-		{"includeElementData", "GET", "/doip?o=0.DOIP/Op.Retrieve&t=Q1&attributes.includeElementData=true", "", nil, 400, "0.DOIP/Status.101", `not offered over HTTP`, 0},
 		{"invalid JSON body", "POST", "/doip/equation_extraction?t=Q1", `{"pages":`, nil, 400, "0.DOIP/Status.101", `not valid JSON`, 0},
 		{"bad Authorization", "POST", "/doip/equation_extraction?t=Q1", "", []string{"Authorization", "Digest x"}, 401, "0.DOIP/Status.102", `Bearer or Basic`, 0},
 		{"backend unavailable", "GET", "/doip?o=0.DOIP/Op.Retrieve&t=Qbusy", "", nil, 503, "0.DOIP/Status.500", `unavailable`, doip.OpRetrieve},
@@ -89,7 +88,7 @@ func TestCordraOperations(t *testing.T) {
 	}
 }
 
-// A body that is not JSON is refused with 415: element bytes are not taken over HTTP.
+// A body that is neither JSON nor multipart is refused with 415.
 func TestCordraBodyNotJSON(t *testing.T) {
 	t.Parallel()
 	srv, c := newServer(t, &fake{})

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"mime"
+	"mime/multipart"
 	"net/http"
+	"net/textproto"
 	"strconv"
 	"strings"
 
@@ -73,6 +75,7 @@ func (hw *responseWriter) Respond(resp *doip.Response) error {
 		inv.Derived = nil
 		out.Invoke = &inv
 	}
+	elements := out.Elements
 	out.Elements = nil
 	attrs, output, err := doiptext.RenderOutput(hw.req, &out, doiptext.Options{})
 	if err != nil {
@@ -94,8 +97,56 @@ func (hw *responseWriter) Respond(resp *doip.Response) error {
 	if v := headerJSON(attrs); v != "" {
 		h.Set("Doip-Attributes", v)
 	}
+	if out.Record != nil && hw.req.IncludeElementData {
+		hw.err = hw.writeParts(output, elements)
+		return hw.err
+	}
 	hw.err = hw.writeJSON(http.StatusOK, output)
 	return hw.err
+}
+
+// writeParts answers a retrieve with includeElementData: a multipart/mixed body whose
+// first part, named "json", is the digital object, and then one part per element, named by
+// its id, with its media type and filename. Each element's bytes are streamed in turn.
+func (hw *responseWriter) writeParts(object json.RawMessage, elements []doip.ComponentBody) error {
+	mw := multipart.NewWriter(hw.w)
+	hw.w.Header().Set("Content-Type", "multipart/mixed; boundary="+mw.Boundary())
+	hw.code = http.StatusOK
+	hw.w.WriteHeader(http.StatusOK)
+	if hw.r.Method == http.MethodHead {
+		return nil
+	}
+	pw, err := mw.CreatePart(textproto.MIMEHeader{
+		"Content-Type":        {"application/json"},
+		"Content-Disposition": {`inline; name="json"`},
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := pw.Write(append(object, '\n')); err != nil {
+		return err
+	}
+	for _, el := range elements {
+		params := map[string]string{"name": el.ID}
+		if el.Filename != "" {
+			params["filename"] = el.Filename
+		}
+		ph := textproto.MIMEHeader{
+			"Content-Type":        {mediaType(el.MediaType)},
+			"Content-Disposition": {mime.FormatMediaType("attachment", params)},
+		}
+		if el.Size >= 0 {
+			ph.Set("Content-Length", strconv.FormatInt(el.Size, 10))
+		}
+		pw, err := mw.CreatePart(ph)
+		if err != nil {
+			return err
+		}
+		if err := doip.CopyExact(pw, el.Body, el.Size); err != nil {
+			return err
+		}
+	}
+	return mw.Close()
 }
 
 type resultEvent struct {
@@ -187,7 +238,9 @@ type errorBody struct {
 //
 //	BadRequest, Unsupported  400
 //	Unauthenticated          401
+//	Forbidden                403
 //	NotFound                 404
+//	Conflict                 409
 //	TooLarge                 413
 //	Unavailable              503
 //	LimitExceeded, Internal  500
@@ -197,8 +250,12 @@ func httpStatus(k doip.ErrorKind) int {
 		return http.StatusBadRequest
 	case doip.KindUnauthenticated:
 		return http.StatusUnauthorized
+	case doip.KindForbidden:
+		return http.StatusForbidden
 	case doip.KindNotFound:
 		return http.StatusNotFound
+	case doip.KindConflict:
+		return http.StatusConflict
 	case doip.KindTooLarge:
 		return http.StatusRequestEntityTooLarge
 	case doip.KindUnavailable:
