@@ -216,24 +216,22 @@ func lingerClose(nc net.Conn) {
 // handle runs the handler for one request and reports whether the connection can go on. The
 // request gets its id here: the client's requestId when it is usable, else a fresh one
 // (shared/requestid); the handler's context carries it to the backends and into every log
-// record made with that context. While the handler runs, [conn.watchClient] cancels that
-// context when the client goes away, so no backend keeps working for nobody.
+// record made with that context. When the handler asks ([doip.WatchClient]: it is about to
+// wait on a backend), [conn.watchClient] cancels that context if the client goes away, so no
+// backend keeps working for nobody.
 func (c *conn) handle(ctx context.Context, nc net.Conn, br *bufio.Reader, codec doip.ServerCodec, bw *bufio.Writer, req *doip.Request, up *uploadReader) bool {
 	rid := requestid.FromClient(req.RequestID)
 	ctx, cancel := context.WithCancelCause(requestid.NewContext(ctx, rid))
 	defer cancel(nil)
 	c.out.setFraming(req.Framing)
 	start := time.Now()
-	w := &responseWriter{codec: codec, req: req}
 	// A request whose input is still arriving is read by the handler: nothing else may read
 	// the connection meanwhile, so the client is not watched (a client that leaves shows as a
 	// failed read of its input).
 	uploading := req.Write != nil && req.Write.Elements != nil
-	stopWatch := func() bool { return false }
+	w := &responseWriter{codec: codec, req: req, c: c, nc: nc, br: br, cancel: cancel, noWatch: uploading}
 	if uploading {
 		up.active.Store(true)
-	} else {
-		stopWatch = c.watchClient(nc, br, cancel)
 	}
 	c.srv.Handler.ServeDOIP(ctx, w, req)
 	if !w.wrote {
@@ -256,7 +254,10 @@ func (c *conn) handle(ctx context.Context, nc net.Conn, br *bufio.Reader, codec 
 	if w.err == nil {
 		w.err = bw.Flush()
 	}
-	gone := stopWatch()
+	gone := false
+	if w.stopWatch != nil {
+		gone = w.stopWatch()
+	}
 	if w.err == nil && leftEarly {
 		w.err = ErrClientGone
 	}
@@ -346,6 +347,24 @@ type responseWriter struct {
 	wrote  bool
 	status string
 	err    error // the first write error; the connection is closed after it
+
+	// For WatchClient: the connection, its reader, and the request's cancel function;
+	// noWatch when the handler reads the connection itself (an upload).
+	c         *conn
+	nc        net.Conn
+	br        *bufio.Reader
+	cancel    context.CancelCauseFunc
+	noWatch   bool
+	stopWatch func() bool // set once watching started
+}
+
+// WatchClient starts watching for the client leaving, once; see [doip.ClientWatcher]. It
+// is called on the handler's goroutine, which is the connection's.
+func (w *responseWriter) WatchClient() {
+	if w.noWatch || w.stopWatch != nil {
+		return
+	}
+	w.stopWatch = w.c.watchClient(w.nc, w.br, w.cancel)
 }
 
 func (w *responseWriter) Respond(resp *doip.Response) error {
