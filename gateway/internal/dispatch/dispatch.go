@@ -109,9 +109,13 @@ func (d *Dispatcher) ServeDOIP(ctx context.Context, w doip.ResponseWriter, req *
 	if err == nil {
 		id, err = d.identify(ctx, req)
 	}
-	// Everything but hello and service-level list operations talks to a backend: take a
-	// slot for the whole answer (a component stream holds it until its last byte).
+	// Everything but hello and service-level list operations talks to a backend: watch for
+	// the client leaving (so that the backend call is cancelled with it), and take a slot for
+	// the whole answer (a component stream holds it until its last byte). Hello and the
+	// service's operations are answered from memory; the first workflow list they wait for
+	// is fetched under its own context, which a client leaving would not cancel.
 	if err == nil && !(req.Op == doip.OpHello || (req.Op == doip.OpListOps && d.isServiceTarget(req.ObjectID))) {
+		doip.WatchClient(w)
 		d.slotsOnce.Do(func() { d.slots = newBackendSlots(d.MaxBackendCalls) })
 		var release func()
 		wait := d.SlotWait

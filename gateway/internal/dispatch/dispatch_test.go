@@ -78,7 +78,10 @@ type recorder struct {
 	err      *doip.Error
 	bodies   [][]byte
 	progress []string
+	watched  int // calls of WatchClient
 }
+
+func (r *recorder) WatchClient() { r.watched++ }
 
 func (r *recorder) Respond(resp *doip.Response) error {
 	r.resp = resp
@@ -162,6 +165,35 @@ func TestHelloAndListOps(t *testing.T) {
 	d.ServeDOIP(t.Context(), &r, &doip.Request{Op: doip.OpListOps, ObjectID: "Q1"})
 	if r.err != nil || strings.Join(r.resp.Operations.Workflows, ",") != "equation_extraction" {
 		t.Errorf("per-object workflows = %+v, %v; want only the one that reads PDFs", r.resp, r.err)
+	}
+}
+
+// Requests that wait on a backend ask the connection to watch for their client leaving
+// (so that a client that leaves cancels the backend call); hello and the service's list of
+// operations, answered from memory, do not.
+func TestWatchAskedOnlyBeforeBackends(t *testing.T) {
+	t.Parallel()
+	d := newDispatcher(t, okRetrieve([]byte("x")), &stubInvoke{invoke: func(*invokev1.InvokeRequest, invokev1.InvokeService_InvokeServer) error {
+		return status.Error(codes.NotFound, "no such workflow")
+	}})
+	for _, tc := range []struct {
+		req   doip.Request
+		watch bool
+	}{
+		{doip.Request{Op: doip.OpHello}, false},
+		{doip.Request{Op: doip.OpListOps}, false},
+		{doip.Request{Op: doip.OpListOps, ObjectID: "test/svc"}, false},
+		{doip.Request{Op: doip.OpListOps, ObjectID: "Q1"}, true},
+		{doip.Request{Op: doip.OpRetrieve, ObjectID: "Q1"}, true},
+		{doip.Request{Op: doip.OpRetrieve, ObjectID: "Q1", Element: "main-pdf"}, true},
+		{doip.Request{Op: doip.OpInvoke, ObjectID: "Q1", OperationID: "equation_extraction"}, true},
+		{doip.Request{Op: doip.OpSearch, Search: &doip.SearchRequest{Query: "x"}}, true},
+	} {
+		var r recorder
+		d.ServeDOIP(t.Context(), &r, &tc.req)
+		if got := r.watched > 0; got != tc.watch || r.watched > 1 {
+			t.Errorf("%s %q: WatchClient called %d times; want watching %v", tc.req.Op, tc.req.ObjectID, r.watched, tc.watch)
+		}
 	}
 }
 

@@ -27,3 +27,21 @@ type ResponseWriter interface {
 	// no-op.
 	Progress(stage, message string, fraction float64) error
 }
+
+// A ClientWatcher is a [ResponseWriter] that can watch its connection while a request
+// waits: when the client leaves, the request's context is cancelled with a cause saying so,
+// and the backend call made under it ends too. Watching costs a goroutine and system calls
+// per request, so a connection watches only when the handler asks.
+type ClientWatcher interface {
+	WatchClient()
+}
+
+// WatchClient asks w to cancel the request's context if the client leaves before the answer
+// is written, where w can (see [ClientWatcher]); elsewhere it does nothing. A handler calls
+// it from ServeDOIP's goroutine before it waits on a backend; requests answered from memory
+// need not. Calling it again does nothing more.
+func WatchClient(w ResponseWriter) {
+	if cw, ok := w.(ClientWatcher); ok {
+		cw.WatchClient()
+	}
+}

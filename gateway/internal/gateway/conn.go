@@ -65,14 +65,17 @@ func (c *conn) serve(base context.Context) {
 		}
 		return
 	}
-	// Uploads (the elements of a create or an update) are read while the handler runs, each
-	// read under a fresh ReadTimeout, so that a stalled client is cut off.
-	up := &uploadReader{conn: netConn, timeout: durationOr(c.srv.ReadTimeout, DefaultReadTimeout)}
+	// Every read of the connection goes through up, which keeps the read deadline each phase
+	// needs (see connReader).
+	up := &connReader{conn: netConn, timeout: durationOr(c.srv.ReadTimeout, DefaultReadTimeout)}
 	br := bufio.NewReaderSize(up, readBufSize)
 	bw := bufio.NewWriterSize(&deadlineWriter{conn: netConn, timeout: durationOr(c.srv.WriteTimeout, DefaultWriteTimeout), out: c.out}, writeBufSize)
 
-	// Wait for the first byte under the handshake deadline, then let the factory peek.
-	if !c.waitForRequest(netConn, br, durationOr(c.srv.HandshakeTimeout, DefaultHandshakeTimeout)) {
+	// Wait for the first byte under the handshake deadline, then let the factory peek under
+	// the same deadline.
+	up.setDeadline(time.Now().Add(durationOr(c.srv.HandshakeTimeout, DefaultHandshakeTimeout)))
+	up.phase.Store(phaseFixed)
+	if !c.waitForRequest(br, durationOr(c.srv.HandshakeTimeout, DefaultHandshakeTimeout)) {
 		return
 	}
 	codec, err := c.srv.NewCodec(br, bw, c.srv.limits())
@@ -86,12 +89,17 @@ func (c *conn) serve(base context.Context) {
 				return
 			}
 			c.state.Store(stateIdle)
-			if !c.waitForRequest(netConn, br, durationOr(c.srv.IdleTimeout, DefaultIdleTimeout)) {
+			up.idle = durationOr(c.srv.IdleTimeout, DefaultIdleTimeout)
+			up.phase.Store(phaseIdle)
+			if !c.waitForRequest(br, up.idle) {
 				return
 			}
 		}
 		c.state.Store(stateActive)
-		_ = netConn.SetReadDeadline(time.Now().Add(durationOr(c.srv.ReadTimeout, DefaultReadTimeout)))
+		// The request is read under one deadline, ReadTimeout from the first read it needs; a
+		// request that came whole with its first byte needs none.
+		up.requestDeadline = time.Time{}
+		up.phase.Store(phaseRequest)
 		req, err := codec.ReadRequest()
 		if err != nil {
 			if c.framingError(codec, bw, err) {
@@ -99,7 +107,7 @@ func (c *conn) serve(base context.Context) {
 			}
 			return
 		}
-		_ = netConn.SetReadDeadline(time.Time{})
+		up.phase.Store(phaseFree)
 		if !c.handle(ctx, netConn, br, codec, bw, req, up) {
 			return
 		}
@@ -157,10 +165,10 @@ func hexByte(b byte) string {
 	return "0x" + string(digits[b>>4]) + string(digits[b&0xf])
 }
 
-// waitForRequest waits up to timeout for the first byte of a request. It reports false when
-// the connection should close: EOF, a timeout, or a closed connection.
-func (c *conn) waitForRequest(nc net.Conn, br *bufio.Reader, timeout time.Duration) bool {
-	_ = nc.SetReadDeadline(time.Now().Add(timeout))
+// waitForRequest waits for the first byte of a request, under the read deadline the reader
+// under br keeps (timeout is for the log). It reports false when the connection should
+// close: EOF, a timeout, or a closed connection.
+func (c *conn) waitForRequest(br *bufio.Reader, timeout time.Duration) bool {
 	if _, err := br.Peek(1); err != nil {
 		var ne net.Error
 		switch {
@@ -216,24 +224,22 @@ func lingerClose(nc net.Conn) {
 // handle runs the handler for one request and reports whether the connection can go on. The
 // request gets its id here: the client's requestId when it is usable, else a fresh one
 // (shared/requestid); the handler's context carries it to the backends and into every log
-// record made with that context. While the handler runs, [conn.watchClient] cancels that
-// context when the client goes away, so no backend keeps working for nobody.
-func (c *conn) handle(ctx context.Context, nc net.Conn, br *bufio.Reader, codec doip.ServerCodec, bw *bufio.Writer, req *doip.Request, up *uploadReader) bool {
+// record made with that context. When the handler asks ([doip.WatchClient]: it is about to
+// wait on a backend), [conn.watchClient] cancels that context if the client goes away, so no
+// backend keeps working for nobody.
+func (c *conn) handle(ctx context.Context, nc net.Conn, br *bufio.Reader, codec doip.ServerCodec, bw *bufio.Writer, req *doip.Request, up *connReader) bool {
 	rid := requestid.FromClient(req.RequestID)
 	ctx, cancel := context.WithCancelCause(requestid.NewContext(ctx, rid))
 	defer cancel(nil)
 	c.out.setFraming(req.Framing)
 	start := time.Now()
-	w := &responseWriter{codec: codec, req: req}
 	// A request whose input is still arriving is read by the handler: nothing else may read
 	// the connection meanwhile, so the client is not watched (a client that leaves shows as a
 	// failed read of its input).
 	uploading := req.Write != nil && req.Write.Elements != nil
-	stopWatch := func() bool { return false }
+	w := &responseWriter{codec: codec, req: req, c: c, up: up, br: br, cancel: cancel, noWatch: uploading}
 	if uploading {
-		up.active.Store(true)
-	} else {
-		stopWatch = c.watchClient(nc, br, cancel)
+		up.phase.Store(phaseUpload)
 	}
 	c.srv.Handler.ServeDOIP(ctx, w, req)
 	if !w.wrote {
@@ -247,8 +253,8 @@ func (c *conn) handle(ctx context.Context, nc net.Conn, br *bufio.Reader, codec 
 			c.log.Info("request input not read to its end, closing after the answer", slog.Any("err", err))
 			inStep = false
 		}
-		up.active.Store(false)
-		_ = nc.SetReadDeadline(time.Time{})
+		up.phase.Store(phaseFree)
+		up.deadline = aLongTimeAgo // not known: the next phase sets its own
 	}
 	// The last bytes of every answer leave with the flush below: a client that left before
 	// it cannot have the whole answer. One that leaves during or after it may have had it.
@@ -256,7 +262,10 @@ func (c *conn) handle(ctx context.Context, nc net.Conn, br *bufio.Reader, codec 
 	if w.err == nil {
 		w.err = bw.Flush()
 	}
-	gone := stopWatch()
+	gone := false
+	if w.stopWatch != nil {
+		gone = w.stopWatch()
+	}
 	if w.err == nil && leftEarly {
 		w.err = ErrClientGone
 	}
@@ -283,19 +292,57 @@ func (c *conn) handle(ctx context.Context, nc net.Conn, br *bufio.Reader, codec 
 	return w.err == nil && !gone && inStep
 }
 
-// uploadReader reads the connection; while active (an upload is being read by the handler),
-// each read gets a fresh deadline.
-type uploadReader struct {
-	conn    net.Conn
-	timeout time.Duration
-	active  atomic.Bool
+// The phases of a connection's reading, each with its read deadline.
+const (
+	// phaseFixed: the deadline set last stays (the first request's handshake deadline).
+	phaseFixed int32 = iota
+	// phaseIdle: waiting for a request, cut off after at least idle less a sixteenth. The
+	// deadline is set again only once that sixteenth has passed, not for every request.
+	phaseIdle
+	// phaseRequest: reading a request, whole within timeout from its first read.
+	phaseRequest
+	// phaseUpload: the handler reads a request's input; each read gets a fresh timeout.
+	phaseUpload
+	// phaseFree: no deadline is set on reads (the client watch sets its own).
+	phaseFree
+)
+
+// connReader reads the connection for its bufio.Reader and sets the read deadline that the
+// phase needs, and only when it must: a read deadline costs a system call's worth of time,
+// as much as a small request's read, and a request read whole with its first byte needs
+// none of its own. phase is written by the connection's goroutine; deadline and
+// requestDeadline are used only on that goroutine (uploads, read by the handler's, do not
+// touch them).
+type connReader struct {
+	conn            net.Conn
+	timeout         time.Duration // ReadTimeout
+	idle            time.Duration // the idle timeout of phaseIdle
+	phase           atomic.Int32
+	deadline        time.Time // the read deadline set last; zero for none
+	requestDeadline time.Time // phaseRequest's, once its first read set it
 }
 
-func (u *uploadReader) Read(p []byte) (int, error) {
-	if u.active.Load() {
-		_ = u.conn.SetReadDeadline(time.Now().Add(u.timeout))
+func (r *connReader) setDeadline(t time.Time) {
+	r.deadline = t
+	_ = r.conn.SetReadDeadline(t)
+}
+
+func (r *connReader) Read(p []byte) (int, error) {
+	switch r.phase.Load() {
+	case phaseIdle:
+		now := time.Now()
+		if left := r.deadline.Sub(now); left < r.idle-r.idle/16 || left > r.idle {
+			r.setDeadline(now.Add(r.idle))
+		}
+	case phaseRequest:
+		if r.requestDeadline.IsZero() {
+			r.requestDeadline = time.Now().Add(r.timeout)
+			r.setDeadline(r.requestDeadline)
+		}
+	case phaseUpload:
+		_ = r.conn.SetReadDeadline(time.Now().Add(r.timeout))
 	}
-	return u.conn.Read(p)
+	return r.conn.Read(p)
 }
 
 // ErrClientGone is the cause of a request context cancelled because its client closed or
@@ -310,13 +357,19 @@ var aLongTimeAgo = time.Unix(1, 0)
 // [ErrClientGone]), on data (the client pipelined its next request, which stays in br for the
 // codec; watching stops, since nothing can be learned without reading further), or when
 // the returned stop function ends it with a past read deadline. stop waits for the read to
-// end, clears the deadline, and reports whether the client left.
+// end and reports whether the client left; the past deadline stays until the reader's next
+// phase sets its own.
 //
 // Like net/http, it treats a half-close (the client shut its sending side and waits for the
 // answer) as leaving: DOIP clients keep their connections open until they have the answer.
-func (c *conn) watchClient(nc net.Conn, br *bufio.Reader, cancel context.CancelCauseFunc) (stop func() bool) {
+func (c *conn) watchClient(up *connReader, br *bufio.Reader, cancel context.CancelCauseFunc) (stop func() bool) {
 	if br.Buffered() > 0 {
 		return func() bool { return false }
+	}
+	// The watch reads without a deadline (a request may wait on a backend longer than any
+	// read timeout); the reader, in phaseFree, sets none.
+	if !up.deadline.IsZero() {
+		up.setDeadline(time.Time{})
 	}
 	done := make(chan struct{})
 	var gone atomic.Bool
@@ -332,9 +385,9 @@ func (c *conn) watchClient(nc net.Conn, br *bufio.Reader, cancel context.CancelC
 		cancel(ErrClientGone)
 	}()
 	return func() bool {
-		_ = nc.SetReadDeadline(aLongTimeAgo)
+		// The past deadline stays: the next phase sets its own when it reads.
+		up.setDeadline(aLongTimeAgo)
 		<-done
-		_ = nc.SetReadDeadline(time.Time{})
 		return gone.Load()
 	}
 }
@@ -346,6 +399,24 @@ type responseWriter struct {
 	wrote  bool
 	status string
 	err    error // the first write error; the connection is closed after it
+
+	// For WatchClient: the connection, its reader, and the request's cancel function;
+	// noWatch when the handler reads the connection itself (an upload).
+	c         *conn
+	up        *connReader
+	br        *bufio.Reader
+	cancel    context.CancelCauseFunc
+	noWatch   bool
+	stopWatch func() bool // set once watching started
+}
+
+// WatchClient starts watching for the client leaving, once; see [doip.ClientWatcher]. It
+// is called on the handler's goroutine, which is the connection's.
+func (w *responseWriter) WatchClient() {
+	if w.noWatch || w.stopWatch != nil {
+		return
+	}
+	w.stopWatch = w.c.watchClient(w.up, w.br, w.cancel)
 }
 
 func (w *responseWriter) Respond(resp *doip.Response) error {

@@ -1,7 +1,12 @@
 package gateway
 
 import (
+	"bufio"
+	"context"
+	"io"
 	"net"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -55,4 +60,104 @@ func TestDeadlineWriterKeepsDeadlineFresh(t *testing.T) {
 			t.Errorf("a minute of writes every 300ms set the deadline %d times", nc.sets)
 		}
 	})
+}
+
+// readDeadlineConn records the read deadlines set on it and reads from r.
+type readDeadlineConn struct {
+	net.Conn
+	r        io.Reader
+	sets     atomic.Int32
+	deadline time.Time
+}
+
+func (c *readDeadlineConn) SetReadDeadline(t time.Time) error {
+	c.sets.Add(1)
+	c.deadline = t
+	if c.Conn != nil {
+		return c.Conn.SetReadDeadline(t)
+	}
+	return nil
+}
+
+func (c *readDeadlineConn) Read(p []byte) (int, error) {
+	if c.r != nil {
+		return c.r.Read(p)
+	}
+	return c.Conn.Read(p)
+}
+
+// TestConnReaderDeadlines: waiting for requests keeps the idle deadline between 15/16 of the
+// idle timeout and the whole of it ahead, setting it once for a burst; a request's reads
+// share one deadline from its first read, so a client trickling a request cannot push it
+// out; an upload's reads each get a fresh one.
+func TestConnReaderDeadlines(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		const idle, timeout = 16 * time.Second, 4 * time.Second
+		nc := &readDeadlineConn{r: strings.NewReader(strings.Repeat("x", 1000))}
+		r := &connReader{conn: nc, timeout: timeout, idle: idle}
+		p := make([]byte, 1)
+		read := func() {
+			t.Helper()
+			if _, err := r.Read(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r.phase.Store(phaseIdle)
+		for range 100 {
+			read()
+			if left := time.Until(nc.deadline); left < idle-idle/16 || left > idle {
+				t.Fatalf("waiting: the deadline is %v ahead, want between %v and %v", left, idle-idle/16, idle)
+			}
+		}
+		if n := nc.sets.Load(); n != 1 {
+			t.Errorf("100 waits in a burst set the deadline %d times, want 1", n)
+		}
+		r.phase.Store(phaseRequest)
+		read()
+		want := time.Now().Add(timeout)
+		for range 10 {
+			time.Sleep(timeout / 8)
+			read()
+		}
+		if !nc.deadline.Equal(want) {
+			t.Errorf("a trickled request's deadline moved to %v, want %v", nc.deadline, want)
+		}
+		nc.sets.Store(0)
+		r.phase.Store(phaseUpload)
+		for range 3 {
+			time.Sleep(time.Second)
+			read()
+			if !nc.deadline.Equal(time.Now().Add(timeout)) {
+				t.Errorf("an upload's read has the deadline %v, want %v", nc.deadline, time.Now().Add(timeout))
+			}
+		}
+		if n := nc.sets.Load(); n != 3 {
+			t.Errorf("3 upload reads set the deadline %d times", n)
+		}
+	})
+}
+
+// Hellos on a kept-alive connection, each read whole with its first byte and answered
+// without waiting on a backend, set no read deadline of their own: a connection serving
+// many of them sets one when it starts, and the idle one while it waits.
+func TestRequestsAnsweredLocallySetNoReadDeadlines(t *testing.T) {
+	t.Parallel()
+	s := &Server{Name: "t", Handler: newWaitHandler(), NewCodec: newLineCodec, Logger: testLogger(t)}
+	srvSide, cliSide := net.Pipe()
+	nc := &readDeadlineConn{Conn: srvSide}
+	c := s.newConn(nc)
+	done := make(chan struct{})
+	go func() { defer close(done); c.serve(context.Background()) }()
+	br := bufio.NewReader(cliSide)
+	for i := range 50 {
+		if got := roundTrip(t, cliSide, br, "hello x\n"); got != "ok x\n" {
+			t.Fatalf("answer %d = %q", i, got)
+		}
+	}
+	cliSide.Close()
+	<-done
+	if n := nc.sets.Load(); n > 3 {
+		t.Errorf("50 hellos set the read deadline %d times, want at most 3", n)
+	}
 }

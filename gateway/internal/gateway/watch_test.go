@@ -19,8 +19,10 @@ import (
 	"github.com/fdo-doip/doip-gateway/gateway/internal/tlstest"
 )
 
-// waitHandler answers "wait" requests when their context ends (reporting the cause on
-// causes) or when release closes, and everything else at once.
+// waitHandler answers "wait" requests, for which it asks the connection to watch its client
+// as a handler waiting on a backend does, when their context ends (reporting the cause on
+// causes) or when release closes; "local" requests, not watched, when release closes
+// (reporting their context's error on causes); and everything else at once.
 type waitHandler struct {
 	started chan string
 	causes  chan error
@@ -32,10 +34,18 @@ func newWaitHandler() *waitHandler {
 }
 
 func (h *waitHandler) ServeDOIP(ctx context.Context, w doip.ResponseWriter, req *doip.Request) {
+	if strings.HasPrefix(req.ObjectID, "local") {
+		h.started <- req.ObjectID
+		<-h.release
+		h.causes <- ctx.Err()
+		_ = w.Respond(&doip.Response{})
+		return
+	}
 	if !strings.HasPrefix(req.ObjectID, "wait") {
 		_ = w.Respond(&doip.Response{})
 		return
 	}
+	doip.WatchClient(w)
 	h.started <- req.ObjectID
 	select {
 	case <-ctx.Done():
@@ -174,4 +184,33 @@ func TestWatchOnEveryRequest(t *testing.T) {
 	<-h.started
 	c.Close()
 	wantGone(t, h)
+}
+
+// Only a handler that asks is watched: a request answered without waiting on a backend is
+// not, so a client that shuts its sending side after such a request (which a watch takes
+// as leaving) still gets its answer, and the request's context is not cancelled.
+func TestWatchOnlyWhenAsked(t *testing.T) {
+	t.Parallel()
+	h := newWaitHandler()
+	addr := serve(t, &Server{Name: "t", Handler: h, NewCodec: newLineCodec, Logger: testLogger(t)})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "invoke local1\n"); err != nil {
+		t.Fatal(err)
+	}
+	<-h.started
+	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	close(h.release)
+	if err := <-h.causes; err != nil {
+		t.Errorf("the unwatched request's context ended: %v", err)
+	}
+	got, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || got != "ok local1\n" {
+		t.Errorf("answer %q, %v; want ok local1", got, err)
+	}
 }
