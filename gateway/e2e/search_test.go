@@ -92,30 +92,26 @@ func lengthPrefixedSearch(t *testing.T, s *system, query string) mardiSearch {
 // writes (and is first built) in the background.
 func awaitHits(t *testing.T, c *client.Conn, query string) mardiSearch {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		m, err := binarySearch(t, c, query)
-		if err == nil && len(m.Results) > 0 {
-			return m
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nothing found by %s: %+v, %v", query, m, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return awaitSearch(t, c, query, "nothing found by", func(m mardiSearch) bool { return len(m.Results) > 0 })
 }
 
 // awaitNoHits searches on the binary port until the query finds nothing.
 func awaitNoHits(t *testing.T, c *client.Conn, query string) {
 	t.Helper()
+	awaitSearch(t, c, query, "still found by", func(m mardiSearch) bool { return len(m.Results) == 0 })
+}
+
+// awaitSearch searches until done holds of the answer, for at most 30 s.
+func awaitSearch(t *testing.T, c *client.Conn, query, failure string, done func(mardiSearch) bool) mardiSearch {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		m, err := binarySearch(t, c, query)
-		if err == nil && len(m.Results) == 0 {
-			return
+		if err == nil && done(m) {
+			return m
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("still found by %s: %+v, %v", query, m, err)
+			t.Fatalf("%s %s: %+v, %v", failure, query, m, err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
