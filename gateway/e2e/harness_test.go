@@ -103,16 +103,37 @@ func tryStart(t testing.TB, bin string, wantAddrs int, args []string, env ...str
 	p := &proc{name: bin, addrs: map[string]string{}, ready: make(chan struct{}), done: make(chan struct{})}
 	p.cmd = exec.Command(filepath.Join(binDir, bin), args...)
 	p.cmd.Env = append(os.Environ(), append([]string{"LOG_FORMAT=json", "LOG_LEVEL=debug", "ADMIN_ADDR=127.0.0.1:0"}, env...)...)
-	stderr, err := p.cmd.StderrPipe()
+	// Our own pipe, not StderrPipe: Wait closes that one as soon as the process exits, which
+	// can cut off the last lines it wrote (a drained worker's last "invoke done"). Here the
+	// reader reads to the end, and done waits for it, a little at most (a child process that
+	// outlives its parent may hold the pipe open).
+	stderr, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.cmd.Stderr = w
 	p.cmd.Stdout = io.Discard
-	if err := p.cmd.Start(); err != nil {
+	err = p.cmd.Start()
+	w.Close()
+	if err != nil {
+		stderr.Close()
 		t.Fatalf("start %s: %v", bin, err)
 	}
-	go p.readLogs(stderr, wantAddrs)
-	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	logsRead := make(chan struct{})
+	go func() {
+		defer close(logsRead)
+		defer stderr.Close()
+		p.readLogs(stderr, wantAddrs)
+		_, _ = io.Copy(io.Discard, stderr) // past a line too long to keep
+	}()
+	go func() {
+		p.err = p.cmd.Wait()
+		select {
+		case <-logsRead:
+		case <-time.After(2 * time.Second):
+		}
+		close(p.done)
+	}()
 	t.Cleanup(func() {
 		p.stop(t)
 		if t.Failed() {
