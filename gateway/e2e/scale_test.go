@@ -23,6 +23,7 @@ import (
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/client"
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
+	"github.com/fdo-doip/doip-gateway/shared/tooltest"
 	"golang.org/x/net/dns/dnsmessage"
 )
 
@@ -348,7 +349,14 @@ func TestWorkersFollowThePodsUnderLoad(t *testing.T) {
 func TestGatewayKilledUnderLoad(t *testing.T) {
 	skipShort(t)
 	t.Parallel()
-	s := startScaleSystem(t, 2, nil)
+	// The restarted gateway must get the same two ports back, so they are chosen below the
+	// kernel's range of ports for outgoing connections: no client or other test's connection
+	// can take the segments port while no gateway holds it.
+	port, err := tooltest.FreePorts(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startScaleSystem(t, 2, nil, "--port", strconv.Itoa(port))
 	var addr atomic.Value
 	addr.Store(s.gateway.addr("envelope"))
 	l := startLoad(t, func() string { return addr.Load().(string) }, 8, "200ms", true)
@@ -357,8 +365,7 @@ func TestGatewayKilledUnderLoad(t *testing.T) {
 
 	_ = s.gateway.cmd.Process.Signal(syscall.SIGKILL)
 	<-s.gateway.done
-	port := s.gateway.addr("envelope")
-	_, p, _ := net.SplitHostPort(port)
+	p := strconv.Itoa(port)
 	waitFor(t, 10*time.Second, "clients noticing", func() bool {
 		l.mu.Lock()
 		defer l.mu.Unlock()
@@ -371,9 +378,8 @@ func TestGatewayKilledUnderLoad(t *testing.T) {
 			args[i+1] = p
 		}
 	}
-	// The same envelope port; its neighbour (the segments port) may have been taken by a
-	// client's outgoing connection since the kill, so a start that finds it taken is tried
-	// again while those connections come and go.
+	// The same ports; a start that finds one still taken (a listener of another test that
+	// picked it a moment ago) is tried again for a while.
 	args = append(args, "--http-port", "off")
 	for try := 1; ; try++ {
 		g, err := tryStart(t, "doip-gateway", 2, args)

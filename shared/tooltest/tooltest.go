@@ -7,10 +7,13 @@ package tooltest
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -71,13 +74,62 @@ func Missing(tb testing.TB, ciMsg, skipMsg string) {
 	tb.Skip(skipMsg)
 }
 
-// FreePort returns a loopback TCP port that was free a moment ago. Another process may take
-// it before the tool binds it: a caller that can, retries with another.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+// FreePort returns a loopback TCP port that was free a moment ago, for a server that a test
+// stops and starts again on the same port. See [FreePorts].
+func FreePort() (int, error) { return FreePorts(1) }
+
+// FreePorts returns the first of n consecutive loopback TCP ports that were free a moment
+// ago. They lie below the range the kernel hands to outgoing connections
+// (ip_local_port_range), so while a test's server is down no connection can take its port;
+// only a listener that names it can, and the start is random to make that rare. A caller
+// that can, retries when a port is taken all the same.
+func FreePorts(n int) (int, error) {
+	low := ephemeralLow()
+	const first = 10000
+	if low-n <= first+100 {
+		return 0, fmt.Errorf("tooltest: the ephemeral port range starts at %d, too low to pick ports beneath it", low)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	for range 200 {
+		p := first + rand.IntN(low-n-first)
+		if portsFree(p, n) {
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("tooltest: no %d free consecutive ports below %d", n, low)
+}
+
+// ephemeralLow is the first port of the range for outgoing connections, Linux's default
+// when it cannot be read.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 32768
+	}
+	low, err := strconv.Atoi(f[0])
+	if err != nil {
+		return 32768
+	}
+	return low
+}
+
+// portsFree reports whether ports p … p+n-1 can all be listened on now.
+func portsFree(p, n int) bool {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	for i := range n {
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p+i)))
+		if err != nil {
+			return false
+		}
+		ls = append(ls, l)
+	}
+	return true
 }

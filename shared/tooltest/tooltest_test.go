@@ -1,8 +1,10 @@
 package tooltest
 
 import (
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 )
 
@@ -47,7 +49,19 @@ func TestDirAndFind(t *testing.T) {
 	if _, err := Find("TOOLTEST_C", "c"); err == nil {
 		t.Error("Find(c) found a missing binary")
 	}
-	if p, err := FreePort(); err != nil || p <= 0 {
-		t.Errorf("FreePort = %d, %v", p, err)
+	if p, err := FreePort(); err != nil || p <= 0 || p >= ephemeralLow() {
+		t.Errorf("FreePort = %d, %v; want a port below %d", p, err, ephemeralLow())
+	}
+	p, err := FreePorts(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []int{p, p + 1} {
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(q)))
+		if err != nil {
+			t.Errorf("FreePorts(2) = %d, but %d is taken: %v", p, q, err)
+			continue
+		}
+		l.Close()
 	}
 }
