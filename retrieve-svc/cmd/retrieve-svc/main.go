@@ -170,6 +170,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	serverOpts := append(grpcMetrics.ServerOptions(), internalTLS.ServerOptions()...)
 	serverOpts = append(serverOpts, grpcapp.MaxConnectionAge(cfg.MaxConnectionAge, cfg.MaxConnectionAgeGrace)...)
+	serverOpts = append(serverOpts, retrieve.Codec)
 	srv := grpcapp.NewServer(serverOpts...)
 	retrieveOpts = append(retrieveOpts, retrieve.WithWrites(retrieve.WriteLimits{MaxElementSize: int64(cfg.MaxElementSize), MaxElements: cfg.MaxElements,
 		IDPrefix: cfg.IDPrefix, ClientIDs: cfg.ClientIDs}))

@@ -218,27 +218,26 @@ type sendError struct{ err error }
 func (e sendError) Error() string { return e.err.Error() }
 func (e sendError) Unwrap() error { return e.err }
 
-// sendChunks sends n bytes of r in chunks of ChunkSize, the last one shorter, reading through
-// one buffer. Reusing the buffer is safe because Send marshals the message before it returns
-// and no stats handler that keeps messages is installed. It stops when the stream's context
-// is done. Each chunk sent is counted in m.
+// sendChunks sends n bytes of r in chunks of ChunkSize, the last one shorter, each read into
+// a buffer of chunkPool that passes to gRPC with the chunk (see [Codec]). It stops when the
+// stream's context is done. Each chunk sent is counted in m.
 func sendChunks(stream grpc.ServerStreamingServer[retrievev1.StreamComponentResponse], r io.Reader, n int64, m *Metrics) (int64, error) {
 	ctx := stream.Context()
-	buf := make([]byte, min(n, ChunkSize))
 	var sent int64
 	for sent < n {
 		if err := ctx.Err(); err != nil {
 			return sent, err
 		}
 		k := min(n-sent, ChunkSize)
-		if _, err := io.ReadFull(r, buf[:k]); err != nil {
+		buf := chunkPool.Get(int(k))
+		if _, err := io.ReadFull(r, *buf); err != nil {
+			chunkPool.Put(buf)
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 				return sent, fmt.Errorf("%w: %w", errShort, err)
 			}
 			return sent, err
 		}
-		msg := &retrievev1.StreamComponentResponse{Msg: &retrievev1.StreamComponentResponse_Chunk{Chunk: buf[:k]}}
-		if err := stream.Send(msg); err != nil {
+		if err := stream.SendMsg(ownedChunk{buf: buf, n: int(k)}); err != nil {
 			return sent, sendError{err}
 		}
 		m.sent(k)

@@ -104,7 +104,7 @@ func newFixture(t testing.TB, src fdo.Source, opts ...Option) *fixture {
 // serve runs s on an in-memory listener until the test ends and returns a client of it.
 func serve(t testing.TB, s *Server) retrievev1.RetrieveServiceClient {
 	t.Helper()
-	srv := grpcapp.NewServer()
+	srv := grpcapp.NewServer(Codec)
 	retrievev1.RegisterRetrieveServiceServer(srv.GRPC, s)
 	return retrievev1.NewRetrieveServiceClient(grpctest.Serve(t, srv.GRPC))
 }
@@ -594,6 +594,9 @@ type fakeStream struct {
 var errSend = errors.New("transport is closing")
 
 func (s *fakeStream) Context() context.Context { return s.ctx }
+
+// SendMsg takes the chunks, which go out as [ownedChunk] values, as Send does.
+func (s *fakeStream) SendMsg(any) error { return s.Send(nil) }
 
 func (s *fakeStream) Send(*retrievev1.StreamComponentResponse) error {
 	s.sent++
