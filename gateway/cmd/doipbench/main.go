@@ -7,6 +7,7 @@
 //	doipbench -scenario record -object Q123 -conns 16
 //	doipbench -scenario component -object Q900001 -component big.bin -conns 1 -n 3 -pids gateway=1234,retrieve-svc=1235
 //	doipbench -scenario hello-during-download -object Q900002 -component big.bin
+//	AWS_ACCESS_KEY_ID=… AWS_SECRET_ACCESS_KEY=… doipbench -scenario s3-get -url http://127.0.0.1:9000/bucket/key -n 3
 //	doipbench -scenario slow-readers -object Q900064 -component big.bin -conns 200 -rate 1024 -duration 30s -pids gateway=1234,retrieve-svc=1235
 //
 // Every request loop is bounded by -duration and -n; it talks only to the address given.
@@ -54,6 +55,7 @@ type config struct {
 	pids      map[string]int
 	jsonOut   bool
 	rate      int
+	url       string
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
@@ -61,7 +63,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	var pids string
 	fs := flag.NewFlagSet("doipbench", flag.ContinueOnError)
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:3567", "gateway binary port")
-	fs.StringVar(&cfg.scenario, "scenario", "hello", "hello, record, component, hello-during-download, or slow-readers")
+	fs.StringVar(&cfg.scenario, "scenario", "hello", "hello, record, component, hello-during-download, slow-readers, or s3-get (the direct baseline)")
 	fs.StringVar(&cfg.object, "object", "Q123", "object id for record and component scenarios")
 	fs.StringVar(&cfg.component, "component", "main-pdf", "component id for the component scenarios")
 	fs.IntVar(&cfg.conns, "conns", 1, "concurrent connections, each sending requests one after another")
@@ -70,6 +72,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&pids, "pids", "", "name=pid,... of processes whose peak RSS to report")
 	fs.BoolVar(&cfg.jsonOut, "json", false, "print the result as one JSON object")
 	fs.IntVar(&cfg.rate, "rate", 1024, "slow-readers: bytes per second each connection reads")
+	fs.StringVar(&cfg.url, "url", "", "s3-get: the object's URL, signed with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -93,6 +96,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		res, err = loop(ctx, cfg, cfg.conns, componentReq(cfg))
 	case "hello-during-download":
 		res, err = helloDuringDownload(ctx, cfg)
+	case "s3-get":
+		res, err = s3Get(ctx, cfg, os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"))
 	case "slow-readers":
 		if cfg.rate < 1 || cfg.rate > 1<<30 {
 			return fmt.Errorf("-rate %d: want 1 to %d bytes per second", cfg.rate, 1<<30)

@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -24,7 +26,7 @@ import (
 func NewDirectClient(headerTimeout time.Duration) *http.Client {
 	return &http.Client{
 		Transport: &http.Transport{
-			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			DialContext:           (&net.Dialer{Timeout: directDialTimeout, KeepAlive: 30 * time.Second}).DialContext,
 			ResponseHeaderTimeout: headerTimeout,
 			MaxIdleConnsPerHost:   64,
 			IdleConnTimeout:       90 * time.Second,
@@ -53,6 +55,9 @@ func (d *Dispatcher) fetchDirect(ctx context.Context, hdr *retrievev1.ComponentH
 			return eofReader{}, func() {}, nil
 		}
 		req.Header.Set("Range", "bytes="+strconv.FormatInt(hdr.GetOffset(), 10)+"-"+strconv.FormatInt(hdr.GetOffset()+hdr.GetSize()-1, 10))
+	}
+	if req.URL.Scheme == "http" {
+		return d.fetchRaw(ctx, cancel, req, hdr)
 	}
 	client := d.Direct
 	if client == nil {
@@ -123,22 +128,7 @@ func (b *directBody) Read(p []byte) (int, error) {
 
 // WriteTo copies the remaining bytes through one buffer of directCopySize.
 func (b *directBody) WriteTo(w io.Writer) (int64, error) {
-	buf := make([]byte, min(b.remaining, directCopySize))
-	var total int64
-	for b.remaining > 0 {
-		n, err := b.Read(buf)
-		if n > 0 {
-			m, werr := w.Write(buf[:n])
-			total += int64(m)
-			if werr != nil {
-				return total, werr
-			}
-		}
-		if err != nil {
-			return total, err
-		}
-	}
-	return total, nil
+	return copyThrough(w, b, b.remaining)
 }
 
 func (b *directBody) close() {
@@ -159,6 +149,180 @@ const directCopySize = 256 << 10
 // directReadBufferSize is each storage connection's read buffer; reads of directCopySize
 // bypass it.
 const directReadBufferSize = 64 << 10
+
+// fetchRaw sends req, a GET of a plain-HTTP presigned URL, on a connection of its own and
+// returns the body as a [rawBody], which a plaintext client connection can take without a
+// copy through this process. The connection closes when ctx ends (cancel or the client
+// leaving) and when the returned function is called.
+func (d *Dispatcher) fetchRaw(ctx context.Context, cancel context.CancelFunc, req *http.Request, hdr *retrievev1.ComponentHeader) (io.Reader, func(), error) {
+	host := req.URL.Host
+	if req.URL.Port() == "" {
+		host = net.JoinHostPort(req.URL.Hostname(), "80")
+	}
+	nc, err := (&net.Dialer{Timeout: directDialTimeout, KeepAlive: 30 * time.Second}).DialContext(ctx, "tcp", host)
+	if err != nil {
+		cancel()
+		d.logger().WarnContext(ctx, "direct component read failed", slog.String("host", req.URL.Host), slog.Any("err", errors.Unwrap(err)))
+		return nil, nil, doip.Errorf(doip.KindUnavailable, "component storage unavailable")
+	}
+	conn := nc.(*net.TCPConn)
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	b := &rawBody{conn: conn, remaining: hdr.GetSize(), stall: d.callTimeout(), stop: stop, cancel: cancel}
+	fail := func(err error) (io.Reader, func(), error) {
+		b.close()
+		return nil, nil, err
+	}
+	_ = conn.SetDeadline(time.Now().Add(d.callTimeout()))
+	req.Header.Set("User-Agent", "doip-gateway")
+	req.Header.Set("Connection", "close")
+	bw := bufio.NewWriterSize(conn, 1024)
+	b.br = bufio.NewReaderSize(conn, 4096)
+	var resp *http.Response
+	if err = req.Write(bw); err == nil {
+		if err = bw.Flush(); err == nil {
+			resp, err = http.ReadResponse(b.br, req)
+		}
+	}
+	if err != nil {
+		d.logger().WarnContext(ctx, "direct component read failed", slog.String("host", req.URL.Host), slog.Any("err", errors.Unwrap(err)))
+		return fail(doip.Errorf(doip.KindUnavailable, "component storage unavailable"))
+	}
+	_ = conn.SetDeadline(time.Time{})
+	want := http.StatusOK
+	if req.Header.Get("Range") != "" {
+		want = http.StatusPartialContent
+	}
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		return fail(doip.Errorf(doip.KindNotFound, "component %q is not stored", hdr.GetComponentId()))
+	case resp.StatusCode != want:
+		d.logger().WarnContext(ctx, "direct component read refused", slog.String("host", req.URL.Host), slog.Int("status", resp.StatusCode))
+		return fail(doip.Errorf(doip.KindUnavailable, "component storage unavailable"))
+	case resp.ContentLength >= 0 && resp.ContentLength != hdr.GetSize():
+		return fail(fmt.Errorf("direct read of %s: %d bytes offered, %d announced", hdr.GetComponentId(), resp.ContentLength, hdr.GetSize()))
+	case resp.ContentLength < 0 || len(resp.TransferEncoding) > 0:
+		// Not a plain body of known length: read it through net/http's decoding.
+		db := &directBody{rc: resp.Body, remaining: hdr.GetSize(), stall: d.callTimeout(), cancel: b.close}
+		return db, db.close, nil
+	}
+	return b, b.close, nil
+}
+
+// rawBody yields exactly remaining bytes of a plain HTTP body of known length: first what
+// the header's reader holds, then the connection's. A read that makes no progress for stall
+// fails. [rawBody.WriteTo] hands the connection, in steps of directCopySize, to a writer's
+// ReadFrom, so that a plaintext client connection lets the kernel move the bytes.
+type rawBody struct {
+	conn      *net.TCPConn
+	br        *bufio.Reader
+	remaining int64
+	stall     time.Duration
+	stop      func() bool // stops the close when the context ends
+	cancel    context.CancelFunc
+	once      sync.Once
+}
+
+func (b *rawBody) Read(p []byte) (int, error) {
+	if b.remaining == 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.remaining {
+		p = p[:b.remaining]
+	}
+	_ = b.conn.SetReadDeadline(time.Now().Add(b.stall))
+	n, err := b.br.Read(p)
+	b.remaining -= int64(n)
+	switch {
+	case err == io.EOF && b.remaining > 0:
+		return n, b.short()
+	case err == io.EOF || (err == nil && b.remaining == 0):
+		return n, nil
+	case err != nil:
+		return n, b.failed(err)
+	}
+	return n, nil
+}
+
+func (b *rawBody) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	// What came with the header first; after it, the reader holds nothing more.
+	if k := min(int64(b.br.Buffered()), b.remaining); k > 0 {
+		p, _ := b.br.Peek(int(k))
+		m, err := w.Write(p)
+		_, _ = b.br.Discard(m)
+		total += int64(m)
+		b.remaining -= int64(m)
+		if err != nil {
+			return total, err
+		}
+	}
+	rf, ok := w.(io.ReaderFrom)
+	if !ok {
+		n, err := copyThrough(w, b, b.remaining)
+		return total + n, err
+	}
+	for b.remaining > 0 {
+		_ = b.conn.SetReadDeadline(time.Now().Add(b.stall))
+		lr := &io.LimitedReader{R: b.conn, N: min(b.remaining, directCopySize)}
+		n, err := rf.ReadFrom(lr)
+		total += n
+		b.remaining -= n
+		switch {
+		case err != nil:
+			return total, b.failed(err)
+		case n == 0:
+			return total, b.short()
+		}
+	}
+	return total, nil
+}
+
+// short is the error of a body that ended early.
+func (b *rawBody) short() error {
+	return fmt.Errorf("direct read ended with %d bytes missing: %w", b.remaining, io.ErrUnexpectedEOF)
+}
+
+// failed names a stall as one.
+func (b *rawBody) failed(err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("direct read made no progress for %s: %w", b.stall, err)
+	}
+	return err
+}
+
+func (b *rawBody) close() {
+	b.once.Do(func() {
+		b.stop()
+		b.cancel()
+		_ = b.conn.Close()
+	})
+}
+
+// copyThrough copies n bytes of r to w through one buffer of at most directCopySize.
+func copyThrough(w io.Writer, r io.Reader, n int64) (int64, error) {
+	buf := make([]byte, min(n, directCopySize))
+	var total int64
+	for total < n {
+		k, err := r.Read(buf)
+		if k > 0 {
+			m, werr := w.Write(buf[:k])
+			total += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// directDialTimeout bounds connecting to the storage of a hand-off.
+const directDialTimeout = 5 * time.Second
 
 type eofReader struct{}
 

@@ -61,8 +61,10 @@ type Dispatcher struct {
 	CallTimeout time.Duration
 	// InvokeTimeout bounds a whole workflow run.
 	InvokeTimeout time.Duration
-	// DirectReads lets the retrieve service hand large reads off to presigned storage URLs,
-	// fetched with Direct (http.DefaultClient when nil).
+	// DirectReads lets the retrieve service hand large reads off to presigned storage URLs:
+	// https ones are fetched with Direct (http.DefaultClient when nil), plain http ones on a
+	// connection of their own whose bytes a plaintext client connection takes without a copy
+	// through the gateway (see fetchRaw).
 	DirectReads bool
 	Direct      *http.Client
 	// MaxBackendCalls bounds concurrent backend calls and streams (DefaultMaxBackendCalls

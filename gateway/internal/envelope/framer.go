@@ -548,3 +548,31 @@ func (c *contentWriter) Write(p []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// ReadFrom writes the bytes of r, an [io.LimitedReader] that must fit the declared content
+// length, through the Framer's writer's own ReadFrom, so that a connection can let the
+// kernel move them (see the gateway's connections). Any other reader is copied through
+// Write, as io.Copy would without this method.
+func (c *contentWriter) ReadFrom(r io.Reader) (int64, error) {
+	fr := c.fr
+	lr, ok := r.(*io.LimitedReader)
+	rf, canRead := fr.w.(io.ReaderFrom)
+	if !ok || !canRead {
+		return io.Copy(writerOnly{c}, r)
+	}
+	if lr.N <= 0 {
+		return 0, nil
+	}
+	if uint64(lr.N) > uint64(fr.wContentLeft) {
+		return 0, fmt.Errorf("envelope: writing %d bytes of component content, %d left of the declared content length", lr.N, fr.wContentLeft)
+	}
+	n, err := rf.ReadFrom(lr)
+	fr.wContentLeft -= uint32(n)
+	if err != nil {
+		return n, fmt.Errorf("envelope: writing component content: %w", err)
+	}
+	return n, nil
+}
+
+// writerOnly hides a writer's ReadFrom from io.Copy.
+type writerOnly struct{ io.Writer }

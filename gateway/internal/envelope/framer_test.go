@@ -606,3 +606,35 @@ func TestWriteStreamingChecks(t *testing.T) {
 type errWriter struct{ err error }
 
 func (w errWriter) Write([]byte) (int, error) { return 0, w.err }
+
+// Content given as a limited reader goes through the writer's own ReadFrom (how a gateway
+// connection lets the kernel move a handed-off component), within the declared length.
+func TestWriteContentReadFrom(t *testing.T) {
+	t.Parallel()
+	content := bytes.Repeat([]byte("0123456789"), 1000)
+	var buf bytes.Buffer
+	fr := NewFramer(&buf, nil)
+	if err := fr.WriteHeader(Header{Type: TypeResponse, Op: doip.OpRetrieve, PayloadLen: uint32(ComponentBlockLen("c", "m", uint64(len(content))))}, "Q1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := fr.WriteComponentHeader("c", "m", uint32(len(content))); err != nil {
+		t.Fatal(err)
+	}
+	n := buf.Len()
+	rf := fr.Writer().(io.ReaderFrom)
+	if got, err := rf.ReadFrom(&io.LimitedReader{R: bytes.NewReader(content), N: int64(len(content)) + 1}); err == nil || got != 0 || buf.Len() != n {
+		t.Errorf("a reader longer than the declared length: %d, %v, %d bytes written", got, err, buf.Len()-n)
+	}
+	if got, err := rf.ReadFrom(&io.LimitedReader{R: bytes.NewReader(content), N: 4000}); err != nil || got != 4000 {
+		t.Fatalf("ReadFrom = %d, %v", got, err)
+	}
+	if got, err := rf.ReadFrom(bytes.NewReader(content[4000:])); err != nil || got != int64(len(content))-4000 {
+		t.Fatalf("ReadFrom of a plain reader = %d, %v", got, err)
+	}
+	if !bytes.Equal(buf.Bytes()[n:], content) {
+		t.Error("the content written differs")
+	}
+	if _, err := fr.Writer().Write([]byte("x")); err == nil {
+		t.Error("a byte past the declared length was taken")
+	}
+}

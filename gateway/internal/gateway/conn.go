@@ -466,6 +466,45 @@ func (d *deadlineWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// ReadFrom moves r's bytes to the connection. When the connection is plain TCP and r is a
+// TCP connection, or an [io.LimitedReader] of one (a component handed off to storage), the
+// kernel moves them (splice, on Linux) without a copy through this process; the caller
+// bounds how much one call moves, and the write deadline is set once per call, as for one
+// Write. Every other reader is copied through a buffer, as io.Copy would.
+func (d *deadlineWriter) ReadFrom(r io.Reader) (int64, error) {
+	tcp, ok := tcpOf(d.conn)
+	if !ok || !isTCPSource(r) {
+		return io.Copy(writerOnly{d}, r)
+	}
+	d.deadline = time.Now().Add(d.timeout)
+	_ = d.conn.SetWriteDeadline(d.deadline)
+	n, err := tcp.ReadFrom(r)
+	d.out.add(int(n))
+	return n, err
+}
+
+// tcpOf returns the TCP connection under c, which is plaintext: c itself, or the connection
+// under the peekConn that chose plaintext.
+func tcpOf(c net.Conn) (*net.TCPConn, bool) {
+	if pc, ok := c.(*peekConn); ok {
+		c = pc.Conn
+	}
+	tcp, ok := c.(*net.TCPConn)
+	return tcp, ok
+}
+
+// isTCPSource reports whether r is a TCP connection or a limited reader of one.
+func isTCPSource(r io.Reader) bool {
+	if lr, ok := r.(*io.LimitedReader); ok {
+		r = lr.R
+	}
+	_, ok := r.(*net.TCPConn)
+	return ok
+}
+
+// writerOnly hides a writer's ReadFrom from io.Copy.
+type writerOnly struct{ io.Writer }
+
 // peekConn is a net.Conn whose reads go through a bufio.Reader that may already hold peeked
 // bytes, so a byte looked at to choose TLS or plaintext is not lost.
 type peekConn struct {

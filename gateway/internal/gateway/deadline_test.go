@@ -10,6 +10,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // deadlineConn records the write deadlines set on it.
@@ -159,5 +161,67 @@ func TestRequestsAnsweredLocallySetNoReadDeadlines(t *testing.T) {
 	<-done
 	if n := nc.sets.Load(); n > 3 {
 		t.Errorf("50 hellos set the read deadline %d times, want at most 3", n)
+	}
+}
+
+// tcpPair returns the two ends of a loopback TCP connection.
+func tcpPair(t *testing.T) (a, b *net.TCPConn) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := l.Accept()
+		accepted <- c
+	}()
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := <-accepted
+	if s == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { c.Close(); s.Close() })
+	return c.(*net.TCPConn), s.(*net.TCPConn)
+}
+
+// ReadFrom moves a limited reader of a TCP connection to a plaintext client connection,
+// under the peekConn too, exactly as many bytes as the limit, and counts them; any other
+// reader is copied.
+func TestDeadlineWriterReadFrom(t *testing.T) {
+	t.Parallel()
+	payload := []byte(strings.Repeat("component bytes ", 64<<10)) // 1 MiB
+	for _, wrap := range []string{"tcp", "peekConn"} {
+		srcW, srcR := tcpPair(t)
+		dstW, dstR := tcpPair(t)
+		var conn net.Conn = dstW
+		if wrap == "peekConn" {
+			conn = newPeekConn(dstW)
+		}
+		m := NewMetrics(prometheus.NewRegistry())
+		out := &byteCounter{m: m}
+		d := &deadlineWriter{conn: conn, timeout: time.Minute, out: out}
+		go func() { _, _ = srcW.Write(payload); _, _ = srcW.Write([]byte("not this")) }()
+		got := make(chan []byte, 1)
+		go func() { b, _ := io.ReadAll(io.LimitReader(dstR, int64(len(payload)))); got <- b }()
+		n, err := d.ReadFrom(&io.LimitedReader{R: srcR, N: int64(len(payload))})
+		if err != nil || n != int64(len(payload)) {
+			t.Fatalf("%s: ReadFrom = %d, %v", wrap, n, err)
+		}
+		if b := <-got; string(b) != string(payload) {
+			t.Errorf("%s: %d bytes arrived, not the %d sent", wrap, len(b), len(payload))
+		}
+		if out.pending != int64(len(payload)) || d.deadline.IsZero() {
+			t.Errorf("%s: counted %d bytes, deadline %v", wrap, out.pending, d.deadline)
+		}
+	}
+	nc := &deadlineConn{}
+	d := &deadlineWriter{conn: nc, timeout: time.Minute}
+	if n, err := d.ReadFrom(strings.NewReader("plain")); n != 5 || err != nil || nc.sets != 1 {
+		t.Errorf("a plain reader: %d, %v, %d deadlines", n, err, nc.sets)
 	}
 }
