@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
+	"github.com/fdo-doip/doip-gateway/shared/chunkcodec"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"google.golang.org/protobuf/proto"
 )
@@ -81,7 +82,7 @@ func (d *Dispatcher) openComponent(ctx context.Context, req *retrievev1.StreamCo
 // header, which it returns with the stream and the function that ends it.
 func (d *Dispatcher) startStream(ctx context.Context, client retrievev1.RetrieveServiceClient, req *retrievev1.StreamComponentRequest) (retrievev1.RetrieveService_StreamComponentClient, context.CancelFunc, *retrievev1.ComponentHeader, error) {
 	sctx, cancel := context.WithCancel(ctx)
-	stream, err := client.StreamComponent(sctx, req, streamCodec)
+	stream, err := client.StreamComponent(sctx, req, chunkcodec.Client)
 	if err != nil {
 		cancel()
 		return nil, nil, nil, errorFromStatus(err, "retrieve service")
@@ -193,14 +194,14 @@ type streamBody struct {
 	cancel    context.CancelFunc
 	remaining int64
 	buf       []byte // the rest of the current chunk
-	chunk     []byte // the current chunk's whole buffer, pooled (see chunkCodec)
+	chunk     []byte // the current chunk's whole buffer, pooled (see chunkcodec)
 	move      *streamMove
 }
 
 var errShortStream = errors.New("component stream ended early")
 
 func (b *streamBody) next() error {
-	releaseChunk(b.chunk)
+	chunkcodec.Release(b.chunk)
 	b.chunk = nil
 	msg, err := b.stream.Recv()
 	if err == io.EOF {
@@ -293,7 +294,7 @@ func (b *streamBody) moveToLarge() error {
 
 func (b *streamBody) close() {
 	b.cancel()
-	releaseChunk(b.chunk)
+	chunkcodec.Release(b.chunk)
 	b.chunk, b.buf = nil, nil
 }
 

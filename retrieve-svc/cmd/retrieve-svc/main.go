@@ -38,6 +38,7 @@ import (
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage/storageos"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage/storages3"
 	"github.com/fdo-doip/doip-gateway/shared/admin"
+	"github.com/fdo-doip/doip-gateway/shared/chunkcodec"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	searchv1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/search/v1"
 	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
@@ -170,7 +171,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	serverOpts := append(grpcMetrics.ServerOptions(), internalTLS.ServerOptions()...)
 	serverOpts = append(serverOpts, grpcapp.MaxConnectionAge(cfg.MaxConnectionAge, cfg.MaxConnectionAgeGrace)...)
-	serverOpts = append(serverOpts, retrieve.Codec)
+	serverOpts = append(serverOpts, chunkcodec.Server)
 	srv := grpcapp.NewServer(serverOpts...)
 	retrieveOpts = append(retrieveOpts, retrieve.WithWrites(retrieve.WriteLimits{MaxElementSize: int64(cfg.MaxElementSize), MaxElements: cfg.MaxElements,
 		IDPrefix: cfg.IDPrefix, ClientIDs: cfg.ClientIDs}))

@@ -32,6 +32,7 @@ import (
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/objectid"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage/storages3"
+	"github.com/fdo-doip/doip-gateway/shared/chunkcodec"
 	"github.com/fdo-doip/doip-gateway/shared/doipid"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
@@ -74,7 +75,8 @@ type Server struct {
 var _ retrievev1.RetrieveServiceServer = (*Server)(nil)
 
 // NewServer returns a server that reads records through records and component bytes from
-// bucket, below the given branch ("main").
+// bucket, below the given branch ("main"). The gRPC server that serves it must be built with
+// [chunkcodec.Server]: component chunks are sent as [chunkcodec.Owned].
 func NewServer(records *fdo.Cache, bucket storage.ReadBucket, branch string, logger *slog.Logger, opts ...Option) *Server {
 	s := &Server{records: records, bucket: bucket, branch: branch, logger: logger, writes: DefaultWriteLimits}
 	for _, opt := range opts {
@@ -219,7 +221,7 @@ func (e sendError) Error() string { return e.err.Error() }
 func (e sendError) Unwrap() error { return e.err }
 
 // sendChunks sends n bytes of r in chunks of ChunkSize, the last one shorter, each read into
-// a buffer of chunkPool that passes to gRPC with the chunk (see [Codec]). It stops when the
+// a buffer of chunkcodec.Pool that passes to gRPC with the chunk (see [chunkcodec.Owned]). It stops when the
 // stream's context is done. Each chunk sent is counted in m.
 func sendChunks(stream grpc.ServerStreamingServer[retrievev1.StreamComponentResponse], r io.Reader, n int64, m *Metrics) (int64, error) {
 	ctx := stream.Context()
@@ -229,15 +231,15 @@ func sendChunks(stream grpc.ServerStreamingServer[retrievev1.StreamComponentResp
 			return sent, err
 		}
 		k := min(n-sent, ChunkSize)
-		buf := chunkPool.Get(int(k))
+		buf := chunkcodec.Pool.Get(int(k))
 		if _, err := io.ReadFull(r, *buf); err != nil {
-			chunkPool.Put(buf)
+			chunkcodec.Pool.Put(buf)
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 				return sent, fmt.Errorf("%w: %w", errShort, err)
 			}
 			return sent, err
 		}
-		if err := stream.SendMsg(ownedChunk{buf: buf, n: int(k)}); err != nil {
+		if err := stream.SendMsg(chunkcodec.Owned{Buf: buf, N: int(k)}); err != nil {
 			return sent, sendError{err}
 		}
 		m.sent(k)

@@ -22,6 +22,7 @@ import (
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/objectid"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/sampledata"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage/storagemem"
+	"github.com/fdo-doip/doip-gateway/shared/chunkcodec"
 	"github.com/fdo-doip/doip-gateway/shared/doipid"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
@@ -104,7 +105,7 @@ func newFixture(t testing.TB, src fdo.Source, opts ...Option) *fixture {
 // serve runs s on an in-memory listener until the test ends and returns a client of it.
 func serve(t testing.TB, s *Server) retrievev1.RetrieveServiceClient {
 	t.Helper()
-	srv := grpcapp.NewServer(Codec)
+	srv := grpcapp.NewServer(chunkcodec.Server)
 	retrievev1.RegisterRetrieveServiceServer(srv.GRPC, s)
 	return retrievev1.NewRetrieveServiceClient(grpctest.Serve(t, srv.GRPC))
 }
@@ -595,7 +596,7 @@ var errSend = errors.New("transport is closing")
 
 func (s *fakeStream) Context() context.Context { return s.ctx }
 
-// SendMsg takes the chunks, which go out as [ownedChunk] values, as Send does.
+// SendMsg takes the chunks, which go out as [chunkcodec.Owned] values, as Send does.
 func (s *fakeStream) SendMsg(any) error { return s.Send(nil) }
 
 func (s *fakeStream) Send(*retrievev1.StreamComponentResponse) error {

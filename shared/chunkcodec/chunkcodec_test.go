@@ -1,4 +1,4 @@
-package dispatch
+package chunkcodec
 
 import (
 	"bytes"
@@ -24,9 +24,10 @@ func split(b []byte, n int) mem.BufferSlice {
 	return s
 }
 
-func TestChunkCodecDecodesAsProto(t *testing.T) {
+// The receiving side decodes every message as the proto codec does.
+func TestClientDecodesAsProto(t *testing.T) {
 	t.Parallel()
-	codec := chunkCodec{proto: encoding.GetCodecV2(proto.Name)}
+	c := codec{proto: encoding.GetCodecV2(proto.Name)}
 	content := bytes.Repeat([]byte("0123456789abcdef"), grpcapp.StreamChunkSize/16)[:grpcapp.StreamChunkSize]
 	msgs := []*retrievev1.StreamComponentResponse{
 		{Msg: &retrievev1.StreamComponentResponse_Chunk{Chunk: content}},
@@ -42,13 +43,13 @@ func TestChunkCodecDecodesAsProto(t *testing.T) {
 		}
 		for _, piece := range []int{len(wire) + 1, 16 << 10, 3000} {
 			got := &retrievev1.StreamComponentResponse{}
-			if err := codec.Unmarshal(split(wire, piece), got); err != nil {
+			if err := c.Unmarshal(split(wire, piece), got); err != nil {
 				t.Fatalf("message %d in pieces of %d: %v", i, piece, err)
 			}
 			if !protobuf.Equal(got, want) {
 				t.Fatalf("message %d in pieces of %d decoded differently", i, piece)
 			}
-			releaseChunk(got.GetChunk())
+			Release(got.GetChunk())
 		}
 	}
 	// A chunk followed by more fields is not one chunk alone: proto decides (the last
@@ -56,17 +57,17 @@ func TestChunkCodecDecodesAsProto(t *testing.T) {
 	wire, _ := protobuf.Marshal(msgs[1])
 	hdr, _ := protobuf.Marshal(msgs[4])
 	got := &retrievev1.StreamComponentResponse{}
-	if err := codec.Unmarshal(split(append(wire, hdr...), 1<<20), got); err != nil || got.GetHeader().GetSize() != 42 {
+	if err := c.Unmarshal(split(append(wire, hdr...), 1<<20), got); err != nil || got.GetHeader().GetSize() != 42 {
 		t.Fatalf("chunk then header: %v, %v", got, err)
 	}
 	// A truncated chunk is an error, as from proto.
-	if err := codec.Unmarshal(split(wire[:len(wire)-1], 1<<20), &retrievev1.StreamComponentResponse{}); err == nil {
+	if err := c.Unmarshal(split(wire[:len(wire)-1], 1<<20), &retrievev1.StreamComponentResponse{}); err == nil {
 		t.Error("a truncated chunk decoded")
 	}
 }
 
 // BenchmarkChunkUnmarshal decodes one 64 KiB chunk held in gRPC receive buffers of 16 KiB
-// (the HTTP/2 frame size), with gRPC's proto codec and with chunkCodec.
+// (the HTTP/2 frame size), with gRPC's proto codec and with this package's.
 func BenchmarkChunkUnmarshal(b *testing.B) {
 	content := make([]byte, grpcapp.StreamChunkSize)
 	wire, _ := protobuf.Marshal(&retrievev1.StreamComponentResponse{Msg: &retrievev1.StreamComponentResponse_Chunk{Chunk: content}})
@@ -75,7 +76,7 @@ func BenchmarkChunkUnmarshal(b *testing.B) {
 	for _, c := range []struct {
 		name  string
 		codec encoding.CodecV2
-	}{{"proto", pc}, {"chunk", chunkCodec{proto: pc}}} {
+	}{{"proto", pc}, {"chunk", codec{proto: pc}}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.SetBytes(int64(len(content)))
 			b.ReportAllocs()
@@ -84,8 +85,57 @@ func BenchmarkChunkUnmarshal(b *testing.B) {
 				if err := c.codec.Unmarshal(data, m); err != nil {
 					b.Fatal(err)
 				}
-				releaseChunk(m.GetChunk())
+				Release(m.GetChunk())
 			}
 		})
+	}
+}
+
+// An owned chunk encodes exactly as the proto message with that chunk, at every length that
+// changes the size of the length's varint; the encoding holds the chunk's own buffer, not a
+// copy; other messages go to the proto codec.
+func TestServerOwnedChunk(t *testing.T) {
+	c := codec{proto: encoding.GetCodecV2(proto.Name)}
+	for _, n := range []int{1, 127, 128, 16383, 16384, grpcapp.StreamChunkSize} {
+		buf := Pool.Get(n)
+		for i := range *buf {
+			(*buf)[i] = byte(i * 7)
+		}
+		want, err := protobuf.Marshal(&retrievev1.StreamComponentResponse{Msg: &retrievev1.StreamComponentResponse_Chunk{Chunk: append([]byte(nil), (*buf)...)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := &(*buf)[0]
+		got, err := c.Marshal(Owned{Buf: buf, N: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Materialize(), want) {
+			t.Errorf("n=%d: encoding differs from proto.Marshal", n)
+		}
+		if &got[len(got)-1].ReadOnlyData()[0] != first {
+			t.Errorf("n=%d: the chunk was copied", n)
+		}
+		got.Free()
+	}
+	hdr := &retrievev1.StreamComponentResponse{Msg: &retrievev1.StreamComponentResponse_Header{Header: &retrievev1.ComponentHeader{ComponentId: "main-pdf", Size: 3}}}
+	got, err := c.Marshal(hdr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := protobuf.Marshal(hdr)
+	if !bytes.Equal(got.Materialize(), want) {
+		t.Error("a header encodes differently from proto.Marshal")
+	}
+}
+
+// A buffer of another size never enters the pool.
+func TestPoolDropsForeignBuffers(t *testing.T) {
+	b := make([]byte, 10)
+	Pool.Put(&b)
+	for range 100 {
+		if got := Pool.Get(5); cap(*got) != grpcapp.StreamChunkSize {
+			t.Fatalf("Get returned a buffer of capacity %d", cap(*got))
+		}
 	}
 }
