@@ -135,3 +135,15 @@ func TestPutForgetsMissing(t *testing.T) {
 		t.Errorf("after Put = %q, %v", got, err)
 	}
 }
+
+// A key known to be missing is reported in the words of a lookup on disk.
+func TestKnownMissingError(t *testing.T) {
+	t.Parallel()
+	b := newBucket(t, t.TempDir())
+	key := objectid.RecordKey("main", "Q991")
+	_, first := read(t.Context(), b, key)
+	_, second := read(t.Context(), b, key)
+	if !errors.Is(second, storage.ErrNotExist) || first == nil || second.Error() != first.Error() {
+		t.Errorf("errors: %v, then %v; want the same ErrNotExist twice", first, second)
+	}
+}

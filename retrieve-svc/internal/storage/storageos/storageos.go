@@ -84,7 +84,7 @@ func (b *Bucket) open(ctx context.Context, key string) (*os.File, storage.Object
 	if versioned {
 		var absent bool
 		if absent, gen = b.state.isAbsent(key); absent {
-			return nil, storage.ObjectInfo{}, fmt.Errorf("storageos: %q: %w", key, storage.ErrNotExist)
+			return nil, storage.ObjectInfo{}, &missingError{key}
 		}
 	}
 	f, err := b.root.Open(n)
@@ -108,6 +108,15 @@ func (b *Bucket) open(ctx context.Context, key string) (*os.File, storage.Object
 	}
 	return f, storage.ObjectInfo{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}, nil
 }
+
+// missingError is the error of a key known to be missing: the words of a lookup on disk,
+// formatted only when they are read.
+type missingError struct{ key string }
+
+func (e *missingError) Error() string {
+	return fmt.Sprintf("storageos: %q: %v", e.key, storage.ErrNotExist)
+}
+func (e *missingError) Unwrap() error { return storage.ErrNotExist }
 
 // Get implements [storage.ReadBucket].
 func (b *Bucket) Get(ctx context.Context, key string) (io.ReadCloser, storage.ObjectInfo, error) {
