@@ -116,6 +116,7 @@ type missingError struct{ key string }
 func (e *missingError) Error() string {
 	return fmt.Sprintf("storageos: %q: %v", e.key, storage.ErrNotExist)
 }
+
 func (e *missingError) Unwrap() error { return storage.ErrNotExist }
 
 // Get implements [storage.ReadBucket].

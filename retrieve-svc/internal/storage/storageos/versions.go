@@ -68,8 +68,8 @@ var _ storage.Versioner = (*Bucket)(nil)
 // versionMu serialises commits; one process owns a folder.
 var versionMu sync.Mutex
 
-// head returns a branch's newest commit id, or "" when it has none.
-// It is read from disk once, then known until a commit moves it (see folderState).
+// head returns a branch's newest commit id, or "" when it has none. It is read from disk
+// once, then known until a commit moves it (see folderState).
 func (b *Bucket) head(ctx context.Context, branch string) (string, error) {
 	id, ok, gen := b.state.head(branch)
 	if ok {
@@ -128,11 +128,13 @@ func (b *Bucket) At(ctx context.Context, version string) (storage.ReadBucket, st
 		if err != nil {
 			return nil, "", err
 		}
-		if known, gen := b.state.hasDir(version); id == "" && !known { // no commit yet: a branch is its folder
-			if fi, err := b.root.Stat(version); err != nil || !fi.IsDir() {
-				return nil, "", fmt.Errorf("storageos: version %q: no such branch: %w", version, storage.ErrNotExist)
+		if id == "" { // no commit yet: a branch is its folder
+			if known, gen := b.state.hasDir(version); !known {
+				if fi, err := b.root.Stat(version); err != nil || !fi.IsDir() {
+					return nil, "", fmt.Errorf("storageos: version %q: no such branch: %w", version, storage.ErrNotExist)
+				}
+				b.state.setDir(version, gen)
 			}
-			b.state.setDir(version, gen)
 		}
 		return b, id, nil
 	}
