@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -58,6 +59,25 @@ type rpcMetrics struct {
 	started  *prometheus.CounterVec
 	handled  *prometheus.CounterVec
 	handling *prometheus.HistogramVec
+	series   *seriesCache
+}
+
+// seriesCache keeps the series of each method, so that a call finds its counters and
+// histogram in one lookup rather than by hashing its label values three times.
+type seriesCache struct {
+	mu sync.RWMutex
+	m  map[seriesKey]*methodSeries
+}
+
+type seriesKey struct{ typ, fullMethod string }
+
+// methodSeries are the series of one method. handled is filled by code as codes occur, so
+// that a code's series appears when it is first counted, as with WithLabelValues.
+type methodSeries struct {
+	service, method string
+	started         prometheus.Counter
+	handling        prometheus.Observer
+	handled         [codes.Unauthenticated + 1]atomic.Pointer[prometheus.Counter]
 }
 
 func newRPCMetrics(reg prometheus.Registerer, side, peer string) rpcMetrics {
@@ -76,20 +96,63 @@ func newRPCMetrics(reg prometheus.Registerer, side, peer string) rpcMetrics {
 			Help:    "Time from the start of an RPC on the " + side + " to its end (for streams, the last message), by type, service and method.",
 			Buckets: DurationBuckets,
 		}, labels),
+		series: &seriesCache{m: map[seriesKey]*methodSeries{}},
 	}
 	reg.MustRegister(m.started, m.handled, m.handling)
 	return m
 }
 
-// begin counts a started RPC and returns the function that records its end.
-func (m rpcMetrics) begin(typ, fullMethod string) func(err error) {
-	service, method := splitMethod(fullMethod)
-	m.started.WithLabelValues(typ, service, method).Inc()
-	start := time.Now()
-	return func(err error) {
-		m.handled.WithLabelValues(typ, service, method, codeOf(err).String()).Inc()
-		m.handling.WithLabelValues(typ, service, method).Observe(time.Since(start).Seconds())
+// seriesOf returns the series of one method, made on its first call.
+func (m rpcMetrics) seriesOf(typ, fullMethod string) *methodSeries {
+	k := seriesKey{typ, fullMethod}
+	m.series.mu.RLock()
+	s := m.series.m[k]
+	m.series.mu.RUnlock()
+	if s != nil {
+		return s
 	}
+	m.series.mu.Lock()
+	defer m.series.mu.Unlock()
+	if s = m.series.m[k]; s == nil {
+		service, method := splitMethod(fullMethod)
+		s = &methodSeries{service: service, method: method,
+			started:  m.started.WithLabelValues(typ, service, method),
+			handling: m.handling.WithLabelValues(typ, service, method)}
+		m.series.m[k] = s
+	}
+	return s
+}
+
+// rpcCall is one RPC being measured.
+type rpcCall struct {
+	m     rpcMetrics
+	typ   string
+	s     *methodSeries
+	start time.Time
+}
+
+// begin counts a started RPC; its end is recorded with [rpcCall.end].
+func (m rpcMetrics) begin(typ, fullMethod string) rpcCall {
+	s := m.seriesOf(typ, fullMethod)
+	s.started.Inc()
+	return rpcCall{m: m, typ: typ, s: s, start: time.Now()}
+}
+
+// end counts the RPC as handled with the code of err, and observes its duration.
+func (c rpcCall) end(err error) {
+	code := codeOf(err)
+	if int(code) < len(c.s.handled) {
+		p := c.s.handled[code].Load()
+		if p == nil {
+			ctr := c.m.handled.WithLabelValues(c.typ, c.s.service, c.s.method, code.String())
+			p = &ctr
+			c.s.handled[code].Store(p)
+		}
+		(*p).Inc()
+	} else {
+		c.m.handled.WithLabelValues(c.typ, c.s.service, c.s.method, code.String()).Inc()
+	}
+	c.s.handling.Observe(time.Since(c.start).Seconds())
 }
 
 // codeOf returns the code a peer sees for err, as gRPC itself decides it: the status an error
@@ -133,9 +196,9 @@ func (s *GRPCServer) ServerOptions() []grpc.ServerOption {
 // UnaryInterceptor measures unary RPCs.
 func (s *GRPCServer) UnaryInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		end := s.m.begin(typeUnary, info.FullMethod)
+		call := s.m.begin(typeUnary, info.FullMethod)
 		resp, err := handler(ctx, req)
-		end(err)
+		call.end(err)
 		return resp, err
 	}
 }
@@ -143,9 +206,9 @@ func (s *GRPCServer) UnaryInterceptor() grpc.UnaryServerInterceptor {
 // StreamInterceptor measures streaming RPCs, from their start until the handler returns.
 func (s *GRPCServer) StreamInterceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		end := s.m.begin(streamType(info.IsClientStream, info.IsServerStream), info.FullMethod)
+		call := s.m.begin(streamType(info.IsClientStream, info.IsServerStream), info.FullMethod)
 		err := handler(srv, ss)
-		end(err)
+		call.end(err)
 		return err
 	}
 }
@@ -183,9 +246,9 @@ func (c *GRPCClient) DialOptions() []grpc.DialOption {
 // UnaryInterceptor measures unary calls.
 func (c *GRPCClient) UnaryInterceptor() grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		end := c.m.begin(typeUnary, method)
+		call := c.m.begin(typeUnary, method)
 		err := invoker(ctx, method, req, reply, cc, opts...)
-		end(err)
+		call.end(err)
 		return err
 	}
 }
@@ -195,15 +258,15 @@ func (c *GRPCClient) UnaryInterceptor() grpc.UnaryClientInterceptor {
 // first, so a stream the caller abandons by cancelling its context is counted too.
 func (c *GRPCClient) StreamInterceptor() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-		end := c.m.begin(streamType(desc.ClientStreams, desc.ServerStreams), method)
+		call := c.m.begin(streamType(desc.ClientStreams, desc.ServerStreams), method)
 		cs, err := streamer(ctx, desc, cc, method, opts...)
 		if err != nil {
-			end(err)
+			call.end(err)
 			return nil, err
 		}
 		var once sync.Once
 		ms := &clientStream{ClientStream: cs, serverStreams: desc.ServerStreams}
-		ms.end = func(err error) { once.Do(func() { end(err) }) }
+		ms.end = func(err error) { once.Do(func() { call.end(err) }) }
 		ms.stop = context.AfterFunc(ctx, func() { ms.end(status.FromContextError(ctx.Err()).Err()) })
 		return ms, nil
 	}

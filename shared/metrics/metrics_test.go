@@ -203,3 +203,29 @@ func TestCodeOf(t *testing.T) {
 		}
 	}
 }
+
+// A method's series are found once and then reused; a code's series appears when it is
+// first counted (the client side creates none in advance), a code beyond the known ones too.
+func TestCallSeries(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	m := NewGRPCClient(reg).m
+	const method = "/doip.retrieve.v1.RetrieveService/GetRecord"
+	for _, err := range []error{nil, nil, status.Error(codes.NotFound, "no"), status.Error(codes.Code(42), "odd")} {
+		m.begin(unary, method).end(err)
+	}
+	if got := testutil.ToFloat64(m.started.WithLabelValues(unary, "doip.retrieve.v1.RetrieveService", "GetRecord")); got != 4 {
+		t.Errorf("started = %v, want 4", got)
+	}
+	for code, want := range map[string]float64{"OK": 2, "NotFound": 1, "Code(42)": 1} {
+		if got := testutil.ToFloat64(m.handled.WithLabelValues(unary, "doip.retrieve.v1.RetrieveService", "GetRecord", code)); got != want {
+			t.Errorf("handled %s = %v, want %v", code, got, want)
+		}
+	}
+	if n := testutil.CollectAndCount(m.handled, "grpc_client_handled_total"); n != 3 {
+		t.Errorf("%d handled series, want the 3 codes counted", n)
+	}
+	if n := testutil.CollectAndCount(m.handling, "grpc_client_handling_seconds"); n != 1 {
+		t.Errorf("%d handling series, want 1", n)
+	}
+}

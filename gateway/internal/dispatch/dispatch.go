@@ -119,13 +119,12 @@ func (d *Dispatcher) ServeDOIP(ctx context.Context, w doip.ResponseWriter, req *
 	if err == nil && !(req.Op == doip.OpHello || (req.Op == doip.OpListOps && d.isServiceTarget(req.ObjectID))) {
 		doip.WatchClient(w)
 		d.slotsOnce.Do(func() { d.slots = newBackendSlots(d.MaxBackendCalls) })
-		var release func()
 		wait := d.SlotWait
 		if wait <= 0 {
 			wait = d.callTimeout()
 		}
-		if release, err = d.slots.acquire(ctx, wait); err == nil {
-			defer release()
+		if err = d.slots.acquire(ctx, wait); err == nil {
+			defer d.slots.release()
 		}
 	}
 	switch {

@@ -22,26 +22,24 @@ func newBackendSlots(n int) backendSlots {
 	return make(backendSlots, n)
 }
 
-// acquire takes a slot, waiting at most wait; the returned func gives it back (once).
-func (s backendSlots) acquire(ctx context.Context, wait time.Duration) (func(), error) {
+// acquire takes a slot, waiting at most wait; release gives it back.
+func (s backendSlots) acquire(ctx context.Context, wait time.Duration) error {
 	select {
 	case s <- struct{}{}:
+		return nil
 	default:
-		t := time.NewTimer(wait)
-		defer t.Stop()
-		select {
-		case s <- struct{}{}:
-		case <-t.C:
-			return nil, doip.Errorf(doip.KindUnavailable, "the gateway is busy: all %d backend slots are in use, try again", cap(s))
-		case <-ctx.Done():
-			return nil, doip.Errorf(doip.KindUnavailable, "request cancelled while waiting for a backend slot")
-		}
 	}
-	released := false
-	return func() {
-		if !released {
-			released = true
-			<-s
-		}
-	}, nil
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case s <- struct{}{}:
+		return nil
+	case <-t.C:
+		return doip.Errorf(doip.KindUnavailable, "the gateway is busy: all %d backend slots are in use, try again", cap(s))
+	case <-ctx.Done():
+		return doip.Errorf(doip.KindUnavailable, "request cancelled while waiting for a backend slot")
+	}
 }
+
+// release gives back a slot that acquire took.
+func (s backendSlots) release() { <-s }

@@ -117,29 +117,84 @@ func ResponseParts(resp *doip.Response) (meta json.RawMessage, comps []doip.Comp
 // record that is not a JSON object is returned unchanged.
 func withVersion(record json.RawMessage, version string) (json.RawMessage, error) {
 	trimmed := bytes.TrimSpace(record)
-	if len(trimmed) < 2 || trimmed[0] != '{' {
+	if len(trimmed) < 2 || trimmed[0] != '{' || !json.Valid(trimmed) {
 		return record, nil
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(trimmed, &fields); err != nil {
-		return record, nil
-	}
-	if _, ok := fields["version"]; ok {
+	// Most records have no "version" of their own: the bytes pass through, and only a
+	// record that has one is decoded to drop it.
+	if hasMember(trimmed, "version") {
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(trimmed, &fields); err != nil {
+			return record, nil
+		}
 		delete(fields, "version")
 		if trimmed, err := json.Marshal(fields); err == nil {
 			record = trimmed
 		}
 	}
-	v, err := Marshal(version)
+	v, err := marshalVersion(version)
 	if err != nil {
 		return nil, err
 	}
 	rest := bytes.TrimSpace(record)[1:]
-	out := append(append([]byte(`{"version":`), v...), ',')
+	out := make([]byte, 0, len(`{"version":,`)+len(v)+len(rest))
+	out = append(append(append(out, `{"version":`...), v...), ',')
 	if bytes.HasPrefix(bytes.TrimSpace(rest), []byte("}")) {
 		out = out[:len(out)-1]
 	}
 	return append(out, rest...), nil
+}
+
+// marshalVersion encodes a version as a JSON string, as [Marshal] does; a commit id, tag or
+// branch name of plain characters needs no escaping.
+func marshalVersion(version string) ([]byte, error) {
+	for i := 0; i < len(version); i++ {
+		if c := version[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '/') {
+			return Marshal(version)
+		}
+	}
+	return append(append(append(make([]byte, 0, len(version)+2), '"'), version...), '"'), nil
+}
+
+// hasMember reports whether obj, a valid JSON object, has a member named name at its top
+// level (an escaped name is decoded before it is compared).
+func hasMember(obj []byte, name string) bool {
+	depth := 0
+	wantName := false // the next string at depth 1 is a member's name
+	for i := 0; i < len(obj); i++ {
+		switch obj[i] {
+		case '{':
+			depth++
+			wantName = depth == 1
+		case '[':
+			depth++
+		case '}', ']':
+			depth--
+		case ',':
+			wantName = depth == 1
+		case '"':
+			end, escaped := i+1, false
+			for ; end < len(obj) && obj[end] != '"'; end++ {
+				if obj[end] == '\\' {
+					escaped = true
+					end++
+				}
+			}
+			if wantName {
+				if escaped {
+					var s string
+					if json.Unmarshal(obj[i:end+1], &s) == nil && s == name {
+						return true
+					}
+				} else if string(obj[i+1:end]) == name {
+					return true
+				}
+				wantName = false
+			}
+			i = end
+		}
+	}
+	return false
 }
 
 // ErrorJSON renders an error as the MaRDI framings carry it: {"error":KIND,"message":TEXT}.

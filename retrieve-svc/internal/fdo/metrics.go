@@ -10,8 +10,9 @@ import (
 // CacheMetrics counts what a [Cache] does: lookups by whether the cache answered them, and
 // fetches from the record source by outcome. Install it with [WithMetrics].
 type CacheMetrics struct {
-	lookups *prometheus.CounterVec // result: hit, miss
-	fetches *prometheus.CounterVec // result: see fetchResult
+	lookups   *prometheus.CounterVec // result: hit, miss
+	fetches   *prometheus.CounterVec // result: see fetchResult
+	hit, miss prometheus.Counter     // the lookups' two series, found once
 }
 
 // NewCacheMetrics registers retrieve_record_cache_total{result="hit|miss"} and
@@ -29,9 +30,7 @@ func NewCacheMetrics(reg prometheus.Registerer) *CacheMetrics {
 		}, []string{"result"}),
 	}
 	reg.MustRegister(m.lookups, m.fetches)
-	for _, r := range []string{"hit", "miss"} {
-		m.lookups.WithLabelValues(r)
-	}
+	m.hit, m.miss = m.lookups.WithLabelValues("hit"), m.lookups.WithLabelValues("miss")
 	for _, r := range []string{"ok", "not_found", "invalid", "unavailable", "malformed", "canceled", "error"} {
 		m.fetches.WithLabelValues(r)
 	}
@@ -43,9 +42,9 @@ func (m *CacheMetrics) lookup(hit bool) {
 		return
 	}
 	if hit {
-		m.lookups.WithLabelValues("hit").Inc()
+		m.hit.Inc()
 	} else {
-		m.lookups.WithLabelValues("miss").Inc()
+		m.miss.Inc()
 	}
 }
 

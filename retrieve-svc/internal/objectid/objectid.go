@@ -15,24 +15,63 @@ import (
 // Shard returns the shard folders of a normalised QID: its digits left-padded with zeros to six,
 // the first six split 2-2-2. Shard("Q123") is "00/01/23"; Shard("Q6190920") is "61/90/92".
 func Shard(qid string) string {
+	var b strings.Builder
+	b.Grow(shardLen)
+	writeShard(&b, qid)
+	return b.String()
+}
+
+// shardLen is the length of every shard: "pp/qq/rr".
+const shardLen = 8
+
+// writeShard writes the [Shard] of qid to b.
+func writeShard(b *strings.Builder, qid string) {
 	digits := strings.TrimLeft(qid, "Qq")
-	if len(digits) < 6 {
-		digits = strings.Repeat("0", 6-len(digits)) + digits
+	var d [6]byte
+	if pad := 6 - len(digits); pad > 0 {
+		copy(d[:pad], "000000")
+		copy(d[pad:], digits)
+	} else {
+		copy(d[:], digits)
 	}
-	return digits[0:2] + "/" + digits[2:4] + "/" + digits[4:6]
+	b.Write(d[0:2])
+	b.WriteByte('/')
+	b.Write(d[2:4])
+	b.WriteByte('/')
+	b.Write(d[4:6])
+}
+
+// objectKey returns "{branch}/{shard}/{QID}/" and then rest, built in one allocation.
+func objectKey(branch, qid string, rest ...string) string {
+	n := len(branch) + 1 + shardLen + 1 + len(qid) + 1
+	for _, r := range rest {
+		n += len(r)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteString(branch)
+	b.WriteByte('/')
+	writeShard(&b, qid)
+	b.WriteByte('/')
+	b.WriteString(qid)
+	b.WriteByte('/')
+	for _, r := range rest {
+		b.WriteString(r)
+	}
+	return b.String()
 }
 
 // ObjectPrefix returns the key prefix, ending in "/", under which the components of a
 // normalised QID live: "{branch}/{shard}/{QID}/components/".
 func ObjectPrefix(branch, qid string) string {
-	return branch + "/" + Shard(qid) + "/" + qid + "/components/"
+	return objectKey(branch, qid, "components/")
 }
 
 // ComponentKey returns the storage key of one component of a normalised QID:
 // "{branch}/{shard}/{QID}/components/{componentID}". componentID must come from
 // [doipid.ResolveComponentID]; this function does not check it.
 func ComponentKey(branch, qid, componentID string) string {
-	return ObjectPrefix(branch, qid) + componentID
+	return objectKey(branch, qid, "components/", componentID)
 }
 
 // RecordFile is the name of the record of an object made through the gateway, beside its
@@ -42,7 +81,7 @@ const RecordFile = "record.json"
 // RecordKey returns the storage key of the record of an object made through the gateway:
 // "{branch}/{shard}/{QID}/record.json".
 func RecordKey(branch, qid string) string {
-	return branch + "/" + Shard(qid) + "/" + qid + "/" + RecordFile
+	return objectKey(branch, qid, RecordFile)
 }
 
 // TypePrefix starts the object id of a type record: "types/ScholarlyArticle".

@@ -18,6 +18,8 @@ func TestShardAndKey(t *testing.T) {
 		{"Q123456", "12/34/56"},
 		{"Q6190920", "61/90/92"},
 		{"Q999999999999", "99/99/99"},
+		{"q42", "00/00/42"},
+		{"Q", "00/00/00"},
 	}
 	for _, tt := range tests {
 		if got := Shard(tt.qid); got != tt.shard {
@@ -30,6 +32,12 @@ func TestShardAndKey(t *testing.T) {
 	if got, want := ComponentKey("dev", "Q6190920", "derived/equation_extraction/equations.json"),
 		"dev/61/90/92/Q6190920/components/derived/equation_extraction/equations.json"; got != want {
 		t.Errorf("ComponentKey = %q; want %q", got, want)
+	}
+	if got, want := ObjectPrefix("main", "Q6190920"), "main/61/90/92/Q6190920/components/"; got != want {
+		t.Errorf("ObjectPrefix = %q; want %q", got, want)
+	}
+	if got, want := RecordKey("main", "Q123"), "main/00/01/23/Q123/record.json"; got != want {
+		t.Errorf("RecordKey = %q; want %q", got, want)
 	}
 }
 

@@ -19,6 +19,8 @@ import (
 	"log/slog"
 	"path"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -70,6 +72,8 @@ type Server struct {
 	writes WriteLimits
 	// locks serialise the writes of each object.
 	locks objectLocks
+	// components are the cached records' components as answered.
+	components componentLists
 }
 
 var _ retrievev1.RetrieveServiceServer = (*Server)(nil)
@@ -124,18 +128,69 @@ func (s *Server) GetRecord(ctx context.Context, req *retrievev1.GetRecordRequest
 		RecordJson: rec.Raw,
 		ObjectType: rec.ObjectType,
 		Cached:     cached,
-		Components: make([]*retrievev1.Component, 0, len(rec.Components)),
 	}
-	for _, c := range rec.Components {
-		pc := &retrievev1.Component{ComponentId: c.ID, MediaType: c.MediaType, Filename: Filename(c.ID, c.MediaType)}
-		if req.GetWithComponentSizes() {
+	if !req.GetWithComponentSizes() {
+		resp.Components = s.components.of(qid, rec)
+	} else {
+		resp.Components = make([]*retrievev1.Component, 0, len(rec.Components))
+		for _, c := range rec.Components {
+			pc := newComponent(c)
 			pc.Size = s.componentSize(ctx, rb, qid, c.ID)
+			resp.Components = append(resp.Components, pc)
 		}
-		resp.Components = append(resp.Components, pc)
 	}
-	s.logger.DebugContext(ctx, "record served", slog.String("object", qid), slog.Bool("cached", cached),
-		slog.Int("components", len(rec.Components)))
+	if s.logger.Enabled(ctx, slog.LevelDebug) {
+		s.logger.DebugContext(ctx, "record served", slog.String("object", qid), slog.Bool("cached", cached),
+			slog.Int("components", len(rec.Components)))
+	}
 	return resp, nil
+}
+
+func newComponent(c fdo.Component) *retrievev1.Component {
+	return &retrievev1.Component{ComponentId: c.ID, MediaType: c.MediaType, Filename: Filename(c.ID, c.MediaType)}
+}
+
+// maxComponentLists bounds the records whose components are kept; past it, they are all
+// forgotten at once.
+const maxComponentLists = 1024
+
+// componentLists keeps the components of cached records as GetRecord answers them without
+// sizes, made once for each fill of the record cache and shared by every answer (nobody
+// changes them). A list belongs to the record bytes it was made from: a record fetched
+// again has other bytes, and gets a new list. Holding those bytes keeps their address from
+// being reused.
+type componentLists struct {
+	lists sync.Map // normalised QID → *componentList
+	n     atomic.Int64
+}
+
+type componentList struct {
+	raw   *byte // the record's bytes it was made from
+	n     int
+	comps []*retrievev1.Component
+}
+
+// of returns the components of rec, the record of qid from the cache.
+func (l *componentLists) of(qid string, rec fdo.Record) []*retrievev1.Component {
+	if len(rec.Raw) > 0 {
+		if v, ok := l.lists.Load(qid); ok {
+			if cl := v.(*componentList); cl.raw == &rec.Raw[0] && cl.n == len(rec.Raw) {
+				return cl.comps
+			}
+		}
+	}
+	comps := make([]*retrievev1.Component, 0, len(rec.Components))
+	for _, c := range rec.Components {
+		comps = append(comps, newComponent(c))
+	}
+	if len(rec.Raw) > 0 {
+		if l.n.Add(1) > maxComponentLists {
+			l.lists.Clear()
+			l.n.Store(0)
+		}
+		l.lists.Store(qid, &componentList{raw: &rec.Raw[0], n: len(rec.Raw), comps: comps})
+	}
+	return comps
 }
 
 // componentSize returns the stored size of a listed component, or nil when it is not stored,

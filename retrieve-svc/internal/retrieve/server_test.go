@@ -764,3 +764,43 @@ func TestTypeRecords(t *testing.T) {
 		t.Errorf("no type source: %v; want NotFound", err)
 	}
 }
+
+// The components of a cached record are made once per cache fill: a record fetched again
+// (after a purge) answers with its new components, and an answer with sizes leaves the
+// answers without them as they were.
+func TestRecordComponentsFollowFills(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	ctx := t.Context()
+	ids := func(sizes bool) (out []string) {
+		t.Helper()
+		resp, err := f.client.GetRecord(ctx, &retrievev1.GetRecordRequest{ObjectId: "Q7", WithComponentSizes: sizes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range resp.GetComponents() {
+			s := c.GetComponentId() + ":" + c.GetFilename()
+			if c.Size != nil {
+				s += fmt.Sprintf(":%d", c.GetSize())
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	if got := ids(false); len(got) != 0 {
+		t.Fatalf("Q7's components = %v; want none", got)
+	}
+	f.writeRecord(t, "Q7", `{"kernel":{"fdo:hasComponent":[{"componentId":"notes","mediaType":"text/plain"}]}}`)
+	f.put(t, "Q7", "notes", []byte("four"))
+	if got := ids(false); len(got) != 0 {
+		t.Fatalf("Q7's components before the purge = %v; want the cached none", got)
+	}
+	if _, err := f.client.PurgeRecord(ctx, &retrievev1.PurgeRecordRequest{ObjectId: "Q7"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range [][]string{{"notes:notes.txt"}, {"notes:notes.txt:4"}, {"notes:notes.txt"}} {
+		if got := ids(len(want[0]) > len("notes:notes.txt")); strings.Join(got, " ") != want[0] {
+			t.Errorf("Q7's components = %v; want %v", got, want)
+		}
+	}
+}

@@ -28,7 +28,8 @@ import (
 
 // Bucket is a folder bucket, safe for concurrent use.
 type Bucket struct {
-	root *os.Root
+	root  *os.Root
+	state *folderState
 }
 
 var _ storage.Bucket = (*Bucket)(nil)
@@ -39,7 +40,7 @@ func New(dir string) (*Bucket, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storageos: open root: %w", err)
 	}
-	return &Bucket{root: root}, nil
+	return &Bucket{root: root, state: stateOf(dir)}, nil
 }
 
 // Close releases the root directory.
@@ -75,8 +76,22 @@ func (b *Bucket) open(ctx context.Context, key string) (*os.File, storage.Object
 	if isTemp(filepath.Base(n)) {
 		return nil, storage.ObjectInfo{}, fmt.Errorf("storageos: %q is a temporary file: %w", key, storage.ErrNotExist)
 	}
+	// A versioned-only key found missing stays missing until a write through this package
+	// (see folderState): a record read does not look for the record of a façade object on
+	// disk each time.
+	versioned := versionedOnlyKey(key)
+	var gen uint64
+	if versioned {
+		var absent bool
+		if absent, gen = b.state.isAbsent(key); absent {
+			return nil, storage.ObjectInfo{}, &missingError{key}
+		}
+	}
 	f, err := b.root.Open(n)
 	if notExist(err) {
+		if versioned {
+			b.state.setAbsent(key, gen)
+		}
 		return nil, storage.ObjectInfo{}, fmt.Errorf("storageos: %q: %w", key, storage.ErrNotExist)
 	}
 	if err != nil {
@@ -93,6 +108,16 @@ func (b *Bucket) open(ctx context.Context, key string) (*os.File, storage.Object
 	}
 	return f, storage.ObjectInfo{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}, nil
 }
+
+// missingError is the error of a key known to be missing: the words of a lookup on disk,
+// formatted only when they are read.
+type missingError struct{ key string }
+
+func (e *missingError) Error() string {
+	return fmt.Sprintf("storageos: %q: %v", e.key, storage.ErrNotExist)
+}
+
+func (e *missingError) Unwrap() error { return storage.ErrNotExist }
 
 // Get implements [storage.ReadBucket].
 func (b *Bucket) Get(ctx context.Context, key string) (io.ReadCloser, storage.ObjectInfo, error) {
@@ -179,6 +204,7 @@ func (b *Bucket) Put(ctx context.Context, key string, r io.Reader, size int64) (
 		return storage.ObjectInfo{}, fmt.Errorf("storageos: put %q: %w", key, storage.Permanent(err))
 	}
 	committed = true
+	b.state.changed(key)
 	if err := b.syncDir(dir); err != nil {
 		return storage.ObjectInfo{}, fmt.Errorf("storageos: put %q: %w", key, storage.Permanent(err))
 	}

@@ -68,13 +68,24 @@ var _ storage.Versioner = (*Bucket)(nil)
 // versionMu serialises commits; one process owns a folder.
 var versionMu sync.Mutex
 
-// head returns a branch's newest commit id, or "" when it has none.
+// head returns a branch's newest commit id, or "" when it has none. It is read from disk
+// once, then known until a commit moves it (see folderState).
 func (b *Bucket) head(ctx context.Context, branch string) (string, error) {
+	id, ok, gen := b.state.head(branch)
+	if ok {
+		return id, nil
+	}
 	data, err := b.readSmall(ctx, VersionsDir+"/heads/"+branch, 128)
 	if errors.Is(err, storage.ErrNotExist) {
+		b.state.setHead(branch, "", gen)
 		return "", nil
 	}
-	return strings.TrimSpace(string(data)), err
+	if err != nil {
+		return "", err
+	}
+	id = strings.TrimSpace(string(data))
+	b.state.setHead(branch, id, gen)
+	return id, nil
 }
 
 func (b *Bucket) readSmall(ctx context.Context, key string, max int64) ([]byte, error) {
@@ -118,8 +129,11 @@ func (b *Bucket) At(ctx context.Context, version string) (storage.ReadBucket, st
 			return nil, "", err
 		}
 		if id == "" { // no commit yet: a branch is its folder
-			if fi, err := b.root.Stat(version); err != nil || !fi.IsDir() {
-				return nil, "", fmt.Errorf("storageos: version %q: no such branch: %w", version, storage.ErrNotExist)
+			if known, gen := b.state.hasDir(version); !known {
+				if fi, err := b.root.Stat(version); err != nil || !fi.IsDir() {
+					return nil, "", fmt.Errorf("storageos: version %q: no such branch: %w", version, storage.ErrNotExist)
+				}
+				b.state.setDir(version, gen)
 			}
 		}
 		return b, id, nil
@@ -383,6 +397,8 @@ func (b *Bucket) rename(from, to string) error {
 	if err := b.root.Rename(f, t); err != nil {
 		return fmt.Errorf("storageos: %w", err)
 	}
+	b.state.changed(from)
+	b.state.changed(to)
 	return nil
 }
 
@@ -392,7 +408,9 @@ func (b *Bucket) remove(key string) error {
 	if err != nil {
 		return err
 	}
-	if err := b.root.Remove(n); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	err = b.root.Remove(n)
+	b.state.changed(key)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("storageos: %w", err)
 	}
 	return nil
@@ -461,7 +479,11 @@ func (b *Bucket) removeAll(key string) error {
 	if err != nil {
 		return err
 	}
-	if err := b.root.RemoveAll(n); err != nil {
+	err = b.root.RemoveAll(n)
+	if !strings.HasPrefix(key, VersionsDir+"/staging/") {
+		b.state.changedAll()
+	}
+	if err != nil {
 		return fmt.Errorf("storageos: %w", err)
 	}
 	return nil
