@@ -13,6 +13,7 @@ import (
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/objectid"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/sampledata"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage/storageos"
+	"github.com/fdo-doip/doip-gateway/shared/chunkcodec"
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 	"github.com/fdo-doip/doip-gateway/shared/grpcapp"
 	"github.com/fdo-doip/doip-gateway/shared/grpctest"
@@ -77,7 +78,7 @@ func BenchmarkGetRecord(b *testing.B) {
 		b.Run("grpc/"+name, func(b *testing.B) {
 			s, reg := benchServer(b, committed)
 			gm := metrics.NewGRPCServer(reg)
-			srv := grpcapp.NewServer(append(gm.ServerOptions(), Codec)...)
+			srv := grpcapp.NewServer(append(gm.ServerOptions(), chunkcodec.Server)...)
 			retrievev1.RegisterRetrieveServiceServer(srv.GRPC, s)
 			client := retrievev1.NewRetrieveServiceClient(grpctest.Serve(b, srv.GRPC))
 			b.ReportAllocs()
