@@ -32,7 +32,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a := &app{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, isTerminal: isTerminal}
+	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, isTerminal: isTerminal}
 	os.Exit(a.run(ctx, os.Args[1:]))
 }
 
@@ -46,6 +46,7 @@ const (
 // app is one run of doipctl: where it writes, what it reads from the environment, and the
 // global flags once parsed. Tests fill it with buffers.
 type app struct {
+	stdin          io.Reader // nil: read as empty
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	// isTerminal reports whether a writer is a terminal (component bytes are not dumped

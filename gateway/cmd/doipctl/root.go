@@ -70,6 +70,11 @@ func (a *app) newRootCmd() *cobra.Command {
 			return a.opts.check(cmd)
 		},
 	}
+	if a.stdin != nil {
+		root.SetIn(a.stdin)
+	} else {
+		root.SetIn(strings.NewReader(""))
+	}
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	root.SetFlagErrorFunc(flagError)

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/envelope"
 )
@@ -99,10 +103,23 @@ func TestUpdateDeleteHistory(t *testing.T) {
 	}
 }
 
+// hash-password reads the first line of stdin and prints a USERS entry whose hash matches
+// it; with nothing on stdin it fails and says how to pipe one in.
 func TestHashPassword(t *testing.T) {
 	t.Parallel()
 	r := ctl(t, "hash-password", "--name", "bob")
-	if r.code == 0 {
+	if r.code == 0 || !strings.Contains(r.err, "no password on stdin") {
 		t.Errorf("no password on stdin accepted: %+v", r)
+	}
+	var out, errb bytes.Buffer
+	a := &app{stdin: strings.NewReader("s3cret pass\nnot this\n"), stdout: &out, stderr: &errb,
+		getenv: func(string) string { return "" }, isTerminal: func(io.Writer) bool { return false }}
+	if code := a.run(t.Context(), []string{"hash-password", "--name", "bob", "--permissions", "read+write"}); code != 0 {
+		t.Fatalf("hash-password: exit %d, %s", code, errb.String())
+	}
+	name, rest, _ := strings.Cut(strings.TrimSpace(out.String()), ":")
+	hash, perms, _ := strings.Cut(rest, ":")
+	if name != "bob" || perms != "read+write" || bcrypt.CompareHashAndPassword([]byte(hash), []byte("s3cret pass")) != nil {
+		t.Errorf("hash-password printed %q", out.String())
 	}
 }
