@@ -82,9 +82,14 @@ ratio() {
       for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] + 0 < v[i] + 0) { t = v[i]; v[i] = v[j]; v[j] = t }
       return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
     }
+    function short(s,   v, n, i, out) {
+      n = split(s, v, " ")
+      for (i = 1; i <= n; i++) out = out (i > 1 ? " " : "") (v[i] ~ /failed/ ? v[i] : sprintf(v[i] >= 100 ? "%.0f" : "%.2f", v[i]))
+      return out
+    }
     BEGIN {
-      if (a ~ /failed/ || b ~ /failed/) { printf "%-44s ours [%s]  baseline [%s]  (a run failed)\n", name, a, b; exit }
-      printf "%-44s ours [%s]  baseline [%s]  ratio of medians %.2f\n", name, a, b, median(a) / median(b)
+      if (a ~ /failed/ || b ~ /failed/) { printf "%-46s ours [%s]  baseline [%s]  (a run failed)\n", name, short(a), short(b); exit }
+      printf "%-46s ours [%s]  baseline [%s]  ratio of medians %.2f\n", name, short(a), short(b), median(a) / median(b)
     }'
 }
 
