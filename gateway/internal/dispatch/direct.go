@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -176,7 +177,9 @@ func (d *Dispatcher) fetchRaw(ctx context.Context, cancel context.CancelFunc, re
 	req.Header.Set("User-Agent", "doip-gateway")
 	req.Header.Set("Connection", "close")
 	bw := bufio.NewWriterSize(conn, 1024)
-	b.br = bufio.NewReaderSize(conn, 4096)
+	// The header is read through a limit, lifted for the body.
+	limit := &io.LimitedReader{R: conn, N: directMaxHeaderBytes}
+	b.br = bufio.NewReaderSize(limit, 4096)
 	var resp *http.Response
 	if err = req.Write(bw); err == nil {
 		if err = bw.Flush(); err == nil {
@@ -184,10 +187,12 @@ func (d *Dispatcher) fetchRaw(ctx context.Context, cancel context.CancelFunc, re
 		}
 	}
 	if err != nil {
-		d.logger().WarnContext(ctx, "direct component read failed", slog.String("host", req.URL.Host), slog.Any("err", errors.Unwrap(err)))
+		// These errors (a write, a malformed or endless answer) never carry the URL.
+		d.logger().WarnContext(ctx, "direct component read failed", slog.String("host", req.URL.Host), slog.Any("err", err))
 		return fail(doip.Errorf(doip.KindUnavailable, "component storage unavailable"))
 	}
 	_ = conn.SetDeadline(time.Time{})
+	limit.N = math.MaxInt64
 	want := http.StatusOK
 	if req.Header.Get("Range") != "" {
 		want = http.StatusPartialContent
@@ -209,7 +214,7 @@ func (d *Dispatcher) fetchRaw(ctx context.Context, cancel context.CancelFunc, re
 }
 
 // rawBody yields exactly remaining bytes of a plain HTTP body of known length: first what
-// the header's reader holds, then the connection's. A read that makes no progress for stall
+// the header's reader holds past the header, then the connection's. A read that makes no progress for stall
 // fails. [rawBody.WriteTo] hands the connection, in steps of directCopySize, to a writer's
 // ReadFrom, so that a plaintext client connection lets the kernel move the bytes.
 type rawBody struct {
@@ -323,6 +328,9 @@ func copyThrough(w io.Writer, r io.Reader, n int64) (int64, error) {
 
 // directDialTimeout bounds connecting to the storage of a hand-off.
 const directDialTimeout = 5 * time.Second
+
+// directMaxHeaderBytes bounds the header of a storage's answer to a hand-off's GET.
+const directMaxHeaderBytes = 64 << 10
 
 type eofReader struct{}
 

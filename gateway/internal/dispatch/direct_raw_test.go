@@ -166,3 +166,33 @@ func TestRawBodyEndsWithContext(t *testing.T) {
 		t.Fatal("the read went on after the client left")
 	}
 }
+
+// A storage whose answer's header does not end is refused once the header passes its bound,
+// without holding more than that.
+func TestRawBodyEndlessHeader(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\n"))
+		line := []byte("X-Padding: " + strings.Repeat("a", 1000) + "\r\n")
+		for {
+			if _, err := c.Write(line); err != nil {
+				return
+			}
+		}
+	}()
+	d := &Dispatcher{CallTimeout: 5 * time.Second}
+	hdr := &retrievev1.ComponentHeader{ComponentId: "big", Size: 10, TotalSize: 10, DirectUrl: "http://" + l.Addr().String() + "/bucket/key"}
+	if _, _, err := d.fetchDirect(t.Context(), hdr); err == nil || !strings.Contains(err.Error(), "unavailable") {
+		t.Errorf("an endless header: %v; want Unavailable", err)
+	}
+}
