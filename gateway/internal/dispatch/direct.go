@@ -70,24 +70,10 @@ func (d *Dispatcher) fetchDirect(ctx context.Context, hdr *retrievev1.ComponentH
 		d.logger().WarnContext(ctx, "direct component read failed", slog.String("host", req.URL.Host), slog.Any("err", errors.Unwrap(err)))
 		return nil, nil, doip.Errorf(doip.KindUnavailable, "component storage unavailable")
 	}
-	want := http.StatusOK
-	if partial {
-		want = http.StatusPartialContent
-	}
-	switch {
-	case resp.StatusCode == http.StatusNotFound:
+	if err := d.checkAnswer(ctx, req, resp, hdr); err != nil {
 		resp.Body.Close()
 		cancel()
-		return nil, nil, doip.Errorf(doip.KindNotFound, "component %q is not stored", hdr.GetComponentId())
-	case resp.StatusCode != want:
-		resp.Body.Close()
-		cancel()
-		d.logger().WarnContext(ctx, "direct component read refused", slog.String("host", req.URL.Host), slog.Int("status", resp.StatusCode))
-		return nil, nil, doip.Errorf(doip.KindUnavailable, "component storage unavailable")
-	case resp.ContentLength >= 0 && resp.ContentLength != hdr.GetSize():
-		resp.Body.Close()
-		cancel()
-		return nil, nil, fmt.Errorf("direct read of %s: %d bytes offered, %d announced", hdr.GetComponentId(), resp.ContentLength, hdr.GetSize())
+		return nil, nil, err
 	}
 	b := &directBody{rc: resp.Body, remaining: hdr.GetSize(), stall: d.callTimeout(), cancel: cancel}
 	return b, b.close, nil
@@ -193,18 +179,10 @@ func (d *Dispatcher) fetchRaw(ctx context.Context, cancel context.CancelFunc, re
 	}
 	_ = conn.SetDeadline(time.Time{})
 	limit.N = math.MaxInt64
-	want := http.StatusOK
-	if req.Header.Get("Range") != "" {
-		want = http.StatusPartialContent
+	if err := d.checkAnswer(ctx, req, resp, hdr); err != nil {
+		return fail(err)
 	}
 	switch {
-	case resp.StatusCode == http.StatusNotFound:
-		return fail(doip.Errorf(doip.KindNotFound, "component %q is not stored", hdr.GetComponentId()))
-	case resp.StatusCode != want:
-		d.logger().WarnContext(ctx, "direct component read refused", slog.String("host", req.URL.Host), slog.Int("status", resp.StatusCode))
-		return fail(doip.Errorf(doip.KindUnavailable, "component storage unavailable"))
-	case resp.ContentLength >= 0 && resp.ContentLength != hdr.GetSize():
-		return fail(fmt.Errorf("direct read of %s: %d bytes offered, %d announced", hdr.GetComponentId(), resp.ContentLength, hdr.GetSize()))
 	case resp.ContentLength < 0 || len(resp.TransferEncoding) > 0:
 		// Not a plain body of known length: read it through net/http's decoding.
 		db := &directBody{rc: resp.Body, remaining: hdr.GetSize(), stall: d.callTimeout(), cancel: b.close}
@@ -213,10 +191,30 @@ func (d *Dispatcher) fetchRaw(ctx context.Context, cancel context.CancelFunc, re
 	return b, b.close, nil
 }
 
+// checkAnswer returns the error that storage's answer to a hand-off's GET stands for: the
+// component missing, a refusal (logged with its status), or a length other than announced.
+func (d *Dispatcher) checkAnswer(ctx context.Context, req *http.Request, resp *http.Response, hdr *retrievev1.ComponentHeader) error {
+	want := http.StatusOK
+	if req.Header.Get("Range") != "" {
+		want = http.StatusPartialContent
+	}
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		return doip.Errorf(doip.KindNotFound, "component %q is not stored", hdr.GetComponentId())
+	case resp.StatusCode != want:
+		d.logger().WarnContext(ctx, "direct component read refused", slog.String("host", req.URL.Host), slog.Int("status", resp.StatusCode))
+		return doip.Errorf(doip.KindUnavailable, "component storage unavailable")
+	case resp.ContentLength >= 0 && resp.ContentLength != hdr.GetSize():
+		return fmt.Errorf("direct read of %s: %d bytes offered, %d announced", hdr.GetComponentId(), resp.ContentLength, hdr.GetSize())
+	}
+	return nil
+}
+
 // rawBody yields exactly remaining bytes of a plain HTTP body of known length: first what
-// the header's reader holds past the header, then the connection's. A read that makes no progress for stall
-// fails. [rawBody.WriteTo] hands the connection, in steps of directCopySize, to a writer's
-// ReadFrom, so that a plaintext client connection lets the kernel move the bytes.
+// the header's reader holds past the header, then the connection's. A read that makes no
+// progress for stall fails. [rawBody.WriteTo] hands the connection, in steps of
+// directCopySize, to a writer's ReadFrom, so that a plaintext client connection lets the
+// kernel move the bytes.
 type rawBody struct {
 	conn      *net.TCPConn
 	br        *bufio.Reader

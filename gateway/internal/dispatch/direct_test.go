@@ -13,13 +13,27 @@ import (
 	retrievev1 "github.com/fdo-doip/doip-gateway/shared/gen/doip/retrieve/v1"
 )
 
-// A retrieve service that hands off to presigned URLs; the gateway fetches the bytes.
+// A retrieve service that hands off to presigned URLs; the gateway fetches the bytes, from a
+// plain-HTTP storage on a connection of its own, from an HTTPS one with its HTTP client.
 func TestDirectReads(t *testing.T) {
 	t.Parallel()
+	for _, scheme := range []string{"http", "https"} {
+		t.Run(scheme, func(t *testing.T) {
+			t.Parallel()
+			testDirectReads(t, scheme)
+		})
+	}
+}
+
+func testDirectReads(t *testing.T, scheme string) {
 	content := bytes.Repeat([]byte("0123456789"), 100_000) // 1 MB
 	var mode atomic.Value
 	mode.Store("ok")
-	storage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	newServer := httptest.NewServer
+	if scheme == "https" {
+		newServer = httptest.NewTLSServer
+	}
+	storage := newServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch mode.Load() {
 		case "404":
 			http.NotFound(w, r)
@@ -47,6 +61,9 @@ func TestDirectReads(t *testing.T) {
 	}
 	d := newDispatcher(t, rs, nil)
 	d.DirectReads, d.Direct = true, NewDirectClient(d.callTimeout())
+	if scheme == "https" {
+		d.Direct.Transport.(*http.Transport).TLSClientConfig = storage.Client().Transport.(*http.Transport).TLSClientConfig
+	}
 
 	var r recorder
 	d.ServeDOIP(t.Context(), &r, &doip.Request{Op: doip.OpRetrieve, ObjectID: "Q1", Element: "big"})
