@@ -58,10 +58,18 @@ type Bucket struct {
 
 	mu      sync.Mutex
 	commits map[string]bool // commit ids known to exist: commits never change, so they are not asked again
+	// missing holds what reading "{commit}/{key}" answered when the key did not exist at
+	// that commit, for the same reason: a façade object's record.json, looked for at every
+	// read of its record, costs an S3 request once per commit.
+	missing map[string]error
 }
 
-// maxKnownCommits bounds Bucket.commits; when it is full it starts afresh.
-const maxKnownCommits = 4096
+// maxKnownCommits bounds Bucket.commits, and maxMissing Bucket.missing; when one is full it
+// starts afresh.
+const (
+	maxKnownCommits = 4096
+	maxMissing      = 1 << 14
+)
 
 // commitIDRE is a full lakeFS commit id.
 var commitIDRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -78,7 +86,7 @@ func New(s3 *storages3.Bucket, api *lakefs.Client, logger *slog.Logger) *Bucket 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Bucket{Bucket: s3, api: api, logger: logger, commits: map[string]bool{}}
+	return &Bucket{Bucket: s3, api: api, logger: logger, commits: map[string]bool{}, missing: map[string]error{}}
 }
 
 // Check looks at the repository through both doors: the S3 gateway (a HEAD of the bucket)
@@ -114,7 +122,7 @@ func (b *Bucket) At(ctx context.Context, version string) (storage.ReadBucket, st
 	known := b.commits[version]
 	b.mu.Unlock()
 	if known {
-		return &view{b: b.Bucket, ref: version}, version, nil
+		return &view{b: b, ref: version, commit: true}, version, nil
 	}
 	c, err := b.api.GetCommit(ctx, version)
 	if err != nil {
@@ -131,13 +139,14 @@ func (b *Bucket) At(ctx context.Context, version string) (storage.ReadBucket, st
 		b.commits[c.ID] = true
 		b.mu.Unlock()
 	}
-	return &view{b: b.Bucket, ref: c.ID}, c.ID, nil
+	return &view{b: b, ref: c.ID, commit: commitIDRE.MatchString(c.ID)}, c.ID, nil
 }
 
 // view reads the repository at one commit.
 type view struct {
-	b   *storages3.Bucket
-	ref string
+	b      *Bucket
+	ref    string
+	commit bool // ref is a full commit id, so what is missing at it stays missing
 }
 
 var (
@@ -152,25 +161,60 @@ func (v *view) at(key string) string {
 }
 
 func (v *view) Get(ctx context.Context, key string) (io.ReadCloser, storage.ObjectInfo, error) {
-	rc, info, err := v.b.Get(ctx, v.at(key))
+	at := v.at(key)
+	if err := v.knownMissing(at); err != nil {
+		return nil, storage.ObjectInfo{Key: key}, err
+	}
+	rc, info, err := v.b.Bucket.Get(ctx, at)
+	v.noteMissing(at, err)
 	info.Key = key
 	return rc, info, err
 }
 
 func (v *view) GetRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
-	return v.b.GetRange(ctx, v.at(key), offset, length)
+	return v.b.Bucket.GetRange(ctx, v.at(key), offset, length)
 }
 
 func (v *view) Stat(ctx context.Context, key string) (storage.ObjectInfo, error) {
-	info, err := v.b.Stat(ctx, v.at(key))
+	at := v.at(key)
+	if err := v.knownMissing(at); err != nil {
+		return storage.ObjectInfo{Key: key}, err
+	}
+	info, err := v.b.Bucket.Stat(ctx, at)
+	v.noteMissing(at, err)
 	info.Key = key
 	return info, err
+}
+
+// knownMissing returns what reading at ("{commit}/{key}") answered when it was missing.
+func (v *view) knownMissing(at string) error {
+	if !v.commit {
+		return nil
+	}
+	b := v.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.missing[at]
+}
+
+// noteMissing keeps err when it says that at is missing at the view's commit.
+func (v *view) noteMissing(at string, err error) {
+	if !v.commit || !errors.Is(err, storage.ErrNotExist) {
+		return
+	}
+	b := v.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.missing) >= maxMissing {
+		clear(b.missing)
+	}
+	b.missing[at] = err
 }
 
 // List lists at the commit and answers with keys in the caller's form.
 func (v *view) List(ctx context.Context, prefix string) ([]storage.ObjectInfo, error) {
 	branch, _ := storage.SplitBranch(prefix)
-	objs, err := v.b.List(ctx, v.at(prefix))
+	objs, err := v.b.Bucket.List(ctx, v.at(prefix))
 	for i := range objs {
 		_, rest := storage.SplitBranch(objs[i].Key)
 		objs[i].Key = branch + "/" + rest
@@ -179,7 +223,7 @@ func (v *view) List(ctx context.Context, prefix string) ([]storage.ObjectInfo, e
 }
 
 func (v *view) Presign(ctx context.Context, key string, expiry time.Duration) (string, error) {
-	return v.b.Presign(ctx, v.at(key), expiry)
+	return v.b.Bucket.Presign(ctx, v.at(key), expiry)
 }
 
 // Begin implements [storage.Versioner]: it creates the run branch.

@@ -1,6 +1,7 @@
 package storagelakefs_test
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/lakefs"
+	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage/storagelakefs"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage/storages3"
 	"github.com/fdo-doip/doip-gateway/retrieve-svc/internal/storage/storagetesting"
@@ -29,8 +31,17 @@ func newBucketOn(t *testing.T, srv *lakefstest.Server) *storagelakefs.Bucket {
 }
 
 func newBucket(t *testing.T, srv *lakefstest.Server, repo, key string) *storagelakefs.Bucket {
+	return newBucketWith(t, srv, repo, key, t.Output())
+}
+
+// newBucketTB is newBucket for a benchmark, its log discarded.
+func newBucketTB(tb testing.TB, srv *lakefstest.Server, repo string) *storagelakefs.Bucket {
+	return newBucketWith(tb, srv, repo, srv.AccessKey, io.Discard)
+}
+
+func newBucketWith(t testing.TB, srv *lakefstest.Server, repo, key string, logTo io.Writer) *storagelakefs.Bucket {
 	t.Helper()
-	logger := slog.New(slog.NewTextHandler(t.Output(), nil))
+	logger := slog.New(slog.NewTextHandler(logTo, nil))
 	s3, err := storages3.New(t.Context(), storages3.Options{Endpoint: srv.URL(), Bucket: repo, AccessKey: key, SecretKey: srv.SecretKey, MaxRetries: 1}, logger)
 	if err != nil {
 		t.Fatal(err)
@@ -166,5 +177,82 @@ func TestRefusedKeys(t *testing.T) {
 	unknown := newBucket(t, srv, "doip", "unknown-key")
 	if err := unknown.Check(t.Context()); err == nil || !strings.Contains(err.Error(), "access denied") {
 		t.Errorf("Check with an unknown key: %v", err)
+	}
+}
+
+// A key missing at a commit stays missing at that commit, and is answered so without asking
+// lakeFS again (here: while lakeFS is down); a later commit that adds it shows it.
+func TestMissingAtACommit(t *testing.T) {
+	srv := lakefstest.Start(t)
+	b := newBucketOn(t, srv)
+	ctx := t.Context()
+	const key = "main/00/01/23/Q123/record.json"
+	v0, c0, err := b.At(ctx, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := v0.Get(ctx, key); !errors.Is(err, storage.ErrNotExist) {
+		t.Fatalf("a missing record: %v", err)
+	}
+
+	srv.Stop(t)
+	if _, _, err := v0.Get(ctx, key); !errors.Is(err, storage.ErrNotExist) {
+		t.Errorf("known missing at %s, with lakeFS down: %v", c0, err)
+	}
+	if _, err := v0.Stat(ctx, key); !errors.Is(err, storage.ErrNotExist) {
+		t.Errorf("Stat, known missing at %s, with lakeFS down: %v", c0, err)
+	}
+	if _, _, err := v0.Get(ctx, "main/00/01/23/Q123/other.json"); err == nil || errors.Is(err, storage.ErrNotExist) {
+		t.Errorf("a key never looked up, with lakeFS down: %v; want an error that is not ErrNotExist", err)
+	}
+	srv.Restart(t)
+
+	tx, err := b.Begin(ctx, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Put(ctx, key, strings.NewReader(`{"a":1}`), 7); err != nil {
+		t.Fatal(err)
+	}
+	c1, err := tx.Commit(ctx, "add the record", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1, got, err := b.At(ctx, "main")
+	if err != nil || got != c1 {
+		t.Fatalf("At(main) = %s, %v; want %s", got, err, c1)
+	}
+	rc, _, err := v1.Get(ctx, key)
+	if err != nil {
+		t.Fatalf("the record at the commit that added it: %v", err)
+	}
+	body, _ := io.ReadAll(rc)
+	rc.Close()
+	if string(body) != `{"a":1}` {
+		t.Errorf("read %q", body)
+	}
+	if v, _, err := b.At(ctx, c0); err != nil {
+		t.Fatal(err)
+	} else if _, _, err := v.Get(ctx, key); !errors.Is(err, storage.ErrNotExist) {
+		t.Errorf("at the older commit %s: %v", c0, err)
+	}
+}
+
+// BenchmarkRecordOfFaçadeObject is what reading a façade object's record costs on lakeFS
+// before the façade is asked: the branch's head, then record.json at it, which is missing.
+func BenchmarkRecordOfFaçadeObject(b *testing.B) {
+	srv := lakefstest.Start(b)
+	repo := fmt.Sprintf("bench-%d", repos.Add(1))
+	srv.CreateRepo(b, repo, "main")
+	bucket := newBucketTB(b, srv, repo)
+	ctx := b.Context()
+	for b.Loop() {
+		v, _, err := bucket.At(ctx, "main")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := v.Get(ctx, "main/00/01/23/Q123/record.json"); !errors.Is(err, storage.ErrNotExist) {
+			b.Fatal(err)
+		}
 	}
 }
