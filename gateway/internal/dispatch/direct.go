@@ -154,7 +154,8 @@ func (d *Dispatcher) fetchRaw(ctx context.Context, cancel context.CancelFunc, re
 	}
 	conn := nc.(*net.TCPConn)
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
-	b := &rawBody{conn: conn, remaining: hdr.GetSize(), stall: d.callTimeout(), stop: stop, cancel: cancel}
+	b := &rawBody{conn: conn, remaining: hdr.GetSize(), stall: d.callTimeout(), stop: stop, cancel: cancel,
+		fastAfter: d.fastAfter(), slowStep: d.slowWrite()}
 	fail := func(err error) (io.Reader, func(), error) {
 		b.close()
 		return nil, nil, err
@@ -212,14 +213,18 @@ func (d *Dispatcher) checkAnswer(ctx context.Context, req *http.Request, resp *h
 
 // rawBody yields exactly remaining bytes of a plain HTTP body of known length: first what
 // the header's reader holds past the header, then the connection's. A read that makes no
-// progress for stall fails. [rawBody.WriteTo] hands the connection, in steps of
-// directCopySize, to a writer's ReadFrom, so that a plaintext client connection lets the
-// kernel move the bytes.
+// progress for stall fails. [rawBody.WriteTo] hands the connection, in steps, to a writer's
+// ReadFrom, so that a plaintext client connection lets the kernel move the bytes: steps of
+// directCopySize until the client has taken fastAfter bytes with no step lasting slowStep,
+// then of directFastStep. A step's bytes may wait in a kernel pipe while the client reads, so
+// a slow reader holds at most directCopySize there; a fast one makes fewer, larger steps.
 type rawBody struct {
 	conn      *net.TCPConn
 	br        *bufio.Reader
 	remaining int64
 	stall     time.Duration
+	fastAfter int64
+	slowStep  time.Duration
 	stop      func() bool // stops the close when the context ends
 	cancel    context.CancelFunc
 	once      sync.Once
@@ -264,12 +269,19 @@ func (b *rawBody) WriteTo(w io.Writer) (int64, error) {
 		n, err := copyThrough(w, b, b.remaining)
 		return total + n, err
 	}
+	step, unblocked := int64(directCopySize), total
 	for b.remaining > 0 {
-		_ = b.conn.SetReadDeadline(time.Now().Add(b.stall))
-		lr := &io.LimitedReader{R: b.conn, N: min(b.remaining, directCopySize)}
+		start := time.Now()
+		_ = b.conn.SetReadDeadline(start.Add(b.stall))
+		lr := &io.LimitedReader{R: b.conn, N: min(b.remaining, step)}
 		n, err := rf.ReadFrom(lr)
 		total += n
 		b.remaining -= n
+		if time.Since(start) >= b.slowStep {
+			step, unblocked = directCopySize, 0
+		} else if unblocked += n; unblocked >= b.fastAfter {
+			step = directFastStep
+		}
 		switch {
 		case err != nil:
 			return total, b.failed(err)
@@ -323,6 +335,10 @@ func copyThrough(w io.Writer, r io.Reader, n int64) (int64, error) {
 	}
 	return total, nil
 }
+
+// directFastStep is a hand-off's step to a client that proved fast: each step's system calls
+// and deadlines are paid once per MiB (the kernel's pipe holds 1 MiB).
+const directFastStep = 1 << 20
 
 // directDialTimeout bounds connecting to the storage of a hand-off.
 const directDialTimeout = 5 * time.Second

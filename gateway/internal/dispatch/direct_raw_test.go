@@ -196,3 +196,52 @@ func TestRawBodyEndlessHeader(t *testing.T) {
 		t.Errorf("an endless header: %v; want Unavailable", err)
 	}
 }
+
+// stepRecorder takes a hand-off's bytes through ReadFrom, as a plaintext client connection
+// does, recording each step's size, after a pause of its own per step.
+type stepRecorder struct {
+	steps []int64
+	pause time.Duration
+}
+
+func (s *stepRecorder) Write(p []byte) (int, error) { return len(p), nil }
+
+func (s *stepRecorder) ReadFrom(r io.Reader) (int64, error) {
+	if lr, ok := r.(*io.LimitedReader); ok {
+		s.steps = append(s.steps, lr.N)
+	}
+	time.Sleep(s.pause)
+	return io.Copy(io.Discard, r)
+}
+
+// Steps start at 256 KiB and grow to 1 MiB once the client has taken FastAfter bytes with no
+// step lasting SlowWrite; a client whose steps take longer keeps the small ones.
+func TestRawBodyStepsGrowForFastClients(t *testing.T) {
+	t.Parallel()
+	const size = 3 << 20
+	content := make([]byte, size)
+	hdr := storageServing(t, size, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(size))
+		_, _ = w.Write(content)
+	})
+	d := &Dispatcher{CallTimeout: 5 * time.Second, FastAfter: 1 << 20, SlowWrite: 200 * time.Millisecond}
+	for _, tc := range []struct {
+		pause     time.Duration
+		wantLarge bool
+	}{{0, true}, {250 * time.Millisecond, false}} {
+		body, closeFn, err := d.fetchDirect(t.Context(), hdr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := &stepRecorder{pause: tc.pause}
+		n, err := body.(io.WriterTo).WriteTo(rec)
+		closeFn()
+		if err != nil || n != size {
+			t.Fatalf("pause %s: %d bytes, %v", tc.pause, n, err)
+		}
+		large := slices.Contains(rec.steps, 1<<20)
+		if large != tc.wantLarge || slices.Max(rec.steps) > 1<<20 || rec.steps[0] > directCopySize {
+			t.Errorf("pause %s: steps %v; want 1 MiB steps: %v", tc.pause, rec.steps, tc.wantLarge)
+		}
+	}
+}
