@@ -139,3 +139,31 @@ func TestPoolDropsForeignBuffers(t *testing.T) {
 		}
 	}
 }
+
+// FuzzClientDecodesAsProto: whatever bytes arrive, in whatever receive buffers, the
+// receiving side decodes them as the proto codec does, or fails where it fails.
+func FuzzClientDecodesAsProto(f *testing.F) {
+	chunk, _ := protobuf.Marshal(&retrievev1.StreamComponentResponse{Msg: &retrievev1.StreamComponentResponse_Chunk{Chunk: []byte("some bytes")}})
+	hdr, _ := protobuf.Marshal(&retrievev1.StreamComponentResponse{Msg: &retrievev1.StreamComponentResponse_Header{Header: &retrievev1.ComponentHeader{Size: 3}}})
+	f.Add(chunk, 3)
+	f.Add(append(chunk, hdr...), 1)
+	f.Add(chunk[:len(chunk)-2], 5)
+	f.Add([]byte{0x12, 0xff, 0xff, 0xff, 0xff, 0x0f}, 2)
+	c := codec{proto: encoding.GetCodecV2(proto.Name)}
+	f.Fuzz(func(t *testing.T, wire []byte, piece int) {
+		if piece < 1 || piece > len(wire)+1 {
+			piece = len(wire) + 1
+		}
+		want := &retrievev1.StreamComponentResponse{}
+		wantErr := protobuf.Unmarshal(wire, want)
+		got := &retrievev1.StreamComponentResponse{}
+		err := c.Unmarshal(split(wire, piece), got)
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("codec error %v, proto error %v", err, wantErr)
+		}
+		if err == nil && !protobuf.Equal(got, want) {
+			t.Fatalf("decoded %v, proto %v", got, want)
+		}
+		Release(got.GetChunk())
+	})
+}
