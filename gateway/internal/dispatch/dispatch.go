@@ -74,6 +74,8 @@ type Dispatcher struct {
 	SlotWait  time.Duration
 	slotsOnce sync.Once
 	slots     backendSlots
+	opsOnce   sync.Once
+	ops       map[string]doip.Op // see serviceOperations
 	// Tokens, when not empty, are required for invoke and purge; used when Access is nil.
 	Tokens Tokens
 	// Access, if set, decides who a client is and what it may do (it replaces Tokens).

@@ -82,14 +82,19 @@ func searchHit(h *searchv1.SearchHit) *doip.SearchHit {
 
 // serviceOperations is the operation map of the service: [Operations], create and update
 // (as MaRDI's server announces them in hello), and search when a search service is
-// configured (search is an operation of the service, not of objects).
+// configured (search is an operation of the service, not of objects). It is made on the
+// first call, from the Dispatcher as configured then, and shared by every answer after:
+// callers must not change it.
 func (d *Dispatcher) serviceOperations() map[string]doip.Op {
-	ops := make(map[string]doip.Op, len(Operations)+3)
-	maps.Copy(ops, Operations)
-	ops[doip.OpCreate.String()] = doip.OpCreate
-	ops[doip.OpUpdate.String()] = doip.OpUpdate
-	if d.Search != nil {
-		ops[doip.OpSearch.String()] = doip.OpSearch
-	}
-	return ops
+	d.opsOnce.Do(func() {
+		ops := make(map[string]doip.Op, len(Operations)+3)
+		maps.Copy(ops, Operations)
+		ops[doip.OpCreate.String()] = doip.OpCreate
+		ops[doip.OpUpdate.String()] = doip.OpUpdate
+		if d.Search != nil {
+			ops[doip.OpSearch.String()] = doip.OpSearch
+		}
+		d.ops = ops
+	})
+	return d.ops
 }
