@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
+	"github.com/fdo-doip/doip-gateway/gateway/internal/doip/doiptest"
 )
 
 // dropWrite reads a write's elements to the end and clears req.Write, so that tests of the
@@ -47,24 +48,12 @@ func readAll(t *testing.T, c *ServerCodec) (*doip.Request, []gotElement, error) 
 	if err != nil {
 		return nil, nil, err
 	}
+	read, err := doiptest.ReadElements(req)
 	var els []gotElement
-	if req.Write != nil && req.Write.Elements != nil {
-		for {
-			u, err := req.Write.Elements.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				return req, els, err
-			}
-			data, err := io.ReadAll(u.Body)
-			if err != nil {
-				return req, els, err
-			}
-			els = append(els, gotElement{u.ID, string(data)})
-		}
+	for _, e := range read {
+		els = append(els, gotElement{e.ID, e.Data})
 	}
-	return req, els, nil
+	return req, els, err
 }
 
 // The captured doipy writes decode to what the dispatcher needs, through every feed.

@@ -13,6 +13,7 @@ import (
 	"testing/iotest"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
+	"github.com/fdo-doip/doip-gateway/gateway/internal/doip/doiptest"
 )
 
 func writeVector(tb testing.TB, name string) []byte {
@@ -32,27 +33,15 @@ func readWrite(c *ServerCodec) (*doip.Request, []gotElement, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	read, err := doiptest.ReadElements(req)
 	var els []gotElement
-	if req.Write != nil && req.Write.Elements != nil {
-		for {
-			u, err := req.Write.Elements.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				return req, els, err
-			}
-			data, err := io.ReadAll(u.Body)
-			if err != nil {
-				return req, els, err
-			}
-			if int64(len(data)) != u.Size {
-				return req, els, errors.New("size mismatch")
-			}
-			els = append(els, gotElement{u.ID, u.MediaType, string(data)})
+	for _, e := range read {
+		if int64(len(e.Data)) != e.Size {
+			return req, els, errors.New("size mismatch")
 		}
+		els = append(els, gotElement{e.ID, e.MediaType, e.Data})
 	}
-	return req, els, nil
+	return req, els, err
 }
 
 func newWriteCodec(r io.Reader, limits doip.Limits) (*ServerCodec, *bytes.Buffer, *bufio.Writer) {

@@ -4,11 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
-	"io"
 	"strings"
 	"testing"
 
 	"github.com/fdo-doip/doip-gateway/gateway/internal/doip"
+	"github.com/fdo-doip/doip-gateway/gateway/internal/doip/doiptest"
 )
 
 // frame builds a message: each part as a segment, then the zero-length end.
@@ -28,22 +28,12 @@ func writeCodec(in []byte, lim doip.Limits) (*ServerCodec, *bytes.Buffer, *bufio
 }
 
 func readAllElements(req *doip.Request) ([]string, error) {
+	read, err := doiptest.ReadElements(req)
 	var got []string
-	for req.Write != nil && req.Write.Elements != nil {
-		u, err := req.Write.Elements.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return got, err
-		}
-		b, err := io.ReadAll(u.Body)
-		if err != nil {
-			return got, err
-		}
-		got = append(got, u.ID+"="+string(b))
+	for _, e := range read {
+		got = append(got, e.ID+"="+e.Data)
 	}
-	return got, nil
+	return got, err
 }
 
 func TestReadWrite(t *testing.T) {
