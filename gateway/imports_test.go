@@ -20,7 +20,7 @@ func TestImportsFollowLayers(t *testing.T) {
 		Shared: "github.com/fdo-doip/doip-gateway/shared",
 		Layers: [][]string{
 			{"internal/doip", "internal/tlstest", "internal/tlsconf", "internal/bytesize", "internal/httpapi/httpapitest"},
-			{"internal/mardijson", "internal/access"},
+			{"internal/mardijson", "internal/access", "internal/doip/doiptest"},
 			{"internal/envelope", "internal/segment", "internal/doiptext"},
 			{"internal/gateway", "internal/dispatch", "internal/client"},
 			{"internal/httpapi"},
